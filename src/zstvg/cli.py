@@ -1,0 +1,127 @@
+"""The ``zstvg`` command: one subcommand per pipeline step (DESIGN §2).
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
+``run(args, params) -> int``; modules are imported only when their command runs (or shows its
+``--help``), so ``zstvg --help`` stays fast and never imports torch. This is the only place that
+configures logging.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from zstvg import __version__
+
+# name -> (module, one-line help). Order = pipeline order.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "make-synthetic": (
+        "zstvg.data.synthetic_cli",
+        "write the built-in synthetic benchmark (videos, HC-STVG v2 annotations, proposals)",
+    ),
+    "prepare-data": (
+        "zstvg.data.cli",
+        "read HC-STVG v1/v2 or VidSTG annotations into the internal samples.jsonl",
+    ),
+    "sample-frames": (
+        "zstvg.video.cli",
+        "decode each video once and store the MLLM frames and the proposal/evaluation grid",
+    ),
+}
+
+log = logging.getLogger("zstvg")
+
+
+class _RedactSecrets(logging.Filter):
+    """Last line of defence: never let the API key reach a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = os.environ.get("OPENAI_API_KEY")
+        if key and len(key) >= 8:
+            msg = record.getMessage()
+            if key in msg:
+                record.msg = msg.replace(key, "***")
+                record.args = None
+        return True
+
+
+def configure_logging(verbosity: int, log_file: str | None = None) -> None:
+    level = logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity > 0 else logging.INFO
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    root = logging.getLogger()
+    root.handlers.clear()
+    for h in handlers:
+        h.setFormatter(fmt)
+        h.addFilter(_RedactSecrets())
+        root.addHandler(h)
+    root.setLevel(level)
+    # Third-party chatter (httpx request lines, PIL plugin probing) only at -vv.
+    for noisy in ("httpx", "httpcore", "PIL", "matplotlib", "urllib3", "openai"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("common options")
+    g.add_argument(
+        "--params", default=None, metavar="PATH",
+        help="parameters file, validated against the schema (default: ./params.yaml, "
+        "else the packaged defaults)",
+    )
+    g.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+        help="override one parameter, e.g. --set frames.n_mllm_frames=8 (repeatable)",
+    )
+    g.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    g.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    g.add_argument("--log-file", metavar="PATH", help="also write the log to this file")
+    return common
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zstvg",
+        description="Zero-shot spatio-temporal video grounding with multimodal LLMs. "
+        "Each subcommand is one pipeline step; the Snakemake workflow chains them.",
+    )
+    parser.add_argument("--version", action="version", version=f"zstvg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="STEP", required=True)
+    common = _common()
+    wanted = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        if name == wanted:
+            module = importlib.import_module(module_name)
+            module.add_arguments(p)
+            p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    configure_logging(-1 if args.quiet else args.verbose, args.log_file)
+    from zstvg.config import load_params
+    from zstvg.io import InputError
+
+    try:
+        params = load_params(args.params, args.overrides)
+        return int(args._module.run(args, params) or 0)
+    except InputError as exc:
+        log.error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        log.error("interrupted; finished outputs are kept, rerun to resume")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

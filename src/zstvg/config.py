@@ -1,0 +1,255 @@
+"""Parameters: ``params.yaml`` validated by JSON schema, parsed into frozen dataclasses.
+
+This is the only module that reads a params file. Commands get the sections they need as
+dataclasses; a wrong type, an unknown key or a missing key fails with the file, the dotted key,
+the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from zstvg.io import InputError, sha256_json
+
+
+class ParamsError(InputError):
+    """params.yaml does not match the schema."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    datasets: tuple[str, ...]
+    models: tuple[str, ...]
+    protocols: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    format: str
+    annotations: str
+    videos: str
+    boxes: str | None
+    default_class: str
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    n_videos: int
+    width: int
+    height: int
+    fps: int
+    min_actors: int
+    max_actors: int
+
+
+@dataclass(frozen=True)
+class FramesConfig:
+    n_mllm_frames: int
+    grid_fps: float
+    max_grid_frames: int
+    jpeg_quality: int
+
+
+@dataclass(frozen=True)
+class DecomposeConfig:
+    model: str
+    base_url: str
+    temperature: float
+    max_concurrency: int
+    timeout_s: float
+    max_retries: int
+    backoff_initial_s: float
+    backoff_max_s: float
+    offline: bool
+    cache_dir: str
+    usd_per_1m_input_tokens: float
+    usd_per_1m_output_tokens: float
+
+
+@dataclass(frozen=True)
+class ProposalsConfig:
+    detector: str
+    detector_checkpoint: str
+    tracker: str
+    tracker_checkpoint: str | None
+    box_threshold: float
+    text_threshold: float
+    detect_every_n_frames: int
+    max_detections_per_frame: int
+    new_track_iou: float
+    min_track_frames: int
+    max_tracks_per_video: int
+    window_frames: int
+    offload_state_to_cpu: bool
+    device: str
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    backend: str
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class MLLMConfig:
+    dtype: str
+    device: str
+    layer_start: int
+    layer_stop: int | None
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    grid_fps: float
+    max_grid_frames: int
+    viou_thresholds: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int
+    run: RunConfig
+    datasets: Mapping[str, DatasetConfig]
+    synthetic: SyntheticConfig
+    frames: FramesConfig
+    decompose: DecomposeConfig
+    proposals: ProposalsConfig
+    models: Mapping[str, ModelConfig]
+    mllm: MLLMConfig
+    evaluate: EvaluateConfig
+    # The validated plain-dict form, for hashing and provenance records.
+    raw: Mapping[str, Any] = dataclasses.field(repr=False, compare=False, default_factory=dict)
+    source: str = "params.yaml"
+
+    def section(self, name: str) -> dict[str, Any]:
+        """Plain-dict copy of one section (what a provenance record stores)."""
+        return copy.deepcopy(dict(self.raw)[name])
+
+    def section_hash(self, *names: str) -> str:
+        return sha256_json({n: dict(self.raw)[n] for n in names})
+
+
+_SECTIONS: dict[str, type] = {
+    "run": RunConfig,
+    "synthetic": SyntheticConfig,
+    "frames": FramesConfig,
+    "decompose": DecomposeConfig,
+    "proposals": ProposalsConfig,
+    "mllm": MLLMConfig,
+    "evaluate": EvaluateConfig,
+}
+
+
+def schema() -> dict[str, Any]:
+    """The params JSON schema (also used by the Snakefile through workflow/schemas/)."""
+    text = resources.files("zstvg").joinpath("resources/params.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _dotted(path: Sequence[Any]) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def validate(raw: Any, source: str = "params.yaml") -> None:
+    """Raise ParamsError listing every schema violation as ``file: key: problem``."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = []
+    for err in sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
+        key = _dotted(err.absolute_path)
+        if err.validator == "required":
+            missing = err.message.split("'")[1]
+            key = _dotted([*err.absolute_path, missing])
+            problems.append(f"{source}: {key}: missing key (required)")
+        elif err.validator == "additionalProperties":
+            problems.append(f"{source}: {key}: {err.message}")
+        else:
+            schema_bits = {k: v for k, v in err.schema.items() if k not in ("description",)}
+            problems.append(
+                f"{source}: {key}: got {err.instance!r}; {err.message} (expected {schema_bits})"
+            )
+    if isinstance(raw, dict) and not problems:
+        run = raw["run"]
+        for kind in ("datasets", "models"):
+            for name in run[kind]:
+                if name not in raw[kind]:
+                    problems.append(
+                        f"{source}: run.{kind}: got {name!r}; expected one of {sorted(raw[kind])}"
+                    )
+        syn = raw["synthetic"]
+        if syn["min_actors"] > syn["max_actors"]:
+            problems.append(
+                f"{source}: synthetic.min_actors: got {syn['min_actors']}; expected <= "
+                f"synthetic.max_actors ({syn['max_actors']})"
+            )
+    if problems:
+        raise ParamsError("invalid parameters:\n  " + "\n  ".join(problems))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides (values parsed as YAML) to a params dict."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise ParamsError(f"--set {item!r}: expected KEY=VALUE, e.g. frames.n_mllm_frames=8")
+        key, value = item.split("=", 1)
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ParamsError(f"--set {item!r}: {part!r} is not a section of the params")
+            node = node[part]
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def parse(raw: dict[str, Any], source: str = "params.yaml") -> Params:
+    """Validate a params dict and build the frozen dataclasses."""
+    validate(raw, source)
+    kwargs: dict[str, Any] = {
+        name: cls(**{k: _freeze(v) for k, v in raw[name].items()}) for name, cls in _SECTIONS.items()
+    }
+    kwargs["datasets"] = MappingProxyType(
+        {k: DatasetConfig(**v) for k, v in raw["datasets"].items()}
+    )
+    kwargs["models"] = MappingProxyType({k: ModelConfig(**v) for k, v in raw["models"].items()})
+    return Params(seed=raw["seed"], raw=MappingProxyType(raw), source=source, **kwargs)
+
+
+def default_params_path() -> Path:
+    """The repository's params.yaml as shipped inside the package (the method's defaults)."""
+    return Path(str(resources.files("zstvg").joinpath("resources/params.yaml")))
+
+
+def load_params(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Params:
+    """Read, override, validate and parse a params file.
+
+    ``path=None`` means ``./params.yaml`` when it exists, else the packaged defaults, so a
+    command also works by hand outside a checkout.
+    """
+    if path is None:
+        path = Path("params.yaml") if Path("params.yaml").is_file() else default_params_path()
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: malformed YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections at the top level")
+    return parse(apply_overrides(raw, overrides), str(path))

@@ -1,0 +1,32 @@
+"""Shared test fixtures. Package-specific fixtures live in tests/<package>/conftest.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if torch.cuda.is_available():
+        return
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture()
+def params_raw() -> dict:
+    """A fresh plain-dict copy of the repository's params.yaml, for tests to edit."""
+    import yaml
+
+    return yaml.safe_load((REPO / "params.yaml").read_text())

@@ -1,0 +1,51 @@
+# Data: the synthetic benchmark, annotation loading, frame sampling.
+
+
+rule make_synthetic:
+    output:
+        annotations="results/synthetic/raw/annotations/test_v2.json",
+    params:
+        cfg=section("seed", "synthetic"),
+        out="results/synthetic/raw",
+    log:
+        "results/logs/make_synthetic.log",
+    benchmark:
+        "results/benchmarks/make_synthetic.tsv"
+    shell:
+        "zstvg make-synthetic --params {PARAMS_FILE} --out {params.out} --log-file {log}"
+
+
+rule prepare_data:
+    input:
+        annotations=lambda w: dataset_cfg(w)["annotations"],
+    output:
+        samples="results/{dataset}/samples.jsonl",
+    params:
+        fmt=lambda w: dataset_cfg(w)["format"],
+        videos=lambda w: dataset_cfg(w)["videos"],
+        boxes=lambda w: f"--boxes {dataset_cfg(w)['boxes']}" if dataset_cfg(w)["boxes"] else "",
+    log:
+        "results/logs/{dataset}/prepare_data.log",
+    benchmark:
+        "results/benchmarks/{dataset}/prepare_data.tsv"
+    shell:
+        "zstvg prepare-data --params {PARAMS_FILE} --dataset {params.fmt} "
+        "--annotations {input.annotations} --videos {params.videos} {params.boxes} "
+        "--out {output.samples} --log-file {log}"
+
+
+rule sample_frames:
+    input:
+        samples="results/{dataset}/samples.jsonl",
+    output:
+        manifest="results/{dataset}/frames/manifest.json",
+    params:
+        cfg=section("frames"),
+    threads: 2
+    log:
+        "results/logs/{dataset}/sample_frames.log",
+    benchmark:
+        "results/benchmarks/{dataset}/sample_frames.tsv"
+    shell:
+        "zstvg sample-frames --params {PARAMS_FILE} --samples {input.samples} "
+        "--out {output.manifest} --workers {threads} --log-file {log}"
