@@ -1,0 +1,72 @@
+"""COCO run-length encoding of binary masks, through pycocotools.
+
+One mask convention everywhere: a COCO RLE dict ``{"size": [height, width], "counts": str}``
+(compressed counts, decoded to ASCII so it is JSON-serialisable, as Grounded-SAM-2 and the
+authors' proposal files store it). Boxes of masks are absolute-pixel ``xyxy`` floats in the
+continuous convention: a mask whose pixels span columns 3..5 has ``x1 = 3, x2 = 6``, so
+``x2 - x1`` is the pixel width (pycocotools' ``toBbox`` semantics, and the same convention as
+HC-STVG's ``[x, y, w, h]`` turned into ``[x, y, x + w, y + h]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from zstvg.structures import BoxXYXY
+
+RLE = dict[str, Any]
+
+
+def encode(mask: np.ndarray) -> RLE:
+    """Encode a 2-D boolean (or 0/1) mask of shape (height, width) as a COCO RLE dict."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"expected a 2-D mask (height, width), got shape {mask.shape}")
+    # pycocotools wants a Fortran-ordered uint8 (h, w, n) array.
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8, copy=False)[:, :, None]))[0]
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode()}
+
+
+def empty(height: int, width: int) -> RLE:
+    """The RLE of an all-zero mask (what a frame where the object is absent stores)."""
+    return encode(np.zeros((height, width), dtype=bool))
+
+
+def _coco(rle: Mapping[str, Any]) -> dict[str, Any]:
+    """The form pycocotools accepts: compressed counts as bytes (list counts are converted)."""
+    size = [int(rle["size"][0]), int(rle["size"][1])]
+    counts = rle["counts"]
+    if isinstance(counts, list):  # uncompressed RLE, as COCO annotations sometimes store it
+        return mask_utils.frPyObjects({"size": size, "counts": counts}, size[0], size[1])
+    if isinstance(counts, str):
+        counts = counts.encode()
+    return {"size": size, "counts": counts}
+
+
+def normalize(rle: Mapping[str, Any]) -> RLE:
+    """Any COCO RLE (str, bytes or list counts) as ``{"size": [h, w], "counts": str}``."""
+    coco = _coco(rle)
+    return {"size": [int(coco["size"][0]), int(coco["size"][1])], "counts": coco["counts"].decode()}
+
+
+def decode(rle: Mapping[str, Any]) -> np.ndarray:
+    """Decode a COCO RLE dict to a boolean mask of shape (height, width)."""
+    return mask_utils.decode(_coco(rle)).astype(bool)
+
+
+def area(rle: Mapping[str, Any]) -> int:
+    """Number of foreground pixels."""
+    return int(mask_utils.area(_coco(rle)))
+
+
+def box_xyxy(rle: Mapping[str, Any]) -> BoxXYXY | None:
+    """Tight box of the mask as absolute ``(x1, y1, x2, y2)``; None for an empty mask."""
+    coco = _coco(rle)
+    if int(mask_utils.area(coco)) == 0:
+        return None
+    x, y, w, h = (float(v) for v in mask_utils.toBbox(coco))
+    return (x, y, x + w, y + h)
