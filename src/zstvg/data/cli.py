@@ -1,0 +1,93 @@
+"""``zstvg prepare-data``: read dataset annotations into the internal ``samples.jsonl``.
+
+One line per query, ``Sample.to_json()`` (DESIGN §4): 0-based native frame indices, half-open
+``gt_span``/``clip_span``, absolute ``xyxy`` boxes. Samples that cannot be evaluated as given
+(inverted span, missing video file, missing VidOR box file) are kept with ``error`` set and listed
+in the summary; the command still exits 0. Whole-file problems exit 2 with the file named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+from pathlib import Path
+
+from zstvg.config import Params
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_FAILURES = 20  # the summary lists this many failed samples; all are in the output
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from zstvg.data import DATASET_FORMATS
+
+    parser.add_argument(
+        "--dataset", required=True, choices=DATASET_FORMATS.names(),
+        help="annotation format: hcstvg-v1/hcstvg-v2 ({train,test}.json / {train,val}_v2.json), "
+        "vidstg (raw {split}_annotations.json + VidOR box files), vidstg-tubedetr (TubeDETR's "
+        "preprocessed {split}.json), synthetic (make-synthetic output, HC-STVG v2 format)",
+    )
+    parser.add_argument(
+        "--annotations", required=True, metavar="PATH", help="the dataset's annotation JSON file"
+    )
+    parser.add_argument(
+        "--videos", metavar="DIR", default=None,
+        help="video folder (VidSTG: VidOR's video/ folder); when given, every sample's video "
+        "must exist there (also found in sub-folders by file name), else that sample is marked "
+        "failed; when omitted, video paths stay as the annotations name them, unchecked",
+    )
+    parser.add_argument(
+        "--boxes", metavar="DIR", default=None,
+        help="vidstg only: VidOR annotation folder with <vid>.json box files (any depth, e.g. "
+        "validation/0001/<vid>.json); without it samples carry spans only (flag no_gt_boxes)",
+    )
+    parser.add_argument(
+        "--out", required=True, metavar="PATH",
+        help="output samples.jsonl (written atomically, with <out>.provenance.json beside it)",
+    )
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    from zstvg.data import load_samples, summarize
+    from zstvg.io import write_jsonl, write_provenance
+
+    annotations = Path(args.annotations)
+    samples = load_samples(args.dataset, annotations, videos=args.videos, boxes=args.boxes)
+    out = Path(args.out)
+    write_jsonl(out, (s.to_json() for s in samples))
+    summary = summarize(samples)
+    write_provenance(
+        out,
+        step="prepare-data",
+        dataset_format=args.dataset,
+        annotations=str(annotations),
+        annotations_sha256=_sha256_file(annotations),
+        videos=args.videos,
+        boxes=args.boxes,
+        counts=summary,
+    )
+
+    qtypes = ", ".join(f"{n} {q}" for q, n in summary["by_qtype"].items())
+    print(f"prepare-data: {summary['n_samples']} samples ({qtypes}) from "
+          f"{summary['n_videos']} videos in {annotations}")
+    print(f"  with GT boxes: {summary['n_with_gt_boxes']}")
+    for flag, n in summary["flags"].items():
+        print(f"  flag {flag}: {n} samples")
+    failed = [s for s in samples if s.error]
+    print(f"  failed: {len(failed)} samples (kept with 'error'; they score 0)")
+    for s in failed[:MAX_LISTED_FAILURES]:
+        print(f"    {s.sample_id}: {s.error}")
+    if len(failed) > MAX_LISTED_FAILURES:
+        print(f"    ... and {len(failed) - MAX_LISTED_FAILURES} more (see 'error' in {out})")
+    print(f"  wrote {out} and {out.name}.provenance.json")
+    return 0
