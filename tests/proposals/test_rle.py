@@ -49,3 +49,13 @@ def test_empty_mask_has_zero_area_and_no_box():
 def test_encode_rejects_a_3d_array():
     with pytest.raises(ValueError, match="2-D mask"):
         rle.encode(np.zeros((2, 2, 3), dtype=bool))
+
+
+def test_box_mask_covers_the_box_pixels_and_clips_to_the_frame():
+    encoded = rle.box_mask((1.0, 2.0, 4.0, 3.0), height=5, width=6)
+    assert rle.area(encoded) == 3 * 1
+    assert rle.box_xyxy(encoded) == (1.0, 2.0, 4.0, 3.0)
+    # Fractional edges round outward; a box past the border is clipped.
+    assert rle.box_xyxy(rle.box_mask((4.5, -2.0, 9.0, 1.2), height=5, width=6)) == (
+        4.0, 0.0, 6.0, 2.0,
+    )

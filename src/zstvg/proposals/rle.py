@@ -70,3 +70,15 @@ def box_xyxy(rle: Mapping[str, Any]) -> BoxXYXY | None:
         return None
     x, y, w, h = (float(v) for v in mask_utils.toBbox(coco))
     return (x, y, x + w, y + h)
+
+
+def box_mask(box: BoxXYXY, height: int, width: int) -> RLE:
+    """RLE of the pixels a ``xyxy`` box covers (fractional edges rounded outward, clipped).
+
+    Used where a track has a box but no mask (box trackers), so every frame still has a mask.
+    """
+    x1, y1, x2, y2 = box
+    mask = np.zeros((height, width), dtype=bool)
+    mask[max(0, int(np.floor(y1))):max(0, int(np.ceil(y2))),
+         max(0, int(np.floor(x1))):max(0, int(np.ceil(x2)))] = True
+    return encode(mask)
