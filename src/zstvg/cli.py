@@ -31,6 +31,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.video.cli",
         "decode each video once and store the MLLM frames and the proposal/evaluation grid",
     ),
+    "evaluate": (
+        "zstvg.evaluation.evaluate_cli",
+        "score predictions (m_vIoU, vIoU@R, m_tIoU) under the tubedetr, official or seed protocol",
+    ),
+    "tables": (
+        "zstvg.evaluation.tables_cli",
+        "build the paper's tables (Markdown, LaTeX, CSV) from metrics files, paper vs ours",
+    ),
+    "plot": (
+        "zstvg.evaluation.plots",
+        "draw the figures: vIoU histogram, tIoU vs vIoU, ablation bars, parameter sweeps",
+    ),
+    "visualize": (
+        "zstvg.evaluation.visualize",
+        "draw one sample's frames with GT, prediction, proposals and attention (PNG sheet, GIF)",
+    ),
 }
 
 log = logging.getLogger("zstvg")

@@ -1,0 +1,150 @@
+"""``zstvg evaluate``: score predictions against samples under a named protocol (DESIGN §4-5).
+
+Writes metrics.json (the DESIGN §4 contract) with its provenance sidecar and, with
+``--per-sample``, a CSV with one row per sample (missing and failed ones included, with the
+reason), so no sample can disappear from a result unnoticed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from zstvg.config import Params
+from zstvg.evaluation.protocols import PROTOCOLS, SampleScore, evaluate
+from zstvg.io import InputError, atomic_open, read_json, read_jsonl, write_json, write_provenance
+from zstvg.structures import Prediction, Sample
+
+log = logging.getLogger(__name__)
+
+PER_SAMPLE_COLUMNS = (
+    "sample_id", "video_id", "qtype", "status", "reason", "tIoU", "vIoU", "gt_vIoU",
+    "n_frames_scored", "n_gt_frames", "n_union_frames", "flags",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--samples", required=True, help="samples.jsonl from prepare-data")
+    parser.add_argument(
+        "--predictions", required=True,
+        help='predictions JSON: {"<sample_id>": {"span": [start, end), "boxes_xyxy": {...}}}',
+    )
+    parser.add_argument(
+        "--protocol", choices=PROTOCOLS, default="tubedetr",
+        help="tubedetr (canonical, 5 fps grid), official (HC-STVG challenge script) or seed "
+        "(the authors' released scoring, for comparison only)",
+    )
+    parser.add_argument("--out", required=True, help="metrics.json to write")
+    parser.add_argument("--per-sample", default=None, metavar="CSV",
+                        help="also write one row per sample (scores, status, reason) here")
+    parser.add_argument("--dataset", default="unknown",
+                        help="dataset name recorded in metrics.json (vidstg* = per query type)")
+    parser.add_argument("--backend", default="unknown",
+                        help="MLLM backend recorded in metrics.json (a Table 1 row)")
+    parser.add_argument(
+        "--variant", default="full",
+        help="method variant recorded in metrics.json (Table 2/3 row); a sweep point is written "
+        "'<variant>@<param>=<value>', e.g. full@n_frames=8",
+    )
+
+
+def load_samples(path: str | Path) -> list[Sample]:
+    samples = []
+    seen: set[str] = set()
+    for lineno, row in enumerate(read_jsonl(path, what="samples file"), 1):
+        try:
+            sample = Sample.from_json(row)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise InputError(f"{path}:{lineno}: not a sample record: {exc}") from None
+        if sample.sample_id in seen:
+            raise InputError(f"{path}:{lineno}: duplicate sample_id {sample.sample_id!r}")
+        seen.add(sample.sample_id)
+        samples.append(sample)
+    return samples
+
+
+def load_predictions(path: str | Path, sample_ids: Sequence[str]) -> dict[str, Prediction]:
+    """Read and check a predictions file; ids not in the sample list are an error."""
+    raw = read_json(path, what="predictions file")
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: expected a JSON object keyed by sample_id")
+    known = set(sample_ids)
+    unknown = sorted(k for k in raw if k not in known)
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:10])
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        raise InputError(
+            f"{path}: {len(unknown)} prediction(s) for sample ids not in the samples file: "
+            f"{shown}{more}"
+        )
+    preds = {}
+    for sid, rec in raw.items():
+        if not isinstance(rec, dict):
+            raise InputError(f"{path}: {sid}: expected an object, got {type(rec).__name__}")
+        try:
+            preds[sid] = Prediction.from_json(sid, rec)
+        except (TypeError, KeyError, ValueError, IndexError) as exc:
+            raise InputError(f"{path}: {sid}: malformed prediction ({exc})") from None
+    return preds
+
+
+def per_sample_rows(scores: Sequence[SampleScore]) -> list[dict[str, Any]]:
+    return [
+        {
+            "sample_id": s.sample_id, "video_id": s.video_id, "qtype": s.qtype,
+            "status": s.status, "reason": s.reason, "tIoU": s.t_iou, "vIoU": s.v_iou,
+            "gt_vIoU": s.gt_v_iou, "n_frames_scored": s.n_frames_scored,
+            "n_gt_frames": s.n_gt_frames, "n_union_frames": s.n_union_frames,
+            "flags": ";".join(s.flags),
+        }
+        for s in scores
+    ]
+
+
+def write_per_sample(path: str | Path, scores: Sequence[SampleScore]) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame(per_sample_rows(scores), columns=list(PER_SAMPLE_COLUMNS))
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        df.to_csv(fh, index=False)
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f}"
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    cfg = params.evaluate
+    samples = load_samples(args.samples)
+    if not samples:
+        raise InputError(f"{args.samples}: no samples")
+    preds = load_predictions(args.predictions, [s.sample_id for s in samples])
+    metrics, scores = evaluate(
+        samples, preds, args.protocol, dataset=args.dataset, backend=args.backend,
+        variant=args.variant, grid_fps=cfg.grid_fps, max_grid_frames=cfg.max_grid_frames,
+        thresholds=cfg.viou_thresholds,
+    )
+    write_json(args.out, metrics)
+    write_provenance(
+        args.out, step="evaluate", params=params.section("evaluate"),
+        samples=str(args.samples), predictions=str(args.predictions), protocol=args.protocol,
+    )
+    if args.per_sample:
+        write_per_sample(args.per_sample, scores)
+    groups = [(q, metrics[q]) for q in ("declarative", "interrogative") if q in metrics]
+    for name, m in groups or [("all", metrics)]:
+        thr = "  ".join(f"{k} {_fmt(m[k])}" for k in m if k.startswith("vIoU@"))
+        print(f"[{args.protocol}] {name}: m_vIoU {_fmt(m['m_vIoU'])}  {thr}  "
+              f"m_tIoU {_fmt(m['m_tIoU'])}  gt_vIoU {_fmt(m['gt_vIoU'])}  (percent)")
+    print(f"{metrics['n_samples']} samples, {metrics['n_missing']} missing, "
+          f"{metrics['n_failed']} failed -> {args.out}"
+          + (f", per-sample rows -> {args.per_sample}" if args.per_sample else ""))
+    for s in scores:
+        if s.status != "ok":
+            log.info("%s %s: %s", s.sample_id, s.status, s.reason)
+    if "note" in metrics:
+        print(metrics["note"])
+    return 0

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from eval_builders import HALF_SHIFTED, make_pred, make_sample
+
+from zstvg.cli import main
+from zstvg.evaluation.evaluate_cli import load_predictions
+from zstvg.io import InputError, write_jsonl
+
+METRIC_KEYS = ["m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_tIoU", "gt_vIoU"]
+TOP_KEYS = ["protocol", "dataset", "backend", "variant", "n_samples", "n_missing", "n_failed"]
+
+
+@pytest.fixture()
+def files(tmp_path):
+    samples = [make_sample("a"), make_sample("b"), make_sample("c")]
+    write_jsonl(tmp_path / "samples.jsonl", [s.to_json() for s in samples])
+    preds = {"a": make_pred("a").to_json(), "b": make_pred("b", box=HALF_SHIFTED).to_json()}
+    (tmp_path / "pred.json").write_text(json.dumps(preds))
+    return tmp_path
+
+
+def test_evaluate_writes_the_contract_and_lists_missing(files, capsys, repo_root):
+    out = files / "m" / "metrics.json"
+    rc = main(["evaluate", "--params", str(repo_root / "params.yaml"),
+               "--samples", str(files / "samples.jsonl"), "--predictions", str(files / "pred.json"),
+               "--out", str(out), "--per-sample", str(files / "per.csv"),
+               "--dataset", "hcstvg-v1", "--backend", "llava-ov", "--variant", "gti"])
+    assert rc == 0
+    m = json.loads(out.read_text())
+    assert list(m) == TOP_KEYS + METRIC_KEYS
+    assert (m["dataset"], m["backend"], m["variant"], m["protocol"]) == (
+        "hcstvg-v1", "llava-ov", "gti", "tubedetr")
+    assert m["n_missing"] == 1 and m["m_vIoU"] == pytest.approx((1 + 1 / 3 + 0) / 3)
+    assert (files / "m" / "metrics.json.provenance.json").is_file()
+    df = pd.read_csv(files / "per.csv")
+    assert list(df.sample_id) == ["a", "b", "c"]
+    assert df.set_index("sample_id").loc["c", "status"] == "missing"
+    assert "1 missing" in capsys.readouterr().out
+
+
+def test_vidstg_metrics_nest_per_query_type(files, repo_root):
+    out = files / "metrics.json"
+    main(["evaluate", "--params", str(repo_root / "params.yaml"),
+          "--samples", str(files / "samples.jsonl"), "--predictions", str(files / "pred.json"),
+          "--out", str(out), "--dataset", "vidstg", "--protocol", "official"])
+    m = json.loads(out.read_text())
+    assert list(m["declarative"]) == ["n_samples", "n_missing", "n_failed"] + METRIC_KEYS
+    assert m["interrogative"]["n_samples"] == 0 and m["interrogative"]["m_vIoU"] is None
+
+
+def test_unknown_prediction_ids_are_an_error(files, capsys, repo_root):
+    preds = json.loads((files / "pred.json").read_text())
+    preds["zz"] = preds["a"]
+    (files / "pred.json").write_text(json.dumps(preds))
+    with pytest.raises(InputError, match=r"pred\.json: 1 prediction\(s\) .*'zz'"):
+        load_predictions(files / "pred.json", ["a", "b", "c"])
+    rc = main(["evaluate", "--params", str(repo_root / "params.yaml"),
+               "--samples", str(files / "samples.jsonl"), "--predictions", str(files / "pred.json"),
+               "--out", str(files / "metrics.json")])
+    assert rc == 2 and not (files / "metrics.json").exists()
+
+
+def test_malformed_prediction_names_file_and_sample(files):
+    (files / "pred.json").write_text(json.dumps({"a": {"span": [3]}}))
+    with pytest.raises(InputError, match=r"pred\.json: a: malformed prediction"):
+        load_predictions(files / "pred.json", ["a"])
+    (files / "pred.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="expected a JSON object"):
+        load_predictions(files / "pred.json", ["a"])
