@@ -31,6 +31,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.video.cli",
         "decode each video once and store the MLLM frames and the proposal/evaluation grid",
     ),
+    "import-decompositions": (
+        "zstvg.queries.import_cli",
+        "load the authors' released query decompositions (JSON) into the decomposition cache",
+    ),
+    "decompose": (
+        "zstvg.queries.decompose_cli",
+        "split each query into target class, attribute and action with an LLM (cached)",
+    ),
     "evaluate": (
         "zstvg.evaluation.evaluate_cli",
         "score predictions (m_vIoU, vIoU@R, m_tIoU) under the tubedetr, official or seed protocol",

@@ -1,0 +1,12 @@
+"""Query decomposition (DESIGN §2 step 3, paper Sec. 3.3 "Generation of target-related cues").
+
+An LLM (GPT-4o by default, any OpenAI-compatible server) splits each query into the target's
+class noun (the detector's text prompt), an attribute description (for spatial grounding) and an
+action description (for temporal grounding); each description becomes a yes/no sub-query with
+the paper's template "Is there {description} in this video?". Modules: ``prompts`` (the
+versioned few-shot prompt and its hash), ``schema`` (answer schema, tolerant parsing, output
+rows), ``client`` (requests, retries, concurrency, usage), ``cache`` (content-addressed store),
+``fallback`` (rule-based split), ``official_import`` (the authors' released file),
+``decompose`` (the order cache -> official -> API -> fallback), ``fake_server`` (a local
+chat-completions server for tests and the benchmark), and the two CLI modules.
+"""

@@ -1,0 +1,277 @@
+"""Ask an OpenAI-compatible chat server to decompose queries: retries, fallbacks, concurrency.
+
+Per query, one request at a time with the shared *response mode*: structured outputs
+(``response_format: json_schema``, strict) first; a server that answers 400 to it is asked with
+JSON mode (``json_object``), and then with no response format and tolerant parsing. A mode that
+worked after a downgrade becomes the mode of every later request, so a server without structured
+outputs costs one extra request per mode, not one per query.
+
+Transient failures (429, 5xx, timeouts, connection errors, a 200 whose body is not JSON) are
+retried up to ``max_retries`` times with exponential backoff and full jitter
+(``uniform(0, min(backoff_max_s, backoff_initial_s * 2**attempt))``); a server's Retry-After is
+a floor on the delay, capped by ``backoff_max_s``. A refusal or an answer that fails the schema
+is asked again up to ``CONTENT_RETRIES`` times (at temperature 0 a third identical ask rarely
+differs) and then reported with flag ``refusal`` / ``unparsable``; the caller sends those to the
+rule-based fallback. 401/403/404 stop the run (a wrong key, base URL or model fails every query
+alike); other 4xx fail that query only (flag ``api_error``).
+
+The key is passed in by the caller (read from ``OPENAI_API_KEY`` only) and never logged: every
+message built here passes through ``_redact``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zstvg.config import DecomposeConfig
+from zstvg.io import InputError
+from zstvg.queries.prompts import PromptTemplate
+from zstvg.queries.schema import ANSWER_SCHEMA, parse_answer
+
+log = logging.getLogger(__name__)
+
+MODES = ("json_schema", "json_object", "text")
+CONTENT_RETRIES = 2
+_FATAL_STATUS = {401: "authentication failed (check OPENAI_API_KEY)",
+                 403: "permission denied (check OPENAI_API_KEY and the model's access)",
+                 404: "not found (check decompose.base_url and decompose.model)"}
+
+
+class FatalAPIError(InputError):
+    """An error every request would hit (bad key, base URL or model): stop the run."""
+
+
+@dataclass
+class Usage:
+    """Token counts and request counts, summed over every request that got an answer."""
+
+    requests: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.requests += other.requests
+        self.retries += other.retries
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
+    def cost_usd(self, cfg: DecomposeConfig) -> float:
+        return (self.prompt_tokens * cfg.usd_per_1m_input_tokens
+                + self.completion_tokens * cfg.usd_per_1m_output_tokens) / 1e6
+
+    def to_json(self, cfg: DecomposeConfig) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "estimated_cost_usd": round(self.cost_usd(cfg), 6),
+        }
+
+
+@dataclass
+class Outcome:
+    """What one query got: a validated answer, or None with the flags saying why."""
+
+    query: str
+    answer: dict[str, str] | None
+    flags: tuple[str, ...] = ()
+    error: str | None = None
+    mode: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds a server asks us to wait: ``retry-after-ms``, ``retry-after`` (s or HTTP date)."""
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
+    if parsed is None:
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+def retry_delay(
+    attempt: int, *, initial_s: float, max_s: float, retry_after_s: float | None,
+    rng: random.Random,
+) -> float:
+    """Delay before retry number ``attempt`` (0-based): full jitter, Retry-After as a floor."""
+    delay = rng.uniform(0.0, min(max_s, initial_s * 2.0 ** attempt))
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return min(delay, max_s)
+
+
+def _response_format(mode: str) -> dict[str, Any] | None:
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {
+            "name": "query_decomposition", "strict": True, "schema": ANSWER_SCHEMA}}
+    if mode == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+class Decomposer:
+    """Decompose many queries concurrently against one OpenAI-compatible server."""
+
+    def __init__(
+        self, cfg: DecomposeConfig, prompt: PromptTemplate, *, api_key: str,
+        base_url: str | None = None, seed: int = 0,
+    ) -> None:
+        self.cfg = cfg
+        self.prompt = prompt
+        self._api_key = api_key
+        self.base_url = base_url or None
+        self._mode_index = 0
+        self._rng = random.Random(seed)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    def run(
+        self, queries: Sequence[str], on_outcome: Callable[[Outcome], None] | None = None,
+        progress: bool = True,
+    ) -> dict[str, Outcome]:
+        """Blocking entry point: decompose ``queries`` (unique) and return outcomes by query."""
+        return asyncio.run(self.run_async(queries, on_outcome, progress))
+
+    async def run_async(
+        self, queries: Sequence[str], on_outcome: Callable[[Outcome], None] | None = None,
+        progress: bool = True,
+    ) -> dict[str, Outcome]:
+        import openai
+        from tqdm import tqdm
+
+        client = openai.AsyncOpenAI(
+            api_key=self._api_key, base_url=self.base_url, timeout=self.cfg.timeout_s,
+            max_retries=0,  # retries are ours: jitter, Retry-After cap, counting
+        )
+        todo: asyncio.Queue[str] = asyncio.Queue()
+        for q in queries:
+            todo.put_nowait(q)
+        outcomes: dict[str, Outcome] = {}
+        bar = tqdm(total=len(queries), desc="decompose", unit="query", disable=not progress)
+
+        async def worker() -> None:
+            while True:
+                try:
+                    query = todo.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                outcome = await self._one(client, query)
+                outcomes[query] = outcome
+                if on_outcome is not None:
+                    on_outcome(outcome)
+                bar.update(1)
+
+        n_workers = max(1, min(self.cfg.max_concurrency, len(queries)))
+        tasks = [asyncio.create_task(worker()) for _ in range(n_workers)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            bar.close()
+            await client.close()
+        return outcomes
+
+    async def _one(self, client: Any, query: str) -> Outcome:
+        import openai
+
+        usage = Usage()
+        mode_index = self._mode_index
+        transient = 0
+        content_tries = 0
+        content_flag = ""
+        messages = self.prompt.render(query)
+        while True:
+            mode = MODES[mode_index]
+            kwargs: dict[str, Any] = {}
+            if (fmt := _response_format(mode)) is not None:
+                kwargs["response_format"] = fmt
+            usage.requests += 1
+            retry_after: float | None = None
+            try:
+                resp = await client.chat.completions.create(
+                    model=self.cfg.model, messages=messages,
+                    temperature=self.cfg.temperature, **kwargs,
+                )
+            except openai.BadRequestError as exc:
+                if mode_index + 1 < len(MODES):
+                    log.debug("query %r: %s refused (%s); trying %s", query, mode,
+                              self._redact(str(exc)), MODES[mode_index + 1])
+                    mode_index += 1
+                    continue
+                return Outcome(query, None, ("api_error",), self._redact(str(exc)), mode, usage)
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                if status in _FATAL_STATUS:
+                    raise FatalAPIError(
+                        f"decompose: {self.cfg.model} at {self.base_url or 'the default base URL'}"
+                        f": HTTP {status} {_FATAL_STATUS[status]}: {self._redact(str(exc))}"
+                    ) from None
+                if status not in (408, 409, 429) and status < 500:
+                    return Outcome(query, None, ("api_error",), self._redact(str(exc)), mode,
+                                   usage)
+                retry_after = parse_retry_after(exc.response.headers)
+                reason = f"HTTP {status}"
+            except (openai.APIConnectionError, openai.APIResponseValidationError,
+                    json.JSONDecodeError) as exc:  # timeouts are APIConnectionErrors
+                reason = type(exc).__name__
+            else:
+                if resp.usage is not None:
+                    usage.prompt_tokens += resp.usage.prompt_tokens or 0
+                    usage.completion_tokens += resp.usage.completion_tokens or 0
+                message = resp.choices[0].message if resp.choices else None
+                if message is not None and getattr(message, "refusal", None):
+                    content_flag = "refusal"
+                else:
+                    answer = parse_answer(message.content if message is not None else None)
+                    if answer is not None:
+                        if mode_index > self._mode_index:
+                            log.warning("the server does not support %s; using %s from now on",
+                                        MODES[self._mode_index], mode)
+                            self._mode_index = mode_index
+                        return Outcome(query, answer, (), None, mode, usage)
+                    content_flag = "unparsable"
+                if content_tries >= min(CONTENT_RETRIES, self.cfg.max_retries):
+                    return Outcome(query, None, (content_flag,),
+                                   f"{content_flag} answer after {content_tries + 1} requests",
+                                   mode, usage)
+                content_tries += 1
+                usage.retries += 1
+                log.debug("query %r: %s answer, asking again", query, content_flag)
+                continue
+            if transient >= self.cfg.max_retries:
+                return Outcome(query, None, ("api_error",),
+                               f"{reason} after {transient + 1} requests", mode, usage)
+            delay = retry_delay(transient, initial_s=self.cfg.backoff_initial_s,
+                                max_s=self.cfg.backoff_max_s, retry_after_s=retry_after,
+                                rng=self._rng)
+            transient += 1
+            usage.retries += 1
+            log.debug("query %r: %s, retry %d in %.2f s", query, reason, transient, delay)
+            await asyncio.sleep(delay)

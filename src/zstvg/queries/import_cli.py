@@ -1,0 +1,47 @@
+"""``zstvg import-decompositions``: load the authors' released decomposition JSON into the cache.
+
+After the import, ``zstvg decompose`` (offline or not) serves the matched samples from the cache
+with source ``official``; see ``zstvg.queries.official_import`` for the format and matching.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from zstvg.config import Params
+from zstvg.io import write_json, write_provenance
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--file", required=True, metavar="PATH",
+                        help="the authors' decomposition JSON (e.g. "
+                        "gpt4_decompose_attr_action.json), keyed by video file name")
+    parser.add_argument("--samples", required=True, metavar="PATH",
+                        help="samples.jsonl whose samples the entries are matched to")
+    parser.add_argument("--report", metavar="PATH",
+                        help="also write the import report (counts, unmatched keys) as JSON")
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    from zstvg.queries.cache import DecompositionCache
+    from zstvg.queries.decompose_cli import read_samples
+    from zstvg.queries.official_import import import_official
+
+    samples = read_samples(args.samples)
+    cache = DecompositionCache(params.decompose.cache_dir)
+    report = import_official(args.file, samples, cache)
+    if args.report:
+        write_json(args.report, report.to_json())
+        write_provenance(args.report, step="import-decompositions",
+                         params=params.section("decompose"), source_file=str(args.file),
+                         samples=str(args.samples))
+    print(f"import-decompositions: {report.n_entries} entries in {args.file}; "
+          f"{len(report.imported)} of {len(samples)} samples imported into "
+          f"{params.decompose.cache_dir}")
+    for what in ("failed_in_source", "malformed", "unmatched", "ambiguous",
+                 "samples_without_entry"):
+        items = getattr(report, what)
+        if items:
+            more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+            print(f"  {what.replace('_', ' ')}: {len(items)} ({', '.join(items[:5])}{more})")
+    return 0
