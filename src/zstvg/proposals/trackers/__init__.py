@@ -1,0 +1,59 @@
+"""Trackers: link per-frame detections into candidate object tracks (DESIGN §2 step 4).
+
+Backends, registered by name and imported only when built:
+- ``sam2-hf`` (default): transformers ``Sam2VideoModel``; each new detection is a box prompt
+  propagated forward and backward into per-frame masks (see ``zstvg.proposals.manager``);
+- ``sam2-official``: the same track management on the ``sam2`` package's video predictor;
+- ``bytetrack`` and ``botsort``: box trackers (Kalman filter + assignment), for the tracker
+  ablation (paper Fig. 6c). They are tracking-by-detection, so they ask for detections on every
+  proposal frame (``dense_detections``), not only on every ``detect_every_n_frames``-th.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from zstvg.config import ProposalsConfig
+from zstvg.proposals.detectors import Detection
+from zstvg.proposals.frames import FrameSource
+from zstvg.registry import Registry
+from zstvg.structures import Track
+
+
+class Tracker(Protocol):
+    # True: the tracker needs detections on every proposal frame; False: only on every
+    # ``detect_every_n_frames``-th one (the SAM 2 trackers propagate in between).
+    dense_detections: bool
+
+    def track(
+        self,
+        frames: FrameSource,
+        detections: Mapping[int, Sequence[Detection]],
+        class_name: str,
+    ) -> list[Track]:
+        """Tracks over ``frames.frame_idx`` from detections keyed by native frame index."""
+        ...
+
+
+TRACKERS = Registry("tracker")
+TRACKERS.register("sam2-hf", "zstvg.proposals.trackers.sam2_hf:Sam2HFTracker")
+TRACKERS.register("sam2-official", "zstvg.proposals.trackers.sam2_official:Sam2OfficialTracker")
+TRACKERS.register("bytetrack", "zstvg.proposals.trackers.bytetrack:ByteTrack")
+TRACKERS.register("botsort", "zstvg.proposals.trackers.botsort:BotSort")
+
+
+def build_tracker(cfg: ProposalsConfig, device: str = "cpu") -> Tracker:
+    """The tracker named by ``cfg.tracker``, with the track-management settings of ``cfg``."""
+    return TRACKERS.build(cfg.tracker, cfg=cfg, device=device)
+
+
+def finalize_tracks(tracks: Sequence[Track], min_track_frames: int, max_tracks: int) -> list[Track]:
+    """Drop tracks seen on fewer than ``min_track_frames`` frames, keep the first ``max_tracks``
+    in creation order, and number them 0, 1, ... in that order (ids in a file are dense)."""
+    kept = [t for t in tracks if len(t.boxes_xyxy) >= min_track_frames][:max_tracks]
+    return [
+        Track(track_id=i, class_name=t.class_name, boxes_xyxy=t.boxes_xyxy, rles=t.rles,
+              score=t.score)
+        for i, t in enumerate(kept)
+    ]
