@@ -1,4 +1,4 @@
-"""VidSTG loaders (raw sentences + VidOR boxes, TubeDETR-preprocessed) on small real-format files."""
+"""VidSTG loaders (raw sentences + VidOR boxes, TubeDETR format) on small real-format files."""
 
 from __future__ import annotations
 
