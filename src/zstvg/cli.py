@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.video.cli",
         "decode each video once and store the MLLM frames and the proposal/evaluation grid",
     ),
+    "make-tiny-checkpoint": (
+        "zstvg.mllm.mllm_cli",
+        "write a tiny random-weight checkpoint of a model family (real architecture, offline)",
+    ),
     "import-decompositions": (
         "zstvg.queries.import_cli",
         "load the authors' released query decompositions (JSON) into the decomposition cache",

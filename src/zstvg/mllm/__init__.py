@@ -1,0 +1,31 @@
+"""MLLM adapters: one backend per model family behind one interface (DESIGN §3, §6).
+
+``build_mllm(name, checkpoint, dtype, device)`` loads a backend from a local checkpoint
+directory; ``MLLMS`` lists the names. Importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zstvg.registry import Registry
+
+MLLMS = Registry("MLLM backend")
+MLLMS.register("qwen2-vl", "zstvg.mllm.qwen2_vl:Qwen2VL")
+
+
+def build_mllm(
+    name: str,
+    checkpoint: str,
+    dtype: str = "auto",
+    device: str = "auto",
+    layer_start: int = -26,
+    layer_stop: int | None = -6,
+    **kwargs: Any,
+) -> Any:
+    """Load backend ``name`` from ``checkpoint`` (see ``zstvg.mllm.base.MLLM.load``)."""
+    return MLLMS.get(name).load(checkpoint, dtype=dtype, device=device,
+                                layer_start=layer_start, layer_stop=layer_stop, **kwargs)
+
+
+__all__ = ["MLLMS", "build_mllm"]

@@ -1,0 +1,144 @@
+"""Acceptance tests of every MLLM backend on its tiny checkpoint (issue 7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+PROMPT = "Is there a man in a red shirt in this video?"
+# Frames of 56 x 84 px: a multiple of 28 px for Qwen (2 x 3 merged tokens per slot).
+H, W = 56, 84
+FRAME_IDX = [0, 10, 20, 30, 40]
+
+# family -> (slot of frame 2, (h, w) token of the pixel block rows 28:56, cols 28:56,
+#            whether token-level reversal equals a forward on reversed frames)
+BACKENDS = {
+    "qwen2-vl": dict(slot_of_frame2=1, region_token=(1, 1), reverse_exact=False),
+}
+
+
+def frames(seed: int = 0) -> list[np.ndarray]:
+    return list(np.random.RandomState(seed).randint(0, 256, (len(FRAME_IDX), H, W, 3),
+                                                    dtype=np.uint8))
+
+
+@pytest.fixture(params=sorted(BACKENDS), scope="module")
+def family(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_candidates_are_the_template_tokens_after_the_user_text(loaded, family):
+    m = loaded(family)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    assert inp.candidate_positions[-1] == inp.last_position == inp.seq_len - 1
+    text = m.tokenizer.decode(inp.input_ids[0, inp.candidate_positions[0]:])
+    assert text == m.grounding_suffix
+    # The visual tokens precede the candidates and map onto the grid.
+    assert int(inp.layout.grid_index.max()) < inp.candidate_positions[0]
+    assert len(inp.layout.grid_index) == int(np.prod(inp.layout.grid_thw))
+
+
+def test_captured_rows_equal_eager_attention(loaded, family):
+    m, ref = loaded(family), loaded(family, "eager")
+    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    res = m.forward(inp)
+    assert res.layers == tuple(range(m.num_layers))
+    out = ref.model(input_ids=inp.input_ids, **inp.pixel_inputs, **inp.extra,
+                    output_attentions=True, use_cache=False)
+    pos = list(res.positions)
+    grid = inp.layout.grid_index
+    for k, layer in enumerate(res.layers):
+        eager = out.attentions[layer][0][:, pos][:, :, grid].mean(0)
+        eager = eager.reshape(len(pos), *inp.layout.grid_thw)
+        torch.testing.assert_close(res.attn_thw[:, k], eager, atol=1e-5, rtol=0)
+    # Rows of a softmax over all keys: the visual part is a proper fraction of 1.
+    assert float(res.attn_thw.sum(dim=(2, 3, 4)).max()) < 1.0 + 1e-5
+
+
+def test_yes_no_logits_equal_a_plain_full_forward(loaded, family):
+    m = loaded(family)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    plain = m.plain_forward(inp).logits[0, -1]
+    res = m.forward(inp, capture=False)
+    torch.testing.assert_close(res.yes_logit, plain[list(m.yes_ids)].max(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(res.no_logit, plain[list(m.no_ids)].max(), atol=1e-5, rtol=0)
+    assert len(m.yes_ids) == 2 and len(m.no_ids) == 2  # "Yes" and " Yes" are both tokens
+
+
+def test_second_unrelated_call_is_not_affected_by_the_first(loaded, family):
+    m = loaded(family)
+    a = m.encode(frames(0), FRAME_IDX, PROMPT)
+    b = m.encode(frames(1)[:3], FRAME_IDX[:3], "Please describe this video in detail.")
+    first = m.forward(b, capture=False).last_logits
+    m.plain_forward(a)  # leaves cached state (Qwen: rope_deltas of another sequence length)
+    again = m.forward(b, capture=False).last_logits
+    torch.testing.assert_close(first, again, atol=0, rtol=0)
+
+
+def test_changed_region_lands_in_its_token(loaded, family):
+    m = loaded(family)
+    spec = BACKENDS[family]
+    base = frames()
+    edited = [f.copy() for f in base]
+    edited[2][28:56, 28:56] = 255 - edited[2][28:56, 28:56]
+    inp0 = m.encode(base, FRAME_IDX, PROMPT)
+    inp1 = m.encode(edited, FRAME_IDX, PROMPT)
+    t, h, w = inp0.layout.grid_thw
+    rows = inp0.layout.grid_rows()
+    f0 = m.visual_features(inp0).embeds[rows].view(t, h, w, -1)
+    f1 = m.visual_features(inp1).embeds[rows].view(t, h, w, -1)
+    change = (f1 - f0).norm(dim=-1)
+    slot = spec["slot_of_frame2"]
+    assert FRAME_IDX[2] in inp0.layout.frames_of_t[slot]
+    others = [s for s in range(t) if s != slot]
+    assert float(change[others].max()) == 0.0  # the vision tower keeps slots apart
+    assert float(change[slot].max()) > 0
+    hw = divmod(int(change[slot].argmax()), w)
+    assert hw == spec["region_token"]
+
+
+def test_only_the_prompt_tensor_gets_a_gradient(loaded, family):
+    m = loaded(family)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    feats = m.visual_features(inp)
+    delta = torch.zeros_like(feats.embeds, requires_grad=True)
+    res = m.forward(inp, feats, visual_delta=delta)
+    loss = 1 - (res.yes_logit - res.no_logit)
+    loss.backward()
+    assert delta.grad is not None and float(delta.grad.abs().sum()) > 0
+    assert all(p.grad is None and not p.requires_grad for p in m.model.parameters())
+    # A step along the gradient changes the answer logits: the prompt is wired in.
+    with torch.no_grad():
+        moved = m.forward(inp, feats, visual_delta=-8 * delta.grad, capture=False)
+    assert float(1 - (moved.yes_logit - moved.no_logit)) < float(loss.detach())
+
+
+def test_reversal(loaded, family):
+    m = loaded(family)
+    spec = BACKENDS[family]
+    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    feats = m.visual_features(inp)
+    rev = m.reverse(feats, inp)
+    t, h, w = inp.layout.grid_thw
+    rows = inp.layout.grid_rows()
+    torch.testing.assert_close(rev.embeds[rows].view(t, h, w, -1),
+                               feats.embeds[rows].view(t, h, w, -1).flip(0))
+    torch.testing.assert_close(m.reverse(rev, inp).embeds, feats.embeds)
+    rev_frames = frames()[::-1]
+    inp_r = m.encode(rev_frames, FRAME_IDX[::-1], PROMPT)
+    on_reversed = m.forward(inp_r).last_logits
+    token_reversed = m.forward(inp, rev).last_logits
+    same = torch.allclose(on_reversed, token_reversed, atol=1e-5)
+    assert same is spec["reverse_exact"]
+
+
+def test_bad_inputs_fail_clearly(loaded, family):
+    m = loaded(family)
+    with pytest.raises(ValueError, match="frame indices"):
+        m.encode(frames(), FRAME_IDX[:2], PROMPT)
+    with pytest.raises(ValueError, match="uint8"):
+        m.encode([f.astype(np.float32) for f in frames()], FRAME_IDX, PROMPT)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    with pytest.raises(ValueError, match="visual_delta has shape"):
+        m.forward(inp, visual_delta=torch.zeros(3, 3))
