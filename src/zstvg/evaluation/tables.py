@@ -1,0 +1,239 @@
+"""The paper's tables built from metrics.json files, with the published numbers beside ours.
+
+Every metrics file carries ``protocol``, ``dataset``, ``backend`` and ``variant`` (set by
+``zstvg evaluate --dataset/--backend/--variant``), which is all a table needs:
+
+- Table 1: rows method (variant) x MLLM backend; columns HCSTVG-v1, HCSTVG-v2, VidSTG
+  declarative / interrogative (and any other dataset found, e.g. the synthetic demo), each
+  m_vIoU / vIoU@0.3 / vIoU@0.5.
+- Table 2: the ablation variants (``ABLATION_VARIANTS``) as rows, backends as column groups, on one
+  dataset (the paper's: HCSTVG-v1).
+- Table 3: the tuning objectives (``TUNING_VARIANTS``), same layout.
+- Sweeps (Fig. 6): a variant written ``<variant>@<param>=<value>`` is one point of the sweep over
+  ``param`` (frames, top-K, tracker); one row per point.
+
+Numbers are shown in percent with one decimal, as the paper prints them. With the reference
+(``resources/paper_reference.yaml``) a row of ours that the paper also reports is followed by the
+paper's row and the difference (ours - paper).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zstvg.io import InputError
+
+ABLATION_VARIANTS = (
+    "baseline-mean-special", "gti", "gti+spatial", "gti+temporal", "gti+dsth", "full",
+)
+TUNING_VARIANTS = ("gti", "gti+entropy", "gti+yesno")
+METRICS = ("m_vIoU", "vIoU@0.3", "vIoU@0.5")
+SWEEP_METRICS = ("m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_tIoU")
+DATASET_ORDER = ("hcstvg-v1", "hcstvg-v2", "vidstg-declarative", "vidstg-interrogative")
+DATASET_LABELS = {
+    "hcstvg-v1": "HCSTVG-v1", "hcstvg-v2": "HCSTVG-v2",
+    "vidstg-declarative": "VidSTG decl.", "vidstg-interrogative": "VidSTG interr.",
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One metrics file, flattened to (dataset column -> metric -> fraction)."""
+
+    path: str
+    protocol: str
+    backend: str
+    variant: str
+    sweep: tuple[str, str] | None  # (param, value) for "<variant>@<param>=<value>"
+    columns: Mapping[str, Mapping[str, float | None]]
+
+
+def load_reference() -> dict[str, Any]:
+    text = resources.files("zstvg").joinpath("resources/paper_reference.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def parse_result(path: str, m: Mapping[str, Any]) -> Result:
+    """Flatten one metrics dict; VidSTG's per-type groups become two dataset columns."""
+    for key in ("protocol", "dataset", "backend", "variant"):
+        if key not in m:
+            raise InputError(f"{path}: not a metrics file: missing key {key!r}")
+    dataset = str(m["dataset"])
+    if "declarative" in m or "interrogative" in m:
+        columns = {f"{dataset}-{q}": m[q] for q in ("declarative", "interrogative") if q in m}
+    else:
+        columns = {dataset: m}
+    variant = str(m["variant"])
+    sweep = None
+    if "@" in variant:
+        variant, point = variant.split("@", 1)
+        if "=" not in point:
+            raise InputError(
+                f"{path}: variant {m['variant']!r}: expected <variant>@<param>=<value>"
+            )
+        param, value = point.split("=", 1)
+        sweep = (param, value)
+    return Result(path, str(m["protocol"]), str(m["backend"]), variant, sweep, columns)
+
+
+def _pct(v: Any) -> float:
+    return math.nan if v is None else round(100.0 * float(v), 1)
+
+
+def _check_unique(results: Iterable[Result]) -> None:
+    seen: dict[tuple, str] = {}
+    for r in results:
+        for col in r.columns:
+            key = (r.protocol, r.backend, r.variant, r.sweep, col)
+            if key in seen:
+                raise InputError(
+                    f"two metrics files for the same cell {key}: {seen[key]} and {r.path}"
+                )
+            seen[key] = r.path
+
+
+def _dataset_columns(results: Iterable[Result]) -> list[str]:
+    found = {c for r in results for c in r.columns}
+    return [d for d in DATASET_ORDER if d in found] + sorted(found - set(DATASET_ORDER))
+
+
+def table1(results: Sequence[Result], reference: Mapping[str, Any] | None,
+           variants: Sequence[str] = ("full",)) -> Any:
+    """Rows (method, backend, source) x columns '<dataset> <metric>' in percent."""
+    import pandas as pd
+
+    rows = [r for r in results if r.sweep is None and r.variant in variants]
+    datasets = _dataset_columns(rows)
+    cols = [f"{DATASET_LABELS.get(d, d)} {m}" for d in datasets for m in METRICS]
+    ref = {(x["method"], x["backend"]): x for x in (reference or {}).get("table1", {}).get(
+        "rows", [])}
+    records = []
+    keys = sorted({(r.variant, r.backend) for r in rows},
+                  key=lambda k: (list(variants).index(k[0]), k[1]))
+    for variant, backend in keys:
+        ours: dict[str, float] = {}
+        for r in rows:
+            if (r.variant, r.backend) == (variant, backend):
+                for d, mm in r.columns.items():
+                    for m in METRICS:
+                        ours[f"{DATASET_LABELS.get(d, d)} {m}"] = _pct(mm.get(m))
+        records.append({"method": variant, "backend": backend, "source": "ours", **ours})
+        if (variant, backend) in ref:
+            paper = {f"{DATASET_LABELS.get(d, d)} {m}": float(ref[(variant, backend)][d][m])
+                     for d in datasets if d in ref[(variant, backend)] for m in METRICS}
+            records.append({"method": variant, "backend": backend, "source": "paper", **paper})
+            records.append({"method": variant, "backend": backend, "source": "ours - paper",
+                            **{c: round(ours.get(c, math.nan) - v, 1) for c, v in paper.items()}})
+    return pd.DataFrame.from_records(records, columns=["method", "backend", "source", *cols])
+
+
+def variant_table(results: Sequence[Result], variants: Sequence[str], dataset: str,
+                  reference_table: Mapping[str, Any] | None) -> Any:
+    """Table 2/3 layout: rows (variant, source) x columns '<backend> <metric>' on one dataset.
+
+    The paper's rows are shown only when ``dataset`` is the one the paper's table used.
+    """
+    import pandas as pd
+
+    rows = [r for r in results if r.sweep is None and r.variant in variants
+            and dataset in r.columns]
+    ref_rows = {}
+    if reference_table and reference_table.get("dataset") == dataset:
+        ref_rows = {x["variant"]: x for x in reference_table.get("rows", [])}
+    backends = sorted({r.backend for r in rows})
+    backends += sorted({b for x in ref_rows.values() for b in x if b != "variant"} - set(backends))
+    cols = [f"{b} {m}" for b in backends for m in METRICS]
+    records = []
+    for variant in variants:
+        ours = {f"{r.backend} {m}": _pct(r.columns[dataset].get(m))
+                for r in rows if r.variant == variant for m in METRICS}
+        if ours:
+            records.append({"variant": variant, "source": "ours", **ours})
+        if variant in ref_rows:
+            paper = {f"{b} {m}": float(v[m]) for b, v in ref_rows[variant].items()
+                     if b != "variant" for m in METRICS}
+            records.append({"variant": variant, "source": "paper", **paper})
+            if ours:
+                records.append({"variant": variant, "source": "ours - paper",
+                                **{c: round(ours.get(c, math.nan) - v, 1)
+                                   for c, v in paper.items()}})
+    return pd.DataFrame.from_records(records, columns=["variant", "source", *cols])
+
+
+def sweeps(results: Sequence[Result]) -> Any:
+    """Fig. 6 data: one row per sweep point (param, value, backend, dataset, variant)."""
+    import pandas as pd
+
+    records = []
+    for r in results:
+        if r.sweep is None:
+            continue
+        param, value = r.sweep
+        for d, mm in r.columns.items():
+            records.append({"param": param, "value": value, "backend": r.backend,
+                            "dataset": DATASET_LABELS.get(d, d), "variant": r.variant,
+                            **{m: _pct(mm.get(m)) for m in SWEEP_METRICS}})
+    df = pd.DataFrame.from_records(
+        records, columns=["param", "value", "backend", "dataset", "variant", *SWEEP_METRICS])
+    if len(df):
+        num = pd.to_numeric(df["value"], errors="coerce")
+        order = ["param", "backend", "dataset", "variant", "_n", "value"]
+        df = df.assign(_n=num).sort_values(order)
+        df = df.drop(columns="_n").reset_index(drop=True)
+    return df
+
+
+def build_tables(results: Sequence[Result], reference: Mapping[str, Any] | None, *,
+                 protocol: str, ablation_dataset: str,
+                 table1_variants: Sequence[str] = ("full",)) -> dict[str, Any]:
+    """All tables for one protocol: name -> DataFrame."""
+    chosen = [r for r in results if r.protocol == protocol]
+    _check_unique(chosen)
+    ref = reference if reference and reference.get("protocol") == protocol else None
+    return {
+        "table1": table1(chosen, ref, table1_variants),
+        "table2": variant_table(chosen, ABLATION_VARIANTS, ablation_dataset,
+                                (ref or {}).get("table2")),
+        "table3": variant_table(chosen, TUNING_VARIANTS, ablation_dataset,
+                                (ref or {}).get("table3")),
+        "sweeps": sweeps(chosen),
+    }
+
+
+def to_markdown(df: Any) -> str:
+    if not len(df):
+        return "_(no results)_"
+    # tabulate's missingval applies to None only, so NaN cells become None first.
+    cells = df.astype(object).where(df.notna(), None)
+    return cells.to_markdown(index=False, floatfmt=".1f", missingval="–")
+
+
+def to_latex(df: Any, caption: str) -> str:
+    """booktabs LaTeX (pandas writes \\toprule/\\midrule/\\bottomrule)."""
+    return df.to_latex(index=False, float_format="%.1f", na_rep="--", escape=True,
+                       caption=caption)
+
+
+def write_tables(
+    tables: Mapping[str, Any], out_dir: Path, captions: Mapping[str, str]
+) -> list[Path]:
+    """Write ``<name>.md``, ``<name>.tex`` and ``<name>.csv`` per table atomically."""
+    from zstvg.io import atomic_open
+
+    written = []
+    for name, df in tables.items():
+        for ext, text in (("md", f"**{captions[name]}**\n\n{to_markdown(df)}\n"),
+                          ("tex", to_latex(df, captions[name])),
+                          ("csv", df.to_csv(index=False, float_format="%.1f"))):
+            path = out_dir / f"{name}.{ext}"
+            with atomic_open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            written.append(path)
+    return written

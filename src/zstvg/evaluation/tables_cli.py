@@ -1,0 +1,86 @@
+"""``zstvg tables``: Table 1, 2, 3 and the Fig. 6 sweeps from metrics files (see tables.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from zstvg.config import Params
+from zstvg.evaluation.protocols import PROTOCOLS
+from zstvg.evaluation.tables import (
+    Result,
+    build_tables,
+    load_reference,
+    parse_result,
+    to_markdown,
+    write_tables,
+)
+from zstvg.io import InputError, read_json, write_provenance
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics", nargs="+", required=True, metavar="PATH",
+        help="metrics.json files, or directories searched recursively for *.json metrics files",
+    )
+    parser.add_argument("--out", required=True, help="directory for the .md, .tex and .csv files")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="tubedetr",
+                        help="which protocol's metrics to tabulate (default: tubedetr)")
+    parser.add_argument("--ablation-dataset", default="hcstvg-v1",
+                        help="dataset of Tables 2 and 3 (the paper's: hcstvg-v1)")
+    parser.add_argument("--table1-variants", nargs="+", default=["full"], metavar="VARIANT",
+                        help="variants shown as method rows of Table 1 (default: full)")
+    parser.add_argument("--no-paper", action="store_true",
+                        help="do not add the paper's published numbers and the differences")
+
+
+def collect(paths: list[str]) -> list[Result]:
+    """Read metrics files; directories are searched for metrics-shaped JSON files."""
+    results = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*.json") if not f.name.endswith(".provenance.json"))
+            for f in files:
+                m = read_json(f, what="metrics file")
+                if isinstance(m, dict) and "protocol" in m and "variant" in m:
+                    results.append(parse_result(str(f), m))
+                else:
+                    log.debug("skipping %s: not a metrics file", f)
+        else:
+            m = read_json(p, what="metrics file")
+            if not isinstance(m, dict):
+                raise InputError(f"{p}: not a metrics file (expected a JSON object)")
+            results.append(parse_result(str(p), m))
+    if not results:
+        raise InputError(f"no metrics files found in {', '.join(paths)}")
+    return results
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    results = collect(args.metrics)
+    reference = None if args.no_paper else load_reference()
+    tables = build_tables(results, reference, protocol=args.protocol,
+                          ablation_dataset=args.ablation_dataset,
+                          table1_variants=args.table1_variants)
+    src = "" if reference is None else " Paper rows: the published numbers (percent)."
+    captions = {
+        "table1": f"Table 1: m_vIoU / vIoU@0.3 / vIoU@0.5 (%), {args.protocol} protocol.{src}",
+        "table2": f"Table 2: ablation on {args.ablation_dataset} (%), "
+                  f"{args.protocol} protocol.{src}",
+        "table3": f"Table 3: tuning objectives on {args.ablation_dataset} (%), "
+                  f"{args.protocol} protocol.",
+        "sweeps": f"Fig. 6 sweeps (%), {args.protocol} protocol.",
+    }
+    out = Path(args.out)
+    written = write_tables(tables, out, captions)
+    write_provenance(out, step="tables", params=None, metrics=[r.path for r in results],
+                     protocol=args.protocol)
+    for name in ("table1", "table2"):
+        print(f"\n{captions[name]}\n\n{to_markdown(tables[name])}")
+    n = sum(r.protocol == args.protocol for r in results)
+    print(f"\n{n} of {len(results)} metrics files used ({args.protocol}); "
+          f"{len(written)} files -> {out}")
+    return 0

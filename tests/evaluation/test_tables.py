@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from zstvg.cli import main
+from zstvg.evaluation.tables import build_tables, load_reference, parse_result
+from zstvg.io import InputError
+
+
+def metrics(dataset, backend, variant, v, protocol="tubedetr"):
+    met = {"m_vIoU": v, "vIoU@0.3": v, "vIoU@0.5": v / 2, "m_tIoU": 0.4, "gt_vIoU": 0.5}
+    m = {"protocol": protocol, "dataset": dataset, "backend": backend, "variant": variant,
+         "n_samples": 4, "n_missing": 0, "n_failed": 0}
+    if dataset == "vidstg":
+        m["declarative"] = {"n_samples": 2, "n_missing": 0, "n_failed": 0, **met}
+        m["interrogative"] = {"n_samples": 2, "n_missing": 0, "n_failed": 0, **met}
+    else:
+        m.update(met)
+    return m
+
+
+def test_reference_records_the_printed_numbers():
+    ref = load_reference()
+    rows = {(r["method"], r["backend"]): r for r in ref["table1"]["rows"]}
+    assert rows[("full", "llava-ov")]["hcstvg-v1"] == {"m_vIoU": 24.8, "vIoU@0.3": 41.5,
+                                                       "vIoU@0.5": 16.3}
+    assert rows[("full", "llava-next-video")]["vidstg-declarative"]["vIoU@0.3"] == 26.8
+    t2 = {r["variant"]: r for r in ref["table2"]["rows"]}
+    assert t2["baseline-mean-special"]["llava-next-video"]["m_vIoU"] == 15.2
+    assert t2["gti+temporal"]["llava-ov"] == {"m_vIoU": 23.8, "vIoU@0.3": 39.7, "vIoU@0.5": 15.5}
+    # Table 1's full rows and Table 2's full rows are the same experiment.
+    for backend in ("llava-next-video", "llava-ov"):
+        assert rows[("full", backend)]["hcstvg-v1"] == t2["full"][backend]
+
+
+def test_table1_paper_vs_ours_and_difference():
+    results = [parse_result("a.json", metrics("hcstvg-v1", "llava-ov", "full", 0.25)),
+               parse_result("b.json", metrics("vidstg", "llava-ov", "full", 0.2)),
+               parse_result("c.json", metrics("hcstvg-v1", "llava-ov", "full", 0.9, "seed"))]
+    t1 = build_tables(results, load_reference(), protocol="tubedetr",
+                      ablation_dataset="hcstvg-v1")["table1"]
+    rows = t1.set_index("source")
+    assert rows.loc["ours", "HCSTVG-v1 m_vIoU"] == 25.0
+    assert rows.loc["paper", "HCSTVG-v1 m_vIoU"] == 24.8
+    assert rows.loc["ours - paper", "HCSTVG-v1 m_vIoU"] == pytest.approx(0.2)
+    assert rows.loc["ours", "VidSTG interr. vIoU@0.5"] == 10.0
+    assert math.isnan(rows.loc["paper", "VidSTG interr. m_vIoU"])  # not in the paper's text
+
+
+def test_table2_rows_follow_the_ablation_order_and_sweeps_parse():
+    results = [parse_result(f"{v}.json", metrics("hcstvg-v1", "llava-ov", v, 0.2))
+               for v in ("full", "gti", "baseline-mean-special")]
+    results += [parse_result(f"s{n}.json", metrics("hcstvg-v1", "llava-ov", f"full@n_frames={n}",
+                                                   n / 100)) for n in (16, 8, 32)]
+    t = build_tables(results, None, protocol="tubedetr", ablation_dataset="hcstvg-v1")
+    assert list(t["table2"].variant) == ["baseline-mean-special", "gti", "full"]
+    assert list(t["sweeps"].value) == ["8", "16", "32"]
+    assert list(t["sweeps"].m_vIoU) == [8.0, 16.0, 32.0]
+
+
+def test_duplicate_cells_and_bad_files_are_errors():
+    a = parse_result("a.json", metrics("hcstvg-v1", "llava-ov", "full", 0.2))
+    b = parse_result("b.json", metrics("hcstvg-v1", "llava-ov", "full", 0.3))
+    with pytest.raises(InputError, match="a.json and b.json"):
+        build_tables([a, b], None, protocol="tubedetr", ablation_dataset="hcstvg-v1")
+    with pytest.raises(InputError, match="x.json: not a metrics file: missing key 'backend'"):
+        parse_result("x.json", {"protocol": "p", "dataset": "d", "variant": "v"})
+
+
+def test_tables_command_writes_markdown_latex_csv(tmp_path, capsys, repo_root):
+    for i, v in enumerate(("full", "gti")):
+        (tmp_path / f"m{i}.json").write_text(json.dumps(metrics("synthetic", "tiny", v, 0.1)))
+    out = tmp_path / "tables"
+    rc = main(["tables", "--params", str(repo_root / "params.yaml"), "--metrics", str(tmp_path),
+               "--out", str(out), "--ablation-dataset", "synthetic"])
+    assert rc == 0
+    tex = (out / "table2.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "m\\_vIoU" in tex
+    md = (out / "table1.md").read_text()
+    assert "| full" in md and "10.0" in md and "nan" not in md
+    assert (out / "table2.csv").read_text().splitlines()[0].startswith("variant,source")
+    assert "Table 2" in capsys.readouterr().out
