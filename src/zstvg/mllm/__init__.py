@@ -12,6 +12,7 @@ from zstvg.registry import Registry
 
 MLLMS = Registry("MLLM backend")
 MLLMS.register("qwen2-vl", "zstvg.mllm.qwen2_vl:Qwen2VL")
+MLLMS.register("llava-ov", "zstvg.mllm.llava_ov:LlavaOneVision")
 
 
 def build_mllm(

@@ -172,3 +172,53 @@ def build_qwen2_vl(out: Path, seed: int) -> None:
     _seeded(seed)
     model = Qwen2VLForConditionalGeneration(config)
     _save(model, tokenizer, _qwen_image_processor("Qwen2VLImageProcessorPil", 14), out)
+
+
+LLAVA_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
+
+# The public llava-onevision-qwen2-*-ov-hf chat template: images, then videos, then the text
+# of a turn; "<|im_start|>assistant\n" as the generation prompt.
+LLAVA_OV_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + ' ' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}"
+    "{{ '<image>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}"
+    "{{ '<video>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{{ content['text'] }}{% endfor %}{% endif %}{{ '<|im_end|>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def _siglip(image_size: int) -> dict[str, Any]:
+    return dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64,
+                num_hidden_layers=2, num_attention_heads=2, image_size=image_size,
+                patch_size=14)
+
+
+def build_llava_ov(out: Path, seed: int) -> None:
+    """SigLIP 84 px / patch 14 -> 6 x 6 patches -> 3 x 3 tokens per frame after pooling."""
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessorPil,
+    )
+
+    tokenizer = build_tokenizer(LLAVA_SPECIALS, LLAVA_OV_TEMPLATE, eos="<|im_end|>",
+                                pad="<|endoftext|>")
+    ids = tokenizer.convert_tokens_to_ids
+    config = LlavaOnevisionConfig(
+        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), **TINY_TEXT,
+                         **_text_token_ids(tokenizer)),
+        vision_config=_siglip(84),
+        image_token_index=ids("<image>"), video_token_index=ids("<video>"),
+        image_grid_pinpoints=[[84, 84], [84, 168], [168, 84], [168, 168]],
+    )
+    _seeded(seed)
+    model = LlavaOnevisionForConditionalGeneration(config)
+    processor = LlavaOnevisionImageProcessorPil(
+        size={"height": 84, "width": 84}, image_grid_pinpoints=config.image_grid_pinpoints,
+        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+    )
+    _save(model, tokenizer, processor, out)
