@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from zstvg.cli import main
+from zstvg.grounding.reference import reference_prediction, track_gt_overlap
+from zstvg.proposals import official_format
+from zstvg.structures import Sample, Track
+
+GT = {f: (10.0, 10.0, 20.0, 20.0) for f in range(4, 8)}  # 10x10 box on frames 4..7
+
+
+def _sample(**kw) -> Sample:
+    base = dict(
+        sample_id="s", video_id="v", video_path="v.mp4", query="q", qtype="declarative",
+        fps=10.0, n_frames=20, width=64, height=64, gt_span=(4, 8), clip_span=(0, 20),
+        gt_boxes_xyxy=GT,
+    )
+    base.update(kw)
+    return Sample(**base)
+
+
+# Track 1 is the GT box on frames 2..9; track 2 is shifted right by half the width on the same
+# frames (IoU 1/3 per frame) but twice as tall (so the largest).
+EXACT = Track(1, "person", {f: (10.0, 10.0, 20.0, 20.0) for f in range(2, 10)})
+SHIFTED = Track(2, "person", {f: (15.0, 10.0, 25.0, 30.0) for f in range(2, 10)})
+
+
+def test_overlap_is_mean_iou_over_gt_frames():
+    assert track_gt_overlap(EXACT, _sample()) == 1.0
+    # Shifted & taller: intersection 5x10=50, union 100+200-50=250 -> 0.2 on every GT frame.
+    assert track_gt_overlap(SHIFTED, _sample()) == pytest.approx(0.2)
+    half = Track(3, "person", {4: GT[4], 5: GT[5]})  # covers 2 of the 4 GT frames
+    assert track_gt_overlap(half, _sample()) == 0.5
+
+
+def test_oracle_picks_best_track_and_gt_span():
+    pred = reference_prediction(_sample(), [SHIFTED, EXACT], "oracle", random.Random(0))
+    assert pred.track_id == 1 and pred.span == (4, 8)
+    assert sorted(pred.boxes_xyxy) == [4, 5, 6, 7]
+
+
+def test_largest_uses_track_extent():
+    pred = reference_prediction(_sample(), [EXACT, SHIFTED], "largest", random.Random(0))
+    assert pred.track_id == 2 and pred.span == (2, 10) and len(pred.boxes_xyxy) == 8
+
+
+def test_random_is_seeded():
+    picks = {
+        reference_prediction(_sample(), [EXACT, SHIFTED], "random", random.Random(7)).track_id
+        for _ in range(5)
+    }
+    assert len(picks) == 1
+
+
+def test_empty_proposals_and_failed_samples_become_errors():
+    assert reference_prediction(_sample(), [], "oracle", random.Random(0)).error == (
+        "empty proposal set"
+    )
+    failed = _sample(error="video file not found: v.mp4")
+    assert "video file not found" in reference_prediction(
+        failed, [EXACT], "largest", random.Random(0)
+    ).error
+
+
+def test_cli_writes_predictions_and_scores_missing_proposals_as_failed(tmp_path):
+    samples = tmp_path / "samples.jsonl"
+    s2 = _sample(sample_id="s2", video_id="v2")
+    samples.write_text(
+        "\n".join(json.dumps(s.to_json()) for s in [_sample(), s2]) + "\n"
+    )
+    official_format.write(tmp_path / "props" / "v.json", list(range(20)),
+                          [EXACT], width=64, height=64)
+    out = tmp_path / "pred.json"
+    rc = main(["predict-reference", "--samples", str(samples), "--proposals",
+               str(tmp_path / "props"), "--method", "oracle", "--out", str(out)])
+    assert rc == 0
+    preds = json.loads(out.read_text())
+    assert preds["s"]["track_id"] == 1 and preds["s"]["span"] == [4, 8]
+    # v2 has no proposal file: that sample fails, the other is unaffected.
+    assert "not found" in preds["s2"]["error"]
