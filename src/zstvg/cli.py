@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.queries.decompose_cli",
         "split each query into target class, attribute and action with an LLM (cached)",
     ),
+    "predict-reference": (
+        "zstvg.grounding.reference_cli",
+        "proposal-only reference predictions: oracle track (upper bound), largest, random",
+    ),
     "evaluate": (
         "zstvg.evaluation.evaluate_cli",
         "score predictions (m_vIoU, vIoU@R, m_tIoU) under the tubedetr, official or seed protocol",
