@@ -107,10 +107,10 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
+    parsed = email.utils.parsedate_tz(value)
     if parsed is None:
         return None
-    return max(0.0, parsed.timestamp() - time.time())
+    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
 
 
 def retry_delay(

@@ -7,7 +7,7 @@ request path (HTTP, JSON, retries, timeouts) runs without a network or a key. Ea
 - ``ok``: a well-formed completion whose content is the answer (plain JSON when the request asked
   for ``response_format``; JSON inside prose and a code fence when it did not, as chat models do);
 - ``429``: rate limited, with a ``Retry-After`` header of ``retry_after_s`` seconds;
-- ``500``: a server error;
+- ``500`` (or any other status code): that status with an error body;
 - ``hang``: sleep ``hang_s`` before answering (past the client's timeout);
 - ``malformed``: HTTP 200 whose body is not JSON;
 - ``refusal``: ``message.refusal`` set and no content;
@@ -141,8 +141,9 @@ class FakeChatServer:
                         {"error": {"message": "rate limited", "type": "rate_limit"}},
                         {"Retry-After": f"{server.retry_after_s:g}"},
                     )
-                elif mode == "500":
-                    self._send(500, {"error": {"message": "boom", "type": "server_error"}})
+                elif mode.isdigit():  # "500", "401", ...: that status with an error body
+                    self._send(int(mode), {"error": {"message": f"status {mode}",
+                                                     "type": "server_error"}})
                 elif mode == "unsupported":
                     self._send(400, {"error": {
                         "message": f"response_format {fmt} is not supported by this server",

@@ -13,7 +13,7 @@ Known limits (so read fallback rows with care):
   target; coordinated subjects ("the man and the woman walk") keep both nouns;
 - passive voice and noun/verb homographs ("the man's turn") may split in the wrong place;
 - the class comes from the head noun: human nouns map to "person", anything else is the noun
-  itself, unsingularised beyond a final "s".
+  itself made singular by regular English rules (irregular plurals such as "mice" stay).
 """
 
 from __future__ import annotations
@@ -112,7 +112,20 @@ def target_class_of(noun: str) -> str:
     noun = noun.lower()
     if noun in _PERSON_NOUNS:
         return "person"
-    return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
+    return _singular(noun)
+
+
+def _singular(noun: str) -> str:
+    """English plural -> singular for regular nouns (horses, boxes, watches, puppies)."""
+    if noun in ("buses", "gases"):
+        return noun[:-2]
+    if noun.endswith("ies") and len(noun) > 4:
+        return noun[:-3] + "y"
+    if noun.endswith(("sses", "xes", "ches", "shes", "zzes")):
+        return noun[:-2]
+    if noun.endswith("s") and not noun.endswith(("ss", "us", "is", "ous")):
+        return noun[:-1]
+    return noun
 
 
 def target_class_from_phrase(phrase: str) -> str:
