@@ -30,11 +30,12 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.grounding.reference import reference_prediction
     from zstvg.io import InputError, read_jsonl, write_json, write_provenance
     from zstvg.proposals import official_format
-    from zstvg.structures import Sample
+    from zstvg.structures import Prediction, Sample
 
     samples = [Sample.from_json(r) for r in read_jsonl(args.samples, what="samples file")]
     rng = random.Random(params.seed)
-    cache: dict[str, list] = {}
+    # video_id -> its tracks, or the reason its proposal file could not be read
+    cache: dict[str, list | str] = {}
     preds = {}
     for sample in samples:
         if sample.video_id not in cache:
@@ -43,8 +44,12 @@ def run(args: argparse.Namespace, params: Params) -> int:
                 cache[sample.video_id] = list(official_format.read(path).tracks)
             except InputError as exc:
                 log.warning("%s", exc)
-                cache[sample.video_id] = []
-        pred = reference_prediction(sample, cache[sample.video_id], args.method, rng)
+                cache[sample.video_id] = str(exc)
+        tracks = cache[sample.video_id]
+        if isinstance(tracks, str):
+            pred = Prediction(sample.sample_id, None, error=tracks)
+        else:
+            pred = reference_prediction(sample, tracks, args.method, rng)
         preds[sample.sample_id] = pred.to_json()
     write_json(args.out, preds)
     failed = sorted(k for k, v in preds.items() if "error" in v)
