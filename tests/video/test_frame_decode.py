@@ -1,0 +1,141 @@
+"""PyAV decoding of selected frames, on real video files whose frames encode their index."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import pytest
+from frame_videos import read_index  # noqa: I001
+
+from zstvg.video import decode
+from zstvg.video.decode import VideoDecodeError, decode_frames
+
+# irregular frame durations (ms) repeating every 5 frames: 300 ms per cycle
+VFR_STEPS = [40, 40, 80, 20, 120]
+VFR_PTS = [sum((VFR_STEPS * 20)[:i]) for i in range(40)]
+
+
+def _collect(path, frames, **kwargs):
+    got: dict[int, tuple[float | None, np.ndarray]] = {}
+
+    def sink(f, t, image):
+        got[f] = (t, np.asarray(image))
+
+    report = decode_frames(path, frames, sink, **kwargs)
+    return report, got
+
+
+@pytest.fixture(scope="module")
+def gop_video(make_video):
+    # 60 frames at 25 fps, keyframe every 10 frames, B-frames: reordered decode order.
+    return make_video("gop10.mp4", 60, gop=10)
+
+
+def test_decodes_exactly_the_requested_frames(gop_video):
+    wanted = [35, 0, 3, 17, 29, 59, 3]
+    report, got = _collect(gop_video, wanted)
+    assert sorted(got) == [0, 3, 17, 29, 35, 59]
+    assert {f: read_index(img) for f, (_, img) in got.items()} == {f: f for f in got}
+    assert {f: t for f, (t, _) in got.items()} == pytest.approx({f: f / 25 for f in got})
+    assert report.method == "indexed"
+    assert (report.n_frames, report.width, report.height, report.fps) == (60, 64, 48, 25.0)
+    assert report.missing_frame_idx == []
+    # keyframes at 0, 10, ..., 50: runs start at 0, 10, 20, 30, 50 (40-49 has no wanted frame)
+    assert report.n_seeks == 5
+    assert report.n_decoded < 60  # unneeded non-reference pictures were skipped
+
+
+def test_indexed_equals_sequential_pixels(gop_video):
+    wanted = list(range(0, 60, 7))
+    fast_report, fast = _collect(gop_video, wanted)
+    slow_report, slow = _collect(gop_video, wanted, indexed=False)
+    assert (fast_report.method, slow_report.method) == ("indexed", "sequential")
+    assert slow_report.n_decoded == 60
+    assert sorted(fast) == sorted(slow) == wanted
+    for f in wanted:
+        assert fast[f][0] == pytest.approx(slow[f][0])
+        np.testing.assert_array_equal(fast[f][1], slow[f][1])
+
+
+def test_frames_past_the_end_are_reported_missing(gop_video):
+    report, got = _collect(gop_video, [58, 59, 60, 75])
+    assert sorted(got) == [58, 59]
+    assert report.missing_frame_idx == [60, 75]
+    assert report.n_frames == 60
+
+
+def test_variable_frame_rate_indexes_by_order_and_times_by_pts(make_video):
+    path = make_video("vfr.mp4", 40, pts_ms=VFR_PTS)
+    wanted = [0, 3, 17, 29, 39]
+    for indexed in (True, False):
+        report, got = _collect(path, wanted, indexed=indexed)
+        assert {f: read_index(img) for f, (_, img) in got.items()} == {f: f for f in wanted}
+        # frame 17 = 3 cycles (900 ms) + 40 + 40 ms; constant-rate f / fps would be wrong.
+        assert got[17][0] == pytest.approx(0.98)
+        assert {f: t for f, (t, _) in got.items()} == pytest.approx(
+            {f: VFR_PTS[f] / 1000 for f in wanted})
+        assert report.n_frames == 40
+
+
+def test_odd_frame_size(make_video):
+    path = make_video("odd.avi", 30, width=321, height=239, codec="mpeg4", gop=7)
+    report, got = _collect(path, [0, 13, 29])
+    assert (report.width, report.height) == (321, 239)
+    for f, (_, img) in got.items():
+        assert img.shape == (239, 321, 3)
+        assert read_index(img) == f
+        # the right edge (odd column 320, chroma padded in yuv420p) is background grey, not junk
+        assert abs(int(img[40, 320].mean()) - 96) < 12
+
+
+def test_frames_are_streamed_one_at_a_time(gop_video):
+    """The sink sees each frame as soon as it is decoded, in increasing index order."""
+    order: list[int] = []
+    decode_frames(gop_video, range(60), lambda f, t, im: order.append(f))
+    assert order == list(range(60))
+
+
+def test_fallback_to_sequential_when_the_index_disagrees(gop_video, monkeypatch, caplog):
+    real = decode._index_packets
+
+    def wrong_index(container, stream):
+        index = real(container, stream)
+        # forget one packet's timestamp: the decoder then returns a frame the index lacks
+        shifted = index.pts[:-1]
+        return decode._PacketIndex(shifted, {p: i for i, p in enumerate(shifted)},
+                                   index.keyframes)
+
+    monkeypatch.setattr(decode, "_index_packets", wrong_index)
+    with caplog.at_level(logging.WARNING, logger="zstvg.video.decode"):
+        report, got = _collect(gop_video, [5, 58, 59])
+    assert report.method == "sequential"
+    assert "decoding sequentially instead" in caplog.text
+    assert {f: read_index(img) for f, (_, img) in got.items()} == {5: 5, 58: 58, 59: 59}
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(VideoDecodeError, match=r"video file not found: .*nope\.mp4"):
+        decode_frames(tmp_path / "nope.mp4", [0], lambda *a: None)
+
+
+def test_random_bytes(tmp_path):
+    path = tmp_path / "noise.mp4"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, np.uint8).tobytes())
+    with pytest.raises(VideoDecodeError, match=r"noise\.mp4: cannot open video"):
+        decode_frames(path, [0], lambda *a: None)
+
+
+def test_truncated_file(tmp_path, gop_video):
+    path = tmp_path / "half.mp4"
+    data = gop_video.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # MP4 index (moov) is at the end: gone
+    with pytest.raises(VideoDecodeError, match=r"half\.mp4"):
+        decode_frames(path, [0], lambda *a: None)
+
+
+def test_directory_is_not_a_video(tmp_path):
+    os.mkdir(tmp_path / "dir.mp4")
+    with pytest.raises(VideoDecodeError, match=r"not found"):
+        decode_frames(tmp_path / "dir.mp4", [0], lambda *a: None)
