@@ -39,6 +39,8 @@ class DatasetConfig:
     videos: str
     boxes: str | None
     default_class: str
+    decompositions: str | None
+    proposals: str | None
 
 
 @dataclass(frozen=True)
