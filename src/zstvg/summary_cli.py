@@ -1,0 +1,132 @@
+"""``zstvg summarize``: one Markdown page saying what a run produced and where.
+
+The demo prints it at the end. Every section is optional; each lists counts, failures (with
+reasons, never hidden) and paths, and embeds the Markdown tables it is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+from pathlib import Path
+from typing import Any
+
+from zstvg.config import Params
+
+CHANCE_NOTE = (
+    "> Models in this run are tiny random-weight checkpoints built offline: every MLLM and "
+    "detector number below is chance-level and says nothing about the method. The `oracle` "
+    "rows are the proposals' upper bound, `largest`/`random` the floors."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="Markdown file to write")
+    parser.add_argument("--title", default="zstvg run summary", help="page title")
+    parser.add_argument("--samples", help="samples.jsonl (prepare-data)")
+    parser.add_argument("--frames", help="frames manifest.json (sample-frames)")
+    parser.add_argument("--decompositions", help="decompositions.jsonl (decompose)")
+    parser.add_argument("--proposals", nargs="*", default=[],
+                        help="proposal manifest.json files (propose / import-proposals)")
+    parser.add_argument("--tables", nargs="*", default=[],
+                        help="Markdown tables to embed (from zstvg tables)")
+    parser.add_argument("--figures", nargs="*", default=[], help="figure files to list")
+    parser.add_argument("--chance-note", action="store_true",
+                        help="say that the numbers come from tiny random-weight models")
+
+
+def _failed_videos(videos: dict[str, Any]) -> dict[str, str]:
+    return {k: v.get("error", v.get("status")) for k, v in videos.items()
+            if v.get("status") != "ok"}
+
+
+def _failures(items: dict[str, str], limit: int = 10) -> list[str]:
+    lines = [f"  - `{k}`: {v}" for k, v in sorted(items.items())[:limit]]
+    if len(items) > limit:
+        lines.append(f"  - ... and {len(items) - limit} more")
+    return lines
+
+
+def summarize_samples(path: str) -> list[str]:
+    from zstvg.io import read_jsonl
+
+    rows = read_jsonl(path, what="samples file")
+    qtypes = collections.Counter(r["qtype"] for r in rows)
+    failed = {r["sample_id"]: r["error"] for r in rows if r.get("error")}
+    by_type = ", ".join(f"{n} {q}" for q, n in sorted(qtypes.items()))
+    n_videos = len({r["video_id"] for r in rows})
+    lines = [f"- samples: **{len(rows)}** ({by_type}) from {n_videos} videos: `{path}`"]
+    if failed:
+        lines.append(f"- samples failed at preparation: {len(failed)}")
+        lines += _failures(failed)
+    return lines
+
+
+def summarize_frames(path: str) -> list[str]:
+    from zstvg.io import read_json
+
+    m: dict[str, Any] = read_json(path, what="frames manifest")
+    videos = m.get("videos", {})
+    failed = _failed_videos(videos)
+    stored = sum(v.get("n_frames_stored", 0) for v in videos.values())
+    lines = [f"- frames: {len(videos) - len(failed)} of {len(videos)} videos decoded, "
+             f"{stored} frames stored: `{Path(path).parent}`"]
+    if failed:
+        lines.append(f"- videos failed: {len(failed)}")
+        lines += _failures(failed)
+    return lines
+
+
+def summarize_decompositions(path: str) -> list[str]:
+    from zstvg.io import read_jsonl
+
+    rows = read_jsonl(path, what="decompositions file")
+    sources = collections.Counter(r.get("source", "?") for r in rows)
+    lines = [f"- decompositions: {len(rows)} "
+             f"({', '.join(f'{n} {s}' for s, n in sorted(sources.items()))}): `{path}`"]
+    if rows:
+        r = rows[0]
+        lines.append(f"  - e.g. `{r['query']}` -> class `{r.get('target_class')}`, "
+                     f"attribute `{r.get('attribute')}`, action `{r.get('action')}`")
+    return lines
+
+
+def summarize_proposals(path: str) -> list[str]:
+    from zstvg.io import read_json
+
+    m: dict[str, Any] = read_json(path, what="proposals manifest")
+    videos = m.get("videos", {})
+    failed = _failed_videos(videos)
+    n_tracks = sum(int(v.get("n_tracks", 0)) for v in videos.values())
+    source = m.get("tracker") or m.get("source") or Path(path).parent.name
+    lines = [f"- proposals ({source}): {len(videos)} videos, {n_tracks} tracks: "
+             f"`{Path(path).parent}`"]
+    if failed:
+        lines.append(f"- proposal videos failed: {len(failed)}")
+        lines += _failures(failed)
+    return lines
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    from zstvg.io import atomic_open
+
+    lines = [f"# {args.title}", ""]
+    if args.chance_note:
+        lines += [CHANCE_NOTE, ""]
+    lines += ["## Outputs", ""]
+    if args.samples:
+        lines += summarize_samples(args.samples)
+    if args.frames:
+        lines += summarize_frames(args.frames)
+    if args.decompositions:
+        lines += summarize_decompositions(args.decompositions)
+    for manifest in args.proposals:
+        lines += summarize_proposals(manifest)
+    for table in args.tables:
+        lines += ["", f"## {Path(table).stem} (`{table}`)", "", Path(table).read_text().strip()]
+    if args.figures:
+        lines += ["", "## Figures", ""] + [f"- `{f}`" for f in args.figures]
+    with atomic_open(args.out, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print(f"summary: {args.out}")
+    return 0

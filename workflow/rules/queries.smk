@@ -1,0 +1,39 @@
+# Query decomposition (LLM, cached; offline by default, see params decompose.offline).
+
+
+rule import_decompositions:
+    input:
+        file=lambda w: dataset_cfg(w)["decompositions"],
+        samples="results/{dataset}/samples.jsonl",
+    output:
+        report="results/{dataset}/decompositions.import.json",
+    params:
+        cfg=section("decompose"),
+    log:
+        "results/logs/{dataset}/import_decompositions.log",
+    shell:
+        "zstvg import-decompositions --params {PARAMS_FILE} --file {input.file} "
+        "--samples {input.samples} --report {output.report} --log-file {log}"
+
+
+def decompose_inputs(wildcards):
+    inputs = {"samples": f"results/{wildcards.dataset}/samples.jsonl"}
+    if dataset_cfg(wildcards)["decompositions"]:
+        inputs["imported"] = f"results/{wildcards.dataset}/decompositions.import.json"
+    return inputs
+
+
+rule decompose:
+    input:
+        unpack(decompose_inputs),
+    output:
+        decompositions="results/{dataset}/decompositions.jsonl",
+    params:
+        cfg=section("decompose"),
+    log:
+        "results/logs/{dataset}/decompose.log",
+    benchmark:
+        "results/benchmarks/{dataset}/decompose.tsv"
+    shell:
+        "zstvg decompose --params {PARAMS_FILE} --samples {input.samples} "
+        "--out {output.decompositions} --no-progress --log-file {log}"
