@@ -63,6 +63,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.evaluation.visualize",
         "draw one sample's frames with GT, prediction, proposals and attention (PNG sheet, GIF)",
     ),
+    "summarize": (
+        "zstvg.summary_cli",
+        "write a Markdown page of what a run produced: counts, failures, tables, figures",
+    ),
 }
 
 log = logging.getLogger("zstvg")
