@@ -1,0 +1,384 @@
+"""``zstvg sample-frames``: decode each video once and store the frames later steps look at.
+
+For every sample of ``samples.jsonl`` two frame selections are made over its ``clip_span``
+(``zstvg.video.index``): ``frames.n_mllm_frames`` uniform frames for the MLLM and the
+``frames.grid_fps`` evaluation/proposal grid. Samples of one video share one decode over the
+union of their selections. Outputs, under the manifest's folder::
+
+    <video dir>/<frame_idx:06d>.jpg   one JPEG per kept frame (quality frames.jpeg_quality)
+    <video dir>/index.json            video facts, per-sample selections, times, hashes
+    manifest.json                     every video and sample: ok or failed with the reason
+
+``<video dir>`` is the video_id when that is a safe folder name, else a sanitised name plus a
+short hash (the manifest records it). A video's index.json is written last (atomically), so an
+interrupted run resumes by skipping videos whose index.json carries the same job hash.
+A missing or corrupt video marks its samples failed; the others are unaffected; exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zstvg.config import FramesConfig, Params
+from zstvg.io import InputError, read_json, read_jsonl, sha256_json, write_json, write_provenance
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_FAILURES = 20  # the summary lists this many failures; all are in the manifest
+INDEX_NAME = "index.json"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_REQUIRED_KEYS = ("sample_id", "video_id", "video_path", "fps", "clip_span")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--samples", required=True, metavar="PATH",
+        help="samples.jsonl from prepare-data (sample_id, video_id, video_path, fps, clip_span; "
+        "samples with an 'error' are listed as failed without decoding)",
+    )
+    parser.add_argument(
+        "--out", required=True, metavar="PATH",
+        help="manifest JSON to write, e.g. results/frames/synthetic/manifest.json; frames go to "
+        "<its folder>/<video_id>/<frame_idx:06d>.jpg with an index.json per video",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=min(4, os.cpu_count() or 1), metavar="N",
+        help="videos decoded in parallel, one process each (default: min(4, CPU count)); "
+        "each decoder also uses FFmpeg threads",
+    )
+
+
+@dataclass
+class _SampleSpec:
+    sample_id: str
+    fps: float
+    clip_span: tuple[int, int]
+    error: str | None
+
+
+@dataclass
+class _VideoJob:
+    video_id: str
+    video_path: str
+    out_dir: str
+    samples: list[_SampleSpec] = field(default_factory=list)
+
+
+def video_dir_name(video_id: str) -> str:
+    """A folder name for ``video_id``: itself when safe, else a sanitised name + short hash.
+
+    VidSTG/VidOR ids can hold '/' ("0001/2401075277"); a hash suffix keeps two ids that
+    sanitise to the same text apart.
+    """
+    if _SAFE_NAME.fullmatch(video_id) and video_id not in (".", ".."):
+        return video_id
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", video_id).strip("._") or "video"
+    return f"{cleaned}-{sha256_json(video_id)[:8]}"
+
+
+def _read_samples(path: Path) -> list[dict[str, Any]]:
+    rows = read_jsonl(path, what="samples file")
+    seen: set[str] = set()
+    for lineno, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise InputError(f"{path}: sample {lineno}: expected a JSON object")
+        for key in _REQUIRED_KEYS:
+            if key not in row:
+                raise InputError(f"{path}: sample {lineno}: missing required key {key!r}")
+        if row["sample_id"] in seen:
+            raise InputError(f"{path}: sample {lineno}: duplicate sample_id {row['sample_id']!r}")
+        seen.add(row["sample_id"])
+        span = row["clip_span"]
+        if not (isinstance(span, list) and len(span) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in span)):
+            raise InputError(
+                f"{path}: sample {row['sample_id']}: field clip_span must be [start, end) "
+                f"integers, got {span!r}"
+            )
+        fps = row["fps"]
+        if isinstance(fps, bool) or not isinstance(fps, int | float):
+            raise InputError(f"{path}: sample {row['sample_id']}: field fps must be a number, "
+                             f"got {fps!r}")
+    return rows
+
+
+def _plan(rows: list[dict[str, Any]], out_root: Path, path: Path) -> list[_VideoJob]:
+    jobs: dict[str, _VideoJob] = {}
+    dirs: dict[str, str] = {}
+    for row in rows:
+        vid = str(row["video_id"])
+        job = jobs.get(vid)
+        if job is None:
+            name = video_dir_name(vid)
+            if name in dirs:
+                raise InputError(f"{path}: video_ids {dirs[name]!r} and {vid!r} map to the same "
+                                 f"frame folder {name!r}")
+            dirs[name] = vid
+            job = jobs[vid] = _VideoJob(vid, str(row["video_path"]), str(out_root / name))
+        elif str(row["video_path"]) != job.video_path:
+            raise InputError(
+                f"{path}: sample {row['sample_id']}: video_path {row['video_path']!r} differs "
+                f"from {job.video_path!r} given earlier for video_id {vid!r}"
+            )
+        span = (int(row["clip_span"][0]), int(row["clip_span"][1]))
+        job.samples.append(_SampleSpec(str(row["sample_id"]), float(row["fps"]), span,
+                                       row.get("error")))
+    return list(jobs.values())
+
+
+def _selections(spec: _SampleSpec, cfg: FramesConfig) -> tuple[list[int], list[int]]:
+    from zstvg.video.index import grid_frame_idx, uniform_frame_idx
+
+    mllm = uniform_frame_idx(spec.clip_span, cfg.n_mllm_frames)
+    grid = grid_frame_idx(spec.clip_span, spec.fps, cfg.grid_fps, cfg.max_grid_frames)
+    return mllm, grid
+
+
+def _job_hash(job: _VideoJob, frames_params: dict[str, Any]) -> str:
+    """What a finished video's frames depend on: the frames parameters and its samples."""
+    return sha256_json({
+        "frames": frames_params,
+        "video_path": job.video_path,
+        "samples": [[s.sample_id, s.fps, list(s.clip_span)] for s in job.samples
+                    if s.error is None],
+    })
+
+
+def _resumable(index_path: Path, job_hash: str) -> dict[str, Any] | None:
+    """The finished index.json of this exact job, or None (absent, stale, or files missing)."""
+    if not index_path.is_file():
+        return None
+    try:
+        index = read_json(index_path)
+    except InputError:
+        return None
+    if not isinstance(index, dict) or index.get("job_sha256") != job_hash:
+        return None
+    folder = index_path.parent
+    if not all((folder / f"{f:06d}.jpg").is_file() for f in index.get("frame_idx", [])):
+        return None
+    return index
+
+
+def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, Any]:
+    """Decode one video and write its frames and index.json. Runs in a worker process.
+
+    Returns ``{"video_id", "video": manifest entry, "samples": {sample_id: manifest entry},
+    "n_written": int, "resumed": bool}``.
+    """
+    from zstvg.video.decode import VideoDecodeError, decode_frames
+
+    cfg = FramesConfig(**frames_params)
+    out_dir = Path(job.out_dir)
+    index_path = out_dir / INDEX_NAME
+    job_hash = _job_hash(job, frames_params)
+    samples: dict[str, dict[str, Any]] = {}
+    selections: dict[str, tuple[list[int], list[int]]] = {}
+    for spec in job.samples:
+        if spec.error is not None:
+            samples[spec.sample_id] = _failed(job, f"prepare-data: {spec.error}")
+            continue
+        try:
+            selections[spec.sample_id] = _selections(spec, cfg)
+        except ValueError as exc:
+            samples[spec.sample_id] = _failed(job, str(exc))
+    video_entry: dict[str, Any] = {
+        "video_path": job.video_path,
+        "frames_dir": out_dir.name,
+        "index": f"{out_dir.name}/{INDEX_NAME}",
+        "samples": [s.sample_id for s in job.samples],
+    }
+    if not selections:
+        reason = "no sample of this video can be decoded (all failed before decoding)"
+        return {"video_id": job.video_id,
+                "video": {**video_entry, "status": "failed", "error": reason},
+                "samples": samples, "n_written": 0, "resumed": False}
+
+    index = _resumable(index_path, job_hash)
+    resumed = index is not None
+    n_written = 0
+    if index is None:
+        wanted = sorted({f for m, g in selections.values() for f in (*m, *g)})
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+        def write(frame_idx: int, _t: float | None, image: Any) -> None:
+            nonlocal n_written
+            target = out_dir / f"{frame_idx:06d}.jpg"
+            tmp = out_dir / f".{frame_idx:06d}.jpg.tmp"
+            image.save(tmp, format="JPEG", quality=cfg.jpeg_quality)
+            os.replace(tmp, target)
+            n_written += 1
+
+        try:
+            report = decode_frames(job.video_path, wanted, write)
+        except VideoDecodeError as exc:
+            for sid in selections:
+                samples[sid] = _failed(job, str(exc))
+            return {"video_id": job.video_id,
+                    "video": {**video_entry, "status": "failed", "error": str(exc)},
+                    "samples": samples, "n_written": n_written, "resumed": False}
+        index = _build_index(job, report, selections, frames_params, job_hash)
+        _remove_stale_frames(out_dir, set(index["frame_idx"]))
+        write_json(index_path, index)
+
+    for sid, entry in index["samples"].items():
+        samples[sid] = {
+            "video_id": job.video_id,
+            "status": entry["status"],
+            **({"error": entry["error"]} if "error" in entry else {}),
+            "flags": entry["flags"],
+            "frames_dir": out_dir.name,
+            "mllm_frame_idx": entry["mllm_frame_idx"],
+            "n_grid_frames": len(entry["grid_frame_idx"]),
+        }
+    video_entry.update(status="ok", n_frames=index["n_frames"], fps=index["fps"],
+                       width=index["width"], height=index["height"],
+                       n_frames_stored=len(index["frame_idx"]))
+    return {"video_id": job.video_id, "video": video_entry, "samples": samples,
+            "n_written": n_written, "resumed": resumed}
+
+
+def _failed(job: _VideoJob, reason: str) -> dict[str, Any]:
+    return {"video_id": job.video_id, "status": "failed", "error": reason}
+
+
+def _build_index(job: _VideoJob, report: Any, selections: dict[str, tuple[list[int], list[int]]],
+                 frames_params: dict[str, Any], job_hash: str) -> dict[str, Any]:
+    """index.json: facts of the decoded video and, per sample, its frames and their times.
+
+    A sample fails when any of its MLLM frames is missing from the video (the method needs all
+    of them); grid frames past the video's end only flag it (``missing_grid_frames``), since
+    the grid is also what the evaluator scores and its own definition stays the same.
+    """
+    missing = set(report.missing_frame_idx)
+    requested = FramesConfig(**frames_params).n_mllm_frames
+    per_sample: dict[str, dict[str, Any]] = {}
+    for sid, (mllm, grid) in selections.items():
+        flags = []
+        entry: dict[str, Any] = {"status": "ok"}
+        lost_mllm = [f for f in mllm if f in missing]
+        lost_grid = [f for f in grid if f in missing]
+        if len(mllm) < requested:
+            flags.append("fewer_frames_than_requested")
+        if lost_mllm:
+            entry = {"status": "failed", "error": (
+                f"{job.video_path}: video decodes to {report.n_frames} frames; MLLM frames "
+                f"{lost_mllm[:5]}{' ...' if len(lost_mllm) > 5 else ''} are missing")}
+        if lost_grid:
+            flags.append("missing_grid_frames")
+        kept_mllm = [f for f in mllm if f not in missing]
+        kept_grid = [f for f in grid if f not in missing]
+        per_sample[sid] = {
+            **entry,
+            "flags": flags,
+            "mllm_frame_idx": kept_mllm,
+            "mllm_t_sec": [report.t_sec[f] for f in kept_mllm],
+            "grid_frame_idx": kept_grid,
+            "grid_t_sec": [report.t_sec[f] for f in kept_grid],
+            "missing_frame_idx": sorted(set(lost_mllm) | set(lost_grid)),
+        }
+    return {
+        "video_id": job.video_id,
+        "video_path": job.video_path,
+        "fps": report.fps,
+        "width": report.width,
+        "height": report.height,
+        "n_frames": report.n_frames,
+        "decode_method": report.method,
+        "frame_idx": sorted(report.t_sec),
+        "params_sha256": sha256_json(frames_params),
+        "job_sha256": job_hash,
+        "samples": per_sample,
+    }
+
+
+def _remove_stale_frames(out_dir: Path, keep: set[int]) -> None:
+    """Drop JPEGs of an earlier run with other parameters, so the folder matches index.json."""
+    for path in out_dir.glob("*.jpg"):
+        stem = path.stem
+        if not (stem.isdigit() and int(stem) in keep):
+            path.unlink()
+    for path in out_dir.glob(".*.jpg.tmp"):  # left by a run killed while writing
+        path.unlink()
+
+
+def _run_jobs(jobs: list[_VideoJob], frames_params: dict[str, Any],
+              workers: int) -> Iterator[dict[str, Any]]:
+    from tqdm import tqdm
+
+    progress = tqdm(total=len(jobs), desc="sample-frames", unit="video", disable=None)
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                yield _process_video(job, frames_params)
+                progress.update()
+            return
+        import multiprocessing
+
+        # spawn, not fork: forking a process that holds FFmpeg decoder threads is unsafe.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+            futures = [pool.submit(_process_video, job, frames_params) for job in jobs]
+            for future in as_completed(futures):
+                yield future.result()
+                progress.update()
+    finally:
+        progress.close()
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    started = time.perf_counter()
+    samples_path = Path(args.samples)
+    manifest_path = Path(args.out)
+    if args.workers < 1:
+        raise InputError(f"--workers: got {args.workers}; expected at least 1")
+    rows = _read_samples(samples_path)
+    jobs = _plan(rows, manifest_path.parent, samples_path)
+    frames_params = params.section("frames")
+
+    results = {r["video_id"]: r for r in _run_jobs(jobs, frames_params, args.workers)}
+    # Manifest order = samples.jsonl order, whatever order the workers finished in.
+    videos = {job.video_id: results[job.video_id]["video"] for job in jobs}
+    sample_entries = {
+        row["sample_id"]: results[str(row["video_id"])]["samples"][row["sample_id"]]
+        for row in rows
+    }
+    n_written = sum(r["n_written"] for r in results.values())
+    n_resumed = sum(int(r["resumed"]) for r in results.values())
+
+    failed_videos = {v: e for v, e in videos.items() if e["status"] != "ok"}
+    failed_samples = {s: e for s, e in sample_entries.items() if e["status"] != "ok"}
+    manifest = {
+        "samples_file": str(samples_path),
+        "params_sha256": sha256_json(frames_params),
+        "n_videos": len(videos),
+        "n_videos_failed": len(failed_videos),
+        "n_samples": len(sample_entries),
+        "n_samples_failed": len(failed_samples),
+        "videos": videos,
+        "samples": sample_entries,
+    }
+    write_json(manifest_path, manifest)
+    write_provenance(manifest_path, step="sample-frames", params=frames_params,
+                     samples=str(samples_path))
+
+    seconds = time.perf_counter() - started
+    print(f"sample-frames: {len(videos)} videos ({len(videos) - len(failed_videos)} ok, "
+          f"{len(failed_videos)} failed, {n_resumed} already done), {len(sample_entries)} "
+          f"samples ({len(sample_entries) - len(failed_samples)} ok, {len(failed_samples)} "
+          f"failed), {n_written} frames written in {seconds:.1f} s")
+    for sid, entry in list(failed_samples.items())[:MAX_LISTED_FAILURES]:
+        print(f"  failed {sid}: {entry['error']}")
+    if len(failed_samples) > MAX_LISTED_FAILURES:
+        print(f"  ... and {len(failed_samples) - MAX_LISTED_FAILURES} more (see {manifest_path})")
+    print(f"  wrote {manifest_path} (+ .provenance.json) and frames under {manifest_path.parent}")
+    return 0

@@ -1,0 +1,160 @@
+"""``zstvg sample-frames`` end to end on real video files (frames encode their own index)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from frame_videos import read_index  # noqa: I001
+from PIL import Image
+
+from zstvg.cli import main
+from zstvg.io import write_jsonl
+from zstvg.structures import Sample
+
+
+def _sample(sid: str, video: Path, clip_span: tuple[int, int], fps: float = 25.0,
+            n_frames: int = 60, error: str | None = None) -> dict:
+    return Sample(
+        sample_id=sid, video_id=video.stem, video_path=str(video), query="a person",
+        qtype="declarative", fps=fps, n_frames=n_frames, width=64, height=48,
+        gt_span=(clip_span[0], clip_span[1]), clip_span=clip_span, error=error,
+    ).to_json()
+
+
+@pytest.fixture()
+def dataset(tmp_path, make_video):
+    """Two good videos (one shorter than its annotation says), a missing and a corrupt one."""
+    good = make_video("clipA.mp4", 60, gop=10)
+    short = make_video("clipB.mp4", 40, gop=10)
+    corrupt = tmp_path / "clipC.mp4"
+    corrupt.write_bytes(np.random.default_rng(1).integers(0, 256, 5000, np.uint8).tobytes())
+    rows = [
+        _sample("a-whole", good, (0, 60)),
+        _sample("a-part", good, (10, 30)),
+        _sample("b-claims-60", short, (0, 60)),  # annotation says 60 frames; video has 40
+        _sample("b-tiny", short, (5, 7)),
+        _sample("c-corrupt", corrupt, (0, 60)),
+        _sample("d-missing", tmp_path / "clipD.mp4", (0, 60)),
+        _sample("e-flagged", good, (0, 60), error="inverted span [30, 10)"),
+    ]
+    samples = tmp_path / "samples.jsonl"
+    write_jsonl(samples, rows)
+    return samples
+
+
+def _run(samples: Path, out: Path, *extra: str) -> int:
+    return main(["sample-frames", "--samples", str(samples), "--out", str(out),
+                 "--set", "frames.n_mllm_frames=4", "--workers", "1", *extra])
+
+
+def test_frames_index_and_manifest(dataset, tmp_path, capsys):
+    out = tmp_path / "frames" / "manifest.json"
+    assert _run(dataset, out) == 0
+    summary = capsys.readouterr().out
+    assert "4 videos (2 ok, 2 failed" in summary
+    assert "7 samples (3 ok, 4 failed)" in summary
+
+    index = json.loads((out.parent / "clipA" / "index.json").read_text())
+    a_whole, a_part = index["samples"]["a-whole"], index["samples"]["a-part"]
+    # [0, 60) in 4 bins of 15: centres 7.5, 22.5, 37.5, 52.5; [10, 30) in bins of 5.
+    assert a_whole["mllm_frame_idx"] == [7, 22, 37, 52]
+    assert a_part["mllm_frame_idx"] == [12, 17, 22, 27]
+    assert a_whole["grid_frame_idx"] == list(range(0, 60, 5))  # 25 fps -> every 5th frame
+    assert a_part["grid_frame_idx"] == [10, 15, 20, 25]
+    assert a_whole["mllm_t_sec"] == pytest.approx([0.28, 0.88, 1.48, 2.08])
+    assert (index["n_frames"], index["width"], index["height"], index["fps"]) == (60, 64, 48, 25)
+    # one decode for both samples: the union of their frames is stored, each frame once
+    union = sorted({7, 22, 37, 52, 12, 17, 27, *range(0, 60, 5)})
+    assert index["frame_idx"] == union
+    assert sorted(int(p.stem) for p in (out.parent / "clipA").glob("*.jpg")) == union
+    for f in (0, 7, 27, 55):
+        with Image.open(out.parent / "clipA" / f"{f:06d}.jpg") as img:
+            assert read_index(np.asarray(img.convert("RGB"))) == f
+
+    manifest = json.loads(out.read_text())
+    samples = manifest["samples"]
+    assert list(samples) == ["a-whole", "a-part", "b-claims-60", "b-tiny", "c-corrupt",
+                             "d-missing", "e-flagged"]
+    assert samples["a-whole"]["status"] == "ok" and samples["a-part"]["status"] == "ok"
+    assert samples["b-tiny"] == {
+        "video_id": "clipB", "status": "ok", "flags": ["fewer_frames_than_requested"],
+        "frames_dir": "clipB", "mllm_frame_idx": [5, 6], "n_grid_frames": 1,
+    }
+    assert samples["b-claims-60"]["status"] == "failed"
+    assert "decodes to 40 frames" in samples["b-claims-60"]["error"]
+    assert "cannot open video" in samples["c-corrupt"]["error"]
+    assert "video file not found" in samples["d-missing"]["error"]
+    assert samples["e-flagged"]["error"] == "prepare-data: inverted span [30, 10)"
+    assert manifest["videos"]["clipC"]["status"] == "failed"
+    assert manifest["videos"]["clipB"]["status"] == "ok"
+    assert (manifest["n_videos_failed"], manifest["n_samples_failed"]) == (2, 4)
+    short = json.loads((out.parent / "clipB" / "index.json").read_text())
+    assert short["samples"]["b-claims-60"]["missing_frame_idx"][:3] == [40, 45, 50]
+    assert "missing_grid_frames" in short["samples"]["b-claims-60"]["flags"]
+    provenance = json.loads((out.parent / "manifest.json.provenance.json").read_text())
+    assert provenance["step"] == "sample-frames"
+    assert provenance["params"]["n_mllm_frames"] == 4
+
+
+def test_resume_skips_finished_videos_and_redoes_changed_ones(dataset, tmp_path, capsys):
+    out = tmp_path / "frames" / "manifest.json"
+    assert _run(dataset, out) == 0
+    capsys.readouterr()
+    folder = out.parent / "clipA"
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    manifest = out.read_text()
+
+    assert _run(dataset, out) == 0
+    second = capsys.readouterr().out
+    assert "2 already done), " in second and " 0 frames written" in second
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
+    assert out.read_text() == manifest
+
+    # other parameters: the video is redone and frames of the old selection are removed
+    assert main(["sample-frames", "--samples", str(dataset), "--out", str(out),
+                 "--set", "frames.n_mllm_frames=2", "--workers", "1"]) == 0
+    assert "0 already done" in capsys.readouterr().out
+    index = json.loads((folder / "index.json").read_text())
+    assert index["samples"]["a-whole"]["mllm_frame_idx"] == [15, 45]
+    assert sorted(int(p.stem) for p in folder.glob("*.jpg")) == index["frame_idx"]
+    assert 7 not in index["frame_idx"]
+
+
+def test_same_output_twice_and_with_a_process_pool(dataset, tmp_path):
+    one, two = tmp_path / "one" / "manifest.json", tmp_path / "two" / "manifest.json"
+    assert _run(dataset, one) == 0
+    assert main(["sample-frames", "--samples", str(dataset), "--out", str(two),
+                 "--set", "frames.n_mllm_frames=4", "--workers", "2"]) == 0
+    files_one = sorted(p.relative_to(one.parent) for p in one.parent.rglob("*") if p.is_file()
+                       and not p.name.endswith("provenance.json"))
+    files_two = sorted(p.relative_to(two.parent) for p in two.parent.rglob("*") if p.is_file()
+                       and not p.name.endswith("provenance.json"))
+    assert files_one == files_two
+    for rel in files_one:
+        assert (one.parent / rel).read_bytes() == (two.parent / rel).read_bytes(), rel
+
+
+def test_missing_key_in_samples_names_file_and_key(tmp_path, capsys):
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"sample_id": "x", "video_id": "v", "video_path": "v.mp4",
+                                   "fps": 25}) + "\n")
+    assert main(["sample-frames", "--samples", str(samples), "--out",
+                 str(tmp_path / "m.json")]) == 2
+    assert "samples.jsonl: sample 1: missing required key 'clip_span'" in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_video_ids_with_slashes_get_safe_folders(tmp_path, make_video, capsys):
+    video = make_video("clipA.mp4", 60, gop=10)
+    row = _sample("s", video, (0, 60))
+    row["video_id"] = "0001/2401075277"
+    samples = tmp_path / "samples.jsonl"
+    write_jsonl(samples, [row])
+    out = tmp_path / "frames" / "manifest.json"
+    assert _run(samples, out) == 0
+    entry = json.loads(out.read_text())["videos"]["0001/2401075277"]
+    assert entry["frames_dir"].startswith("0001_2401075277-")
+    assert (out.parent / entry["frames_dir"] / "index.json").is_file()
