@@ -222,12 +222,16 @@ def _disk(r: int) -> np.ndarray:
     return c[:, None] ** 2 + c[None, :] ** 2 <= r * r
 
 
-def _clip(rect: tuple[int, int, int, int], width: int, height: int):
+def _clip(
+    rect: tuple[int, int, int, int], width: int, height: int
+) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+    """(frame slices, slices into the part's own box) of a rectangle clipped to the frame."""
     x0, y0, x1, y1 = rect
     cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
     if cx0 >= cx1 or cy0 >= cy1:
         return None
-    return (slice(cy0, cy1), slice(cx0, cx1)), (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+    dst = (slice(cy0, cy1), slice(cx0, cx1))
+    return dst, (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
 
 
 def background(plan: VideoPlan) -> np.ndarray:
