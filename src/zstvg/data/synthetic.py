@@ -149,12 +149,14 @@ class VideoPlan:
         return f"The {t.attributes.description()} {ACTIONS[t.main.action][0]}."
 
     @property
-    def decomposition(self) -> dict[str, str]:
-        """Attribute and action descriptions, keyed as in the authors' decomposition file."""
+    def decomposition(self) -> dict[str, list[str]]:
+        """Attribute and action descriptions as in the authors' decomposition file: lists of
+        sentences (their ``prepare_instructions`` iterates them and asks "Is there {sentence}
+        in this video?" with the last one)."""
         t = self.target
         return {
-            "decompose_attribute": f"a {t.attributes.description()}",
-            "decompose_action": f"a person {ACTIONS[t.main.action][1]}",
+            "decompose_attribute": [f"a {t.attributes.description()}"],
+            "decompose_action": [f"a person {ACTIONS[t.main.action][1]}"],
         }
 
     @property
