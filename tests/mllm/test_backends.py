@@ -15,6 +15,7 @@ FRAME_IDX = [0, 10, 20, 30, 40]
 #            whether token-level reversal equals a forward on reversed frames)
 BACKENDS = {
     "qwen2-vl": dict(slot_of_frame2=1, region_token=(1, 1), reverse_exact=False),
+    "qwen2.5-vl": dict(slot_of_frame2=1, region_token=(1, 1), reverse_exact=False),
     # 56 x 84 frames are squashed to 84 x 84: rows 28:56 -> 42:84 (patches 3-5), cols 28:56
     # (patches 2-3); bilinear 6 -> 3 pooling averages patch pairs, so (2, 1) holds it fully.
     "llava-ov": dict(slot_of_frame2=2, region_token=(2, 1), reverse_exact=True),

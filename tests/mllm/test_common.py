@@ -46,3 +46,11 @@ def test_cli_rejects_an_unknown_family(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["make-tiny-checkpoint", "--family", "gpt-9", "--out", str(tmp_path)])
     assert exc.value.code == 2
+
+
+def test_qwen2_5_seconds_per_temporal_patch():
+    from zstvg.mllm.qwen2_5_vl import seconds_per_slot
+
+    # 20 frames every 25 native frames at 25 fps = 1 sampled fps; 2 frames per patch = 2 s.
+    assert seconds_per_slot(list(range(0, 500, 25)), 25.0, 2) == 2.0
+    assert seconds_per_slot(list(range(0, 500, 25)), None, 2) == 1.0  # processor default

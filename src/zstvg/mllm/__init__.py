@@ -13,6 +13,7 @@ from zstvg.registry import Registry
 MLLMS = Registry("MLLM backend")
 MLLMS.register("qwen2-vl", "zstvg.mllm.qwen2_vl:Qwen2VL")
 MLLMS.register("llava-ov", "zstvg.mllm.llava_ov:LlavaOneVision")
+MLLMS.register("qwen2.5-vl", "zstvg.mllm.qwen2_5_vl:Qwen2_5VL")
 
 
 def build_mllm(

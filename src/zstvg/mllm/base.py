@@ -244,9 +244,17 @@ class MLLM:
 
     # ------------------------------------------------------------------------------ inputs
     def encode(
-        self, frames: Sequence[FrameInput], frame_idx: Sequence[int], prompt: str
+        self,
+        frames: Sequence[FrameInput],
+        frame_idx: Sequence[int],
+        prompt: str,
+        fps: float | None = None,
     ) -> MLLMInputs:
-        """Frames (one video, native ``frame_idx`` each) + user prompt -> model inputs."""
+        """Frames (one video, native ``frame_idx`` each) + user prompt -> model inputs.
+
+        ``fps`` is the video's native frame rate; backends with time-aware positions (Qwen2.5-VL)
+        use it, the others ignore it.
+        """
         if len(frames) != len(frame_idx):
             raise ValueError(f"{len(frames)} frames but {len(frame_idx)} frame indices")
         arrays = as_rgb_arrays(frames)
@@ -257,7 +265,7 @@ class MLLM:
             tokenize=False,
         )
         pixel_inputs, n_tokens, grid_thw, frames_of_t = self._preprocess_frames(
-            arrays, [int(i) for i in frame_idx]
+            arrays, [int(i) for i in frame_idx], fps
         )
         text = self._expand_placeholder(text, n_tokens)
         input_ids = self.tokenizer(text, return_tensors="pt")["input_ids"]
@@ -380,7 +388,7 @@ class MLLM:
 
     # ------------------------------------------------------------------------------ hooks
     def _preprocess_frames(
-        self, frames: list[np.ndarray], frame_idx: list[int]
+        self, frames: list[np.ndarray], frame_idx: list[int], fps: float | None
     ) -> tuple[dict[str, torch.Tensor], int, tuple[int, int, int], tuple[tuple[int, ...], ...]]:
         """-> (pixel inputs for the model, number of visual tokens, grid, frames per slot)."""
         raise NotImplementedError

@@ -49,7 +49,7 @@ class LlavaOneVision(MLLM):
         return out["pixel_values"][:, 0]  # the base view: the whole frame at side x side
 
     def _preprocess_frames(
-        self, frames: list[np.ndarray], frame_idx: list[int]
+        self, frames: list[np.ndarray], frame_idx: list[int], fps: float | None
     ) -> tuple[dict[str, torch.Tensor], int, tuple[int, int, int], tuple[tuple[int, ...], ...]]:
         pixels = self._pixel_frames(frames).unsqueeze(0)  # (1, T, 3, side, side)
         side = self._tokens_per_side()

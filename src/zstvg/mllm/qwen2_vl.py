@@ -54,7 +54,7 @@ class Qwen2VL(MLLM):
         return {"shortest_edge": lo, "longest_edge": min(hi, VIDEO_MAX_TOKENS * unit)}
 
     def _preprocess_frames(
-        self, frames: list[np.ndarray], frame_idx: list[int]
+        self, frames: list[np.ndarray], frame_idx: list[int], fps: float | None
     ) -> tuple[dict[str, torch.Tensor], int, tuple[int, int, int], tuple[tuple[int, ...], ...]]:
         ip = self.image_processor
         tp, merge = ip.temporal_patch_size, ip.merge_size

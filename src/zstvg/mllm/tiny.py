@@ -32,10 +32,7 @@ FAMILIES = Registry("tiny-checkpoint family")
 for _name, _fn in {
     "qwen2-vl": "build_qwen2_vl",
     "qwen2.5-vl": "build_qwen2_5_vl",
-    "qwen3-vl": "build_qwen3_vl",
     "llava-ov": "build_llava_ov",
-    "llava-next-video": "build_llava_next_video",
-    "internvl3": "build_internvl3",
 }.items():
     FAMILIES.register(_name, f"zstvg.mllm.tiny:{_fn}")
 
@@ -222,3 +219,24 @@ def build_llava_ov(out: Path, seed: int) -> None:
         image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
     )
     _save(model, tokenizer, processor, out)
+
+
+def build_qwen2_5_vl(out: Path, seed: int) -> None:
+    """Vision: 2 blocks, windowed attention (56 px windows) in block 0, full in block 1."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    tokenizer = _qwen_tokenizer()
+    config = Qwen2_5_VLConfig(
+        text_config=dict(
+            vocab_size=len(tokenizer), **TINY_TEXT, **_text_token_ids(tokenizer),
+            rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3],
+                             "rope_theta": 10000.0},
+        ),
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
+                           out_hidden_size=64, patch_size=14, spatial_merge_size=2,
+                           temporal_patch_size=2, window_size=56, fullatt_block_indexes=[1]),
+        **_qwen_vision_ids(tokenizer),
+    )
+    _seeded(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    _save(model, tokenizer, _qwen_image_processor("Qwen2VLImageProcessorPil", 14), out)
