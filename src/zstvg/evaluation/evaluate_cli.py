@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zstvg.config import Params
+from zstvg.evaluation.metrics import FrameBoxes
 from zstvg.evaluation.protocols import PROTOCOLS, SampleScore, evaluate
 from zstvg.io import InputError, atomic_open, read_json, read_jsonl, write_json, write_provenance
 from zstvg.structures import Prediction, Sample
@@ -51,23 +52,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_samples(path: str | Path) -> list[Sample]:
-    samples = []
-    seen: set[str] = set()
+def load_samples(path: str | Path) -> tuple[list[Sample], dict[str, FrameBoxes]]:
+    """Samples plus their GT boxes as arrays (the Sample records keep an empty box dict: the
+    per-box tuples would cost more than the whole evaluation)."""
+    samples, boxes = [], {}
     for lineno, row in enumerate(read_jsonl(path, what="samples file"), 1):
         try:
-            sample = Sample.from_json(row)
-        except (TypeError, KeyError, ValueError) as exc:
+            gt = FrameBoxes.from_mapping(row.get("gt_boxes_xyxy") or {})
+            sample = Sample.from_json({**row, "gt_boxes_xyxy": {}})
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise InputError(f"{path}:{lineno}: not a sample record: {exc}") from None
-        if sample.sample_id in seen:
+        if sample.sample_id in boxes:
             raise InputError(f"{path}:{lineno}: duplicate sample_id {sample.sample_id!r}")
-        seen.add(sample.sample_id)
+        boxes[sample.sample_id] = gt
         samples.append(sample)
-    return samples
+    return samples, boxes
 
 
-def load_predictions(path: str | Path, sample_ids: Sequence[str]) -> dict[str, Prediction]:
-    """Read and check a predictions file; ids not in the sample list are an error."""
+def load_predictions(
+    path: str | Path, sample_ids: Sequence[str]
+) -> tuple[dict[str, Prediction], dict[str, FrameBoxes]]:
+    """Read and check a predictions file; ids not in the sample list are an error.
+
+    Returns the records (without their boxes) and the predicted boxes as arrays.
+    """
     raw = read_json(path, what="predictions file")
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a JSON object keyed by sample_id")
@@ -80,15 +88,16 @@ def load_predictions(path: str | Path, sample_ids: Sequence[str]) -> dict[str, P
             f"{path}: {len(unknown)} prediction(s) for sample ids not in the samples file: "
             f"{shown}{more}"
         )
-    preds = {}
+    preds, boxes = {}, {}
     for sid, rec in raw.items():
         if not isinstance(rec, dict):
             raise InputError(f"{path}: {sid}: expected an object, got {type(rec).__name__}")
         try:
-            preds[sid] = Prediction.from_json(sid, rec)
-        except (TypeError, KeyError, ValueError, IndexError) as exc:
+            boxes[sid] = FrameBoxes.from_mapping(rec.get("boxes_xyxy") or {})
+            preds[sid] = Prediction.from_json(sid, {**rec, "boxes_xyxy": {}})
+        except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
             raise InputError(f"{path}: {sid}: malformed prediction ({exc})") from None
-    return preds
+    return preds, boxes
 
 
 def per_sample_rows(scores: Sequence[SampleScore]) -> list[dict[str, Any]]:
@@ -118,14 +127,14 @@ def _fmt(v: Any) -> str:
 
 def run(args: argparse.Namespace, params: Params) -> int:
     cfg = params.evaluate
-    samples = load_samples(args.samples)
+    samples, gt_boxes = load_samples(args.samples)
     if not samples:
         raise InputError(f"{args.samples}: no samples")
-    preds = load_predictions(args.predictions, [s.sample_id for s in samples])
+    preds, pred_boxes = load_predictions(args.predictions, [s.sample_id for s in samples])
     metrics, scores = evaluate(
         samples, preds, args.protocol, dataset=args.dataset, backend=args.backend,
         variant=args.variant, grid_fps=cfg.grid_fps, max_grid_frames=cfg.max_grid_frames,
-        thresholds=cfg.viou_thresholds,
+        thresholds=cfg.viou_thresholds, gt_boxes=gt_boxes, pred_boxes=pred_boxes,
     )
     write_json(args.out, metrics)
     write_provenance(

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from zstvg.evaluation.metrics import frame_ious, in_span, recall_at, temporal_iou
+from zstvg.evaluation.metrics import FrameBoxes, frame_ious, in_span, recall_at, temporal_iou
 from zstvg.structures import QTYPES, Prediction, Sample
 
 log = logging.getLogger(__name__)
@@ -111,12 +111,21 @@ def _failure(sample: Sample, pred: Prediction | None) -> SampleScore | None:
     return None
 
 
-def score_tubedetr(sample: Sample, pred: Prediction | None, grid: np.ndarray) -> SampleScore:
+def _boxes(gt: FrameBoxes | None, sample: Sample, pb: FrameBoxes | None,
+           pred: Prediction) -> tuple[FrameBoxes, FrameBoxes]:
+    """The GT and predicted boxes as arrays (given ones win over the records' dicts)."""
+    return (gt if gt is not None else FrameBoxes.from_mapping(sample.gt_boxes_xyxy),
+            pb if pb is not None else FrameBoxes.from_mapping(pred.boxes_xyxy))
+
+
+def score_tubedetr(sample: Sample, pred: Prediction | None, grid: np.ndarray,
+                   gt: FrameBoxes | None = None, pb: FrameBoxes | None = None) -> SampleScore:
     """TubeDETR's per-video scores on the given evaluation grid (native frame indices)."""
     fail = _failure(sample, pred)
     if fail is not None:
         return fail
     assert pred is not None and pred.span is not None
+    gt, pb = _boxes(gt, sample, pb, pred)
     (ps, pe), (gs, ge) = pred.span, sample.gt_span
     t = temporal_iou((ps, pe), (gs, ge))
     gt_frames = grid[in_span(grid, gs, ge)]
@@ -125,10 +134,10 @@ def score_tubedetr(sample: Sample, pred: Prediction | None, grid: np.ndarray) ->
     if not sample.has_gt_boxes:
         return SampleScore(sample.sample_id, sample.video_id, sample.qtype, "ok", "", t,
                            math.nan, math.nan, len(grid), len(gt_frames), union, flags)
-    missing_gt = [f for f in gt_frames.tolist() if f not in sample.gt_boxes_xyxy]
-    if missing_gt:
-        flags += (f"gt_box_missing:{len(missing_gt)}",)
-    ious = frame_ious(gt_frames, pred.boxes_xyxy, sample.gt_boxes_xyxy)
+    n_missing_gt = int(np.count_nonzero(~gt.lookup(gt_frames)[0]))
+    if n_missing_gt:
+        flags += (f"gt_box_missing:{n_missing_gt}",)
+    ious = frame_ious(gt_frames, pb, gt)
     inter = in_span(gt_frames, max(ps, gs), min(pe, ge))
     v = float(ious[inter].sum()) / max(union, 1)
     gt_v = float(ious.sum()) / max(len(gt_frames), 1)
@@ -136,24 +145,26 @@ def score_tubedetr(sample: Sample, pred: Prediction | None, grid: np.ndarray) ->
                        len(grid), len(gt_frames), union, flags)
 
 
-def score_official(sample: Sample, pred: Prediction | None) -> SampleScore:
+def score_official(sample: Sample, pred: Prediction | None,
+                   gt: FrameBoxes | None = None, pb: FrameBoxes | None = None) -> SampleScore:
     """The HC-STVG challenge evaluator's per-video scores on every native frame."""
     fail = _failure(sample, pred)
     if fail is not None:
         return fail
     assert pred is not None and pred.span is not None
+    gt, pb = _boxes(gt, sample, pb, pred)
     (ps, pe), (gs, ge) = pred.span, sample.gt_span
     # max(ed) - min(st) + 1 with inclusive ends == max(end) - min(start) with half-open ends.
     union = max(pe, ge) - min(ps, gs)
-    gt_frames = np.array(sorted(f for f in sample.gt_boxes_xyxy if gs <= f < ge), dtype=np.int64)
+    gt_frames = gt.frames[in_span(gt.frames, gs, ge)]
     if not sample.has_gt_boxes:
         gt_frames = np.arange(gs, ge, dtype=np.int64)
-    in_pred = in_span(gt_frames, ps, pe) & np.isin(gt_frames, list(pred.boxes_xyxy))
+    in_pred = in_span(gt_frames, ps, pe) & pb.lookup(gt_frames)[0]
     t = float(np.count_nonzero(in_pred)) / max(union, 1)
     if not sample.has_gt_boxes:
         return SampleScore(sample.sample_id, sample.video_id, sample.qtype, "ok", "", t,
                            math.nan, math.nan, union, len(gt_frames), union, tuple(pred.flags))
-    ious = frame_ious(gt_frames, pred.boxes_xyxy, sample.gt_boxes_xyxy)
+    ious = frame_ious(gt_frames, pb, gt)
     v = float(ious[in_pred].sum()) / max(union, 1)
     gt_v = float(ious.sum()) / max(len(gt_frames), 1)
     return SampleScore(sample.sample_id, sample.video_id, sample.qtype, "ok", "", t, v, gt_v,
@@ -176,7 +187,8 @@ def _seed_positions(span: tuple[int, int], clip_start: int) -> tuple[int, int]:
     return first, last
 
 
-def score_seed(sample: Sample, pred: Prediction | None, inclusive_union: bool) -> SampleScore:
+def score_seed(sample: Sample, pred: Prediction | None, inclusive_union: bool,
+               gt: FrameBoxes | None = None, pb: FrameBoxes | None = None) -> SampleScore:
     """The released code's per-video scores (see the module docstring)."""
     if seed_excluded(sample):
         return _zero(sample, "dropped", "hard-excluded video in the released code")
@@ -185,6 +197,7 @@ def score_seed(sample: Sample, pred: Prediction | None, inclusive_union: bool) -
         return SampleScore(**{**fail.__dict__, "status": "dropped",
                               "reason": f"{fail.status}: {fail.reason}"})
     assert pred is not None and pred.span is not None
+    gt, pb = _boxes(gt, sample, pb, pred)
     c0, c1 = sample.clip_span
     gs, ge = _seed_positions(sample.gt_span, c0)
     ps, pe = _seed_positions(pred.span, c0)
@@ -204,7 +217,7 @@ def score_seed(sample: Sample, pred: Prediction | None, inclusive_union: bool) -
     if not sample.has_gt_boxes:
         return SampleScore(sample.sample_id, sample.video_id, sample.qtype, "ok", "", t,
                            math.nan, math.nan, len(grid), len(gt_frames), union, tuple(pred.flags))
-    ious = frame_ious(gt_frames, pred.boxes_xyxy, sample.gt_boxes_xyxy)
+    ious = frame_ious(gt_frames, pb, gt)
     inter_mask = (gt_pos >= max_start) & (gt_pos < min_end + extra)
     v = float(ious[inter_mask].sum()) / max(union, 1)
     gt_v = float(ious.sum()) / max(len(gt_frames), 1)
@@ -256,12 +269,21 @@ def evaluate(
     max_grid_frames: int,
     thresholds: Sequence[float],
     grid_fn: GridFn | None = None,
+    gt_boxes: Mapping[str, FrameBoxes] | None = None,
+    pred_boxes: Mapping[str, FrameBoxes] | None = None,
 ) -> tuple[dict[str, Any], list[SampleScore]]:
     """Score every sample and build the metrics.json dict (DESIGN §4).
 
     ``predictions`` must not hold ids outside ``samples`` (the CLI checks and names them).
-    ``grid_fn`` defaults to :func:`zstvg.video.index.grid_frame_idx`.
+    ``grid_fn`` defaults to :func:`zstvg.video.index.grid_frame_idx`. ``gt_boxes`` and
+    ``pred_boxes`` (by sample id) replace the records' box dicts when given (the CLI loads boxes
+    straight into arrays).
     """
+    gtb, pdb = gt_boxes or {}, pred_boxes or {}
+
+    def arrays(s: Sample) -> dict[str, FrameBoxes | None]:
+        return {"gt": gtb.get(s.sample_id), "pb": pdb.get(s.sample_id)}
+
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     scores: list[SampleScore] = []
@@ -277,12 +299,15 @@ def evaluate(
                             max_frames=max_grid_frames),
                     dtype=np.int64,
                 )
-            scores.append(score_tubedetr(s, predictions.get(s.sample_id), cache[key]))
+            scores.append(
+                score_tubedetr(s, predictions.get(s.sample_id), cache[key], **arrays(s))
+            )
     elif protocol == "official":
-        scores = [score_official(s, predictions.get(s.sample_id)) for s in samples]
+        scores = [score_official(s, predictions.get(s.sample_id), **arrays(s)) for s in samples]
     else:
         inclusive = not is_vidstg(dataset, samples)
-        scores = [score_seed(s, predictions.get(s.sample_id), inclusive) for s in samples]
+        scores = [score_seed(s, predictions.get(s.sample_id), inclusive, **arrays(s))
+                  for s in samples]
 
     metrics: dict[str, Any] = {
         "protocol": protocol, "dataset": dataset, "backend": backend, "variant": variant,

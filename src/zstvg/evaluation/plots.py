@@ -1,0 +1,161 @@
+"""``zstvg plot``: the evaluation figures (matplotlib, Agg backend, PNG).
+
+- ``viou_hist.png``: per-sample vIoU histogram (from ``zstvg evaluate --per-sample`` CSVs), with
+  the vIoU@R thresholds marked;
+- ``tiou_vs_viou.png``: per-sample tIoU against vIoU (a sample can only score vIoU up to its
+  tIoU, so the points lie under the diagonal);
+- ``ablation.png``: m_vIoU / vIoU@0.3 / vIoU@0.5 bars per Table 2 variant and backend;
+- ``sweeps.png``: one panel per Fig. 6 sweep parameter (variants ``<v>@<param>=<value>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from zstvg.config import Params
+from zstvg.evaluation.protocols import PROTOCOLS
+from zstvg.evaluation.tables import ABLATION_VARIANTS, METRICS, Result, sweeps, variant_table
+from zstvg.io import InputError, atomic_open
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--per-sample", nargs="*", default=[], metavar="CSV",
+                        help="per-sample CSVs from `zstvg evaluate --per-sample` (histogram, "
+                        "scatter); several files are pooled")
+    parser.add_argument("--metrics", nargs="*", default=[], metavar="PATH",
+                        help="metrics.json files or directories (ablation bars, sweeps)")
+    parser.add_argument("--out", required=True, help="directory for the PNG files")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="tubedetr",
+                        help="which protocol's metrics to plot (default: tubedetr)")
+    parser.add_argument("--ablation-dataset", default="hcstvg-v1",
+                        help="dataset of the ablation bar chart (the paper's: hcstvg-v1)")
+    parser.add_argument("--dpi", type=int, default=120, help="resolution of the PNGs")
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path, dpi: int) -> Path:
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight")
+    _pyplot().close(fig)
+    return path
+
+
+def plot_histogram(df: Any, path: Path, thresholds: Sequence[float], dpi: int = 120) -> Path:
+    plt = _pyplot()
+    v = df["vIoU"].dropna().to_numpy()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(v, bins=20, range=(0, 1), color="#4C72B0", edgecolor="white")
+    for t in thresholds:
+        ax.axvline(t, linestyle="--", linewidth=1.2, color="#C44E52" if t < 0.4 else "#8172B2",
+                   label=f"vIoU@{t:g} = {100 * (v > t).mean():.1f}% (> {t:g})")
+    ax.legend(fontsize=9, loc="upper right")
+    ax.set(xlabel="vIoU per sample", ylabel="samples", xlim=(0, 1),
+           title=f"per-sample vIoU (n={len(v)}, m_vIoU {100 * v.mean():.1f}%)")
+    return _save(fig, path, dpi)
+
+
+def plot_scatter(df: Any, path: Path, dpi: int = 120) -> Path:
+    plt = _pyplot()
+    ok = df.dropna(subset=["vIoU"])
+    fig, ax = plt.subplots(figsize=(5, 5))
+    colors = ok["status"].map({"ok": "#4C72B0"}).fillna("#C44E52")
+    ax.scatter(ok["tIoU"], ok["vIoU"], s=14, alpha=0.6, c=colors.tolist())
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":")
+    ax.set(xlabel="tIoU", ylabel="vIoU", xlim=(0, 1), ylim=(0, 1), aspect="equal",
+           title="tIoU vs vIoU per sample (red: missing/failed)")
+    return _save(fig, path, dpi)
+
+
+def plot_ablation(table: Any, path: Path, dataset: str, dpi: int = 120) -> Path:
+    """Grouped bars from the Table 2 frame (our rows only)."""
+    import numpy as np
+
+    plt = _pyplot()
+    ours = table[table["source"] == "ours"]
+    backends = sorted({c.rsplit(" ", 1)[0] for c in ours.columns[2:]
+                       if ours[c].notna().any()})
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 4), squeeze=False)
+    x = np.arange(len(ours))
+    width = 0.8 / max(len(backends), 1)
+    for ax, metric in zip(axes[0], METRICS, strict=True):
+        for i, b in enumerate(backends):
+            ax.bar(x + i * width - 0.4 + width / 2, ours[f"{b} {metric}"].fillna(0), width,
+                   label=b)
+        ax.set_xticks(x, ours["variant"], rotation=35, ha="right", fontsize=9)
+        ax.set(title=metric, ylabel="%")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"Ablation (Table 2 variants) on {dataset}")
+    return _save(fig, path, dpi)
+
+
+def plot_sweeps(df: Any, path: Path, dpi: int = 120) -> Path:
+    import pandas as pd
+
+    plt = _pyplot()
+    params = list(dict.fromkeys(df["param"]))
+    fig, axes = plt.subplots(1, len(params), figsize=(5.5 * len(params), 4), squeeze=False)
+    for ax, param in zip(axes[0], params, strict=True):
+        sub = df[df["param"] == param]
+        numeric = pd.to_numeric(sub["value"], errors="coerce").notna().all()
+        for (backend, dataset, variant), g in sub.groupby(["backend", "dataset", "variant"]):
+            xs = pd.to_numeric(g["value"]) if numeric else g["value"]
+            # Categorical sweeps (trackers) get points only: a line would suggest an order.
+            ax.plot(xs, g["m_vIoU"], marker="o", markersize=7, linestyle="-" if numeric else "none",
+                    label=f"{backend} / {dataset} / {variant}")
+        ax.set(title=f"m_vIoU vs {param}", xlabel=param, ylabel="m_vIoU (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path, dpi)
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    import pandas as pd
+
+    from zstvg.evaluation.tables_cli import collect
+
+    if not args.per_sample and not args.metrics:
+        raise InputError("nothing to plot: give --per-sample CSVs and/or --metrics files")
+    out = Path(args.out)
+    written: list[Path] = []
+    if args.per_sample:
+        frames = []
+        for p in args.per_sample:
+            if not Path(p).is_file():
+                raise InputError(f"per-sample file not found: {p}")
+            df = pd.read_csv(p)
+            missing = {"vIoU", "tIoU", "status"} - set(df.columns)
+            if missing:
+                raise InputError(f"{p}: not a per-sample file: missing columns {sorted(missing)}")
+            frames.append(df)
+        df = pd.concat(frames, ignore_index=True)
+        written.append(plot_histogram(df, out / "viou_hist.png",
+                                      params.evaluate.viou_thresholds, args.dpi))
+        written.append(plot_scatter(df, out / "tiou_vs_viou.png", args.dpi))
+    if args.metrics:
+        results: list[Result] = [r for r in collect(args.metrics) if r.protocol == args.protocol]
+        table = variant_table(results, ABLATION_VARIANTS, args.ablation_dataset, None)
+        if len(table):
+            written.append(plot_ablation(table, out / "ablation.png", args.ablation_dataset,
+                                         args.dpi))
+        else:
+            log.warning("no Table 2 variants on %s: no ablation chart", args.ablation_dataset)
+        sw = sweeps(results)
+        if len(sw):
+            written.append(plot_sweeps(sw, out / "sweeps.png", args.dpi))
+    print(f"{len(written)} figure(s) -> {out}: {', '.join(p.name for p in written)}")
+    return 0
