@@ -24,9 +24,9 @@ OVERRIDES = ["synthetic.width=160", "synthetic.height=120", "synthetic.fps=5"]
 V2_KEYS = {"English", "st_time", "ed_time", "st_frame", "img_num", "img_size", "bbox"}
 
 
-def _run(out: Path, *, seed: int = 3, n_videos: int = 3, overrides=OVERRIDES) -> str:
-    params = load_params(None, overrides)
-    args = argparse.Namespace(out=str(out), n_videos=n_videos, seed=seed, codec=None)
+def _run(out: Path, *, seed: int = 3, n_videos: int = 3, codec: str | None = None) -> str:
+    params = load_params(None, OVERRIDES)
+    args = argparse.Namespace(out=str(out), n_videos=n_videos, seed=seed, codec=codec)
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         assert synthetic_cli.run(args, params) == 0
@@ -159,10 +159,30 @@ def test_same_seed_same_bytes_and_rerun_reuses_videos(bench, tmp_path):
     assert (other / "manifest.json").read_bytes() != (out / "manifest.json").read_bytes()
 
 
-def test_odd_frame_size_is_refused_naming_the_key(tmp_path):
-    params = load_params(None, ["synthetic.width=161"])
+def test_mpeg4_fallback_codec_writes_a_decodable_video(tmp_path):
+    printed = _run(tmp_path / "m", n_videos=1, codec="mpeg4")
+    assert "encoded with mpeg4" in printed
+    plan = syn.plan_video(3, 0, width=160, height=120, fps=5, min_actors=2, max_actors=4)
+    with av.open(str(tmp_path / "m" / "videos" / plan.file_name)) as container:
+        assert container.streams.video[0].codec_context.name == "mpeg4"
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 100
+    drawn, _ = syn.render_frame(plan, 50)
+    assert np.abs(frames[50].astype(int) - drawn.astype(int)).mean() < 6.0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["synthetic.width=161"], r"synthetic\.width: got 161; expected an even"),
+        (["synthetic.width=64", "synthetic.height=240"],
+         r"synthetic\.width: got 64; expected at least half of synthetic\.height"),
+    ],
+)
+def test_unusable_frame_sizes_are_refused_naming_the_key(tmp_path, overrides, message):
+    params = load_params(None, overrides)
     args = argparse.Namespace(out=str(tmp_path / "x"), n_videos=1, seed=0, codec=None)
-    with pytest.raises(InputError, match=r"synthetic\.width: got 161; expected an even"):
+    with pytest.raises(InputError, match=message):
         synthetic_cli.run(args, params)
     assert not (tmp_path / "x").exists()
 

@@ -123,6 +123,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
                 f"{params.source}: synthetic.{key}: got {getattr(cfg, key)}; expected an even "
                 "number (yuv420p video halves the chroma resolution)"
             )
+    if cfg.width * 2 < cfg.height:
+        raise InputError(
+            f"{params.source}: synthetic.width: got {cfg.width}; expected at least half of "
+            f"synthetic.height ({cfg.height}) so that actors have room to walk"
+        )
     codec = args.codec or ("libx264" if "libx264" in av.codecs_available else "mpeg4")
     out = Path(args.out) if args.out else _default_out(params)
     t0 = time.perf_counter()
