@@ -1,10 +1,12 @@
 # zstvg workflow: thin rules, each a call of one `zstvg <step>` (DESIGN §2, §8).
-#   snakemake --cores all --resources gpu=4          (everything `run` in params.yaml selects)
-#   snakemake --cores all demo                        (the synthetic benchmark, tiny models)
-#   snakemake --profile workflow/profiles/slurm       (on a SLURM cluster)
+#   snakemake --cores all --resources gpu=4     everything `run` in params.yaml selects
+#   snakemake --cores all demo                   the synthetic benchmark with tiny models
+#   snakemake --profile workflow/profiles/slurm  on a SLURM cluster
+# One table cell: snakemake results/metrics/<dataset>/<backend>/<variant>/<protocol>.json
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+
 
 configfile: "params.yaml"
 
@@ -14,21 +16,75 @@ validate(config, "workflow/schemas/params.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/queries.smk"
+include: "workflow/rules/proposals.smk"
+include: "workflow/rules/evaluation.smk"
+
+
+DATASETS = config["run"]["datasets"]
+PROTOCOLS = config["run"]["protocols"]
 
 
 rule all:
     input:
-        expand("results/{dataset}/frames/manifest.json", dataset=config["run"]["datasets"]),
+        expand("results/tables/{protocol}/table1.md", protocol=PROTOCOLS),
+        expand("results/figures/{protocol}", protocol=PROTOCOLS),
+
+
+# One target per phase: each DVC stage (dvc.yaml) builds one of these with only that phase's
+# rules allowed, so a stage never rewrites another stage's outputs.
+rule phase_samples:
+    input:
+        expand("results/samples/{dataset}.jsonl", dataset=DATASETS),
+
+
+rule phase_frames:
+    input:
+        expand("results/frames/{dataset}/manifest.json", dataset=DATASETS),
+
+
+rule phase_decompositions:
+    input:
+        expand("results/decompositions/{dataset}.jsonl", dataset=DATASETS),
+
+
+rule phase_proposals:
+    input:
+        [proposals_manifest(d) for d in DATASETS],
+
+
+rule phase_predictions:
+    input:
+        expand(
+            "results/predictions/{dataset}/reference/{variant}.json",
+            dataset=DATASETS,
+            variant=REFERENCE_VARIANTS,
+        ),
+
+
+rule phase_metrics:
+    input:
+        [m for p in PROTOCOLS for m in all_metrics(p)],
 
 
 rule demo:
     input:
-        frames="results/synthetic/frames/manifest.json",
-        samples="results/synthetic/samples.jsonl",
+        samples="results/samples/synthetic.jsonl",
+        frames="results/frames/synthetic/manifest.json",
+        decompositions="results/decompositions/synthetic.jsonl",
+        proposals=[
+            proposals_manifest("synthetic"),
+            "results/proposals/synthetic/tiny-demo/manifest.json",
+        ],
+        tables=["results/tables/tubedetr/table1.md", "results/tables/tubedetr/table2.md"],
+        figures="results/figures/tubedetr",
     output:
         "results/demo/SUMMARY.md",
     log:
         "results/logs/demo.log",
     shell:
-        "zstvg summarize --samples {input.samples} --frames {input.frames} "
+        "zstvg summarize --title 'zstvg demo: synthetic benchmark' --chance-note "
+        "--samples {input.samples} --frames {input.frames} "
+        "--decompositions {input.decompositions} --proposals {input.proposals} "
+        "--tables {input.tables} --figures {input.figures}/*.png "
         "--out {output} --log-file {log}"

@@ -1,9 +1,23 @@
 # Shared helpers for the rules. No rule reads params.yaml itself: each passes the file to the
 # command (`--params`), and declares the sections it depends on as `params:` so that Snakemake
 # reruns exactly the jobs whose parameters changed.
+#
+# results/ is laid out by phase, so each DVC stage owns one directory:
+#   synthetic/  samples/{dataset}.jsonl  frames/{dataset}/  decompositions/{dataset}.jsonl
+#   proposals/{dataset}/{source}/  predictions/{dataset}/{backend}/{variant}.json
+#   metrics/{dataset}/{backend}/{variant}/{protocol}.json  tables/{protocol}/  figures/
 import json
+import os
 
 PARAMS_FILE = "params.yaml"
+
+# Proposal-only reference predictors evaluated for every dataset (grounding/reference.py).
+REFERENCE_VARIANTS = ["oracle", "largest", "random"]
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9._-]+",
+    protocol="tubedetr|official|seed",
 
 
 def section(*names):
@@ -14,21 +28,19 @@ def section(*names):
 def dataset_cfg(wildcards):
     return config["datasets"][wildcards.dataset]
 
-import os
 
-# Proposal-only reference predictors evaluated for every dataset (grounding/reference.py).
-REFERENCE_VARIANTS = ["oracle", "largest", "random"]
+def proposals_source(dataset):
+    """'released' when the dataset names the authors' proposals, else the configured tracker."""
+    return "released" if config["datasets"][dataset]["proposals"] else config["proposals"]["tracker"]
 
 
 def proposals_manifest(dataset):
-    """Released proposals when the dataset names them, else the configured tracker's output."""
-    source = "released" if config["datasets"][dataset]["proposals"] else config["proposals"]["tracker"]
-    return f"results/{dataset}/proposals/{source}/manifest.json"
+    return f"results/proposals/{dataset}/{proposals_source(dataset)}/manifest.json"
 
 
 def all_metrics(protocol):
     return [
-        f"results/{d}/reference/{v}/metrics/{protocol}.json"
+        f"results/metrics/{d}/reference/{v}/{protocol}.json"
         for d in config["run"]["datasets"]
         for v in REFERENCE_VARIANTS
     ]

@@ -3,10 +3,11 @@
 
 rule make_synthetic:
     output:
-        annotations="results/synthetic/raw/annotations/test_v2.json",
+        annotations="results/synthetic/annotations/test_v2.json",
+        decompositions="results/synthetic/annotations/gpt4_decompose_attr_action.json",
     params:
         cfg=section("seed", "synthetic"),
-        out="results/synthetic/raw",
+        out="results/synthetic",
     log:
         "results/logs/make_synthetic.log",
     benchmark:
@@ -19,8 +20,9 @@ rule prepare_data:
     input:
         annotations=lambda w: dataset_cfg(w)["annotations"],
     output:
-        samples="results/{dataset}/samples.jsonl",
+        samples="results/samples/{dataset}.jsonl",
     params:
+        cfg=lambda w: json.dumps(dataset_cfg(w), sort_keys=True),
         fmt=lambda w: dataset_cfg(w)["format"],
         videos=lambda w: dataset_cfg(w)["videos"],
         boxes=lambda w: f"--boxes {dataset_cfg(w)['boxes']}" if dataset_cfg(w)["boxes"] else "",
@@ -36,9 +38,9 @@ rule prepare_data:
 
 rule sample_frames:
     input:
-        samples="results/{dataset}/samples.jsonl",
+        samples="results/samples/{dataset}.jsonl",
     output:
-        manifest="results/{dataset}/frames/manifest.json",
+        manifest="results/frames/{dataset}/manifest.json",
     params:
         cfg=section("frames"),
     threads: 2

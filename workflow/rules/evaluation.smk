@@ -1,14 +1,14 @@
 # Predictions -> metrics -> tables and figures. Every prediction set lives at
-# results/{dataset}/{backend}/{variant}/predictions.json; "reference" is the proposal-only
+# results/predictions/{dataset}/{backend}/{variant}.json; "reference" is the proposal-only
 # backend (oracle upper bound, largest, random).
 
 
 rule predict_reference:
     input:
-        samples="results/{dataset}/samples.jsonl",
+        samples="results/samples/{dataset}.jsonl",
         proposals=lambda w: proposals_manifest(w.dataset),
     output:
-        predictions="results/{dataset}/reference/{method}/predictions.json",
+        predictions="results/predictions/{dataset}/reference/{method}.json",
     wildcard_constraints:
         method="oracle|largest|random",
     params:
@@ -24,13 +24,11 @@ rule predict_reference:
 
 rule evaluate:
     input:
-        samples="results/{dataset}/samples.jsonl",
-        predictions="results/{dataset}/{backend}/{variant}/predictions.json",
+        samples="results/samples/{dataset}.jsonl",
+        predictions="results/predictions/{dataset}/{backend}/{variant}.json",
     output:
-        metrics="results/{dataset}/{backend}/{variant}/metrics/{protocol}.json",
-        per_sample="results/{dataset}/{backend}/{variant}/metrics/{protocol}.per_sample.csv",
-    wildcard_constraints:
-        protocol="tubedetr|official|seed",
+        metrics="results/metrics/{dataset}/{backend}/{variant}/{protocol}.json",
+        per_sample="results/metrics/{dataset}/{backend}/{variant}/{protocol}.per_sample.csv",
     params:
         cfg=section("evaluate"),
     log:
@@ -51,9 +49,26 @@ rule tables:
     params:
         out="results/tables/{protocol}",
         ablation_dataset=lambda w: config["run"]["datasets"][0],
+        variants=" ".join(REFERENCE_VARIANTS),
     log:
         "results/logs/tables_{protocol}.log",
     shell:
         "zstvg tables --params {PARAMS_FILE} --metrics {input.metrics} --out {params.out} "
         "--protocol {wildcards.protocol} --ablation-dataset {params.ablation_dataset} "
-        "--table1-variants {REFERENCE_VARIANTS} --log-file {log}"
+        "--table1-variants {params.variants} --log-file {log}"
+
+
+rule figures:
+    input:
+        metrics=lambda w: all_metrics(w.protocol),
+        per_sample=lambda w: [m.replace(".json", ".per_sample.csv") for m in all_metrics(w.protocol)],
+    output:
+        figures=directory("results/figures/{protocol}"),
+    params:
+        ablation_dataset=lambda w: config["run"]["datasets"][0],
+    log:
+        "results/logs/figures_{protocol}.log",
+    shell:
+        "zstvg plot --params {PARAMS_FILE} --metrics {input.metrics} "
+        "--per-sample {input.per_sample} --protocol {wildcards.protocol} "
+        "--ablation-dataset {params.ablation_dataset} --out {output.figures} --log-file {log}"

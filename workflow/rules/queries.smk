@@ -4,9 +4,9 @@
 rule import_decompositions:
     input:
         file=lambda w: dataset_cfg(w)["decompositions"],
-        samples="results/{dataset}/samples.jsonl",
+        samples="results/samples/{dataset}.jsonl",
     output:
-        report="results/{dataset}/decompositions.import.json",
+        report="results/decompositions/{dataset}.import.json",
     params:
         cfg=section("decompose"),
     log:
@@ -17,9 +17,9 @@ rule import_decompositions:
 
 
 def decompose_inputs(wildcards):
-    inputs = {"samples": f"results/{wildcards.dataset}/samples.jsonl"}
+    inputs = {"samples": f"results/samples/{wildcards.dataset}.jsonl"}
     if dataset_cfg(wildcards)["decompositions"]:
-        inputs["imported"] = f"results/{wildcards.dataset}/decompositions.import.json"
+        inputs["imported"] = f"results/decompositions/{wildcards.dataset}.import.json"
     return inputs
 
 
@@ -27,7 +27,7 @@ rule decompose:
     input:
         unpack(decompose_inputs),
     output:
-        decompositions="results/{dataset}/decompositions.jsonl",
+        decompositions="results/decompositions/{dataset}.jsonl",
     params:
         cfg=section("decompose"),
     log:

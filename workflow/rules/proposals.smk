@@ -1,0 +1,81 @@
+# Object tubes: the authors' released proposals (imported and validated) or our detector +
+# tracker; tiny checkpoints for the demo and tests.
+
+
+rule import_proposals:
+    input:
+        annotations=lambda w: dataset_cfg(w)["annotations"],
+    output:
+        manifest="results/proposals/{dataset}/released/manifest.json",
+    params:
+        src=lambda w: dataset_cfg(w)["proposals"],
+        out=lambda w, output: os.path.dirname(output.manifest),
+    log:
+        "results/logs/{dataset}/import_proposals.log",
+    shell:
+        "zstvg import-proposals --params {PARAMS_FILE} --src {params.src} --out {params.out} "
+        "--log-file {log}"
+
+
+rule make_tiny_checkpoint:
+    output:
+        config="results/checkpoints/tiny-{family}/config.json",
+    params:
+        cfg=section("seed"),
+        out=lambda w, output: os.path.dirname(output.config),
+    log:
+        "results/logs/make_tiny_checkpoint_{family}.log",
+    shell:
+        "zstvg make-tiny-checkpoint --params {PARAMS_FILE} --family {wildcards.family} "
+        "--out {params.out} --log-file {log}"
+
+
+rule propose:
+    input:
+        samples="results/samples/{dataset}.jsonl",
+        frames="results/frames/{dataset}/manifest.json",
+        decompositions="results/decompositions/{dataset}.jsonl",
+    output:
+        manifest="results/proposals/{dataset}/{tracker}/manifest.json",
+    wildcard_constraints:
+        tracker="sam2-hf|sam2-official|bytetrack|botsort",
+    params:
+        cfg=section("proposals"),
+        out=lambda w, output: os.path.dirname(output.manifest),
+    resources:
+        gpu=1,
+    log:
+        "results/logs/{dataset}/propose_{tracker}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/propose_{tracker}.tsv"
+    shell:
+        "zstvg propose --params {PARAMS_FILE} --set proposals.tracker={wildcards.tracker} "
+        "--samples {input.samples} --frames {input.frames} "
+        "--decompositions {input.decompositions} --out {params.out} --log-file {log}"
+
+
+# The demo runs the real detector and tracker code (tiny random-weight Grounding DINO and SAM 2,
+# detection threshold 0 so random weights still yield boxes) on the first synthetic video.
+rule propose_tiny_demo:
+    input:
+        samples="results/samples/{dataset}.jsonl",
+        frames="results/frames/{dataset}/manifest.json",
+        decompositions="results/decompositions/{dataset}.jsonl",
+        gdino="results/checkpoints/tiny-gdino/config.json",
+        sam2="results/checkpoints/tiny-sam2/config.json",
+    output:
+        manifest="results/proposals/{dataset}/tiny-demo/manifest.json",
+    params:
+        out=lambda w, output: os.path.dirname(output.manifest),
+        gdino=lambda w, input: os.path.dirname(input.gdino),
+        sam2=lambda w, input: os.path.dirname(input.sam2),
+    log:
+        "results/logs/{dataset}/propose_tiny_demo.log",
+    shell:
+        "zstvg propose --params {PARAMS_FILE} --max-videos 1 "
+        "--set proposals.detector_checkpoint={params.gdino} "
+        "--set proposals.tracker_checkpoint={params.sam2} --set proposals.tracker=sam2-hf "
+        "--set proposals.box_threshold=0.0 --set proposals.text_threshold=0.0 "
+        "--set proposals.max_detections_per_frame=2 --set proposals.max_tracks_per_video=3 "
+        "--samples {input.samples} --frames {input.frames} "
+        "--decompositions {input.decompositions} --out {params.out} --log-file {log}"
