@@ -38,6 +38,9 @@ ANNOTATIONS = "annotations/test_v2.json"
 DECOMPOSITIONS = "annotations/gpt4_decompose_attr_action.json"
 MANIFEST = "manifest.json"
 CRF = 12  # libx264 quality: near-lossless on flat shapes (decoded colours within a few levels)
+# Fastest x264 preset: 0.16 s per 200-frame 320x240 video against 0.26 s for "veryfast", for
+# files about twice as large (84 KB against 44 KB) and the same decoded error (1.5 levels).
+PRESET = "ultrafast"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +93,7 @@ def encode_video(path: Path, frames: Any, fps: int, width: int, height: int, cod
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, fps)
         if codec == "libx264":
-            stream.options = {"crf": str(CRF), "preset": "veryfast"}
+            stream.options = {"crf": str(CRF), "preset": PRESET}
         else:
             stream.bit_rate = 4_000_000
         for i, (img, label) in enumerate(frames):
@@ -142,7 +145,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
             min_actors=cfg.min_actors, max_actors=cfg.max_actors,
         )
         video_path = out / "videos" / plan.file_name
-        plan_hash = sha256_json({"plan": asdict(plan), "codec": codec, "crf": CRF})
+        plan_hash = sha256_json(
+            {"plan": asdict(plan), "codec": codec, "crf": CRF, "preset": PRESET}
+        )
         sidecar = provenance_path(video_path)
         reuse = (
             video_path.is_file() and sidecar.is_file()

@@ -34,11 +34,12 @@ frames where it is present.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from zstvg.io import InputError, PathLike, read_json, write_json
+from zstvg.io import InputError, PathLike, atomic_open, read_json
 from zstvg.proposals import rle as rle_mod
 from zstvg.structures import BoxXYXY, Track
 
@@ -316,5 +317,11 @@ def read(path: PathLike) -> OfficialProposals:
 def write(
     path: PathLike, frame_idx: Sequence[int], tracks: Sequence[Track], width: int, height: int
 ) -> None:
-    """Write one proposal file atomically (compact JSON: masks of every frame add up)."""
-    write_json(path, to_official(frame_idx, tracks, width, height), indent=None)
+    """Write one proposal file atomically, as compact JSON (masks of every frame add up).
+
+    ``json.dumps`` in one go uses the C encoder; ``json.dump`` to a file does not (5x slower on
+    a 200-frame, 4-track file)."""
+    text = json.dumps(to_official(frame_idx, tracks, width, height), separators=(",", ":"))
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.write("\n")
