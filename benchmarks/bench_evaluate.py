@@ -3,7 +3,8 @@
 Each sample: a 20 s video at 25 fps (500 frames), a GT span of 100-300 frames with a box on
 every frame, and a prediction overlapping it with a jittered box on every predicted frame, the
 density real HC-STVG files have. Prints the wall time of the whole command (reading, scoring,
-writing metrics.json and the per-sample CSV) per protocol, run as a subprocess like a user would.
+writing metrics.json and the per-sample CSV) per protocol, run as a subprocess like a user would,
+and its CPU time (less sensitive than wall time to other jobs on a shared machine).
 Bytecode caching is switched on for the subprocess (PYTHONPYCACHEPREFIX under the temporary
 directory, one untimed warm-up run): this machine sets PYTHONDONTWRITEBYTECODE=1, which makes
 every run recompile pandas and numpy from source (~2 s), which an installed package never does.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -71,12 +73,15 @@ def main() -> None:
                    str(preds), "--protocol", name, "--out", str(root / f"{name}.json"),
                    "--per-sample", str(root / f"{name}.csv"), "--dataset", "hcstvg-v1"]
             t0 = time.perf_counter()
+            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run(cmd, check=True, capture_output=True, env=env)
             dt = time.perf_counter() - t0
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
             if protocol == "warm-up":
                 continue
             m = json.loads((root / f"{protocol}.json").read_text())
-            print(f"zstvg evaluate --protocol {protocol:8s}: {dt:5.2f} s  "
+            print(f"zstvg evaluate --protocol {protocol:8s}: {dt:5.2f} s wall, {cpu:5.2f} s CPU  "
                   f"(m_vIoU {100 * m['m_vIoU']:.1f}, target < 5 s)")
 
 

@@ -1,0 +1,157 @@
+"""``zstvg visualize``: one sample's frames with GT (green) and predicted (red) boxes.
+
+Frames come from ``zstvg sample-frames``: ``<frames>/<video_id>/<frame_idx:06d>.jpg`` (native
+0-based frame index in the name). Optional: proposal tracks in the authors' per-video JSON
+(read with :mod:`zstvg.proposals.official_format`; only this command imports it, the metric code
+does not) drawn as thin coloured outlines, and an attention map ``.npy`` of shape (T, h, w) for
+the T MLLM frames, taken as T uniform frames over the sample's clip (DESIGN §2: 20 uniform frames)
+and drawn as a heat-map overlay on the nearest shown frame. Output: a PNG contact sheet and an
+animated GIF (PIL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zstvg.config import Params
+from zstvg.evaluation.evaluate_cli import load_predictions, load_samples
+from zstvg.io import InputError, atomic_open
+
+log = logging.getLogger(__name__)
+
+GT_COLOR = (0, 200, 0)
+PRED_COLOR = (230, 0, 0)
+TRACK_COLORS = [(31, 119, 180), (255, 127, 14), (148, 103, 189), (23, 190, 207),
+                (188, 189, 34), (227, 119, 194), (140, 86, 75), (127, 127, 127)]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sample-id", required=True, help="the sample to draw")
+    parser.add_argument("--samples", required=True, help="samples.jsonl")
+    parser.add_argument("--predictions", default=None, help="predictions JSON (red boxes)")
+    parser.add_argument("--frames", required=True,
+                        help="frames directory of sample-frames (<frames>/<video_id>/*.jpg)")
+    parser.add_argument("--proposals", default=None,
+                        help="proposal tracks of this video in the authors' JSON format")
+    parser.add_argument("--attention", default=None, metavar="FILE.npy",
+                        help="attention map (T, h, w) over T uniform frames of the clip")
+    parser.add_argument("--max-frames", type=int, default=16,
+                        help="frames on the sheet and in the GIF, uniform over those stored")
+    parser.add_argument("--out", required=True, help="output directory")
+
+
+def _uniform(n: int, k: int) -> list[int]:
+    if n <= k:
+        return list(range(n))
+    return sorted({int(round(x)) for x in np.linspace(0, n - 1, k)})
+
+
+def _heat(att: np.ndarray, size: tuple[int, int]) -> Any:
+    """(h, w) attention -> RGBA overlay (jet-like ramp), alpha growing with attention."""
+    from PIL import Image
+
+    a = att.astype(np.float64)
+    a = (a - a.min()) / (a.max() - a.min() + 1e-12)
+    rgba = np.zeros((*a.shape, 4), dtype=np.uint8)
+    rgba[..., 0] = (255 * np.clip(1.5 * a - 0.25, 0, 1)).astype(np.uint8)
+    rgba[..., 1] = (255 * np.clip(1.5 - np.abs(3 * a - 1.5), 0, 1)).astype(np.uint8)
+    rgba[..., 2] = (255 * np.clip(1.25 - 1.5 * a, 0, 1)).astype(np.uint8)
+    rgba[..., 3] = (160 * a).astype(np.uint8)
+    return Image.fromarray(rgba, "RGBA").resize(size, Image.BILINEAR)
+
+
+def draw_frame(
+    path: Path, frame_idx: int, gt: Mapping[int, Sequence[float]],
+    pred: Mapping[int, Sequence[float]], tracks: Sequence[Any], attention: np.ndarray | None,
+) -> Any:
+    """One annotated RGB frame: attention under, tracks thin, GT green, prediction red."""
+    from PIL import Image, ImageDraw
+
+    img = Image.open(path).convert("RGB")
+    if attention is not None:
+        img = Image.alpha_composite(img.convert("RGBA"), _heat(attention, img.size)).convert("RGB")
+    draw = ImageDraw.Draw(img)
+    for i, track in enumerate(tracks):
+        box = track.boxes_xyxy.get(frame_idx)
+        if box is not None:
+            draw.rectangle(box, outline=TRACK_COLORS[i % len(TRACK_COLORS)], width=1)
+    if frame_idx in gt:
+        draw.rectangle(tuple(gt[frame_idx]), outline=GT_COLOR, width=3)
+    if frame_idx in pred:
+        draw.rectangle(tuple(pred[frame_idx]), outline=PRED_COLOR, width=2)
+    draw.text((4, 4), f"frame {frame_idx}", fill=(255, 255, 255))
+    return img
+
+
+def contact_sheet(images: Sequence[Any], cols: int = 4) -> Any:
+    from PIL import Image
+
+    w, h = images[0].size
+    rows = -(-len(images) // cols)
+    sheet = Image.new("RGB", (cols * w, rows * h), (0, 0, 0))
+    for i, im in enumerate(images):
+        sheet.paste(im.resize((w, h)), ((i % cols) * w, (i // cols) * h))
+    return sheet
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    samples, gt_arrays = load_samples(args.samples)
+    sample = next((s for s in samples if s.sample_id == args.sample_id), None)
+    if sample is None:
+        raise InputError(f"{args.samples}: no sample with sample_id {args.sample_id!r}")
+    gt_fb = gt_arrays[sample.sample_id]
+    gt = {int(f): b for f, b in zip(gt_fb.frames.tolist(), gt_fb.boxes.tolist(), strict=True)}
+    pred: dict[int, Sequence[float]] = {}
+    if args.predictions:
+        _, pred_arrays = load_predictions(args.predictions, [s.sample_id for s in samples])
+        if sample.sample_id in pred_arrays:
+            fb = pred_arrays[sample.sample_id]
+            pred = dict(zip(fb.frames.tolist(), fb.boxes.tolist(), strict=True))
+    tracks: list[Any] = []
+    if args.proposals:
+        from zstvg.proposals import official_format
+
+        tracks = list(official_format.read(args.proposals).tracks)
+    video_dir = Path(args.frames) / sample.video_id
+    files = sorted(video_dir.glob("*.jpg"))
+    if not files:
+        raise InputError(f"{video_dir}: no frames (*.jpg); run sample-frames first")
+    try:
+        frame_idx = [int(f.stem) for f in files]
+    except ValueError:
+        raise InputError(f"{video_dir}: frame files must be named <frame_idx:06d>.jpg") from None
+    att = None
+    att_frames: np.ndarray | None = None
+    if args.attention:
+        att = np.load(args.attention)
+        if att.ndim != 3:
+            raise InputError(f"{args.attention}: attention must have shape (T, h, w), "
+                             f"got {att.shape}")
+        c0, c1 = sample.clip_span
+        att_frames = np.linspace(c0, c1 - 1, att.shape[0]).round().astype(int)
+    images, shown = [], []
+    for i in _uniform(len(files), args.max_frames):
+        f = frame_idx[i]
+        a = None
+        if att is not None and att_frames is not None:
+            a = att[int(np.argmin(np.abs(att_frames - f)))]
+        images.append(draw_frame(files[i], f, gt, pred, tracks, a))
+        shown.append(f)
+    out = Path(args.out)
+    sheet_path = out / f"{sample.sample_id}_sheet.png"
+    gif_path = out / f"{sample.sample_id}.gif"
+    with atomic_open(sheet_path, "wb") as fh:
+        contact_sheet(images).save(fh, format="PNG")
+    with atomic_open(gif_path, "wb") as fh:
+        images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=250,
+                       loop=0)
+    print(f"{sample.sample_id}: {len(shown)} frames ({shown[0]}..{shown[-1]}), "
+          f"{len(tracks)} proposal tracks, attention {'yes' if att is not None else 'no'} -> "
+          f"{sheet_path}, {gif_path}")
+    return 0
