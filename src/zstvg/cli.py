@@ -43,6 +43,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.queries.decompose_cli",
         "split each query into target class, attribute and action with an LLM (cached)",
     ),
+    "propose": (
+        "zstvg.proposals.propose_cli",
+        "detect the target class and track it into candidate object tubes (authors' format)",
+    ),
+    "import-proposals": (
+        "zstvg.proposals.import_cli",
+        "validate the authors' released per-video proposal files and copy them, normalised",
+    ),
     "predict-reference": (
         "zstvg.grounding.reference_cli",
         "proposal-only reference predictions: oracle track (upper bound), largest, random",

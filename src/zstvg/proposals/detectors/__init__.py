@@ -34,7 +34,7 @@ class Detector(Protocol):
 DETECTORS = Registry("detector")
 DETECTORS.register("gdino-hf", "zstvg.proposals.detectors.gdino_hf:GroundingDinoHF")
 DETECTORS.register(
-    "gdino-official", "zstvg.proposals.detectors.gdino_official:GroundingDinoOfficial"
+    "gdino-official", "zstvg.proposals.detectors.gdino_official:build_gdino_official"
 )
 
 

@@ -1,0 +1,232 @@
+"""``zstvg propose``: candidate object tracks per video.
+
+``propose`` (DESIGN §2 step 4): for each video, the proposal frames are the union of its
+samples' grid frames (from sample-frames' index.json); the detector runs on every
+``detect_every_n_frames``-th of them (on all of them for the box trackers, which are
+tracking-by-detection) with the prompt = each sample's target class from the decompositions
+(fallback: ``--default-class``, "person" for HC-STVG); the tracker links the detections into
+tracks. Outputs, under ``--out``::
+
+    <video>.json                  the authors' proposal format (zstvg.proposals.official_format)
+    <video>.json.provenance.json  params hash, backends, checkpoints, classes, status, timing
+    manifest.json                 every video: ok / empty / failed (with the reason)
+
+A video whose frames failed, or that has no detection, gets a valid file with no tracks (its
+samples are later scored 0, not dropped); an error while processing one video is recorded in
+its entry and the run goes on. Finished videos (same parameters and inputs) are skipped on rerun.
+
+See ``import_cli`` for ``import-proposals``, which reads the authors' released files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from zstvg.config import Params, ProposalsConfig
+from zstvg.io import InputError, read_json, read_jsonl, sha256_json, write_json, write_provenance
+from zstvg.proposals.frames import FrameSource, JpegFrames
+from zstvg.structures import Track
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+MAX_LISTED_FAILURES = 20
+
+
+# -- pure core ------------------------------------------------------------------------------
+def detection_frames(frame_idx: Sequence[int], every_n: int, dense: bool) -> list[int]:
+    """Frames the detector runs on: every ``every_n``-th proposal frame, or all of them."""
+    frames = sorted(frame_idx)
+    return frames if dense else frames[::every_n]
+
+
+def propose_video(
+    frames: FrameSource,
+    classes: Sequence[str],
+    detector: Any,
+    tracker: Any,
+    cfg: ProposalsConfig,
+) -> list[Track]:
+    """Detect and track each class on one video; tracks numbered 0.. across classes, capped at
+    ``max_tracks_per_video`` in class order."""
+    det_frames = detection_frames(frames.frame_idx, cfg.detect_every_n_frames,
+                                  tracker.dense_detections)
+    tracks: list[Track] = []
+    for class_name in classes:
+        detections = {f: detector.detect(frames.read(f), class_name) for f in det_frames}
+        tracks.extend(tracker.track(frames, detections, class_name))
+    return [
+        Track(track_id=i, class_name=t.class_name, boxes_xyxy=t.boxes_xyxy, rles=t.rles,
+              score=t.score)
+        for i, t in enumerate(tracks[: cfg.max_tracks_per_video])
+    ]
+
+
+def video_classes(sample_ids: Sequence[str], target_class: Mapping[str, str],
+                  default_class: str) -> list[str]:
+    """Distinct detector prompts of a video's samples, in first-seen order."""
+    classes: list[str] = []
+    for sid in sample_ids:
+        cls = (target_class.get(sid) or "").strip() or default_class
+        if cls not in classes:
+            classes.append(cls)
+    return classes
+
+
+def output_name(video_id: str, frames_dir: str | None) -> str:
+    """The file stem: sample-frames' folder name for the video (the video_id when it is safe)."""
+    return frames_dir or video_id
+
+
+# -- CLI ------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--samples", required=True, metavar="PATH",
+                        help="samples.jsonl from prepare-data (sample_id, video_id)")
+    parser.add_argument("--frames", required=True, metavar="PATH",
+                        help="manifest.json written by sample-frames; frames and index.json "
+                        "per video are read from its folder")
+    parser.add_argument("--decompositions", required=True, metavar="PATH",
+                        help="decompositions.jsonl from decompose-query (sample_id, "
+                        "target_class = the detector prompt)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder: one <video>.json per video + manifest.json")
+    parser.add_argument("--default-class", default="person", metavar="NOUN",
+                        help="detector prompt when a sample has no target class "
+                        "(default: person, the HC-STVG target)")
+
+
+def _load_inputs(args: argparse.Namespace) -> tuple[dict[str, list[str]], dict[str, Any],
+                                                     dict[str, str], Path]:
+    rows = read_jsonl(args.samples, what="samples file")
+    by_video: dict[str, list[str]] = {}
+    for n, row in enumerate(rows, 1):
+        if "sample_id" not in row or "video_id" not in row:
+            raise InputError(f"{args.samples}:{n}: missing key 'sample_id' or 'video_id'")
+        by_video.setdefault(str(row["video_id"]), []).append(str(row["sample_id"]))
+    manifest = read_json(args.frames, what="frames manifest")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("videos"), dict):
+        raise InputError(f"{args.frames}: expected an object with a 'videos' mapping")
+    target: dict[str, str] = {}
+    for n, row in enumerate(read_jsonl(args.decompositions, what="decompositions file"), 1):
+        if "sample_id" not in row:
+            raise InputError(f"{args.decompositions}:{n}: missing key 'sample_id'")
+        target[str(row["sample_id"])] = str(row.get("target_class") or "")
+    return by_video, manifest["videos"], target, Path(args.frames).parent
+
+
+def _video_frames(video_id: str, entry: Mapping[str, Any], sample_ids: Sequence[str],
+                  frames_root: Path) -> JpegFrames:
+    """The proposal frames of one video: the union of its ok samples' grid frames."""
+    index_path = frames_root / entry.get("index", f"{entry.get('frames_dir', video_id)}/index.json")
+    index = read_json(index_path, what="frame index")
+    grid: set[int] = set()
+    for sid in sample_ids:
+        s = index.get("samples", {}).get(sid)
+        if s is not None and s.get("status") == "ok":
+            grid.update(int(f) for f in s["grid_frame_idx"])
+    return JpegFrames(video_id=video_id, directory=index_path.parent, frame_idx=sorted(grid),
+                      width=int(index["width"]), height=int(index["height"]))
+
+
+def _finished(path: Path, job_hash: str) -> dict[str, Any] | None:
+    from zstvg.io import provenance_path
+
+    prov = provenance_path(path)
+    if not (path.is_file() and prov.is_file()):
+        return None
+    try:
+        record = read_json(prov)
+    except InputError:
+        return None
+    return record if record.get("job_sha256") == job_hash and record.get("status") != "failed" \
+        else None
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    from zstvg.proposals import official_format
+
+    started = time.perf_counter()
+    cfg = params.proposals
+    by_video, videos, target, frames_root = _load_inputs(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    section = params.section("proposals")
+    backends: dict[str, Any] = {}
+
+    def backend() -> tuple[Any, Any, str]:
+        if not backends:
+            from zstvg.proposals.detectors import build_detector
+            from zstvg.proposals.manager import resolve_device
+            from zstvg.proposals.trackers import build_tracker
+
+            device = resolve_device(cfg.device)
+            backends.update(detector=build_detector(cfg, device),
+                            tracker=build_tracker(cfg, device), device=device)
+        return backends["detector"], backends["tracker"], backends["device"]
+
+    entries: dict[str, dict[str, Any]] = {}
+    n_skipped = 0
+    for video_id, sample_ids in by_video.items():
+        v = videos.get(video_id)
+        name = output_name(video_id, (v or {}).get("frames_dir"))
+        path = out / f"{name}.json"
+        classes = video_classes(sample_ids, target, args.default_class)
+        job_hash = sha256_json({"proposals": section, "classes": classes, "samples": sample_ids,
+                                "frames": v})
+        done = _finished(path, job_hash)
+        if done is not None:
+            entries[video_id] = {k: done[k] for k in ("file", "status", "n_tracks", "classes")}
+            n_skipped += 1
+            continue
+        t0 = time.perf_counter()
+        frame_idx: list[int] = []
+        tracks: list[Track] = []
+        width = height = 1
+        error = None
+        try:
+            if v is None:
+                raise InputError(f"{args.frames}: video {video_id!r} is not in the manifest")
+            if v.get("status") != "ok":
+                raise InputError(f"sample-frames failed: {v.get('error', 'no reason given')}")
+            frames = _video_frames(video_id, v, sample_ids, frames_root)
+            frame_idx, width, height = list(frames.frame_idx), frames.width, frames.height
+        except InputError as exc:
+            error = str(exc)
+        if error is None and frame_idx:
+            detector, tracker, _ = backend()  # a bad checkpoint stops the run (exit 2)
+            try:
+                tracks = propose_video(frames, classes, detector, tracker, cfg)
+            except Exception as exc:  # one video's failure is data; the run goes on
+                error = f"{type(exc).__name__}: {exc}"
+        if error is not None:
+            log.warning("video %s: %s; writing an empty proposal file", video_id, error)
+            frame_idx, tracks = [], []
+        status = "failed" if error else ("ok" if tracks else "empty")
+        official_format.write(path, frame_idx, tracks, width, height)
+        entry = {"file": path.name, "status": status, "n_tracks": len(tracks),
+                 "classes": classes, **({"error": error} if error else {})}
+        write_provenance(
+            path, step="propose", params=section, job_sha256=job_hash, video_id=video_id,
+            device=backends.get("device"), n_frames=len(frame_idx),
+            seconds=round(time.perf_counter() - t0, 3), **entry,
+        )
+        entries[video_id] = entry
+
+    failed = {k: e for k, e in entries.items() if e["status"] == "failed"}
+    n_empty = sum(e["status"] == "empty" for e in entries.values())
+    write_json(out / MANIFEST, {"n_videos": len(entries), "n_failed": len(failed),
+                                "n_empty": n_empty, "videos": entries})
+    write_provenance(out, step="propose", params=section, samples=str(args.samples),
+                     frames=str(args.frames), decompositions=str(args.decompositions))
+    print(f"propose: {len(entries)} videos ({len(entries) - len(failed) - n_empty} with tracks, "
+          f"{n_empty} empty, {len(failed)} failed, {n_skipped} already done) in "
+          f"{time.perf_counter() - started:.1f} s; detector {cfg.detector}, tracker {cfg.tracker}")
+    for vid, e in list(failed.items())[:MAX_LISTED_FAILURES]:
+        print(f"  failed {vid}: {e['error']}")
+    print(f"  wrote {len(entries)} proposal files and {out / MANIFEST}")
+    return 0
