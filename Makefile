@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
 demo: $(STAMP)
-	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/snakemake --cores all --configfile params.yaml demo
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/snakemake --cores all demo
 	@cat results/demo/SUMMARY.md
 
 lint: $(STAMP)

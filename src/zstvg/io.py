@@ -113,8 +113,11 @@ def git_revision(cwd: PathLike | None = None) -> str | None:
 
 
 def provenance_path(output: PathLike) -> Path:
-    """Sidecar path for an output file or directory: ``<output>.provenance.json``."""
+    """Sidecar of an output: ``<file>.provenance.json``, or ``<dir>/provenance.json`` for a
+    directory, so the record travels with the directory (one DVC output, one Snakemake output)."""
     output = Path(output)
+    if output.is_dir():
+        return output / "provenance.json"
     return output.with_name(output.name + ".provenance.json")
 
 

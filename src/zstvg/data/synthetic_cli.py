@@ -7,7 +7,7 @@ Layout under ``--out DIR``::
     annotations/gpt4_decompose_attr_action.json   decompositions, in the authors' format and name
     proposals/<video_id>.json                 every actor's track in the authors' proposal format
     manifest.json                             ground truth: target, roles, attributes, timelines
-    DIR.provenance.json (beside DIR)          params, seed, file hashes, git revision
+    provenance.json                           params, seed, file hashes, git revision
 
 Proposal files list every native frame as a sample frame: the synthetic benchmark knows the exact
 masks, and every frame is a superset of any grid a later step picks (the 5 fps evaluation grid,
@@ -181,7 +181,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         out, step="make-synthetic", params={"seed": seed, "synthetic": params.section("synthetic")},
         n_videos=n_videos, codec=codec,
         files={str(p.relative_to(out)): _sha256_file(p) for p in files
-               if not p.name.endswith(".provenance.json")},
+               if not p.name.endswith("provenance.json")},
     )
     seconds = time.perf_counter() - t0
     n_actors = sum(len(v["actors"]) for v in manifest.values())
