@@ -52,7 +52,7 @@ def run_cli(tmp_path: Path, repo_root: Path) -> Callable[..., tuple[int, list[di
             f"decompose.cache_dir={tmp_path / 'cache'}", f"decompose.base_url='{base_url}'",
             "decompose.timeout_s=0.3", "decompose.max_retries=3",
             "decompose.backoff_initial_s=0.01", "decompose.backoff_max_s=0.5",
-            "decompose.max_concurrency=4",
+            "decompose.max_concurrency=4", "decompose.offline=false",
         ]
         args = [command, "--params", str(repo_root / "params.yaml"),
                 "--log-file", str(tmp_path / "run.log"), "-vv"]

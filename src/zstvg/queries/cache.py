@@ -10,12 +10,15 @@ run asks again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from zstvg.io import PathLike, sha256_json, write_json
+from zstvg.io import PathLike, sha256_json
 from zstvg.queries.schema import normalize_answer
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,7 @@ def cache_key(model: str, prompt_sha256: str, query: str) -> str:
 class DecompositionCache:
     def __init__(self, root: PathLike) -> None:
         self.root = Path(root)
+        self._made: set[Path] = set()  # shard folders made: one mkdir per shard, not per entry
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -72,5 +76,24 @@ class DecompositionCache:
             **extra,
         }
         path = self.path(key)
-        write_json(path, entry)
+        if path.parent not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(path.parent)
+        _write_entry(path, entry)
         return path
+
+
+def _write_entry(path: Path, entry: dict[str, Any]) -> None:
+    """Temp file + rename, without the fsync of ``zstvg.io.write_json`` (~7 ms per file here,
+    3.5 s per 500 answers): a reader never sees a half-written entry, and an entry lost or
+    damaged by an OS crash reads as a miss and is asked again."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(entry, fh, indent=1)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -182,8 +182,8 @@ class Decomposer:
                     return
                 outcome = await self._one(client, query)
                 outcomes[query] = outcome
-                if on_outcome is not None:
-                    on_outcome(outcome)
+                if on_outcome is not None:  # a cache write: file I/O off the event loop
+                    await asyncio.to_thread(on_outcome, outcome)
                 bar.update(1)
 
         n_workers = max(1, min(self.cfg.max_concurrency, len(queries)))
@@ -200,6 +200,7 @@ class Decomposer:
 
     async def _one(self, client: Any, query: str) -> Outcome:
         import openai
+        from openai.types.chat import ChatCompletion
 
         usage = Usage()
         mode_index = self._mode_index
@@ -209,16 +210,19 @@ class Decomposer:
         messages = self.prompt.render(query)
         while True:
             mode = MODES[mode_index]
-            kwargs: dict[str, Any] = {}
+            body: dict[str, Any] = {"model": self.cfg.model, "messages": messages,
+                                    "temperature": self.cfg.temperature}
             if (fmt := _response_format(mode)) is not None:
-                kwargs["response_format"] = fmt
+                body["response_format"] = fmt
             usage.requests += 1
             retry_after: float | None = None
             try:
-                resp = await client.chat.completions.create(
-                    model=self.cfg.model, messages=messages,
-                    temperature=self.cfg.temperature, **kwargs,
-                )
+                # The client's generic POST (its documented way to reach any endpoint) sends
+                # the same request as chat.completions.create without the typed-params
+                # transform, which walks the 13-message few-shot prompt on every call: 6-20 ms
+                # of CPU per request measured here, more than the rest of the client together.
+                resp = await client.post("/chat/completions", body=body,
+                                         cast_to=ChatCompletion)
             except openai.BadRequestError as exc:
                 if mode_index + 1 < len(MODES):
                     log.debug("query %r: %s refused (%s); trying %s", query, mode,

@@ -112,6 +112,8 @@ class FakeChatServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: the client reuses its connections
+
             def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
                 return
 
