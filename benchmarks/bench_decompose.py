@@ -48,33 +48,47 @@ def main() -> None:
     t_import = time.perf_counter() - t_import
     # Only the decompose section matters here; read it alone from the packaged defaults.
     defaults = DecomposeConfig(**yaml.safe_load(default_params_path().read_text())["decompose"])
-    samples = [{"sample_id": f"s{i}", "query": f"The person number {i} and walks to the door."}
-               for i in range(args.n)]
+    samples = [
+        {"sample_id": f"s{i}", "query": f"The person number {i} and walks to the door."}
+        for i in range(args.n)
+    ]
     ours, theirs = mp.Pipe()
     proc = mp.Process(target=_serve, args=(args.latency_ms / 1000, theirs), daemon=True)
     proc.start()
     base_url = ours.recv()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = dataclasses.replace(defaults, base_url=base_url, max_concurrency=args.concurrency,
-                                  cache_dir=str(Path(tmp) / "cache"))
+        cfg = dataclasses.replace(
+            defaults,
+            base_url=base_url,
+            max_concurrency=args.concurrency,
+            cache_dir=str(Path(tmp) / "cache"),
+        )
         prompt = load_prompt()
         t0 = time.perf_counter()
-        first = decompose_samples(samples, cfg, prompt, offline=False, api_key="sk-bench",
-                                  progress=False)
+        first = decompose_samples(
+            samples, cfg, prompt, offline=False, api_key="sk-bench", progress=False
+        )
         t1 = time.perf_counter()
-        second = decompose_samples(samples, cfg, prompt, offline=False, api_key="sk-bench",
-                                   progress=False)
+        second = decompose_samples(
+            samples, cfg, prompt, offline=False, api_key="sk-bench", progress=False
+        )
         t2 = time.perf_counter()
     ours.send("stop")
     n_server = ours.recv()
     proc.join(5)
     floor = args.n * args.latency_ms / 1000 / args.concurrency
-    print(f"decompose {args.n} queries, concurrency {args.concurrency}, "
-          f"{args.latency_ms:g} ms server latency (openai import {t_import:.2f} s, not counted)")
-    print(f"  first pass : {t1 - t0:6.2f} s  ({first.by_source['api']} from the API, "
-          f"{first.usage.requests} requests; server-time floor {floor:.2f} s; target < 10 s)")
-    print(f"  second pass: {t2 - t1:6.2f} s  ({second.by_source['cache']} from the cache, "
-          f"{second.usage.requests} requests)")
+    print(
+        f"decompose {args.n} queries, concurrency {args.concurrency}, "
+        f"{args.latency_ms:g} ms server latency (openai import {t_import:.2f} s, not counted)"
+    )
+    print(
+        f"  first pass : {t1 - t0:6.2f} s  ({first.by_source['api']} from the API, "
+        f"{first.usage.requests} requests; server-time floor {floor:.2f} s; target < 10 s)"
+    )
+    print(
+        f"  second pass: {t2 - t1:6.2f} s  ({second.by_source['cache']} from the cache, "
+        f"{second.usage.requests} requests)"
+    )
     print(f"  server saw {n_server} requests in total")
 
 

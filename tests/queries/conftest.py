@@ -23,8 +23,14 @@ QUERIES = [
 def write_samples(path: Path, queries: Sequence[str], **extra: Any) -> Path:
     with path.open("w", encoding="utf-8") as fh:
         for i, q in enumerate(queries):
-            row = {"sample_id": f"s{i}", "video_id": f"v{i}", "video_path": f"videos/v{i}.mp4",
-                   "query": q, "qtype": "declarative", **extra}
+            row = {
+                "sample_id": f"s{i}",
+                "video_id": f"v{i}",
+                "video_path": f"videos/v{i}.mp4",
+                "query": q,
+                "qtype": "declarative",
+                **extra,
+            }
             fh.write(json.dumps(row) + "\n")
     return path
 
@@ -45,24 +51,42 @@ def samples_file(tmp_path: Path) -> Path:
 def run_cli(tmp_path: Path, repo_root: Path) -> Callable[..., tuple[int, list[dict]]]:
     """Run ``zstvg <command>`` with fast test params; return (exit code, output rows)."""
 
-    def run(*argv: str, base_url: str = "", sets: Sequence[str] = (), command: str = "decompose",
-            out: Path | None = None) -> tuple[int, list[dict]]:
+    def run(
+        *argv: str,
+        base_url: str = "",
+        sets: Sequence[str] = (),
+        command: str = "decompose",
+        out: Path | None = None,
+    ) -> tuple[int, list[dict]]:
         out = out or tmp_path / "decompositions.jsonl"
         fast = [
-            f"decompose.cache_dir={tmp_path / 'cache'}", f"decompose.base_url='{base_url}'",
-            "decompose.timeout_s=0.3", "decompose.max_retries=3",
-            "decompose.backoff_initial_s=0.01", "decompose.backoff_max_s=0.5",
-            "decompose.max_concurrency=4", "decompose.offline=false",
+            f"decompose.cache_dir={tmp_path / 'cache'}",
+            f"decompose.base_url='{base_url}'",
+            "decompose.timeout_s=0.3",
+            "decompose.max_retries=3",
+            "decompose.backoff_initial_s=0.01",
+            "decompose.backoff_max_s=0.5",
+            "decompose.max_concurrency=4",
+            "decompose.offline=false",
         ]
-        args = [command, "--params", str(repo_root / "params.yaml"),
-                "--log-file", str(tmp_path / "run.log"), "-vv"]
+        args = [
+            command,
+            "--params",
+            str(repo_root / "params.yaml"),
+            "--log-file",
+            str(tmp_path / "run.log"),
+            "-vv",
+        ]
         for s in (*fast, *sets):
             args += ["--set", s]
         if command == "decompose":
             args += ["--out", str(out), "--no-progress"]
         rc = cli.main([*args, *argv])
-        rows = ([json.loads(line) for line in out.read_text().splitlines()]
-                if command == "decompose" and out.exists() else [])
+        rows = (
+            [json.loads(line) for line in out.read_text().splitlines()]
+            if command == "decompose" and out.exists()
+            else []
+        )
         return rc, rows
 
     return run

@@ -12,8 +12,10 @@ from zstvg.queries.client import parse_retry_after, retry_delay
 def test_full_jitter_bounds_double_and_cap():
     rng = random.Random(0)
     for attempt, bound in [(0, 0.5), (1, 1.0), (2, 2.0), (5, 10.0), (30, 10.0)]:
-        delays = [retry_delay(attempt, initial_s=0.5, max_s=10.0, retry_after_s=None, rng=rng)
-                  for _ in range(200)]
+        delays = [
+            retry_delay(attempt, initial_s=0.5, max_s=10.0, retry_after_s=None, rng=rng)
+            for _ in range(200)
+        ]
         assert 0.0 <= min(delays) and max(delays) <= bound
         assert max(delays) > 0.8 * bound  # full jitter spreads over the whole range
 

@@ -33,13 +33,15 @@ def test_good_answers_are_written_cached_and_reused(run_cli, samples_file, api_k
     assert r0["attribute"] == "The man in the red shirt walks to the door"
     assert r0["action"] == "sits down"
     assert r0["spatial_query"] == (
-        "Is there the man in the red shirt walks to the door in this video?")
+        "Is there the man in the red shirt walks to the door in this video?"
+    )
     assert r0["temporal_query"] == "Is there sits down in this video?"
     assert r0["source"] == "api" and r0["flags"] == [] and r0["model"] == "gpt-4o"
     assert r0["prompt_sha256"] == load_prompt().sha256
     assert [r["source"] for r in rows2] == ["cache"] * 3
     assert [{k: r[k] for k in ("attribute", "action")} for r in rows2] == [
-        {k: r[k] for k in ("attribute", "action")} for r in rows]
+        {k: r[k] for k in ("attribute", "action")} for r in rows
+    ]
     prov = json.loads(provenance_path(samples_file.parent / "decompositions.jsonl").read_text())
     assert prov["usage"]["requests"] == 0 and prov["by_source"] == {"cache": 3}
     assert prov["prompt_sha256"] == load_prompt().sha256
@@ -80,8 +82,12 @@ def test_transient_failures_are_retried(run_cli, samples_file, api_key, mode):
 def test_persistent_server_errors_give_flagged_fallback(run_cli, samples_file, api_key, capsys):
     q = QUERIES[2]
     with FakeChatServer(script={q: ["500"] * 10}) as server:
-        rc, rows = run_cli("--samples", str(samples_file), base_url=server.base_url,
-                           sets=["decompose.max_retries=2"])
+        rc, rows = run_cli(
+            "--samples",
+            str(samples_file),
+            base_url=server.base_url,
+            sets=["decompose.max_retries=2"],
+        )
     assert rc == 0 and server.per_query[q] == 3  # one request + max_retries retries
     r = rows[2]
     assert r["source"] == "fallback" and r["flags"] == ["fallback", "api_error"]
@@ -98,8 +104,9 @@ def test_persistent_server_errors_give_flagged_fallback(run_cli, samples_file, a
 
 
 @pytest.mark.parametrize("mode,flag", [("refusal", "refusal"), ("garbage", "unparsable")])
-def test_refusals_and_unparsable_answers_retried_then_flagged(run_cli, samples_file, api_key,
-                                                              mode, flag):
+def test_refusals_and_unparsable_answers_retried_then_flagged(
+    run_cli, samples_file, api_key, mode, flag
+):
     q = QUERIES[0]
     with FakeChatServer(script={q: [mode] * 10}) as server:
         rc, rows = run_cli("--samples", str(samples_file), base_url=server.base_url)
@@ -119,8 +126,12 @@ def test_refusal_then_good_answer(run_cli, samples_file, api_key):
 def test_server_without_structured_outputs_uses_json_mode(run_cli, tmp_path, api_key):
     samples = write_samples(tmp_path / "s.jsonl", [f"person {i} and walks" for i in range(6)])
     with FakeChatServer(structured=False) as server:
-        rc, rows = run_cli("--samples", str(samples), base_url=server.base_url,
-                           sets=["decompose.max_concurrency=1"])
+        rc, rows = run_cli(
+            "--samples",
+            str(samples),
+            base_url=server.base_url,
+            sets=["decompose.max_concurrency=1"],
+        )
     assert rc == 0 and all(r["source"] == "api" for r in rows)
     # one refused json_schema request, then JSON mode for this query and every later one
     assert server.response_formats == {"json_schema": 1, "json_object": 6}
@@ -130,8 +141,12 @@ def test_server_without_structured_outputs_uses_json_mode(run_cli, tmp_path, api
 def test_server_without_json_mode_uses_tolerant_parsing(run_cli, tmp_path, api_key):
     samples = write_samples(tmp_path / "s.jsonl", ["a man and runs", "a dog and barks"])
     with FakeChatServer(structured=False, json_mode=False) as server:
-        rc, rows = run_cli("--samples", str(samples), base_url=server.base_url,
-                           sets=["decompose.max_concurrency=1"])
+        rc, rows = run_cli(
+            "--samples",
+            str(samples),
+            base_url=server.base_url,
+            sets=["decompose.max_concurrency=1"],
+        )
     assert rc == 0 and [r["source"] for r in rows] == ["api", "api"]
     assert server.response_formats == {"json_schema": 1, "json_object": 1, "none": 2}
     assert rows[1]["attribute"] == "a dog" and rows[1]["action"] == "barks"
@@ -139,16 +154,20 @@ def test_server_without_json_mode_uses_tolerant_parsing(run_cli, tmp_path, api_k
 
 def test_offline_with_empty_cache_uses_fallback_and_no_request(run_cli, samples_file, api_key):
     with FakeChatServer() as server:
-        rc, rows = run_cli("--samples", str(samples_file), "--offline",
-                           base_url=server.base_url)
-        rc2, rows2 = run_cli("--samples", str(samples_file), base_url=server.base_url,
-                             sets=["decompose.offline=true"])
+        rc, rows = run_cli("--samples", str(samples_file), "--offline", base_url=server.base_url)
+        rc2, rows2 = run_cli(
+            "--samples",
+            str(samples_file),
+            base_url=server.base_url,
+            sets=["decompose.offline=true"],
+        )
         assert server.n_requests == 0
     assert rc == 0 and rc2 == 0 and rows == rows2
     assert all(r["source"] == "fallback" and r["flags"] == ["fallback", "offline"] for r in rows)
     assert rows[1]["attribute"] == "the woman with long hair"
     assert rows[1]["temporal_query"] == (
-        "Is there the woman who turns around and leaves the room in this video?")
+        "Is there the woman who turns around and leaves the room in this video?"
+    )
     prov = json.loads(provenance_path(samples_file.parent / "decompositions.jsonl").read_text())
     assert prov["offline"] is True and prov["server"] is None and prov["usage"]["requests"] == 0
 
@@ -160,8 +179,9 @@ def test_offline_uses_the_cache_first(run_cli, samples_file, api_key):
     assert rc == 0 and [r["source"] for r in rows] == ["cache"] * 3
 
 
-def test_openai_base_url_env_applies_when_params_leave_it_empty(run_cli, samples_file, api_key,
-                                                                 monkeypatch):
+def test_openai_base_url_env_applies_when_params_leave_it_empty(
+    run_cli, samples_file, api_key, monkeypatch
+):
     with FakeChatServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         rc, rows = run_cli("--samples", str(samples_file), base_url="")
@@ -171,21 +191,26 @@ def test_openai_base_url_env_applies_when_params_leave_it_empty(run_cli, samples
 def test_changing_the_model_changes_the_cache_key(run_cli, samples_file, api_key):
     with FakeChatServer() as server:
         run_cli("--samples", str(samples_file), base_url=server.base_url)
-        rc, rows = run_cli("--samples", str(samples_file), base_url=server.base_url,
-                           sets=["decompose.model=other-model"])
+        rc, rows = run_cli(
+            "--samples",
+            str(samples_file),
+            base_url=server.base_url,
+            sets=["decompose.model=other-model"],
+        )
     assert server.n_requests == 6 and {r["model"] for r in rows} == {"other-model"}
 
 
-def test_api_key_never_written_to_files_or_logs(run_cli, samples_file, api_key, tmp_path,
-                                                capsys):
+def test_api_key_never_written_to_files_or_logs(run_cli, samples_file, api_key, tmp_path, capsys):
     q = QUERIES[0]
-    with FakeChatServer(script={q: ["429", "500", "refusal"]}, retry_after_s=0.01,
-                        expected_key=api_key) as server:
+    with FakeChatServer(
+        script={q: ["429", "500", "refusal"]}, retry_after_s=0.01, expected_key=api_key
+    ) as server:
         rc, _ = run_cli("--samples", str(samples_file), base_url=server.base_url)
         assert rc == 0 and server.auth_ok == server.n_requests == 6
     with FakeChatServer(default_mode="500") as server:  # failures: error texts are written too
-        run_cli("--samples", str(samples_file), base_url=server.base_url,
-                out=tmp_path / "failed.jsonl")
+        run_cli(
+            "--samples", str(samples_file), base_url=server.base_url, out=tmp_path / "failed.jsonl"
+        )
     captured = capsys.readouterr()
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(files) >= 6 and (tmp_path / "run.log").stat().st_size > 0
@@ -194,8 +219,9 @@ def test_api_key_never_written_to_files_or_logs(run_cli, samples_file, api_key, 
     assert FAKE_KEY not in captured.out and FAKE_KEY not in captured.err
 
 
-def test_missing_key_is_a_clear_error_and_writes_nothing(run_cli, samples_file, monkeypatch,
-                                                         tmp_path):
+def test_missing_key_is_a_clear_error_and_writes_nothing(
+    run_cli, samples_file, monkeypatch, tmp_path
+):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     rc, rows = run_cli("--samples", str(samples_file), base_url="http://127.0.0.1:9/v1")
     assert rc == 2 and rows == []
@@ -222,8 +248,9 @@ def test_bad_samples_file_names_file_and_key(run_cli, tmp_path, api_key):
 
 
 def test_samples_with_errors_and_empty_queries(run_cli, tmp_path, api_key):
-    samples = write_samples(tmp_path / "s.jsonl", ["a man and runs", "  "],
-                            error="unreadable video")
+    samples = write_samples(
+        tmp_path / "s.jsonl", ["a man and runs", "  "], error="unreadable video"
+    )
     with FakeChatServer() as server:
         rc, rows = run_cli("--samples", str(samples), base_url=server.base_url)
     assert rc == 0 and server.n_requests == 1
@@ -235,8 +262,12 @@ def test_output_rows_follow_input_order_under_concurrency(run_cli, tmp_path, api
     queries = [f"person number {i} and walks away" for i in range(40)]
     samples = write_samples(tmp_path / "s.jsonl", queries)
     with FakeChatServer(latency_s=0.01) as server:
-        rc, rows = run_cli("--samples", str(samples), base_url=server.base_url,
-                           sets=["decompose.max_concurrency=8"])
+        rc, rows = run_cli(
+            "--samples",
+            str(samples),
+            base_url=server.base_url,
+            sets=["decompose.max_concurrency=8"],
+        )
     assert rc == 0 and server.n_requests == 40
     assert [r["attribute"] for r in rows] == [f"person number {i}" for i in range(40)]
     cache_files = list((Path(tmp_path) / "cache").rglob("*.json"))

@@ -14,10 +14,14 @@ from zstvg.queries.official_import import import_official
 
 # The authors' shape: keyed by video file name, one-element lists, a failure marker.
 OFFICIAL = {
-    "v0.mp4": {"decompose_attribute": ["the man in the red shirt."],
-               "decompose_action": ["The man walks to the door and sits down."]},
-    "v1.mp4": {"decompose_attribute": ["please describe this video"],
-               "decompose_action": ["please describe this video"]},
+    "v0.mp4": {
+        "decompose_attribute": ["the man in the red shirt."],
+        "decompose_action": ["The man walks to the door and sits down."],
+    },
+    "v1.mp4": {
+        "decompose_attribute": ["please describe this video"],
+        "decompose_action": ["please describe this video"],
+    },
     "v2.mp4": {"decompose_attribute": "a brown dog", "decompose_action": "a dog chasing a ball"},
     "v9.mp4": {"decompose_attribute": ["a cat"], "decompose_action": ["a cat sleeping"]},
     "v3.mp4": {"decompose_attribute": []},
@@ -30,12 +34,20 @@ def _write(tmp_path, data):
     return path
 
 
-def test_import_then_offline_decompose_uses_official_answers(run_cli, samples_file, tmp_path,
-                                                             api_key, capsys):
+def test_import_then_offline_decompose_uses_official_answers(
+    run_cli, samples_file, tmp_path, api_key, capsys
+):
     official = _write(tmp_path, OFFICIAL)
     report = tmp_path / "import_report.json"
-    rc, _ = run_cli("--file", str(official), "--samples", str(samples_file), "--report",
-                    str(report), command="import-decompositions")
+    rc, _ = run_cli(
+        "--file",
+        str(official),
+        "--samples",
+        str(samples_file),
+        "--report",
+        str(report),
+        command="import-decompositions",
+    )
     assert rc == 0
     rep = json.loads(report.read_text())
     assert rep["n_entries"] == 5 and rep["n_imported_samples"] == 2
@@ -48,7 +60,10 @@ def test_import_then_offline_decompose_uses_official_answers(run_cli, samples_fi
     assert rc == 0 and [r["source"] for r in rows] == ["official", "fallback", "official"]
     r0 = rows[0]
     assert (r0["target_class"], r0["attribute"], r0["action"]) == (
-        "person", "the man in the red shirt", "The man walks to the door and sits down")
+        "person",
+        "the man in the red shirt",
+        "The man walks to the door and sits down",
+    )
     assert r0["temporal_query"] == "Is there the man walks to the door and sits down in this video?"
     assert r0["model"] == "official" and r0["prompt_sha256"] == "official" and r0["flags"] == []
     assert rows[2]["target_class"] == "dog"
@@ -62,8 +77,13 @@ def test_import_then_offline_decompose_uses_official_answers(run_cli, samples_fi
 def test_own_cache_entry_wins_over_official(run_cli, samples_file, tmp_path, api_key):
     with FakeChatServer() as server:
         run_cli("--samples", str(samples_file), base_url=server.base_url)
-    run_cli("--file", str(_write(tmp_path, OFFICIAL)), "--samples", str(samples_file),
-            command="import-decompositions")
+    run_cli(
+        "--file",
+        str(_write(tmp_path, OFFICIAL)),
+        "--samples",
+        str(samples_file),
+        command="import-decompositions",
+    )
     rc, rows = run_cli("--samples", str(samples_file), "--offline")
     assert [r["source"] for r in rows] == ["cache"] * 3
 
@@ -76,8 +96,12 @@ def test_shared_videos_match_by_query_text_or_are_ambiguous(tmp_path):
         {"sample_id": "vid8_1", "video_id": "vid8", "query": "A dog barks."},
     ]
     data = [
-        {"vid": "vid7", "sentence": "the child holds a toy.",
-         "decompose_attribute": ["a child"], "decompose_action": ["a child holding a toy"]},
+        {
+            "vid": "vid7",
+            "sentence": "the child holds a toy.",
+            "decompose_attribute": ["a child"],
+            "decompose_action": ["a child holding a toy"],
+        },
         {"vid": "vid8", "decompose_attribute": ["a horse"], "decompose_action": ["a horse"]},
     ]
     cache = DecompositionCache(tmp_path / "cache")
@@ -87,10 +111,14 @@ def test_shared_videos_match_by_query_text_or_are_ambiguous(tmp_path):
     assert entry["answer"]["target_class"] == "person" and entry["source_key"] == "vid7"
 
 
-@pytest.mark.parametrize("content,match", [
-    ("{not json", "malformed JSON"), ("[1, 2]", "record 0: no key field"),
-    ('"text"', "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        ("{not json", "malformed JSON"),
+        ("[1, 2]", "record 0: no key field"),
+        ('"text"', "expected a JSON object"),
+    ],
+)
 def test_bad_official_files_name_the_file(tmp_path, content, match):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -98,4 +126,3 @@ def test_bad_official_files_name_the_file(tmp_path, content, match):
         import_official(path, [{"sample_id": "a", "query": "q"}], DecompositionCache(tmp_path))
     assert "bad.json" in str(exc.value)
     assert not list((tmp_path).rglob("*/*.json"))  # nothing was imported
-

@@ -18,13 +18,17 @@ SNAPSHOT_QUERY = "The man in the blue coat picks up the phone and walks out."
 
 def test_rendered_prompt_matches_snapshot():
     prompt = load_prompt()
-    current = {"version": prompt.version, "sha256": prompt.sha256,
-               "messages": prompt.render(SNAPSHOT_QUERY)}
+    current = {
+        "version": prompt.version,
+        "sha256": prompt.sha256,
+        "messages": prompt.render(SNAPSHOT_QUERY),
+    }
     if os.environ.get("ZSTVG_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(json.dumps(current, indent=1) + "\n")
     expected = json.loads(SNAPSHOT.read_text())
     assert current["messages"] == expected["messages"], (
-        "the prompt changed: bump its version, then rerun with ZSTVG_UPDATE_SNAPSHOTS=1")
+        "the prompt changed: bump its version, then rerun with ZSTVG_UPDATE_SNAPSHOTS=1"
+    )
     assert current == expected
 
 
@@ -52,8 +56,9 @@ def test_any_prompt_change_changes_hash_and_cache_key():
 
 
 def test_a_changed_prompt_misses_the_old_cache(tmp_path, repo_root):
-    cfg = dataclasses.replace(load_params(repo_root / "params.yaml").decompose,
-                              cache_dir=str(tmp_path))
+    cfg = dataclasses.replace(
+        load_params(repo_root / "params.yaml").decompose, cache_dir=str(tmp_path)
+    )
     prompt = load_prompt()
     answer = {"target_class": "person", "attribute": "the man", "action": "the man walking"}
     DecompositionCache(tmp_path).put(cfg.model, prompt.sha256, "The man walks.", answer)

@@ -8,33 +8,55 @@ from zstvg.queries.schema import Decomposition, parse_answer, read_decomposition
 GOOD = {"target_class": "person", "attribute": "the man in red", "action": "the man sitting"}
 
 
-@pytest.mark.parametrize("text", [
-    '{"target_class": "person", "attribute": "the man in red", "action": "the man sitting"}',
-    'Sure!\n```json\n{"target_class": "Person", "attribute": "the man in red.",'
-    ' "action": "the man  sitting"}\n```\nAnything else?',
-    'The answer is {"class": "person", "attribute_description": "the man in red", '
-    '"action_description": "the man sitting"} as requested.',
-    '{"target_class": "person", "attribute": ["the man in red"], "action": ["the man sitting"]}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"target_class": "person", "attribute": "the man in red", "action": "the man sitting"}',
+        'Sure!\n```json\n{"target_class": "Person", "attribute": "the man in red.",'
+        ' "action": "the man  sitting"}\n```\nAnything else?',
+        'The answer is {"class": "person", "attribute_description": "the man in red", '
+        '"action_description": "the man sitting"} as requested.',
+        '{"target_class": "person", "attribute": ["the man in red"], '
+        '"action": ["the man sitting"]}',
+    ],
+)
 def test_tolerant_parsing_accepts_common_shapes(text):
     assert parse_answer(text) == GOOD
 
 
-@pytest.mark.parametrize("text", [
-    None, "", "no json here", '{"target_class": "person", "attribute": "x"}',
-    '{"target_class": "", "attribute": "x", "action": "y"}', "[1, 2, 3]",
-    '{"target_class": "person", "attribute": "' + "x" * 500 + '", "action": "y"}',
-    '{"target_class": 3, "attribute": "x", "action": "y"}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        "",
+        "no json here",
+        '{"target_class": "person", "attribute": "x"}',
+        '{"target_class": "", "attribute": "x", "action": "y"}',
+        "[1, 2, 3]",
+        '{"target_class": "person", "attribute": "' + "x" * 500 + '", "action": "y"}',
+        '{"target_class": 3, "attribute": "x", "action": "y"}',
+    ],
+)
 def test_invalid_answers_are_rejected(text):
     assert parse_answer(text) is None
 
 
 def test_rows_round_trip_and_bad_rows_name_the_file(tmp_path):
-    row = Decomposition("s0", "q", "person", "a", "b", "Is there a in this video?",
-                        "Is there b in this video?", "api", "gpt-4o", "abc", ())
+    row = Decomposition(
+        "s0",
+        "q",
+        "person",
+        "a",
+        "b",
+        "Is there a in this video?",
+        "Is there b in this video?",
+        "api",
+        "gpt-4o",
+        "abc",
+        (),
+    )
     path = tmp_path / "d.jsonl"
-    path.write_text(f'{__import__("json").dumps(row.to_json())}\n')
+    path.write_text(f"{__import__('json').dumps(row.to_json())}\n")
     assert read_decompositions(path) == {"s0": row}
     assert "error" not in row.to_json()
     path.write_text('{"sample_id": "s0"}\n')

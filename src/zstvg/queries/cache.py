@@ -62,7 +62,11 @@ class DecompositionCache:
         return entry
 
     def put(
-        self, model: str, prompt_sha256: str, query: str, answer: dict[str, str],
+        self,
+        model: str,
+        prompt_sha256: str,
+        query: str,
+        answer: dict[str, str],
         **extra: Any,
     ) -> Path:
         """Store one answer with what produced it (model, prompt hash, usage, source file)."""

@@ -40,9 +40,11 @@ log = logging.getLogger(__name__)
 
 MODES = ("json_schema", "json_object", "text")
 CONTENT_RETRIES = 2
-_FATAL_STATUS = {401: "authentication failed (check OPENAI_API_KEY)",
-                 403: "permission denied (check OPENAI_API_KEY and the model's access)",
-                 404: "not found (check decompose.base_url and decompose.model)"}
+_FATAL_STATUS = {
+    401: "authentication failed (check OPENAI_API_KEY)",
+    403: "permission denied (check OPENAI_API_KEY and the model's access)",
+    404: "not found (check decompose.base_url and decompose.model)",
+}
 
 
 class FatalAPIError(InputError):
@@ -65,8 +67,10 @@ class Usage:
         self.completion_tokens += other.completion_tokens
 
     def cost_usd(self, cfg: DecomposeConfig) -> float:
-        return (self.prompt_tokens * cfg.usd_per_1m_input_tokens
-                + self.completion_tokens * cfg.usd_per_1m_output_tokens) / 1e6
+        return (
+            self.prompt_tokens * cfg.usd_per_1m_input_tokens
+            + self.completion_tokens * cfg.usd_per_1m_output_tokens
+        ) / 1e6
 
     def to_json(self, cfg: DecomposeConfig) -> dict[str, Any]:
         return {
@@ -114,11 +118,15 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
 
 
 def retry_delay(
-    attempt: int, *, initial_s: float, max_s: float, retry_after_s: float | None,
+    attempt: int,
+    *,
+    initial_s: float,
+    max_s: float,
+    retry_after_s: float | None,
     rng: random.Random,
 ) -> float:
     """Delay before retry number ``attempt`` (0-based): full jitter, Retry-After as a floor."""
-    delay = rng.uniform(0.0, min(max_s, initial_s * 2.0 ** attempt))
+    delay = rng.uniform(0.0, min(max_s, initial_s * 2.0**attempt))
     if retry_after_s is not None:
         delay = max(delay, retry_after_s)
     return min(delay, max_s)
@@ -126,8 +134,10 @@ def retry_delay(
 
 def _response_format(mode: str) -> dict[str, Any] | None:
     if mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {
-            "name": "query_decomposition", "strict": True, "schema": ANSWER_SCHEMA}}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "query_decomposition", "strict": True, "schema": ANSWER_SCHEMA},
+        }
     if mode == "json_object":
         return {"type": "json_object"}
     return None
@@ -137,8 +147,13 @@ class Decomposer:
     """Decompose many queries concurrently against one OpenAI-compatible server."""
 
     def __init__(
-        self, cfg: DecomposeConfig, prompt: PromptTemplate, *, api_key: str,
-        base_url: str | None = None, seed: int = 0,
+        self,
+        cfg: DecomposeConfig,
+        prompt: PromptTemplate,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        seed: int = 0,
     ) -> None:
         self.cfg = cfg
         self.prompt = prompt
@@ -151,21 +166,27 @@ class Decomposer:
         return text.replace(self._api_key, "***") if self._api_key else text
 
     def run(
-        self, queries: Sequence[str], on_outcome: Callable[[Outcome], None] | None = None,
+        self,
+        queries: Sequence[str],
+        on_outcome: Callable[[Outcome], None] | None = None,
         progress: bool = True,
     ) -> dict[str, Outcome]:
         """Blocking entry point: decompose ``queries`` (unique) and return outcomes by query."""
         return asyncio.run(self.run_async(queries, on_outcome, progress))
 
     async def run_async(
-        self, queries: Sequence[str], on_outcome: Callable[[Outcome], None] | None = None,
+        self,
+        queries: Sequence[str],
+        on_outcome: Callable[[Outcome], None] | None = None,
         progress: bool = True,
     ) -> dict[str, Outcome]:
         import openai
         from tqdm import tqdm
 
         client = openai.AsyncOpenAI(
-            api_key=self._api_key, base_url=self.base_url, timeout=self.cfg.timeout_s,
+            api_key=self._api_key,
+            base_url=self.base_url,
+            timeout=self.cfg.timeout_s,
             max_retries=0,  # retries are ours: jitter, Retry-After cap, counting
         )
         todo: asyncio.Queue[str] = asyncio.Queue()
@@ -210,8 +231,11 @@ class Decomposer:
         messages = self.prompt.render(query)
         while True:
             mode = MODES[mode_index]
-            body: dict[str, Any] = {"model": self.cfg.model, "messages": messages,
-                                    "temperature": self.cfg.temperature}
+            body: dict[str, Any] = {
+                "model": self.cfg.model,
+                "messages": messages,
+                "temperature": self.cfg.temperature,
+            }
             if (fmt := _response_format(mode)) is not None:
                 body["response_format"] = fmt
             usage.requests += 1
@@ -221,12 +245,16 @@ class Decomposer:
                 # the same request as chat.completions.create without the typed-params
                 # transform, which walks the 13-message few-shot prompt on every call: 6-20 ms
                 # of CPU per request measured here, more than the rest of the client together.
-                resp = await client.post("/chat/completions", body=body,
-                                         cast_to=ChatCompletion)
+                resp = await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
             except openai.BadRequestError as exc:
                 if mode_index + 1 < len(MODES):
-                    log.debug("query %r: %s refused (%s); trying %s", query, mode,
-                              self._redact(str(exc)), MODES[mode_index + 1])
+                    log.debug(
+                        "query %r: %s refused (%s); trying %s",
+                        query,
+                        mode,
+                        self._redact(str(exc)),
+                        MODES[mode_index + 1],
+                    )
                     mode_index += 1
                     continue
                 return Outcome(query, None, ("api_error",), self._redact(str(exc)), mode, usage)
@@ -238,12 +266,14 @@ class Decomposer:
                         f": HTTP {status} {_FATAL_STATUS[status]}: {self._redact(str(exc))}"
                     ) from None
                 if status not in (408, 409, 429) and status < 500:
-                    return Outcome(query, None, ("api_error",), self._redact(str(exc)), mode,
-                                   usage)
+                    return Outcome(query, None, ("api_error",), self._redact(str(exc)), mode, usage)
                 retry_after = parse_retry_after(exc.response.headers)
                 reason = f"HTTP {status}"
-            except (openai.APIConnectionError, openai.APIResponseValidationError,
-                    json.JSONDecodeError) as exc:  # timeouts are APIConnectionErrors
+            except (
+                openai.APIConnectionError,
+                openai.APIResponseValidationError,
+                json.JSONDecodeError,
+            ) as exc:  # timeouts are APIConnectionErrors
                 reason = type(exc).__name__
             else:
                 if resp.usage is not None:
@@ -256,25 +286,43 @@ class Decomposer:
                     answer = parse_answer(message.content if message is not None else None)
                     if answer is not None:
                         if mode_index > self._mode_index:
-                            log.warning("the server does not support %s; using %s from now on",
-                                        MODES[self._mode_index], mode)
+                            log.warning(
+                                "the server does not support %s; using %s from now on",
+                                MODES[self._mode_index],
+                                mode,
+                            )
                             self._mode_index = mode_index
                         return Outcome(query, answer, (), None, mode, usage)
                     content_flag = "unparsable"
                 if content_tries >= min(CONTENT_RETRIES, self.cfg.max_retries):
-                    return Outcome(query, None, (content_flag,),
-                                   f"{content_flag} answer after {content_tries + 1} requests",
-                                   mode, usage)
+                    return Outcome(
+                        query,
+                        None,
+                        (content_flag,),
+                        f"{content_flag} answer after {content_tries + 1} requests",
+                        mode,
+                        usage,
+                    )
                 content_tries += 1
                 usage.retries += 1
                 log.debug("query %r: %s answer, asking again", query, content_flag)
                 continue
             if transient >= self.cfg.max_retries:
-                return Outcome(query, None, ("api_error",),
-                               f"{reason} after {transient + 1} requests", mode, usage)
-            delay = retry_delay(transient, initial_s=self.cfg.backoff_initial_s,
-                                max_s=self.cfg.backoff_max_s, retry_after_s=retry_after,
-                                rng=self._rng)
+                return Outcome(
+                    query,
+                    None,
+                    ("api_error",),
+                    f"{reason} after {transient + 1} requests",
+                    mode,
+                    usage,
+                )
+            delay = retry_delay(
+                transient,
+                initial_s=self.cfg.backoff_initial_s,
+                max_s=self.cfg.backoff_max_s,
+                retry_after_s=retry_after,
+                rng=self._rng,
+            )
             transient += 1
             usage.retries += 1
             log.debug("query %r: %s, retry %d in %.2f s", query, reason, transient, delay)

@@ -52,8 +52,11 @@ class DecomposeResult:
     @property
     def failed(self) -> list[Decomposition]:
         """Rows whose LLM answer is missing for a reason other than offline mode."""
-        return [r for r in self.rows if r.error is not None
-                or {"refusal", "unparsable", "api_error"} & set(r.flags)]
+        return [
+            r
+            for r in self.rows
+            if r.error is not None or {"refusal", "unparsable", "api_error"} & set(r.flags)
+        ]
 
 
 @dataclass(frozen=True)
@@ -68,23 +71,36 @@ class _Answer:
 
 def _row(sample_id: str, query: str, a: _Answer) -> Decomposition:
     return Decomposition(
-        sample_id=sample_id, query=query, target_class=a.answer["target_class"],
-        attribute=a.answer["attribute"], action=a.answer["action"],
+        sample_id=sample_id,
+        query=query,
+        target_class=a.answer["target_class"],
+        attribute=a.answer["attribute"],
+        action=a.answer["action"],
         spatial_query=sub_query(a.answer["attribute"]),
         temporal_query=sub_query(a.answer["action"]),
-        source=a.source, model=a.model, prompt_sha256=a.prompt_sha256, flags=a.flags,
+        source=a.source,
+        model=a.model,
+        prompt_sha256=a.prompt_sha256,
+        flags=a.flags,
         error=a.error,
     )
 
 
 def _fallback(query: str, flags: tuple[str, ...], error: str | None = None) -> _Answer:
-    return _Answer(rule_based_decompose(query), "fallback", FALLBACK_MODEL, None,
-                   ("fallback", *flags), error)
+    return _Answer(
+        rule_based_decompose(query), "fallback", FALLBACK_MODEL, None, ("fallback", *flags), error
+    )
 
 
 def decompose_samples(
-    samples: Sequence[dict[str, Any]], cfg: DecomposeConfig, prompt: PromptTemplate, *,
-    offline: bool, api_key: str | None, seed: int = 0, progress: bool = True,
+    samples: Sequence[dict[str, Any]],
+    cfg: DecomposeConfig,
+    prompt: PromptTemplate,
+    *,
+    offline: bool,
+    api_key: str | None,
+    seed: int = 0,
+    progress: bool = True,
 ) -> DecomposeResult:
     """One Decomposition per sample, in input order (see the module docstring for the order)."""
     cache = DecompositionCache(cfg.cache_dir)
@@ -98,8 +114,9 @@ def decompose_samples(
         if (entry := cache.get(cfg.model, p_hash, query)) is not None:
             answers[query] = _Answer(entry["answer"], "cache", cfg.model, p_hash)
         elif (entry := cache.get(OFFICIAL_MODEL, OFFICIAL_PROMPT_SHA256, query)) is not None:
-            answers[query] = _Answer(entry["answer"], "official", OFFICIAL_MODEL,
-                                     OFFICIAL_PROMPT_SHA256)
+            answers[query] = _Answer(
+                entry["answer"], "official", OFFICIAL_MODEL, OFFICIAL_PROMPT_SHA256
+            )
         else:
             misses.append(query)
     usage = Usage()
@@ -114,15 +131,21 @@ def decompose_samples(
                 f"({cfg.cache_dir}) and OPENAI_API_KEY is not set; set it, or pass --offline "
                 "to use the rule-based fallback for them"
             )
-        log.info("asking %s for %d queries (%d cached)", cfg.model, len(misses),
-                 len(answers))
+        log.info("asking %s for %d queries (%d cached)", cfg.model, len(misses), len(answers))
 
         def store(o: Outcome) -> None:
             if o.answer is not None:
-                cache.put(cfg.model, p_hash, o.query, o.answer, source="api",
-                          prompt_version=prompt.version, response_mode=o.mode,
-                          prompt_tokens=o.usage.prompt_tokens,
-                          completion_tokens=o.usage.completion_tokens)
+                cache.put(
+                    cfg.model,
+                    p_hash,
+                    o.query,
+                    o.answer,
+                    source="api",
+                    prompt_version=prompt.version,
+                    response_mode=o.mode,
+                    prompt_tokens=o.usage.prompt_tokens,
+                    completion_tokens=o.usage.completion_tokens,
+                )
 
         client = Decomposer(cfg, prompt, api_key=api_key, base_url=cfg.base_url, seed=seed)
         outcomes = client.run(misses, on_outcome=store, progress=progress)
@@ -139,11 +162,22 @@ def decompose_samples(
         sid = str(s.get("sample_id"))
         query = normalize_query(str(s.get("query") or ""))
         if not query:
-            rows.append(Decomposition(
-                sample_id=sid, query="", target_class="", attribute="", action="",
-                spatial_query="", temporal_query="", source="fallback", model=None,
-                prompt_sha256=None, flags=("error",), error="empty query: nothing to decompose",
-            ))
+            rows.append(
+                Decomposition(
+                    sample_id=sid,
+                    query="",
+                    target_class="",
+                    attribute="",
+                    action="",
+                    spatial_query="",
+                    temporal_query="",
+                    source="fallback",
+                    model=None,
+                    prompt_sha256=None,
+                    flags=("error",),
+                    error="empty query: nothing to decompose",
+                )
+            )
             continue
         rows.append(_row(sid, str(s.get("query")), answers[query]))
     return DecomposeResult(rows, usage)

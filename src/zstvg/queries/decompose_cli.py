@@ -21,13 +21,24 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--samples", required=True, metavar="PATH",
-                        help="samples.jsonl from prepare-data (needs sample_id and query)")
-    parser.add_argument("--out", required=True, metavar="PATH",
-                        help="decompositions.jsonl to write (plus <out>.provenance.json)")
-    parser.add_argument("--offline", action="store_true",
-                        help="never call the API: cached or imported answers, else the "
-                        "rule-based fallback (flagged 'fallback'); same as decompose.offline")
+    parser.add_argument(
+        "--samples",
+        required=True,
+        metavar="PATH",
+        help="samples.jsonl from prepare-data (needs sample_id and query)",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="decompositions.jsonl to write (plus <out>.provenance.json)",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="never call the API: cached or imported answers, else the "
+        "rule-based fallback (flagged 'fallback'); same as decompose.offline",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -59,21 +70,32 @@ def run(args: argparse.Namespace, params: Params) -> int:
     offline = bool(args.offline or cfg.offline)
     prompt = load_prompt()
     result = decompose_samples(
-        samples, cfg, prompt, offline=offline,
+        samples,
+        cfg,
+        prompt,
+        offline=offline,
         api_key=None if offline else (os.environ.get("OPENAI_API_KEY") or None),
-        seed=params.seed, progress=not args.no_progress,
+        seed=params.seed,
+        progress=not args.no_progress,
     )
     write_jsonl(args.out, (r.to_json() for r in result.rows))
     usage = result.usage.to_json(cfg)
     failed = result.failed
     write_provenance(
-        args.out, step="decompose", params=params.section("decompose"),
-        prompt_version=prompt.version, prompt_sha256=prompt.sha256, model=cfg.model,
-        server=None if offline else server_label(cfg.base_url), offline=offline,
+        args.out,
+        step="decompose",
+        params=params.section("decompose"),
+        prompt_version=prompt.version,
+        prompt_sha256=prompt.sha256,
+        model=cfg.model,
+        server=None if offline else server_label(cfg.base_url),
+        offline=offline,
         samples=str(args.samples),
         samples_sha256=hashlib.sha256(Path(args.samples).read_bytes()).hexdigest(),
-        n_samples=len(result.rows), by_source=dict(sorted(result.by_source.items())),
-        flags=dict(sorted(result.flag_counts.items())), usage=usage,
+        n_samples=len(result.rows),
+        by_source=dict(sorted(result.by_source.items())),
+        flags=dict(sorted(result.flag_counts.items())),
+        usage=usage,
         failed_samples=[r.sample_id for r in failed],
     )
     n_err = sum(1 for s in samples if s.get("error"))
@@ -82,9 +104,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
     print(f"  by source: {sources}")
     if result.flag_counts:
         print("  flags: " + ", ".join(f"{k} {v}" for k, v in sorted(result.flag_counts.items())))
-    print(f"  requests {usage['requests']} (retries {usage['retries']}), tokens in "
-          f"{usage['prompt_tokens']} out {usage['completion_tokens']}, estimated cost "
-          f"${usage['estimated_cost_usd']:.4f}")
+    print(
+        f"  requests {usage['requests']} (retries {usage['retries']}), tokens in "
+        f"{usage['prompt_tokens']} out {usage['completion_tokens']}, estimated cost "
+        f"${usage['estimated_cost_usd']:.4f}"
+    )
     if failed:
         listed = ", ".join(f"{r.sample_id} ({r.error})" for r in failed[:10])
         more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""

@@ -144,12 +144,20 @@ class FakeChatServer:
                         {"Retry-After": f"{server.retry_after_s:g}"},
                     )
                 elif mode.isdigit():  # "500", "401", ...: that status with an error body
-                    self._send(int(mode), {"error": {"message": f"status {mode}",
-                                                     "type": "server_error"}})
+                    self._send(
+                        int(mode), {"error": {"message": f"status {mode}", "type": "server_error"}}
+                    )
                 elif mode == "unsupported":
-                    self._send(400, {"error": {
-                        "message": f"response_format {fmt} is not supported by this server",
-                        "type": "invalid_request_error", "param": "response_format"}})
+                    self._send(
+                        400,
+                        {
+                            "error": {
+                                "message": f"response_format {fmt} is not supported by this server",
+                                "type": "invalid_request_error",
+                                "param": "response_format",
+                            }
+                        },
+                    )
                 elif mode == "malformed":
                     self._send_raw(200, b'{"id": "chatcmpl-x", "choices": [{"message": ')
                 else:
@@ -163,29 +171,38 @@ class FakeChatServer:
                     elif fmt == "none":
                         content = (
                             "Sure! Here is the decomposition:\n```json\n"
-                            + json.dumps(server.answer(query), indent=1) + "\n```"
+                            + json.dumps(server.answer(query), indent=1)
+                            + "\n```"
                         )
                     else:
                         content = json.dumps(server.answer(query))
                     prompt_chars = sum(len(str(m.get("content", ""))) for m in body["messages"])
                     completion_tokens = len(content or refusal or "") // 4
-                    self._send(200, {
-                        "id": "chatcmpl-fake",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body.get("model", "fake"),
-                        "choices": [{
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": content,
-                                        "refusal": refusal},
-                        }],
-                        "usage": {
-                            "prompt_tokens": prompt_chars // 4,
-                            "completion_tokens": completion_tokens,
-                            "total_tokens": prompt_chars // 4 + completion_tokens,
+                    self._send(
+                        200,
+                        {
+                            "id": "chatcmpl-fake",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": body.get("model", "fake"),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {
+                                        "role": "assistant",
+                                        "content": content,
+                                        "refusal": refusal,
+                                    },
+                                }
+                            ],
+                            "usage": {
+                                "prompt_tokens": prompt_chars // 4,
+                                "completion_tokens": completion_tokens,
+                                "total_tokens": prompt_chars // 4 + completion_tokens,
+                            },
                         },
-                    })
+                    )
 
             def _send(self, status: int, obj: Any, headers: Mapping[str, str] = {}) -> None:
                 self._send_raw(status, json.dumps(obj).encode(), headers)

@@ -24,7 +24,8 @@ from zstvg.queries.prompts import normalize_description
 
 FALLBACK_MODEL = "rules-v1"
 
-_ACTION_VERBS = frozenset("""
+_ACTION_VERBS = frozenset(
+    """
     walk run go come turn stand sit get take put pick hold hand give throw catch push pull open
     close leave enter exit talk speak say tell shout look watch stare glance point raise lower
     lift drop move step jump climb fall lie lean bend kneel squat nod shake wave hug kiss touch
@@ -36,18 +37,62 @@ _ACTION_VERBS = frozenset("""
     feed pet stroke scratch sweep mop type search check adjust fix tie untie button zip hang
     point pace hurry rush stroll wander exit board park swing toss bounce kick grasp release
     embrace comfort greet meet join separate leave sit
-""".split())
+""".split()
+)
 _IRREGULAR = {
-    "went": "go", "goes": "go", "gone": "go", "came": "come", "ran": "run", "sat": "sit",
-    "stood": "stand", "took": "take", "taken": "take", "gave": "give", "given": "give",
-    "threw": "throw", "thrown": "throw", "caught": "catch", "left": "leave", "said": "say",
-    "told": "tell", "fell": "fall", "lay": "lie", "lies": "lie", "lying": "lie", "held": "hold",
-    "brought": "bring", "led": "lead", "rode": "ride", "drove": "drive", "flew": "fly",
-    "flies": "fly", "swam": "swim", "ate": "eat", "drank": "drink", "wrote": "write",
-    "beat": "beat", "rose": "rise", "hid": "hide", "slept": "sleep", "woke": "wake",
-    "shot": "shoot", "rang": "ring", "bit": "bite", "fed": "feed", "swept": "sweep",
-    "hung": "hang", "met": "meet", "swung": "swing", "knelt": "kneel", "got": "get",
-    "put": "put", "set": "set", "cut": "cut", "hit": "hit", "read": "read", "let": "let",
+    "went": "go",
+    "goes": "go",
+    "gone": "go",
+    "came": "come",
+    "ran": "run",
+    "sat": "sit",
+    "stood": "stand",
+    "took": "take",
+    "taken": "take",
+    "gave": "give",
+    "given": "give",
+    "threw": "throw",
+    "thrown": "throw",
+    "caught": "catch",
+    "left": "leave",
+    "said": "say",
+    "told": "tell",
+    "fell": "fall",
+    "lay": "lie",
+    "lies": "lie",
+    "lying": "lie",
+    "held": "hold",
+    "brought": "bring",
+    "led": "lead",
+    "rode": "ride",
+    "drove": "drive",
+    "flew": "fly",
+    "flies": "fly",
+    "swam": "swim",
+    "ate": "eat",
+    "drank": "drink",
+    "wrote": "write",
+    "beat": "beat",
+    "rose": "rise",
+    "hid": "hide",
+    "slept": "sleep",
+    "woke": "wake",
+    "shot": "shoot",
+    "rang": "ring",
+    "bit": "bite",
+    "fed": "feed",
+    "swept": "sweep",
+    "hung": "hang",
+    "met": "meet",
+    "swung": "swing",
+    "knelt": "kneel",
+    "got": "get",
+    "put": "put",
+    "set": "set",
+    "cut": "cut",
+    "hit": "hit",
+    "read": "read",
+    "let": "let",
     "dies": "die",
 }
 # Linking words that end the subject noun phrase without being an action themselves.
@@ -58,11 +103,13 @@ _PREPOSITIONS = frozenset(
 )
 _DETERMINERS = frozenset("a an the this that another one".split())
 _QUESTION_WORDS = frozenset("who whom whose what which".split())
-_PERSON_NOUNS = frozenset("""
+_PERSON_NOUNS = frozenset(
+    """
     man men woman women boy boys girl girls child children kid kids baby babies adult adults
     person people guy guys lady ladies gentleman player players he she someone somebody
     teenager toddler elder officer policeman soldier doctor nurse waiter driver worker
-""".split())
+""".split()
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|[^\sA-Za-z]+")
 
 
@@ -72,8 +119,16 @@ def _base(word: str) -> str | None:
     if w in _IRREGULAR:
         return _IRREGULAR[w]
     candidates = [w]
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", "e"),
-                         ("ed", ""), ("ing", "e"), ("ing", "")):
+    for suffix, repl in (
+        ("ies", "y"),
+        ("es", ""),
+        ("s", ""),
+        ("ied", "y"),
+        ("ed", "e"),
+        ("ed", ""),
+        ("ing", "e"),
+        ("ing", ""),
+    ):
         if w.endswith(suffix) and len(w) > len(suffix) + 1:
             stem = w[: -len(suffix)] + repl
             candidates.append(stem)
@@ -179,5 +234,5 @@ def _question(tokens: list[str]) -> dict[str, str]:
 def _join(tokens: list[str]) -> str:
     out = ""
     for tok in tokens:
-        out += tok if (not out or not tok[0].isalnum() and tok[0] not in "(\"") else " " + tok
+        out += tok if (not out or not tok[0].isalnum() and tok[0] not in '("') else " " + tok
     return out.strip()

@@ -13,13 +13,24 @@ from zstvg.io import write_json, write_provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--file", required=True, metavar="PATH",
-                        help="the authors' decomposition JSON (e.g. "
-                        "gpt4_decompose_attr_action.json), keyed by video file name")
-    parser.add_argument("--samples", required=True, metavar="PATH",
-                        help="samples.jsonl whose samples the entries are matched to")
-    parser.add_argument("--report", metavar="PATH",
-                        help="also write the import report (counts, unmatched keys) as JSON")
+    parser.add_argument(
+        "--file",
+        required=True,
+        metavar="PATH",
+        help="the authors' decomposition JSON (e.g. "
+        "gpt4_decompose_attr_action.json), keyed by video file name",
+    )
+    parser.add_argument(
+        "--samples",
+        required=True,
+        metavar="PATH",
+        help="samples.jsonl whose samples the entries are matched to",
+    )
+    parser.add_argument(
+        "--report",
+        metavar="PATH",
+        help="also write the import report (counts, unmatched keys) as JSON",
+    )
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
@@ -32,14 +43,25 @@ def run(args: argparse.Namespace, params: Params) -> int:
     report = import_official(args.file, samples, cache)
     if args.report:
         write_json(args.report, report.to_json())
-        write_provenance(args.report, step="import-decompositions",
-                         params=params.section("decompose"), source_file=str(args.file),
-                         samples=str(args.samples))
-    print(f"import-decompositions: {report.n_entries} entries in {args.file}; "
-          f"{len(report.imported)} of {len(samples)} samples imported into "
-          f"{params.decompose.cache_dir}")
-    for what in ("failed_in_source", "malformed", "unmatched", "ambiguous",
-                 "samples_without_entry"):
+        write_provenance(
+            args.report,
+            step="import-decompositions",
+            params=params.section("decompose"),
+            source_file=str(args.file),
+            samples=str(args.samples),
+        )
+    print(
+        f"import-decompositions: {report.n_entries} entries in {args.file}; "
+        f"{len(report.imported)} of {len(samples)} samples imported into "
+        f"{params.decompose.cache_dir}"
+    )
+    for what in (
+        "failed_in_source",
+        "malformed",
+        "unmatched",
+        "ambiguous",
+        "samples_without_entry",
+    ):
         items = getattr(report, what)
         if items:
             more = f" and {len(items) - 5} more" if len(items) > 5 else ""

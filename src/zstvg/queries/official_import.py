@@ -60,9 +60,16 @@ class ImportReport:
             "source": self.source,
             "n_entries": self.n_entries,
             "n_imported_samples": len(self.imported),
-            **{k: getattr(self, k) for k in (
-                "failed_in_source", "malformed", "unmatched", "ambiguous",
-                "samples_without_entry")},
+            **{
+                k: getattr(self, k)
+                for k in (
+                    "failed_in_source",
+                    "malformed",
+                    "unmatched",
+                    "ambiguous",
+                    "samples_without_entry",
+                )
+            },
         }
 
 
@@ -102,12 +109,19 @@ def official_answer(entry: Any) -> dict[str, str] | None | str:
     if FAILURE_MARKER in attribute.lower() or FAILURE_MARKER in action.lower():
         return "failed"
     subject = _last(entry.get("decompose_subject")) or attribute
-    return normalize_answer({"target_class": target_class_from_phrase(subject),
-                             "attribute": attribute, "action": action})
+    return normalize_answer(
+        {
+            "target_class": target_class_from_phrase(subject),
+            "attribute": attribute,
+            "action": action,
+        }
+    )
 
 
 def import_official(
-    path: PathLike, samples: list[dict[str, Any]], cache: DecompositionCache,
+    path: PathLike,
+    samples: list[dict[str, Any]],
+    cache: DecompositionCache,
 ) -> ImportReport:
     """Write every entry of the authors' file that matches a sample into ``cache``."""
     text_path = str(path)
@@ -116,8 +130,11 @@ def import_official(
     report = ImportReport(source=text_path)
     index: dict[str, list[int]] = {}
     for i, s in enumerate(samples):
-        names = {str(s.get("sample_id", "")), str(s.get("video_id", "")),
-                 PurePosixPath(str(s.get("video_path", "")).replace("\\", "/")).name}
+        names = {
+            str(s.get("sample_id", "")),
+            str(s.get("video_id", "")),
+            PurePosixPath(str(s.get("video_path", "")).replace("\\", "/")).name,
+        }
         for name in {n for n in names if n} | {_stem(n) for n in names if n}:
             index.setdefault(name, []).append(i)
     matched: set[int] = set()
@@ -138,8 +155,11 @@ def import_official(
         text = next((entry[f] for f in _QUERY_FIELDS if isinstance(entry.get(f), str)), None)
         if text is not None:
             wanted = normalize_query(text).lower()
-            candidates = [i for i in candidates
-                          if normalize_query(str(samples[i].get("query", ""))).lower() == wanted]
+            candidates = [
+                i
+                for i in candidates
+                if normalize_query(str(samples[i].get("query", ""))).lower() == wanted
+            ]
         queries = {normalize_query(str(samples[i].get("query", ""))) for i in candidates}
         if not candidates:
             report.unmatched.append(key)
@@ -148,16 +168,29 @@ def import_official(
             report.ambiguous.append(key)
             continue
         for i in candidates:
-            cache.put(OFFICIAL_MODEL, OFFICIAL_PROMPT_SHA256, str(samples[i]["query"]),
-                      answer, source="official", source_file=PurePosixPath(text_path).name,
-                      source_sha256=source_sha, source_key=key)
+            cache.put(
+                OFFICIAL_MODEL,
+                OFFICIAL_PROMPT_SHA256,
+                str(samples[i]["query"]),
+                answer,
+                source="official",
+                source_file=PurePosixPath(text_path).name,
+                source_sha256=source_sha,
+                source_key=key,
+            )
             matched.add(i)
             report.imported.append(str(samples[i].get("sample_id")))
-    report.samples_without_entry = [str(s.get("sample_id")) for i, s in enumerate(samples)
-                                    if i not in matched]
+    report.samples_without_entry = [
+        str(s.get("sample_id")) for i, s in enumerate(samples) if i not in matched
+    ]
     for what in ("failed_in_source", "malformed", "unmatched", "ambiguous"):
         keys = getattr(report, what)
         if keys:
-            log.warning("%s: %d entries %s (first: %s)", text_path, len(keys),
-                        what.replace("_", " "), ", ".join(keys[:5]))
+            log.warning(
+                "%s: %d entries %s (first: %s)",
+                text_path,
+                len(keys),
+                what.replace("_", " "),
+                ", ".join(keys[:5]),
+            )
     return report
