@@ -30,7 +30,7 @@ def where(path: Path | str, entry_id: str) -> str:
 
 def require(entry: Any, key: str, path: Path | str, entry_id: str) -> Any:
     """``entry[key]``, or an InputError naming the file, the entry and the missing key."""
-    if not isinstance(entry, Mapping):
+    if not isinstance(entry, dict):  # JSON objects load as dict (and Mapping checks are slow)
         raise InputError(
             f"{where(path, entry_id)}: expected a JSON object, got {type(entry).__name__}"
         )

@@ -184,7 +184,15 @@ def _collect_boxes(
 
 
 class _VidorVideo:
-    """One VidOR annotation file: the video's relative path and per-frame boxes by tid."""
+    """One VidOR annotation file: the video's relative path and per-frame boxes by tid.
+
+    VidOR files list every object on every frame (hundreds of KB each, up to ~1,000 frames x a
+    handful of objects), and one video serves up to 40 VidSTG entries whose sentences often share
+    a target and span: each (tid, span) is collected once, and plain numeric boxes skip the
+    per-field checks that only exist to name a bad field.
+    """
+
+    _XYXY_KEYS = ("xmin", "ymin", "xmax", "ymax")
 
     def __init__(self, path: Path) -> None:
         data = read_json(path, what="VidOR box file")
@@ -194,23 +202,37 @@ class _VidorVideo:
         self.path = path
         self.video_path: str | None = data.get("video_path")
         self._trajectories = trajectories
+        self._memo: dict[tuple[int, Span], tuple[dict[int, BoxXYXY], list[str], int]] = {}
 
-    def lookup(self, tid: int) -> BoxLookup:
-        def box_at(frame_idx: int) -> tuple[float, ...] | None:
-            if frame_idx >= len(self._trajectories):
-                return None
-            for obj in self._trajectories[frame_idx]:
-                if obj.get("tid") == tid:
-                    entry_id = f"trajectories[{frame_idx}] tid {tid}"
-                    bbox = require(obj, "bbox", self.path, entry_id)
-                    return tuple(
-                        as_number(require(bbox, key, self.path, entry_id), f"bbox.{key}",
-                                  self.path, entry_id)
-                        for key in ("xmin", "ymin", "xmax", "ymax")
-                    )
+    def _box_at(self, tid: int, frame_idx: int) -> tuple[float, ...] | None:
+        if frame_idx >= len(self._trajectories):
             return None
+        obj = next((o for o in self._trajectories[frame_idx] if o.get("tid") == tid), None)
+        if obj is None:
+            return None
+        bbox = obj.get("bbox")
+        if type(bbox) is dict:
+            values = tuple(bbox.get(key) for key in self._XYXY_KEYS)
+            if all(type(v) is int or type(v) is float for v in values):
+                return tuple(float(v) for v in values)
+        # Not four plain numbers: the checks below raise an error naming the field.
+        entry_id = f"trajectories[{frame_idx}] tid {tid}"
+        bbox = require(obj, "bbox", self.path, entry_id)
+        return tuple(
+            as_number(require(bbox, key, self.path, entry_id), f"bbox.{key}", self.path, entry_id)
+            for key in self._XYXY_KEYS
+        )
 
-        return box_at
+    def gt_boxes(
+        self, tid: int, gt_span: Span, width: int, height: int
+    ) -> tuple[dict[int, BoxXYXY], list[str], int]:
+        """:func:`_collect_boxes` for one target and span (cached: sentences share targets)."""
+        key = (tid, gt_span)
+        if key not in self._memo:
+            self._memo[key] = _collect_boxes(
+                gt_span, lambda f: self._box_at(tid, f), tuple, width, height
+            )
+        return self._memo[key]
 
 
 def load_vidstg(
@@ -270,8 +292,8 @@ def _raw_entry_samples(
                 errors.append(box_error)
         else:
             try:
-                gt_boxes, box_flags, missing = _collect_boxes(
-                    e.gt_span, vidor.lookup(q.target_id), tuple, e.width, e.height
+                gt_boxes, box_flags, missing = vidor.gt_boxes(
+                    q.target_id, e.gt_span, e.width, e.height
                 )
             except InputError as exc:
                 errors.append(str(exc))
@@ -292,7 +314,7 @@ def _raw_entry_samples(
             height=e.height,
             gt_span=e.gt_span,
             clip_span=e.clip_span,
-            gt_boxes_xyxy=gt_boxes,
+            gt_boxes_xyxy=dict(gt_boxes),  # the memo's dict is shared by sentences
             has_gt_boxes=vidor is not None,
             flags=tuple(flags),
             error=join_errors(errors),
