@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--samples",
         required=True,
         metavar="PATH",
-        help="samples.jsonl from prepare-data (needs sample_id and query)",
+        help="samples.jsonl from prepare-data (needs sample_id and query); samples that carry "
+        "an error are decomposed too (the query is fine; the row keeps the sample usable)",
     )
     parser.add_argument(
         "--out",
@@ -37,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--offline",
         action="store_true",
         help="never call the API: cached or imported answers, else the "
-        "rule-based fallback (flagged 'fallback'); same as decompose.offline",
+        "rule-based fallback (flagged 'fallback'); same as decompose.offline=true (to call "
+        "the server when params say offline, pass --set decompose.offline=false)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
