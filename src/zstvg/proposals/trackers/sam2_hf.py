@@ -107,7 +107,8 @@ class _HFWindow:
         import torch.nn.functional as F
 
         t = self.tracker
-        image = torch.from_numpy(np.ascontiguousarray(self.frames.read(self.window[i])))
+        # A copy: PIL-decoded arrays are read-only, which torch.from_numpy warns about.
+        image = torch.from_numpy(np.array(self.frames.read(self.window[i]), dtype=np.uint8))
         x = image.permute(2, 0, 1)[None].float()
         x = F.interpolate(x, size=(t.image_size, t.image_size), mode="bilinear",
                           align_corners=False, antialias=True)

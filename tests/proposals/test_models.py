@@ -1,0 +1,127 @@
+"""Real tiny checkpoints: Grounding DINO and SAM 2 (transformers) end to end; official backends."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from zstvg.config import load_params
+from zstvg.io import InputError
+from zstvg.proposals import official_format, rle
+from zstvg.proposals.detectors import Detection, build_detector, text_prompt
+from zstvg.proposals.frames import ArrayFrames
+from zstvg.proposals.trackers import build_tracker
+
+
+def proposals_cfg(**overrides):
+    return dataclasses.replace(load_params().proposals, **overrides)
+
+
+def test_text_prompt_is_the_lower_case_noun_with_a_period() -> None:
+    assert text_prompt("Person") == "person."
+    assert text_prompt(" red car. ") == "red car."
+    with pytest.raises(ValueError, match="empty class"):
+        text_prompt(" . ")
+
+
+def test_tiny_gdino_tokenizer_uses_grounding_dinos_special_ids(tiny_gdino) -> None:
+    from transformers import GroundingDinoProcessor
+
+    tok = GroundingDinoProcessor.from_pretrained(tiny_gdino).tokenizer
+    assert tok("person.").input_ids == [101, tok.convert_tokens_to_ids("person"), 1012, 102]
+    assert tok("what?").input_ids[-2:] == [1029, 102]
+    assert tok.unk_token_id not in tok("a zebra on the grass.").input_ids
+
+
+def test_gdino_hf_detects_with_limits_and_thresholds(tiny_gdino, synthetic_video) -> None:
+    image = synthetic_video.read(0)
+    cfg = proposals_cfg(detector_checkpoint=str(tiny_gdino), box_threshold=0.0,
+                        text_threshold=0.0, max_detections_per_frame=3)
+    dets = build_detector(cfg).detect(image, "person")
+    assert len(dets) == 3
+    scores = [d.score for d in dets]
+    assert scores == sorted(scores, reverse=True)
+    for d in dets:
+        x1, y1, x2, y2 = d.box_xyxy
+        assert 0 <= x1 < x2 <= 96 and 0 <= y1 < y2 <= 64
+    strict = dataclasses.replace(cfg, box_threshold=1.0)
+    assert build_detector(strict).detect(image, "person") == []  # sigmoid scores are < 1
+    again = build_detector(cfg).detect(image, "person")
+    assert again == dets  # deterministic
+
+
+def test_missing_detector_checkpoint_is_a_clear_error(tmp_path) -> None:
+    cfg = proposals_cfg(detector_checkpoint=str(tmp_path / "nope"))
+    with pytest.raises(InputError, match="make-tiny-checkpoint --family gdino"):
+        build_detector(cfg)
+
+
+def test_sam2_hf_tracks_a_synthetic_video_into_a_valid_file(tiny_sam2, synthetic_video,
+                                                            tmp_path) -> None:
+    cfg = proposals_cfg(tracker="sam2-hf", tracker_checkpoint=str(tiny_sam2), window_frames=8,
+                        min_track_frames=1, device="cpu")
+    tracker = build_tracker(cfg)
+    assert tracker.dense_detections is False
+    grid = synthetic_video.frame_idx  # 0, 2, ..., 38
+    dets = {0: [Detection((0, 10, 20, 30), 0.9)], 20: [Detection((66, 35, 86, 55), 0.7)]}
+    tracks = tracker.track(synthetic_video, dets, "person")
+    assert len(tracks) == 2 and [t.track_id for t in tracks] == [0, 1]
+    assert tracks[0].frame_idx == grid  # propagated over all windows
+    # Detected on frame 20, in the window [14, 28]: backward propagation stops at frame 14.
+    assert tracks[1].frame_idx == [f for f in grid if f >= 14]
+    for t in tracks:
+        for f, box in t.boxes_xyxy.items():
+            assert rle.box_xyxy(t.rles[f]) == box
+            assert rle.decode(t.rles[f]).shape == (64, 96)
+    path = tmp_path / "v.json"
+    official_format.write(path, grid, tracks, 96, 64)
+    back = official_format.read(path)
+    assert back.frame_idx == tuple(grid)
+    assert [t.boxes_xyxy for t in back.tracks] == [t.boxes_xyxy for t in tracks]
+    # Same input, same output (fixed weights, CPU).
+    assert build_tracker(cfg).track(synthetic_video, dets, "person") == tracks
+
+
+def test_sam2_hf_state_stays_bounded_over_a_long_window(tiny_sam2) -> None:
+    from zstvg.proposals.trackers.sam2_hf import StreamedFrames
+
+    cfg = proposals_cfg(tracker="sam2-hf", tracker_checkpoint=str(tiny_sam2))
+    tracker = build_tracker(cfg)
+    frames = ArrayFrames("long", {f: np.full((32, 48, 3), f, np.uint8) for f in range(60)})
+    with tracker.window(frames, frames.frame_idx) as win:
+        assert isinstance(win.session.processed_frames, StreamedFrames)
+        assert len(win.session.processed_frames) == 60
+        peak = 0
+        for _ in win.propagate(30, {7: (10.0, 5.0, 30.0, 20.0)}):
+            held = win.session.output_dict_per_obj[0]["non_cond_frame_outputs"]
+            peak = max(peak, len(held))
+            assert len(win.session.processed_frames._cache) <= 2
+    # Held while a frame is yielded: the reach behind it plus that frame (17 + 1), not 59.
+    assert 0 < peak <= tracker.memory_reach + 1
+
+
+def test_streamed_frames_load_on_demand() -> None:
+    from zstvg.proposals.trackers.sam2_hf import StreamedFrames
+
+    loads = []
+    frames = StreamedFrames(5, lambda i: loads.append(i) or i * 10)
+    assert len(frames) == 5 and 4 in frames and 5 not in frames
+    assert [frames[i] for i in (0, 1, 1, 2, 0)] == [0, 10, 10, 20, 0]
+    assert loads == [0, 1, 2, 0]  # keeps the last 2 only
+    with pytest.raises(KeyError):
+        frames[5]
+
+
+def test_sam2_official_names_the_missing_package() -> None:
+    cfg = proposals_cfg(tracker="sam2-official")
+    with pytest.raises(InputError, match=r"needs the 'sam2' package.*pip install"):
+        build_tracker(cfg)
+
+
+def test_gdino_official_explains_why_it_cannot_be_built() -> None:
+    cfg = proposals_cfg(detector="gdino-official")
+    with pytest.raises(InputError, match="gdino-official cannot be used.*gdino-hf") as err:
+        build_detector(cfg)
+    assert "groundingdino" in str(err.value)

@@ -1,0 +1,135 @@
+"""``zstvg propose`` and ``zstvg import-proposals`` on real JPEG frames and tiny checkpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zstvg.cli import main
+from zstvg.proposals import official_format, rle
+from zstvg.proposals.propose_cli import detection_frames, video_classes
+
+
+def test_detection_frames_and_classes() -> None:
+    assert detection_frames([0, 5, 10, 15, 20], 2, dense=False) == [0, 10, 20]
+    assert detection_frames([0, 5, 10], 2, dense=True) == [0, 5, 10]
+    assert video_classes(["a", "b", "c"], {"a": "dog", "b": "", "c": "dog"}, "person") == [
+        "dog", "person"
+    ]
+
+
+def write_inputs(root: Path, synthetic_frames) -> dict[str, Path]:
+    """Two videos as sample-frames leaves them (one ok, one failed) and their samples."""
+    frames_dir = root / "frames"
+    vdir = frames_dir / "vid_ok"
+    vdir.mkdir(parents=True)
+    frames = synthetic_frames(n_frames=12)
+    for f, img in frames.items():
+        Image.fromarray(img).save(vdir / f"{f:06d}.jpg", quality=95)
+    grid = sorted(frames)
+    index = {"video_id": "vid_ok", "fps": 10.0, "width": 96, "height": 64, "n_frames": 24,
+             "samples": {"s1": {"status": "ok", "grid_frame_idx": grid[:8], "mllm_frame_idx": []},
+                         "s2": {"status": "ok", "grid_frame_idx": grid[4:], "mllm_frame_idx": []}}}
+    (vdir / "index.json").write_text(json.dumps(index))
+    manifest = {"videos": {
+        "vid_ok": {"status": "ok", "frames_dir": "vid_ok", "index": "vid_ok/index.json"},
+        "vid_bad": {"status": "failed", "frames_dir": "vid_bad", "error": "corrupt video"},
+    }}
+    (frames_dir / "manifest.json").write_text(json.dumps(manifest))
+    samples = root / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"sample_id": s, "video_id": v}) + "\n"
+                               for s, v in [("s1", "vid_ok"), ("s2", "vid_ok"), ("s3", "vid_bad")]))
+    decomp = root / "decompositions.jsonl"
+    decomp.write_text(json.dumps({"sample_id": "s1", "target_class": "person"}) + "\n")
+    return {"samples": samples, "frames": frames_dir / "manifest.json", "decomp": decomp}
+
+
+def propose(inputs: dict[str, Path], out: Path, *settings: str) -> int:
+    args = ["propose", "--samples", str(inputs["samples"]), "--frames", str(inputs["frames"]),
+            "--decompositions", str(inputs["decomp"]), "--out", str(out)]
+    for s in settings:
+        args += ["--set", s]
+    return main(args)
+
+
+@pytest.mark.parametrize("tracker", ["sam2-hf", "bytetrack", "botsort"])
+def test_propose_writes_valid_files_for_every_video(tracker, tiny_gdino, tiny_sam2, tmp_path,
+                                                    capsys, make_frames) -> None:
+    inputs = write_inputs(tmp_path, make_frames)
+    out = tmp_path / "proposals"
+    settings = [f"proposals.detector_checkpoint={tiny_gdino}",
+                f"proposals.tracker_checkpoint={tiny_sam2}", f"proposals.tracker={tracker}",
+                "proposals.box_threshold=0.0", "proposals.text_threshold=0.0",
+                "proposals.detect_every_n_frames=4", "proposals.max_detections_per_frame=2",
+                "proposals.min_track_frames=1", "proposals.device=cpu"]
+    assert propose(inputs, out, *settings) == 0
+    ok = official_format.read(out / "vid_ok.json")
+    assert ok.frame_idx == tuple(range(0, 24, 2))  # union of both samples' grids
+    assert ok.tracks and {t.class_name for t in ok.tracks} <= {"person"}
+    assert [t.track_id for t in ok.tracks] == list(range(len(ok.tracks)))
+    bad = official_format.read(out / "vid_bad.json")  # failed frames: valid and empty
+    assert bad.tracks == () and bad.frame_idx == ()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["videos"]["vid_bad"]["status"] == "failed"
+    assert "corrupt video" in manifest["videos"]["vid_bad"]["error"]
+    assert manifest["videos"]["vid_ok"]["status"] == "ok"
+    prov = json.loads((out / "vid_ok.json.provenance.json").read_text())
+    assert prov["params"]["tracker"] == tracker and prov["classes"] == ["person"]
+    assert "1 failed" in capsys.readouterr().out
+    # Rerun: the finished video is skipped, the failed one retried.
+    assert propose(inputs, out, *settings) == 0
+    assert "1 already done" in capsys.readouterr().out
+
+
+def test_video_without_detections_gets_an_empty_valid_file(
+    tiny_gdino, tmp_path, make_frames
+) -> None:
+    inputs = write_inputs(tmp_path, make_frames)
+    out = tmp_path / "proposals"
+    assert propose(inputs, out, f"proposals.detector_checkpoint={tiny_gdino}",
+                   "proposals.tracker=bytetrack", "proposals.box_threshold=1.0") == 0
+    empty = official_format.read(out / "vid_ok.json")
+    assert empty.tracks == () and len(empty.frame_idx) == 12
+    assert json.loads((out / "manifest.json").read_text())["videos"]["vid_ok"]["status"] == "empty"
+
+
+def test_missing_checkpoint_stops_the_run_with_exit_2(tmp_path, make_frames) -> None:
+    inputs = write_inputs(tmp_path, make_frames)
+    assert propose(inputs, tmp_path / "p", f"proposals.detector_checkpoint={tmp_path}/none") == 2
+
+
+def test_import_proposals_round_trip_and_rejects_bad_files(tmp_path, capsys) -> None:
+    src = tmp_path / "released"
+    src.mkdir()
+    hand_written = {
+        "sample_frames": ["00000.jpg", "00010.jpg"],
+        "dino_sam2_proposals": [{
+            "track_id": 3, "bboxes": [[[1, 2, 11, 12]], [[0, 0, 0, 0]]],
+            "rles": [{"size": [20, 30], "counts": "0"}, {"size": [20, 30], "counts": "0"}],
+            "class_name": "person", "box_format": "xyxy", "img_width": 30, "img_height": 20,
+        }],
+    }
+    mask = np.zeros((20, 30), bool)
+    mask[2:12, 1:11] = True
+    hand_written["dino_sam2_proposals"][0]["rles"] = [rle.encode(mask), rle.empty(20, 30)]
+    (src / "v1.json").write_text(json.dumps(hand_written))
+    (src / "v2.json").write_text(json.dumps({"sample_frames": []}))
+    out = tmp_path / "imported"
+    assert main(["import-proposals", "--src", str(src), "--out", str(out)]) == 0
+    back = official_format.read(out / "v1.json")
+    assert back.frame_idx == (0, 10)
+    assert back.tracks[0].boxes_xyxy == {0: (1.0, 2.0, 11.0, 12.0)}
+    assert rle.box_xyxy(back.tracks[0].rles[0]) == (1.0, 2.0, 11.0, 12.0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["videos"]["v1"]["status"] == "ok"
+    assert "dino_sam2_proposals" in manifest["videos"]["v2"]["error"]
+    assert not (out / "v2.json").exists()
+    assert "1 rejected" in capsys.readouterr().out
+    # Our files import too (the same reader).
+    again = tmp_path / "again"
+    assert main(["import-proposals", "--src", str(out), "--out", str(again)]) == 0
+    assert official_format.read(again / "v1.json") == back
