@@ -228,7 +228,7 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
                     "samples": samples, "n_written": n_written, "resumed": False}
         index = _build_index(job, report, selections, frames_params, job_hash)
         _remove_stale_frames(out_dir, set(index["frame_idx"]))
-        write_json(index_path, index)
+        write_json(index_path, index, indent=None)
 
     for sid, entry in index["samples"].items():
         samples[sid] = {
