@@ -1,0 +1,142 @@
+"""Seconds and peak memory of ``propose`` per 20 s video, per tracker.
+
+Default (CPU): tiny random-weight Grounding DINO + SAM 2 checkpoints (zstvg.proposals.tiny) on
+a synthetic 20 s video at 320x240 (100 proposal frames = the 5 fps grid), detector every 10th
+frame (every frame for the box trackers), one class. ``--full`` (GPU machine): randomly
+initialised full-size configurations, Grounding DINO-T (Swin-T + BERT-base, the transformers
+defaults) and SAM 2.1-hiera-T (``Sam2VideoConfig()``), on a 20 s 1280x720 video.
+Each tracker runs in a fresh process, so "peak RSS" is that run's own resident-set peak; on a
+GPU the peak allocated CUDA memory is printed too. Random weights: detections and masks are
+arbitrary, but the work done per frame is the real one (max_detections_per_frame boxes kept).
+
+    .venv/bin/python benchmarks/bench_proposals.py [--full] [--trackers sam2-hf bytetrack]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def build_full_checkpoints(root: Path) -> tuple[Path, Path]:
+    """Random-weight full-size Grounding DINO-T and SAM 2.1-hiera-T in the HF format."""
+    import torch
+    from transformers import (
+        BertTokenizer,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoProcessor,
+        Sam2VideoConfig,
+        Sam2VideoModel,
+    )
+    from transformers.models.grounding_dino.image_processing_pil_grounding_dino import (
+        GroundingDinoImageProcessorPil,
+    )
+
+    from zstvg.proposals.tiny import bert_vocab
+
+    torch.manual_seed(0)
+    gdino, sam2 = root / "gdino-full", root / "sam2-full"
+    GroundingDinoForObjectDetection(GroundingDinoConfig()).save_pretrained(gdino)
+    vocab = bert_vocab()
+    GroundingDinoProcessor(
+        image_processor=GroundingDinoImageProcessorPil(),  # 800 / 1333 px, as the real one
+        tokenizer=BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}),
+    ).save_pretrained(gdino)
+    Sam2VideoModel(Sam2VideoConfig()).save_pretrained(sam2)
+    return gdino, sam2
+
+
+def synthetic_video(n_frames: int, width: int, height: int):
+    import numpy as np
+
+    from zstvg.proposals.frames import ArrayFrames
+
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    frames = {}
+    for i in range(n_frames):
+        img = background.copy()
+        x = int(i * (width - width // 5) / n_frames)
+        img[height // 4 : height // 2, x : x + width // 5] = (255, 0, 0)
+        frames[i * 6] = img  # 30 fps video, 5 fps grid: every 6th native frame
+    return ArrayFrames("bench", frames)
+
+
+def _run(tracker: str, gdino: str, sam2: str, full: bool, queue) -> None:
+    import torch
+
+    from zstvg.config import load_params
+    from zstvg.proposals.detectors import build_detector
+    from zstvg.proposals.manager import resolve_device
+    from zstvg.proposals.propose_cli import propose_video
+    from zstvg.proposals.trackers import build_tracker
+
+    if not full:
+        torch.set_num_threads(1)
+    device = resolve_device("auto" if full else "cpu")
+    cfg = dataclasses.replace(
+        load_params().proposals, detector_checkpoint=gdino, tracker_checkpoint=sam2,
+        tracker=tracker, box_threshold=0.0, text_threshold=0.0, max_detections_per_frame=3,
+        device=device,
+    )
+    width, height = (1280, 720) if full else (320, 240)
+    video = synthetic_video(100, width, height)
+    detector, trk = build_detector(cfg, device), build_tracker(cfg, device)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    tracks = propose_video(video, ["person"], detector, trk, cfg)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    cuda_peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
+    queue.put({"tracker": tracker, "device": device, "seconds": seconds,
+               "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+               "rss_before_mib": rss_before / 1024, "cuda_peak_mib": cuda_peak,
+               "n_tracks": len(tracks)})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true",
+                        help="full-size random Grounding DINO-T + SAM 2.1-hiera-T on 720p (GPU)")
+    parser.add_argument("--trackers", nargs="+", default=["sam2-hf", "bytetrack", "botsort"],
+                        help="trackers to time (default: sam2-hf bytetrack botsort)")
+    args = parser.parse_args()
+    from zstvg.proposals.tiny import build_tiny_gdino, build_tiny_sam2
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if args.full:
+            gdino, sam2 = build_full_checkpoints(root)
+        else:
+            gdino, sam2 = build_tiny_gdino(root / "gdino"), build_tiny_sam2(root / "sam2")
+        ctx = multiprocessing.get_context("spawn")
+        size = "full-size, 1280x720" if args.full else "tiny, 320x240"
+        print(f"propose per 20 s video (100 grid frames, {size}, detector every 10th frame; "
+              "box trackers: every frame)")
+        print(f"{'tracker':<10} {'device':<7} {'seconds':>8} {'peak RSS MiB':>13} "
+              f"{'CUDA peak MiB':>14} {'tracks':>7}")
+        for tracker in args.trackers:
+            queue = ctx.Queue()
+            proc = ctx.Process(target=_run, args=(tracker, str(gdino), str(sam2), args.full,
+                                                  queue))
+            proc.start()
+            result = queue.get()
+            proc.join()
+            cuda = f"{result['cuda_peak_mib']:.0f}" if result["cuda_peak_mib"] else "-"
+            print(f"{tracker:<10} {result['device']:<7} {result['seconds']:>8.2f} "
+                  f"{result['peak_rss_mib']:>13.0f} {cuda:>14} {result['n_tracks']:>7}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
