@@ -139,3 +139,23 @@ def test_directory_is_not_a_video(tmp_path):
     os.mkdir(tmp_path / "dir.mp4")
     with pytest.raises(VideoDecodeError, match=r"not found"):
         decode_frames(tmp_path / "dir.mp4", [0], lambda *a: None)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [
+    ("c.mkv", {"gop": 10}),
+    ("c.mov", {"gop": 12}),
+    ("c.webm", {"codec": "libvpx", "gop": 8}),
+    ("c.avi", {"codec": "mpeg4", "gop": 7}),
+    ("c.ts", {"gop": 10}),  # MPEG-TS seeks inexactly: the sequential fallback answers
+])
+def test_containers_agree_with_sequential_decoding(make_video, name, kwargs):
+    path = make_video(name, 40, **kwargs)
+    wanted = [0, 9, 10, 21, 39, 41]
+    fast_report, fast = _collect(path, wanted)
+    slow_report, slow = _collect(path, wanted, indexed=False)
+    assert {f: read_index(img) for f, (_, img) in fast.items()} == {f: f for f in wanted[:-1]}
+    assert fast_report.missing_frame_idx == slow_report.missing_frame_idx == [41]
+    assert fast_report.n_frames == slow_report.n_frames == 40
+    for f in fast:
+        np.testing.assert_array_equal(fast[f][1], slow[f][1])
+        assert fast[f][0] == pytest.approx(slow[f][0])

@@ -160,14 +160,21 @@ def _decode_indexed(container: av.container.InputContainer,
     todo = set(wanted)
     codec = stream.codec_context
     for key, last in _plan_segments(index, wanted):
-        if not any(key <= f <= last for f in todo):
-            continue  # everything in this run was already delivered by an earlier run
+        # Earlier runs delivered all their frames (or raised), so every pending frame is >= key.
+        left = sum(1 for f in todo if f <= last)
+        if left == 0:
+            continue  # an earlier run already passed through this one's frames
         container.seek(index.pts[key], stream=stream, backward=True, any_frame=False)
         report.n_seeks += 1
+        landed = False
         for packet in container.demux(stream):
             if packet.pts is not None:
-                needed = index.rank.get(packet.pts) in todo
-                codec.skip_frame = "DEFAULT" if needed else "NONREF"
+                rank = index.rank.get(packet.pts)
+                if not landed:
+                    if rank is None or rank > key:
+                        raise _IndexMismatch(f"seek to frame {key} landed at pts {packet.pts}")
+                    landed = True
+                codec.skip_frame = "DEFAULT" if rank in todo else "NONREF"
             for frame in codec.decode(packet):
                 report.n_decoded += 1
                 f = index.rank.get(frame.pts) if frame.pts is not None else None
@@ -175,12 +182,13 @@ def _decode_indexed(container: av.container.InputContainer,
                     raise _IndexMismatch(f"decoded frame with pts {frame.pts} not in the index")
                 if f in todo:
                     todo.discard(f)
+                    left -= f <= last
                     deliver(f, frame, float((frame.pts - index.pts[0]) * time_base))
-            if not any(f <= last for f in todo):
+            if left == 0:
                 break
         codec.skip_frame = "DEFAULT"
-        unfinished = sorted(f for f in todo if f <= last)
-        if unfinished:
+        if left:
+            unfinished = sorted(f for f in todo if f <= last)
             raise _IndexMismatch(f"decoder never returned frames {unfinished[:5]}")
 
 
