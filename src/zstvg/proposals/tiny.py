@@ -153,5 +153,3 @@ def build_tiny_sam2(out_dir: str | Path, seed: int = 0) -> Path:
     (out / "preprocessor_config.json").write_text(json.dumps(preprocessing, indent=1) + "\n")
     return out
 
-
-BUILDERS = {"gdino": build_tiny_gdino, "sam2": build_tiny_sam2}
