@@ -42,6 +42,7 @@ rule propose:
     params:
         cfg=section("proposals"),
         out=lambda w, output: os.path.dirname(output.manifest),
+        default_class=lambda w: dataset_cfg(w)["default_class"],
     resources:
         gpu=1,
     log:
@@ -51,28 +52,30 @@ rule propose:
     shell:
         "zstvg propose --params {PARAMS_FILE} --set proposals.tracker={wildcards.tracker} "
         "--samples {input.samples} --frames {input.frames} "
-        "--decompositions {input.decompositions} --out {params.out} --log-file {log}"
+        "--decompositions {input.decompositions} --default-class {params.default_class} "
+        "--out {params.out} --log-file {log}"
 
 
 # The demo runs the real detector and tracker code (tiny random-weight Grounding DINO and SAM 2,
-# detection threshold 0 so random weights still yield boxes) on the first synthetic video.
+# detection threshold 0 so random weights still yield boxes) on the first synthetic video; the
+# other videos use the benchmark's released-format proposals.
 rule propose_tiny_demo:
     input:
-        samples="results/samples/{dataset}.jsonl",
-        frames="results/frames/{dataset}/manifest.json",
-        decompositions="results/decompositions/{dataset}.jsonl",
+        samples="results/samples/synthetic.jsonl",
+        frames="results/frames/synthetic/manifest.json",
+        decompositions="results/decompositions/synthetic.jsonl",
         gdino="results/checkpoints/tiny-gdino/config.json",
         sam2="results/checkpoints/tiny-sam2/config.json",
     output:
-        manifest="results/proposals/{dataset}/tiny-demo/manifest.json",
+        manifest="results/proposals/synthetic/tiny-demo/manifest.json",
     params:
         out=lambda w, output: os.path.dirname(output.manifest),
         gdino=lambda w, input: os.path.dirname(input.gdino),
         sam2=lambda w, input: os.path.dirname(input.sam2),
     log:
-        "results/logs/{dataset}/propose_tiny_demo.log",
+        "results/logs/synthetic/propose_tiny_demo.log",
     shell:
-        "zstvg propose --params {PARAMS_FILE} --max-videos 1 "
+        "zstvg propose --params {PARAMS_FILE} --video-id synthetic_000 "
         "--set proposals.detector_checkpoint={params.gdino} "
         "--set proposals.tracker_checkpoint={params.sam2} --set proposals.tracker=sam2-hf "
         "--set proposals.box_threshold=0.0 --set proposals.text_threshold=0.0 "
