@@ -35,6 +35,9 @@ for _name, _fn in {
     "llava-ov": "build_llava_ov",
 }.items():
     FAMILIES.register(_name, f"zstvg.mllm.tiny:{_fn}")
+# The proposal models' tiny checkpoints (Grounding DINO, SAM 2) share the command.
+FAMILIES.register("gdino", "zstvg.proposals.tiny:build_tiny_gdino")
+FAMILIES.register("sam2", "zstvg.proposals.tiny:build_tiny_sam2")
 
 # Sizes shared by every tiny MLLM: small enough that a forward over ~200 tokens takes
 # milliseconds on one CPU core, large enough for GQA (4 query heads over 2 KV heads).

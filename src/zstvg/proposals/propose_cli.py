@@ -95,6 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "target_class = the detector prompt)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder: one <video>.json per video + manifest.json")
+    parser.add_argument("--video-id", action="append", default=[], dest="video_ids",
+                        metavar="ID", help="only these videos (repeatable; default: all), e.g. "
+                        "to run the real models on one video of a benchmark")
     parser.add_argument("--default-class", default="person", metavar="NOUN",
                         help="detector prompt when a sample has no target class "
                         "(default: person, the HC-STVG target)")
@@ -153,6 +156,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
     started = time.perf_counter()
     cfg = params.proposals
     by_video, videos, target, frames_root = _load_inputs(args)
+    if args.video_ids:
+        unknown = sorted(set(args.video_ids) - set(by_video))
+        if unknown:
+            raise InputError(f"--video-id {', '.join(unknown)}: not in {args.samples}")
+        by_video = {v: by_video[v] for v in args.video_ids}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     section = params.section("proposals")
