@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-sample", nargs="*", default=[], metavar="CSV",
                         help="per-sample CSVs from `zstvg evaluate --per-sample` (histogram, "
-                        "scatter); several files are pooled")
+                        "scatter); one series per file, labelled <backend>/<variant> from its path")
     parser.add_argument("--metrics", nargs="*", default=[], metavar="PATH",
                         help="metrics.json files or directories (ablation bars, sweeps)")
     parser.add_argument("--out", required=True, help="directory for the PNG files")
@@ -54,29 +54,44 @@ def _save(fig: Any, path: Path, dpi: int) -> Path:
     return path
 
 
+def _series(df: Any) -> list[tuple[str, Any]]:
+    """(label, rows) per prediction set: per-sample files of different methods never pool."""
+    if "series" not in df.columns:
+        return [("", df)]
+    return [(str(k), g) for k, g in df.groupby("series", sort=False)]
+
+
 def plot_histogram(df: Any, path: Path, thresholds: Sequence[float], dpi: int = 120) -> Path:
     plt = _pyplot()
-    v = df["vIoU"].dropna().to_numpy()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.hist(v, bins=20, range=(0, 1), color="#4C72B0", edgecolor="white")
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, g in _series(df):
+        v = g["vIoU"].dropna().to_numpy()
+        at = ", ".join(f"@{t:g} {100 * (v > t).mean():.0f}%" for t in thresholds)
+        ax.hist(v, bins=20, range=(0, 1), histtype="step", linewidth=1.8,
+                label=f"{label} (n={len(v)}, m_vIoU {100 * v.mean():.1f}%, {at})".lstrip())
     for t in thresholds:
-        ax.axvline(t, linestyle="--", linewidth=1.2, color="#C44E52" if t < 0.4 else "#8172B2",
-                   label=f"vIoU@{t:g} = {100 * (v > t).mean():.1f}% (> {t:g})")
-    ax.legend(fontsize=9, loc="upper right")
-    ax.set(xlabel="vIoU per sample", ylabel="samples", xlim=(0, 1),
-           title=f"per-sample vIoU (n={len(v)}, m_vIoU {100 * v.mean():.1f}%)")
+        ax.axvline(t, linestyle=":", linewidth=1.0, color="grey")
+    ax.legend(fontsize=8, loc="upper center")
+    ax.set(xlabel="vIoU per sample (dotted: vIoU@R thresholds, counted strictly above)",
+           ylabel="samples", xlim=(0, 1), title="per-sample vIoU")
     return _save(fig, path, dpi)
 
 
 def plot_scatter(df: Any, path: Path, dpi: int = 120) -> Path:
     plt = _pyplot()
-    ok = df.dropna(subset=["vIoU"])
-    fig, ax = plt.subplots(figsize=(5, 5))
-    colors = ok["status"].map({"ok": "#4C72B0"}).fillna("#C44E52")
-    ax.scatter(ok["tIoU"], ok["vIoU"], s=14, alpha=0.6, c=colors.tolist())
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    for label, g in _series(df):
+        ok = g.dropna(subset=["vIoU"])
+        failed = ok["status"] != "ok"
+        dots = ax.scatter(ok.loc[~failed, "tIoU"], ok.loc[~failed, "vIoU"], s=16, alpha=0.6,
+                          label=label or "samples")
+        if failed.any():
+            ax.scatter(ok.loc[failed, "tIoU"], ok.loc[failed, "vIoU"], s=28, marker="x",
+                       color=dots.get_facecolor()[0], label=f"{label} missing/failed".lstrip())
     ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":")
+    ax.legend(fontsize=8, loc="upper left")
     ax.set(xlabel="tIoU", ylabel="vIoU", xlim=(0, 1), ylim=(0, 1), aspect="equal",
-           title="tIoU vs vIoU per sample (red: missing/failed)")
+           title="tIoU vs vIoU per sample (x: missing/failed)")
     return _save(fig, path, dpi)
 
 
@@ -141,6 +156,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
             missing = {"vIoU", "tIoU", "status"} - set(df.columns)
             if missing:
                 raise InputError(f"{p}: not a per-sample file: missing columns {sorted(missing)}")
+            # <...>/<backend>/<variant>/<protocol>.per_sample.csv -> "backend/variant"
+            df["series"] = f"{Path(p).parent.parent.name}/{Path(p).parent.name}"
             frames.append(df)
         df = pd.concat(frames, ignore_index=True)
         written.append(plot_histogram(df, out / "viou_hist.png",
