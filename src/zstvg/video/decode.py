@@ -15,8 +15,9 @@ Two ways to get there, same answer:
   (``skip_frame = "NONREF"``: nothing else depends on them). Frames are recognised by pts.
   It is used only when the ranking provably equals the output order: every packet has a
   unique pts, none is flagged discard/corrupt, the stream opens on a keyframe and no packet
-  is shown before it (no leading open-GOP pictures). Any surprise while decoding (a frame
-  whose pts is not in the index, a needed frame the decoder never returns) falls back to:
+  is shown before it (no leading open-GOP pictures). Any surprise while decoding (a seek that
+  lands after its keyframe, as MPEG-TS seeks do; a frame whose pts is not in the index; a
+  needed frame the decoder never returns) is logged and falls back to:
 - **sequential**: decode from the start and count frames; only needed frames are converted
   to RGB. Always correct, slower.
 
@@ -44,8 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Receives each kept frame once, in increasing frame_idx order: (frame_idx, t_sec, RGB image).
-# After a fallback to sequential decoding (rare, logged) a frame may be delivered again; the
-# later call carries the authoritative pixels.
+# After a fallback to sequential decoding (logged) a frame may be delivered again; the later
+# call carries the authoritative pixels.
 FrameSink = Callable[[int, float | None, "PILImage"], None]
 
 
