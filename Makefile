@@ -6,9 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
-# torch goes through pip, not uv: pip honours the machine's pip configuration, which may offer a
-# local CPU wheel (~200 MB) instead of PyPI's CUDA build (~3 GB of nvidia-* wheels).
-TORCH_PIN := $(shell grep -E '^torch==' requirements.lock)
+# torch and torchvision go through pip, not uv: pip honours the machine's pip configuration,
+# which may serve them (and their nvidia-* wheels) from a local mirror instead of downloading
+# ~3 GB. torchvision is needed by transformers' video processors and by SAM 2.
+TORCH_PIN := $(shell grep -E '^(torch|torchvision)==' requirements.lock)
 UV_PIN := uv==0.13.9
 
 .PHONY: demo test lint env lock clean-demo
@@ -17,8 +18,9 @@ env: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check "$(UV_PIN)" "$(TORCH_PIN)" 2>&1 | grep -v "is ignored" || true
-	$(UV) pip install -q -p $(PY) --no-deps -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check "$(UV_PIN)" setuptools $(TORCH_PIN)
+	SAM2_BUILD_CUDA=0 $(UV) pip install -q -p $(PY) --no-deps --no-build-isolation-package sam2 \
+	  -r requirements.lock
 	$(UV) pip install -q -p $(PY) --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
@@ -34,15 +36,16 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
-# Re-resolve the lock from pyproject.toml (needs the package registry). torch is resolved by pip
-# (see TORCH_PIN); everything else by uv; the local-version suffix (+cpu) is dropped so the pin
-# also resolves on machines without the local wheel.
+# Re-resolve the lock from pyproject.toml (needs the package registry): make lock TORCH=2.14.1
+# TORCHVISION=0.29.1. torch/torchvision are resolved by pip (see TORCH_PIN), everything else by
+# uv; local-version suffixes (+cu130, +cpu) are dropped so the pins resolve on any machine.
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
-	.lockvenv/bin/pip install -q "$(UV_PIN)" "torch==$(TORCH)"
-	.lockvenv/bin/uv pip install -q -p .lockvenv/bin/python -e ".[workflow,dev]"
-	( echo "# Locked by 'make lock TORCH=<version>'; installed by 'make env'."; \
-	  .lockvenv/bin/uv pip freeze -p .lockvenv/bin/python --exclude-editable | sed -E 's/\+cpu$$//' | grep -v -E '^(pip|setuptools|uv)==' ) > requirements.lock
+	.lockvenv/bin/pip install -q "$(UV_PIN)" "torch==$(TORCH)" "torchvision==$(TORCHVISION)" setuptools
+	SAM2_BUILD_CUDA=0 .lockvenv/bin/uv pip install -q -p .lockvenv/bin/python \
+	  --no-build-isolation-package sam2 -e ".[workflow,dev,sam2]"
+	( echo "# Locked by 'make lock TORCH=<version> TORCHVISION=<version>'; installed by 'make env'."; \
+	  .lockvenv/bin/uv pip freeze -p .lockvenv/bin/python --exclude-editable | sed -E 's/\+[a-z0-9.]+$$//' | grep -v -E '^(pip|setuptools|uv)==' ) > requirements.lock
 	rm -rf .lockvenv
 
 clean-demo:
