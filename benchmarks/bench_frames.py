@@ -17,7 +17,7 @@ Target (issue 3): at most 0.5 s per video for "sample 20". Prints min and median
 ``--repeats`` runs (timings on a shared machine vary; the minimum is the least disturbed) and
 the CPU seconds of the process (all decoder threads), which other load disturbs less.
 
-    python benchmarks/bench_frames.py [--repeats 5] [--thread-type AUTO] [--cache DIR]
+    python benchmarks/bench_frames.py [--repeats 5] [--thread-type AUTO] [--keyint N] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 WIDTH, HEIGHT, FPS, SECONDS = 1280, 720, 30, 20
 
 
-def write_bench_video(path: Path) -> Path:
+def write_bench_video(path: Path, keyint: int | None) -> Path:
     import av
 
     if path.is_file():
@@ -47,7 +47,7 @@ def write_bench_video(path: Path) -> Path:
     with av.open(str(tmp), "w") as container:
         stream = container.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"crf": "23"}
+        stream.options = {"crf": "23"} if keyint is None else {"crf": "23", "g": str(keyint)}
         for i in range(FPS * SECONDS):
             img = np.empty((HEIGHT, WIDTH, 3), np.uint8)
             img[..., 0] = np.roll(texture, 3 * i, axis=1).astype(np.uint8)
@@ -84,12 +84,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row")
     parser.add_argument("--thread-type", default="AUTO",
                         help="FFmpeg decoder threading: AUTO, FRAME, SLICE or NONE")
+    parser.add_argument("--keyint", type=int, default=None,
+                        help="max frames between keyframes (default: libx264's 250); smaller "
+                        "GOPs let the sampler seek past more frames")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "zstvg-bench"),
                         help="folder for the generated video (written once)")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    video = write_bench_video(Path(args.cache) / f"bench_{WIDTH}x{HEIGHT}_{FPS}fps.mp4")
+    gop = f"_g{args.keyint}" if args.keyint else ""
+    video = write_bench_video(Path(args.cache) / f"bench_{WIDTH}x{HEIGHT}_{FPS}fps{gop}.mp4",
+                              args.keyint)
     print(f"video: {video} ({video.stat().st_size / 1e6:.1f} MB, ready in "
           f"{time.perf_counter() - t0:.1f} s)")
     n = FPS * SECONDS
