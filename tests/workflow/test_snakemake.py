@@ -6,8 +6,7 @@ import json
 
 import pytest
 import yaml
-
-from .conftest import make_workdir, run, tiny_params
+from wf_helpers import make_workdir, run, tiny_params
 
 pytestmark = pytest.mark.workflow
 
@@ -45,7 +44,7 @@ def test_rerun_is_a_no_op_and_params_change_reruns_only_dependents(demo_dir):
     params["evaluate"]["viou_thresholds"] = [0.3, 0.5, 0.7]
     (demo_dir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     try:
-        dry = run(["snakemake", "-n", "--cores", "1", "--quiet", "rules", "demo"], demo_dir)
+        dry = run(["snakemake", "-n", "--cores", "1", "demo", "--quiet", "rules"], demo_dir)
         out = dry.stdout + dry.stderr
         assert "evaluate" in out and "sample_frames" not in out and "make_synthetic" not in out
     finally:
@@ -57,11 +56,7 @@ def test_invalid_params_fail_before_any_job(tmp_path):
     params = tiny_params()
     params["frames"]["n_mllm_frames"] = "twenty"
     work = make_workdir(tmp_path / "bad", params)
-    import subprocess
-
-    proc = subprocess.run(["snakemake", "-n", "--cores", "1", "demo"], cwd=work,
-                          capture_output=True, text=True,
-                          env={**__import__("os").environ})
+    proc = run(["snakemake", "-n", "--cores", "1", "demo"], work, check=False)
     assert proc.returncode != 0
     assert "n_mllm_frames" in proc.stdout + proc.stderr
     assert not (work / "results").exists()
