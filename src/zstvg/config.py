@@ -223,7 +223,8 @@ def parse(raw: dict[str, Any], source: str = "params.yaml") -> Params:
     """Validate a params dict and build the frozen dataclasses."""
     validate(raw, source)
     kwargs: dict[str, Any] = {
-        name: cls(**{k: _freeze(v) for k, v in raw[name].items()}) for name, cls in _SECTIONS.items()
+        name: cls(**{k: _freeze(v) for k, v in raw[name].items()})
+        for name, cls in _SECTIONS.items()
     }
     kwargs["datasets"] = MappingProxyType(
         {k: DatasetConfig(**v) for k, v in raw["datasets"].items()}
