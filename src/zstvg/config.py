@@ -83,6 +83,8 @@ class ProposalsConfig:
     detector_checkpoint: str
     tracker: str
     tracker_checkpoint: str | None
+    tracker_config: str
+    tracker_config_overrides: tuple[str, ...]
     box_threshold: float
     text_threshold: float
     detect_every_n_frames: int
@@ -92,6 +94,7 @@ class ProposalsConfig:
     max_tracks_per_video: int
     window_frames: int
     offload_state_to_cpu: bool
+    offload_video_to_cpu: bool
     device: str
 
 

@@ -35,6 +35,15 @@ def tiny_sam2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_sam2(tmp_path_factory.mktemp("tiny-sam2"), seed=0)
 
 
+@pytest.fixture(scope="session")
+def tiny_sam2_official(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The random-weight SAM 2.1 hiera-T ``.pt`` (128-px input) for ``sam2-official``."""
+    pytest.importorskip("sam2", reason="sam2-official needs the 'sam2' package")
+    from zstvg.proposals.tiny import build_tiny_sam2_official
+
+    return build_tiny_sam2_official(tmp_path_factory.mktemp("tiny-sam2-official"), seed=0)
+
+
 def synthetic_frames(n_frames: int = 20, height: int = 64, width: int = 96,
                      step: int = 2) -> dict[int, np.ndarray]:
     """A red square moving right 3 px/frame and a blue one moving left, on grey; frames on a

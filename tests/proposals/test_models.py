@@ -1,8 +1,9 @@
-"""Real tiny checkpoints: Grounding DINO and SAM 2 (transformers) end to end; official backends."""
+"""Real tiny checkpoints: Grounding DINO, SAM 2 (transformers and the sam2 package) end to end."""
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import numpy as np
 import pytest
@@ -85,7 +86,7 @@ def test_sam2_hf_tracks_a_synthetic_video_into_a_valid_file(tiny_sam2, synthetic
 
 
 def test_sam2_hf_state_stays_bounded_over_a_long_window(tiny_sam2) -> None:
-    from zstvg.proposals.trackers.sam2_hf import StreamedFrames
+    from zstvg.proposals.frames import StreamedFrames
 
     cfg = proposals_cfg(tracker="sam2-hf", tracker_checkpoint=str(tiny_sam2))
     tracker = build_tracker(cfg)
@@ -97,13 +98,13 @@ def test_sam2_hf_state_stays_bounded_over_a_long_window(tiny_sam2) -> None:
         for _ in win.propagate(30, {7: (10.0, 5.0, 30.0, 20.0)}):
             held = win.session.output_dict_per_obj[0]["non_cond_frame_outputs"]
             peak = max(peak, len(held))
-            assert len(win.session.processed_frames._cache) <= 2
+            assert win.session.processed_frames.held <= 2
     # Held while a frame is yielded: the reach behind it plus that frame (17 + 1), not 59.
     assert 0 < peak <= tracker.memory_reach + 1
 
 
 def test_streamed_frames_load_on_demand() -> None:
-    from zstvg.proposals.trackers.sam2_hf import StreamedFrames
+    from zstvg.proposals.frames import StreamedFrames
 
     loads = []
     frames = StreamedFrames(5, lambda i: loads.append(i) or i * 10)
@@ -114,10 +115,83 @@ def test_streamed_frames_load_on_demand() -> None:
         frames[5]
 
 
-def test_sam2_official_names_the_missing_package() -> None:
-    cfg = proposals_cfg(tracker="sam2-official")
-    with pytest.raises(InputError, match=r"needs the 'sam2' package.*pip install"):
-        build_tracker(cfg)
+def official_cfg(checkpoint, **overrides):
+    from zstvg.proposals.tiny import SAM2_OFFICIAL_TINY_CONFIG, SAM2_OFFICIAL_TINY_OVERRIDES
+
+    settings = {"tracker": "sam2-official", "tracker_checkpoint": str(checkpoint),
+                "tracker_config": SAM2_OFFICIAL_TINY_CONFIG,
+                "tracker_config_overrides": SAM2_OFFICIAL_TINY_OVERRIDES, "device": "cpu"}
+    return proposals_cfg(**{**settings, **overrides})
+
+
+def test_sam2_official_tracks_a_synthetic_video_into_a_valid_file(tiny_sam2_official,
+                                                                  synthetic_video,
+                                                                  tmp_path) -> None:
+    cfg = official_cfg(tiny_sam2_official, window_frames=8, min_track_frames=1)
+    tracker = build_tracker(cfg)
+    assert tracker.dense_detections is False
+    assert tracker.predictor.image_size == 128  # the override reached the hydra config
+    grid = synthetic_video.frame_idx  # 0, 2, ..., 38; windows [0..14], [14..28], [28..38]
+    dets = {0: [Detection((0, 10, 20, 30), 0.9)], 20: [Detection((66, 35, 86, 55), 0.7)]}
+    tracks = tracker.track(synthetic_video, dets, "person")
+    assert [t.track_id for t in tracks] == [0, 1]
+    assert tracks[0].frame_idx == grid  # carried across both window boundaries
+    assert tracks[1].frame_idx == [f for f in grid if f >= 14]  # backward stops at 14
+    for t in tracks:
+        for f, box in t.boxes_xyxy.items():
+            assert rle.box_xyxy(t.rles[f]) == box
+            assert rle.decode(t.rles[f]).shape == (64, 96)
+    path = tmp_path / "v.json"
+    official_format.write(path, grid, tracks, 96, 64)
+    assert [t.rles for t in official_format.read(path).tracks] == [t.rles for t in tracks]
+    assert tracker.track(synthetic_video, dets, "person") == tracks  # deterministic on CPU
+
+
+def test_sam2_official_streams_frames_and_bounds_its_state(tiny_sam2_official) -> None:
+    from zstvg.proposals.frames import StreamedFrames
+
+    tracker = build_tracker(official_cfg(tiny_sam2_official))
+    frames = ArrayFrames("long", {f: np.full((32, 48, 3), f, np.uint8) for f in range(48)})
+    with tracker.window(frames, frames.frame_idx) as win:
+        images = win.state["images"]
+        assert isinstance(images, StreamedFrames) and len(images) == 48
+        assert (win.state["video_height"], win.state["video_width"]) == (32, 48)
+        seen, peak = set(), 0
+        for frame_idx, obj_id, mask in win.propagate(24, {7: (10.0, 5.0, 30.0, 20.0)}):
+            assert obj_id == 7 and mask.shape == (32, 48)
+            seen.add(frame_idx)
+            held = win.state["output_dict_per_obj"][0]["non_cond_frame_outputs"]
+            peak = max(peak, len(held))
+            assert images.held <= 2
+    assert seen == set(range(48))  # both directions, the prompt frame once
+    # Held while a frame is yielded: the reach behind it plus that frame (17 + 1), not 24.
+    assert tracker.memory_reach == 17 and 0 < peak <= tracker.memory_reach + 1
+
+
+def test_sam2_official_names_the_missing_package(monkeypatch, tmp_path) -> None:
+    # None in sys.modules makes `import sam2...` raise ImportError, as if not installed.
+    monkeypatch.setitem(sys.modules, "sam2", None)
+    monkeypatch.setitem(sys.modules, "sam2.build_sam", None)
+    ckpt = tmp_path / "sam2.1_hiera_tiny.pt"
+    ckpt.write_bytes(b"")
+    with pytest.raises(InputError, match=r"needs the 'sam2' package.*pip install.*sam2-hf"):
+        build_tracker(proposals_cfg(tracker="sam2-official", tracker_checkpoint=str(ckpt)))
+
+
+def test_sam2_official_bad_checkpoint_or_config_is_a_clear_error(tiny_sam2_official,
+                                                                 tiny_sam2, tmp_path) -> None:
+    import torch
+
+    with pytest.raises(InputError, match="is null"):
+        build_tracker(proposals_cfg(tracker="sam2-official", tracker_checkpoint=None))
+    with pytest.raises(InputError, match="not a file.*transformers directory is for sam2-hf"):
+        build_tracker(official_cfg(tiny_sam2))  # the HF directory
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"model": {"not_a_sam2_weight": torch.zeros(1)}}, wrong)
+    with pytest.raises(InputError, match=r"cannot load proposals.tracker_checkpoint .*wrong\.pt"):
+        build_tracker(official_cfg(wrong))
+    with pytest.raises(InputError, match="cannot build proposals.tracker_config 'nope.yaml'"):
+        build_tracker(official_cfg(tiny_sam2_official, tracker_config="nope.yaml"))
 
 
 def test_gdino_official_explains_why_it_cannot_be_built() -> None:

@@ -56,13 +56,22 @@ def propose(inputs: dict[str, Path], out: Path, *settings: str) -> int:
     return main(args)
 
 
-@pytest.mark.parametrize("tracker", ["sam2-hf", "bytetrack", "botsort"])
-def test_propose_writes_valid_files_for_every_video(tracker, tiny_gdino, tiny_sam2, tmp_path,
+@pytest.mark.parametrize("tracker", ["sam2-hf", "sam2-official", "bytetrack", "botsort"])
+def test_propose_writes_valid_files_for_every_video(tracker, tiny_gdino, request, tmp_path,
                                                     capsys, make_frames) -> None:
     inputs = write_inputs(tmp_path, make_frames)
     out = tmp_path / "proposals"
-    settings = [f"proposals.detector_checkpoint={tiny_gdino}",
-                f"proposals.tracker_checkpoint={tiny_sam2}", f"proposals.tracker={tracker}",
+    if tracker == "sam2-official":
+        from zstvg.proposals.tiny import SAM2_OFFICIAL_TINY_OVERRIDES
+
+        checkpoint = request.getfixturevalue("tiny_sam2_official")
+        overrides = ", ".join(f'"{o}"' for o in SAM2_OFFICIAL_TINY_OVERRIDES)
+        tracker_settings = [f"proposals.tracker_config_overrides=[{overrides}]"]
+    else:
+        checkpoint = request.getfixturevalue("tiny_sam2")
+        tracker_settings = []
+    settings = [*tracker_settings, f"proposals.detector_checkpoint={tiny_gdino}",
+                f"proposals.tracker_checkpoint={checkpoint}", f"proposals.tracker={tracker}",
                 "proposals.box_threshold=0.0", "proposals.text_threshold=0.0",
                 "proposals.detect_every_n_frames=4", "proposals.max_detections_per_frame=2",
                 "proposals.min_track_frames=1", "proposals.device=cpu"]

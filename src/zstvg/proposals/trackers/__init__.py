@@ -3,7 +3,8 @@
 Backends, registered by name and imported only when built:
 - ``sam2-hf`` (default): transformers ``Sam2VideoModel``; each new detection is a box prompt
   propagated forward and backward into per-frame masks (see ``zstvg.proposals.manager``);
-- ``sam2-official``: the ``sam2`` package (not installed: refuses with how to install it);
+- ``sam2-official``: the ``sam2`` package's video predictor, same track management (without
+  the package: refuses with how to install it);
 - ``bytetrack`` and ``botsort``: box trackers (Kalman filter + assignment), for the tracker
   ablation (paper Fig. 6c). They are tracking-by-detection, so they ask for detections on every
   proposal frame (``dense_detections``), not only on every ``detect_every_n_frames``-th.
@@ -38,7 +39,7 @@ class Tracker(Protocol):
 
 TRACKERS = Registry("tracker")
 TRACKERS.register("sam2-hf", "zstvg.proposals.trackers.sam2_hf:Sam2HFTracker")
-TRACKERS.register("sam2-official", "zstvg.proposals.trackers.sam2_official:build_sam2_official")
+TRACKERS.register("sam2-official", "zstvg.proposals.trackers.sam2_official:Sam2OfficialTracker")
 TRACKERS.register("bytetrack", "zstvg.proposals.trackers.bytetrack:ByteTrack")
 TRACKERS.register("botsort", "zstvg.proposals.trackers.botsort:BotSort")
 

@@ -23,8 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ import numpy as np
 from zstvg.config import ProposalsConfig
 from zstvg.proposals.detectors import Detection
 from zstvg.proposals.detectors.gdino_hf import load_failure_hint
-from zstvg.proposals.frames import FrameSource
+from zstvg.proposals.frames import FrameSource, StreamedFrames
 from zstvg.proposals.manager import resolve_device, track_with_propagation
 from zstvg.structures import BoxXYXY, Track
 
@@ -41,35 +40,6 @@ log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_FRAME_CACHE = 2
-
-
-class StreamedFrames(dict):
-    """The session's ``processed_frames``, filled on demand: ``len`` is the window length and
-    ``[i]`` preprocesses window frame i (keeping only the last few), so no window is ever held
-    in memory. The model only indexes it and asks its length."""
-
-    def __init__(self, n_frames: int, load: Callable[[int], Any]) -> None:
-        super().__init__()
-        self._n = n_frames
-        self._load = load
-        self._cache: OrderedDict[int, Any] = OrderedDict()
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, int) and 0 <= key < self._n
-
-    def __getitem__(self, key: int) -> Any:
-        if key not in self._cache:
-            if key not in self:
-                raise KeyError(key)
-            self._cache[key] = self._load(key)
-            while len(self._cache) > _FRAME_CACHE:
-                self._cache.popitem(last=False)
-        self._cache.move_to_end(key)
-        return self._cache[key]
 
 
 def read_preprocessing(checkpoint: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
