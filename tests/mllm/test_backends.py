@@ -10,6 +10,7 @@ PROMPT = "Is there a man in a red shirt in this video?"
 # Frames of 56 x 84 px: a multiple of 28 px for Qwen (2 x 3 merged tokens per slot).
 H, W = 56, 84
 FRAME_IDX = [0, 10, 20, 30, 40]
+FPS = 25.0
 
 # family -> (slot of frame 2, (h, w) token of the pixel block rows 28:56, cols 28:56,
 #            whether token-level reversal equals a forward on reversed frames)
@@ -34,7 +35,7 @@ def family(request: pytest.FixtureRequest) -> str:
 
 def test_candidates_are_the_template_tokens_after_the_user_text(loaded, family):
     m = loaded(family)
-    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
     assert inp.candidate_positions[-1] == inp.last_position == inp.seq_len - 1
     text = m.tokenizer.decode(inp.input_ids[0, inp.candidate_positions[0]:])
     assert text == m.grounding_suffix
@@ -45,7 +46,7 @@ def test_candidates_are_the_template_tokens_after_the_user_text(loaded, family):
 
 def test_captured_rows_equal_eager_attention(loaded, family):
     m, ref = loaded(family), loaded(family, "eager")
-    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
     res = m.forward(inp)
     assert res.layers == tuple(range(m.num_layers))
     out = ref.model(input_ids=inp.input_ids, **inp.pixel_inputs, **inp.extra,
@@ -62,7 +63,7 @@ def test_captured_rows_equal_eager_attention(loaded, family):
 
 def test_yes_no_logits_equal_a_plain_full_forward(loaded, family):
     m = loaded(family)
-    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
     plain = m.plain_forward(inp).logits[0, -1]
     res = m.forward(inp, capture=False)
     torch.testing.assert_close(res.yes_logit, plain[list(m.yes_ids)].max(), atol=1e-5, rtol=0)
@@ -72,8 +73,8 @@ def test_yes_no_logits_equal_a_plain_full_forward(loaded, family):
 
 def test_second_unrelated_call_is_not_affected_by_the_first(loaded, family):
     m = loaded(family)
-    a = m.encode(frames(0), FRAME_IDX, PROMPT)
-    b = m.encode(frames(1)[:3], FRAME_IDX[:3], "Please describe this video in detail.")
+    a = m.encode(frames(0), FRAME_IDX, PROMPT, FPS)
+    b = m.encode(frames(1)[:3], FRAME_IDX[:3], "Please describe this video in detail.", FPS)
     first = m.forward(b, capture=False).last_logits
     m.plain_forward(a)  # leaves cached state (Qwen: rope_deltas of another sequence length)
     again = m.forward(b, capture=False).last_logits
@@ -86,8 +87,8 @@ def test_changed_region_lands_in_its_token(loaded, family):
     base = frames()
     edited = [f.copy() for f in base]
     edited[2][28:56, 28:56] = 255 - edited[2][28:56, 28:56]
-    inp0 = m.encode(base, FRAME_IDX, PROMPT)
-    inp1 = m.encode(edited, FRAME_IDX, PROMPT)
+    inp0 = m.encode(base, FRAME_IDX, PROMPT, FPS)
+    inp1 = m.encode(edited, FRAME_IDX, PROMPT, FPS)
     t, h, w = inp0.layout.grid_thw
     rows = inp0.layout.grid_rows()
     f0 = m.visual_features(inp0).embeds[rows].view(t, h, w, -1)
@@ -104,7 +105,7 @@ def test_changed_region_lands_in_its_token(loaded, family):
 
 def test_only_the_prompt_tensor_gets_a_gradient(loaded, family):
     m = loaded(family)
-    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
     feats = m.visual_features(inp)
     delta = torch.zeros_like(feats.embeds, requires_grad=True)
     res = m.forward(inp, feats, visual_delta=delta)
@@ -121,7 +122,7 @@ def test_only_the_prompt_tensor_gets_a_gradient(loaded, family):
 def test_reversal(loaded, family):
     m = loaded(family)
     spec = BACKENDS[family]
-    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
     feats = m.visual_features(inp)
     rev = m.reverse(feats, inp)
     t, h, w = inp.layout.grid_thw
@@ -130,7 +131,7 @@ def test_reversal(loaded, family):
                                feats.embeds[rows].view(t, h, w, -1).flip(0))
     torch.testing.assert_close(m.reverse(rev, inp).embeds, feats.embeds)
     rev_frames = frames()[::-1]
-    inp_r = m.encode(rev_frames, FRAME_IDX[::-1], PROMPT)
+    inp_r = m.encode(rev_frames, FRAME_IDX[::-1], PROMPT, FPS)
     on_reversed = m.forward(inp_r).last_logits
     token_reversed = m.forward(inp, rev).last_logits
     same = torch.allclose(on_reversed, token_reversed, atol=1e-5)
@@ -140,9 +141,20 @@ def test_reversal(loaded, family):
 def test_bad_inputs_fail_clearly(loaded, family):
     m = loaded(family)
     with pytest.raises(ValueError, match="frame indices"):
-        m.encode(frames(), FRAME_IDX[:2], PROMPT)
+        m.encode(frames(), FRAME_IDX[:2], PROMPT, FPS)
     with pytest.raises(ValueError, match="uint8"):
-        m.encode([f.astype(np.float32) for f in frames()], FRAME_IDX, PROMPT)
-    inp = m.encode(frames(), FRAME_IDX, PROMPT)
+        m.encode([f.astype(np.float32) for f in frames()], FRAME_IDX, PROMPT, FPS)
+    with pytest.raises(ValueError, match="fps must be positive"):
+        m.encode(frames(), FRAME_IDX, PROMPT, 0.0)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
     with pytest.raises(ValueError, match="visual_delta has shape"):
         m.forward(inp, visual_delta=torch.zeros(3, 3))
+
+
+def test_qwen2_5_temporal_positions_use_the_sampling_rate(loaded):
+    m = loaded("qwen2.5-vl")
+    # Frames every 10 native frames at 25 fps = 2.5 sampled fps; 2 frames per patch = 0.8 s.
+    inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
+    torch.testing.assert_close(inp.extra["second_per_grid_ts"], torch.tensor([0.8]))
+    slower = m.encode(frames(), [i * 2 for i in FRAME_IDX], PROMPT, FPS)
+    torch.testing.assert_close(slower.extra["second_per_grid_ts"], torch.tensor([1.6]))

@@ -32,7 +32,8 @@ def test_cli_builds_a_deterministic_loadable_checkpoint(tmp_path, tiny_checkpoin
                  "--seed", "0"]) == 0
     assert "wrote tiny qwen2-vl checkpoint" in capsys.readouterr().out
     ref = tiny_checkpoint("qwen2-vl")
-    for name in ("model.safetensors", "tokenizer.json", "preprocessor_config.json"):
+    for name in ("model.safetensors", "tokenizer.json", "processor_config.json",
+                 "chat_template.jinja"):
         assert (out / name).read_bytes() == (ref / name).read_bytes(), name
     assert json.loads((out / "config.json").read_text())["model_type"] == "qwen2_vl"
 
@@ -48,9 +49,14 @@ def test_cli_rejects_an_unknown_family(tmp_path):
     assert exc.value.code == 2
 
 
-def test_qwen2_5_seconds_per_temporal_patch():
-    from zstvg.mllm.qwen2_5_vl import seconds_per_slot
+def test_video_metadata_gives_the_real_sampling_rate():
+    from zstvg.mllm.base import slots_of_frames, video_metadata
 
-    # 20 frames every 25 native frames at 25 fps = 1 sampled fps; 2 frames per patch = 2 s.
-    assert seconds_per_slot(list(range(0, 500, 25)), 25.0, 2) == 2.0
-    assert seconds_per_slot(list(range(0, 500, 25)), None, 2) == 1.0  # processor default
+    # 20 frames every 25 native frames at 25 fps = 1 sampled fps (Qwen2.5-VL: 2 s per patch).
+    meta = video_metadata(list(range(0, 500, 25)), 25.0)
+    assert meta.sampled_fps == 1.0
+    assert meta.timestamps[:2] == [0.0, 1.0]
+    assert video_metadata([7], 30.0).sampled_fps == 30.0
+    # 5 frames in 2-frame temporal patches: the last patch repeats frame 40.
+    assert slots_of_frames([0, 10, 20, 30, 40], 2) == ((0, 10), (20, 30), (40,))
+    assert slots_of_frames([0, 10, 20], 1) == ((0,), (10,), (20,))

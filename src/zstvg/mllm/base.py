@@ -1,19 +1,26 @@
 """The MLLM interface the grounding step uses (DESIGN §3), and the code every backend shares.
 
 A backend turns sampled frames + a user prompt into model inputs through the checkpoint's own
-tokenizer, chat template (with the assistant generation prompt) and image processor, and
-records where the visual tokens are (:class:`VisualLayout`). One forward pass then returns
+processor (``AutoProcessor.from_pretrained(checkpoint)``): its chat template with the assistant
+generation prompt, its video processor (resizing, normalization, temporal patching), its
+placeholder expansion and token types. The frames are the ones given (``do_sample_frames=False``)
+and carry their native ``frame_idx`` and the video's ``fps`` as ``VideoMetadata``, so
+time-aware processors (Qwen2.5-VL's seconds per temporal patch, Qwen3-VL's per-frame timestamp
+text) see real times. :class:`VisualLayout` records where the visual tokens are and which
+frames each temporal slot shows. One forward pass then returns
 
 - ``attn_thw``: for the selected positions (grounding-token candidates + the last position),
   the attention over the visual tokens averaged over heads, per layer of the configured range,
   shaped (positions, layers, t, h, w);
 - the first-answer-token logits of "Yes" and "No".
 
-The forward always runs on the embeddings path: the frozen vision tower's output (computed
-once per video, :meth:`MLLM.visual_features`) is scattered into the token embeddings, plus an
-optional learnable ``visual_delta`` of the same shape (LRA prompt tuning), optionally reversed
-in time at the token level (TAS). Weights are frozen (``requires_grad=False``), so after
-``loss.backward()`` only ``visual_delta`` holds a gradient.
+The forward always runs on the embeddings path through the model's own ``forward``: the frozen
+vision tower's output (computed once per video, :meth:`MLLM.visual_features`), plus an optional
+learnable ``visual_delta`` of the same shape (LRA prompt tuning), optionally reversed in time at
+the token level (TAS), goes in as precomputed ``mm_encoder_outputs``; the model scatters it into
+the token embeddings and builds its own positions (Qwen's 3-D M-RoPE from ``video_grid_thw`` and
+``mm_token_type_ids``) exactly as for pixels. Weights are frozen (``requires_grad=False``), so
+after ``loss.backward()`` only ``visual_delta`` holds a gradient.
 
 Yes/No rule: a word counts if the tokenizer encodes it as one token, with and without a
 leading space ("Yes", " Yes"); the logit is the maximum over its variants (the first answer
@@ -23,7 +30,8 @@ token after "assistant\\n" is, in practice, the no-space form; the max keeps eit
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +44,11 @@ from zstvg.mllm import capture as cap
 log = logging.getLogger(__name__)
 
 FrameInput = Any  # an HxWx3 uint8 numpy array or a PIL image
+
+PIXEL_KEYS = ("pixel_values_videos", "pixel_values")
+# The grounding suffix is looked for in the last this many tokens (chat templates end with
+# 2-8 template tokens after the user text).
+MAX_SUFFIX_TOKENS = 32
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,12 @@ class VisualLayout:
 
 @dataclass
 class MLLMInputs:
-    """Tokenized prompt + preprocessed frames, with the positions grounding reads."""
+    """The processor's output for one video + prompt, with the positions grounding reads.
+
+    ``pixel_inputs`` are the pixel tensors (only the vision tower reads them); ``extra`` is the
+    rest of the processor output the model's forward takes (grids, token types, seconds per
+    temporal patch), used on both the pixel and the embeddings path.
+    """
 
     input_ids: torch.Tensor  # (1, L)
     pixel_inputs: dict[str, torch.Tensor]
@@ -97,7 +115,8 @@ class MLLMInputs:
 @dataclass
 class VisualFeatures:
     """The frozen vision tower's output for one video: ``embeds`` (n_visual, hidden) in
-    ``layout.visual_index`` order, plus per-backend extras with the same first axis."""
+    ``layout.visual_index`` order, plus per-backend extras whose second-to-last axis is the
+    visual token (Qwen3-VL's deepstack features: (levels, n_visual, hidden))."""
 
     embeds: torch.Tensor
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -156,8 +175,32 @@ def as_rgb_arrays(frames: Sequence[FrameInput]) -> list[np.ndarray]:
     return arrays
 
 
+def video_metadata(frame_idx: Sequence[int], fps: float) -> Any:
+    """``VideoMetadata`` of pre-sampled frames.
+
+    ``total_num_frames`` is the span the frames cover in native frames (count x mean step), so
+    that transformers' ``sampled_fps`` (count / total * fps) is the real sampling rate: 20
+    frames every 25 native frames at 25 fps -> 1 fps (Qwen2.5-VL: 2 s per temporal patch).
+    """
+    from transformers.video_utils import VideoMetadata
+
+    n = len(frame_idx)
+    step = abs(frame_idx[-1] - frame_idx[0]) / (n - 1) if n > 1 else 1.0
+    return VideoMetadata(total_num_frames=n * (step or 1.0), fps=float(fps),
+                         frames_indices=[int(i) for i in frame_idx])
+
+
+def slots_of_frames(frame_idx: Sequence[int], temporal_patch: int) -> tuple[tuple[int, ...], ...]:
+    """Native frames per temporal slot; a short last slot repeats the last frame (as the video
+    processors pad), which the mapping lists once."""
+    slots = math.ceil(len(frame_idx) / temporal_patch)
+    padded = list(frame_idx) + [frame_idx[-1]] * (slots * temporal_patch - len(frame_idx))
+    return tuple(tuple(dict.fromkeys(padded[s * temporal_patch:(s + 1) * temporal_patch]))
+                 for s in range(slots))
+
+
 class MLLM:
-    """Shared machinery; a backend subclass implements the ``_``-prefixed hooks."""
+    """Shared machinery; a backend subclass sets the class attributes and the ``_`` hooks."""
 
     name = "base"
     model_class = "AutoModelForImageTextToText"
@@ -165,29 +208,28 @@ class MLLM:
     # tokens are the grounding-token candidates (DESIGN §3, GTI).
     grounding_suffix = "<|im_end|>\n<|im_start|>assistant\n"
     answer_words = ("Yes", "No")
+    # mm_encoder_outputs key of the visual tokens ("image" where frames go in as images).
+    modality = "video"
+    temporal_patch = 1  # frames per temporal slot
 
     def __init__(
         self,
         model: Any,
-        tokenizer: Any,
-        image_processor: Any,
-        chat_template: str,
+        processor: Any,
         layer_start: int = -26,
         layer_stop: int | None = -6,
+        video_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
-        self.tokenizer = tokenizer
-        self.image_processor = image_processor
-        self.chat_template = chat_template
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.video_kwargs = dict(video_kwargs or {})
         for p in model.parameters():
             p.requires_grad_(False)
         model.eval()
         self.layers = resolve_layers(self.num_layers, layer_start, layer_stop)
         self.yes_ids = self._word_ids(self.answer_words[0])
         self.no_ids = self._word_ids(self.answer_words[1])
-        self.suffix_ids = self.tokenizer(self.grounding_suffix, add_special_tokens=False)[
-            "input_ids"
-        ]
 
     # ----------------------------------------------------------------------------- loading
     @classmethod
@@ -199,14 +241,17 @@ class MLLM:
         layer_start: int = -26,
         layer_stop: int | None = -6,
         attn_implementation: str | dict | None = None,
+        video_kwargs: Mapping[str, Any] | None = None,
     ) -> MLLM:
         """Load a local checkpoint directory (or hub id) with the capture attention.
 
         ``attn_implementation`` overrides the default (capture for the LLM, SDPA elsewhere);
-        the tests pass ``"eager"`` to build the reference.
+        the tests pass ``"eager"`` to build the reference. ``video_kwargs`` go to every
+        processor call (e.g. ``{"size": {"shortest_edge": ..., "longest_edge": ...}}`` to change
+        Qwen's per-frame pixel budget).
         """
         import transformers
-        from transformers import AutoImageProcessor, AutoTokenizer
+        from transformers import AutoProcessor
 
         dev = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, dev)
@@ -215,12 +260,12 @@ class MLLM:
         model = model_cls.from_pretrained(
             str(checkpoint), dtype=torch_dtype, attn_implementation=impl
         ).to(dev)
-        tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
-        image_processor = AutoImageProcessor.from_pretrained(str(checkpoint))
-        template = tokenizer.chat_template or _template_file(Path(checkpoint))
-        if not template:
-            raise ValueError(f"{checkpoint}: no chat template (tokenizer or chat_template.*)")
-        return cls(model, tokenizer, image_processor, template, layer_start, layer_stop)
+        processor = AutoProcessor.from_pretrained(str(checkpoint))
+        if getattr(processor, "video_processor", None) is None or not processor.chat_template:
+            raise ValueError(
+                f"{checkpoint}: the processor has no video processor or no chat template"
+            )
+        return cls(model, processor, layer_start, layer_stop, video_kwargs)
 
     # ------------------------------------------------------------------------- properties
     @property
@@ -239,6 +284,11 @@ class MLLM:
     def dtype(self) -> torch.dtype:
         return self.model.get_input_embeddings().weight.dtype
 
+    @property
+    def visual_token_id(self) -> int:
+        """Id of the placeholder token whose positions receive the visual features."""
+        return int(self.processor.video_token_id)
+
     def decoder_layers(self) -> Sequence[torch.nn.Module]:
         return self.model.model.language_model.layers
 
@@ -248,29 +298,30 @@ class MLLM:
         frames: Sequence[FrameInput],
         frame_idx: Sequence[int],
         prompt: str,
-        fps: float | None = None,
+        fps: float,
     ) -> MLLMInputs:
-        """Frames (one video, native ``frame_idx`` each) + user prompt -> model inputs.
-
-        ``fps`` is the video's native frame rate; backends with time-aware positions (Qwen2.5-VL)
-        use it, the others ignore it.
-        """
+        """Frames (one video, native ``frame_idx`` each, video frame rate ``fps``) + user prompt
+        -> model inputs, through the checkpoint's processor."""
         if len(frames) != len(frame_idx):
             raise ValueError(f"{len(frames)} frames but {len(frame_idx)} frame indices")
-        arrays = as_rgb_arrays(frames)
-        messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text",
-                                                                     "text": prompt}]}]
-        text = self.tokenizer.apply_chat_template(
-            messages, chat_template=self.chat_template, add_generation_prompt=True,
-            tokenize=False,
+        if not fps or fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps!r}")
+        video = np.stack(as_rgb_arrays(frames))
+        messages = [{"role": "user", "content": [{"type": "video"},
+                                                 {"type": "text", "text": prompt}]}]
+        text = self.processor.apply_chat_template(messages, add_generation_prompt=True,
+                                                  tokenize=False)
+        batch = self.processor(
+            text=[text], videos=[video], video_metadata=[video_metadata(frame_idx, fps)],
+            do_sample_frames=False, return_tensors="pt", **self.video_kwargs,
         )
-        pixel_inputs, n_tokens, grid_thw, frames_of_t = self._preprocess_frames(
-            arrays, [int(i) for i in frame_idx], fps
-        )
-        text = self._expand_placeholder(text, n_tokens)
-        input_ids = self.tokenizer(text, return_tensors="pt")["input_ids"]
+        input_ids = batch["input_ids"]
+        pixel_inputs = {k: batch[k] for k in PIXEL_KEYS if k in batch}
+        extra = {k: v for k, v in batch.items()
+                 if k not in PIXEL_KEYS and k not in ("input_ids", "attention_mask")}
         positions, labels = self._candidates(input_ids[0])
-        layout = self._layout(input_ids[0], grid_thw, frames_of_t)
+        layout = self._layout(input_ids[0], self._grid(pixel_inputs, extra, len(frames)),
+                              slots_of_frames(list(frame_idx), self.temporal_patch))
         return MLLMInputs(
             input_ids=input_ids.to(self.device),
             pixel_inputs={k: v.to(self.device) for k, v in pixel_inputs.items()},
@@ -278,21 +329,41 @@ class MLLM:
             candidate_positions=positions,
             candidate_tokens=labels,
             frame_idx=tuple(int(i) for i in frame_idx),
-            extra=self._extra_inputs(input_ids, pixel_inputs),
+            extra={k: v.to(self.device) if torch.is_tensor(v) else v for k, v in extra.items()},
         )
 
     def _candidates(self, ids: torch.Tensor) -> tuple[tuple[int, ...], tuple[str, ...]]:
-        n = len(self.suffix_ids)
-        tail = ids[-n:].tolist()
-        if tail != self.suffix_ids:
-            raise ValueError(
-                f"{self.name}: the prompt does not end with the grounding suffix "
-                f"{self.grounding_suffix!r} (tokens {tail} != {self.suffix_ids}); the chat "
-                "template differs from the one this backend declares"
-            )
-        start = len(ids) - n
-        labels = tuple(self.tokenizer.convert_ids_to_tokens(tail))
-        return tuple(range(start, len(ids))), labels
+        """The shortest tail of tokens that decodes to text containing the grounding suffix.
+
+        Matching decoded text (not token ids of the suffix encoded alone) keeps tokenizers
+        that merge a leading space into the next word (" ASSISTANT") working.
+        """
+        want = self.grounding_suffix.strip()
+        ids_list = ids.tolist()
+        for k in range(1, min(MAX_SUFFIX_TOKENS, len(ids_list)) + 1):
+            if want in self.tokenizer.decode(ids_list[-k:]):
+                start = len(ids_list) - k
+                labels = tuple(self.tokenizer.convert_ids_to_tokens(ids_list[start:]))
+                return tuple(range(start, len(ids_list))), labels
+        raise ValueError(
+            f"{self.name}: the prompt does not end with the grounding suffix "
+            f"{self.grounding_suffix!r} (last tokens decode to "
+            f"{self.tokenizer.decode(ids_list[-8:])!r}); the chat template differs from the "
+            "one this backend declares"
+        )
+
+    def _layout(
+        self, ids: torch.Tensor, grid_thw: tuple[int, int, int],
+        frames_of_t: tuple[tuple[int, ...], ...],
+    ) -> VisualLayout:
+        """Visual tokens in sequence order: the (t, h, w) grid first, then any extra tokens."""
+        index = torch.nonzero(ids == self.visual_token_id).flatten().cpu()
+        n_grid = math.prod(grid_thw)
+        if len(index) < n_grid or len(frames_of_t) != grid_thw[0]:
+            raise ValueError(f"{self.name}: {len(index)} visual tokens and "
+                             f"{len(frames_of_t)} slots for a {grid_thw} grid")
+        return VisualLayout(visual_index=index, grid_index=index[:n_grid], grid_thw=grid_thw,
+                            frames_of_t=frames_of_t, extra_index=index[n_grid:])
 
     def _word_ids(self, word: str) -> tuple[int, ...]:
         ids = []
@@ -308,7 +379,14 @@ class MLLM:
     @torch.no_grad()
     def visual_features(self, inputs: MLLMInputs) -> VisualFeatures:
         """The frozen vision tower + projector output, in ``layout.visual_index`` order."""
-        return self._visual_features(inputs)
+        out = self._encoder(inputs)
+        pooled = out.pooler_output
+        flat = torch.cat([p.reshape(-1, p.shape[-1]) for p in pooled], dim=0) \
+            if isinstance(pooled, (tuple, list)) else pooled.reshape(-1, pooled.shape[-1])
+        if flat.shape[0] != len(inputs.layout.visual_index):
+            raise RuntimeError(f"{self.name}: {flat.shape[0]} visual features for "
+                               f"{len(inputs.layout.visual_index)} visual tokens")
+        return VisualFeatures(flat, self._feature_extras(out))
 
     def reverse(self, features: VisualFeatures, inputs: MLLMInputs) -> VisualFeatures:
         """Reverse the frame order at the visual-token level (TAS).
@@ -334,8 +412,7 @@ class MLLM:
         ``visual_delta`` (n_visual, hidden) is added to the visual embeddings.
         """
         feats = features if features is not None else self.visual_features(inputs)
-        embeds = self.model.get_input_embeddings()(inputs.input_ids)
-        visual = feats.embeds.to(embeds.dtype)
+        visual = feats.embeds.to(self.dtype)
         if visual_delta is not None:
             if visual_delta.shape != visual.shape:
                 raise ValueError(
@@ -343,22 +420,15 @@ class MLLM:
                     f"{tuple(visual.shape)}"
                 )
             visual = visual + visual_delta.to(visual.dtype)
-        embeds = embeds.clone()
-        embeds[0, inputs.layout.visual_index] = visual
-        kwargs = self._lm_kwargs(inputs, feats)
+        encoder_outputs = {self.modality: self._encoder_output(visual, feats)}
         pos = tuple(positions) if positions is not None else inputs.candidate_positions
-        attn = torch.ones_like(inputs.input_ids)
+        recorder = None
         if capture:
             modules = {self.decoder_layers()[i].self_attn: i for i in self.layers}
             recorder = cap.AttentionCapture(modules, pos)
-            with cap.capturing(recorder):
-                out = self.model(inputs_embeds=embeds, attention_mask=attn, use_cache=False,
-                                 logits_to_keep=1, **kwargs)
-            attn_thw = self._rows_to_thw(recorder, inputs.layout)
-        else:
-            out = self.model(inputs_embeds=embeds, attention_mask=attn, use_cache=False,
-                             logits_to_keep=1, **kwargs)
-            attn_thw = None
+        with cap.capturing(recorder):
+            out = self._run(inputs, mm_encoder_outputs=encoder_outputs, logits_to_keep=1)
+        attn_thw = self._rows_to_thw(recorder, inputs.layout) if recorder else None
         logits = out.logits[0, -1].float()
         return ForwardResult(
             positions=pos,
@@ -381,48 +451,40 @@ class MLLM:
         per_layer = [recorder.rows[i][0][:, grid].reshape(-1, t, h, w) for i in self.layers]
         return torch.stack(per_layer, dim=1)
 
-    def plain_forward(self, inputs: MLLMInputs) -> Any:
+    def plain_forward(self, inputs: MLLMInputs, **kwargs: Any) -> Any:
         """The model's own forward from token ids + pixels (the reference for tests)."""
-        return self.model(input_ids=inputs.input_ids, **inputs.pixel_inputs, **inputs.extra,
-                          attention_mask=torch.ones_like(inputs.input_ids), use_cache=False)
+        return self._run(inputs, **inputs.pixel_inputs, **kwargs)
+
+    def _run(self, inputs: MLLMInputs, **kwargs: Any) -> Any:
+        # Qwen models cache M-RoPE deltas on the module; a stale value from another sequence
+        # must never reach this call.
+        if hasattr(self.model.model, "rope_deltas"):
+            self.model.model.rope_deltas = None
+        return self.model(input_ids=inputs.input_ids,
+                          attention_mask=torch.ones_like(inputs.input_ids),
+                          use_cache=False, **inputs.extra, **kwargs)
 
     # ------------------------------------------------------------------------------ hooks
-    def _preprocess_frames(
-        self, frames: list[np.ndarray], frame_idx: list[int], fps: float | None
-    ) -> tuple[dict[str, torch.Tensor], int, tuple[int, int, int], tuple[tuple[int, ...], ...]]:
-        """-> (pixel inputs for the model, number of visual tokens, grid, frames per slot)."""
+    def _grid(self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any],
+              n_frames: int) -> tuple[int, int, int]:
+        """(t, h, w) of the visual-token grid the processor produced."""
         raise NotImplementedError
 
-    def _expand_placeholder(self, text: str, n_tokens: int) -> str:
-        raise NotImplementedError
+    def _encoder(self, inputs: MLLMInputs) -> Any:
+        """The model's own vision encoder output (``pooler_output`` = LLM-ready features)."""
+        px = inputs.pixel_inputs
+        return self.model.model.get_video_features(px["pixel_values_videos"], return_dict=True)
 
-    def _layout(
-        self, ids: torch.Tensor, grid_thw: tuple[int, int, int],
-        frames_of_t: tuple[tuple[int, ...], ...],
-    ) -> VisualLayout:
-        raise NotImplementedError
-
-    def _visual_features(self, inputs: MLLMInputs) -> VisualFeatures:
-        raise NotImplementedError
-
-    def _extra_inputs(
-        self, input_ids: torch.Tensor, pixel_inputs: dict[str, torch.Tensor]
-    ) -> dict[str, torch.Tensor]:
-        """Token-level inputs the model's own forward needs besides ids and pixels."""
+    def _feature_extras(self, encoder_output: Any) -> dict[str, torch.Tensor]:
         return {}
 
-    def _lm_kwargs(self, inputs: MLLMInputs, features: VisualFeatures) -> dict[str, Any]:
-        """Extra forward kwargs on the embeddings path (e.g. 3-D positions)."""
-        return {}
+    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> Any:
+        """``visual`` (n_visual, hidden) packed as the model's ``mm_encoder_outputs`` entry.
 
+        The models scatter the flattened ``pooler_output`` into the placeholder positions in
+        sequence order; (1, n_visual, hidden) flattens right for every backend but Qwen's,
+        which concatenates a per-video tuple.
+        """
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-def _template_file(checkpoint: Path) -> str | None:
-    import json
-
-    jinja = checkpoint / "chat_template.jinja"
-    if jinja.is_file():
-        return jinja.read_text(encoding="utf-8")
-    js = checkpoint / "chat_template.json"
-    if js.is_file():
-        return json.loads(js.read_text(encoding="utf-8")).get("chat_template")
-    return None
+        return BaseModelOutputWithPooling(pooler_output=visual[None])

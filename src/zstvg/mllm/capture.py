@@ -145,8 +145,9 @@ def register() -> None:
 
 
 @contextlib.contextmanager
-def capturing(capture: AttentionCapture) -> Iterator[AttentionCapture]:
-    """Make ``capture`` the active one for forwards run inside the block (this thread)."""
+def capturing(capture: AttentionCapture | None) -> Iterator[AttentionCapture | None]:
+    """Make ``capture`` the active one for forwards run inside the block (this thread); None
+    records nothing."""
     previous = getattr(_state, "capture", None)
     _state.capture = capture
     try:

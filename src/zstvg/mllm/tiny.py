@@ -5,14 +5,11 @@
 config classes (8 LLM layers, so the default layer range [-26:-6] keeps layers 0-1; hidden
 64; a 2-layer vision tower), a byte-level BPE tokenizer
 trained in-process on a small corpus that contains the chat template's special tokens and the
-answer words ("Yes", " Yes", "No", " No"), the model's chat template, and the model's image
-processor with small sizes. Weights come from ``torch.manual_seed(seed)``, the tokenizer from a
-fixed corpus, so the same seed writes the same files. Predictions are chance-level.
-
-The HF *processor* classes are not saved: in transformers 5.24 every video processor imports
-torchvision, which this environment lacks, and the processor classes refuse to build without
-their video processor. The adapters (``zstvg.mllm``) read the tokenizer, chat template and
-image processor separately, which a real checkpoint directory also contains.
+answer words ("Yes", " Yes", "No", " No"), and the model's full processor (tokenizer, image
+processor, video processor, chat template, processor settings) with small frame sizes, so
+``AutoProcessor.from_pretrained(dir)`` works offline exactly as for a real checkpoint. Weights
+come from ``torch.manual_seed(seed)``, the tokenizer from a fixed corpus, so the same seed
+writes the same files. Predictions are chance-level.
 
 Families register in ``FAMILIES`` as ``name -> "module:function"``; the function takes
 ``(out_dir: Path, seed: int)``. Adding a family (a detector, a segmenter) is one line.
@@ -32,7 +29,10 @@ FAMILIES = Registry("tiny-checkpoint family")
 for _name, _fn in {
     "qwen2-vl": "build_qwen2_vl",
     "qwen2.5-vl": "build_qwen2_5_vl",
+    "qwen3-vl": "build_qwen3_vl",
     "llava-ov": "build_llava_ov",
+    "llava-next-video": "build_llava_next_video",
+    "internvl3": "build_internvl3",
 }.items():
     FAMILIES.register(_name, f"zstvg.mllm.tiny:{_fn}")
 # The proposal models' tiny checkpoints (Grounding DINO, SAM 2) share the command.
@@ -121,15 +121,14 @@ def _seeded(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _save(model: Any, tokenizer: Any, image_processor: Any, out: Path) -> None:
+def _save(model: Any, processor: Any, out: Path) -> None:
     model.eval()
     model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    image_processor.save_pretrained(out)
+    processor.save_pretrained(out)
 
 
-def _qwen_tokenizer() -> Any:
-    return build_tokenizer(QWEN_SPECIALS, QWEN2_VL_TEMPLATE, eos="<|im_end|>", pad="<|endoftext|>")
+def _qwen_tokenizer(template: str) -> Any:
+    return build_tokenizer(QWEN_SPECIALS, template, eos="<|im_end|>", pad="<|endoftext|>")
 
 
 def _text_token_ids(tokenizer: Any) -> dict[str, int]:
@@ -145,33 +144,95 @@ def _qwen_vision_ids(tokenizer: Any) -> dict[str, int]:
     )
 
 
-def _qwen_image_processor(cls_name: str, patch: int) -> Any:
-    """Frames are resized to at most 4 x 4 merged tokens (pixels = (2 * patch)^2 * 16)."""
+def _qwen_processor(processor_cls: str, tokenizer: Any, template: str, patch: int,
+                    video_cls: str = "Qwen2VLVideoProcessor") -> Any:
+    """Frames are resized to 4-16 merged tokens (pixels = (2 * patch)^2 * tokens); a 56 x 84
+    frame keeps its size with patch 14 (2 x 3 tokens) and becomes 64 x 96 with patch 16."""
     import transformers
 
     unit = (2 * patch) ** 2
-    cls = getattr(transformers, cls_name)
-    return cls(size={"shortest_edge": unit * 4, "longest_edge": unit * 16}, patch_size=patch,
-               merge_size=2, temporal_patch_size=2)
+    common = dict(patch_size=patch, merge_size=2, temporal_patch_size=2)
+    image = transformers.Qwen2VLImageProcessor(
+        size={"shortest_edge": unit * 4, "longest_edge": unit * 16}, **common)
+    if video_cls == "Qwen3VLVideoProcessor":
+        # Qwen3-VL budgets pixels over the whole clip (frames x height x width).
+        video_size = {"shortest_edge": unit * 4, "longest_edge": unit * 16 * 8}
+    else:
+        video_size = {"shortest_edge": unit * 4, "longest_edge": unit * 16}
+    video = getattr(transformers, video_cls)(size=video_size, **common)
+    return getattr(transformers, processor_cls)(
+        image_processor=image, tokenizer=tokenizer, video_processor=video, chat_template=template)
+
+
+def _qwen_text(tokenizer: Any, **extra: Any) -> dict[str, Any]:
+    return dict(vocab_size=len(tokenizer), **TINY_TEXT, **_text_token_ids(tokenizer),
+                rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3],
+                                 "rope_theta": 10000.0, **extra})
 
 
 def build_qwen2_vl(out: Path, seed: int) -> None:
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
-    tokenizer = _qwen_tokenizer()
+    tokenizer = _qwen_tokenizer(QWEN2_VL_TEMPLATE)
     config = Qwen2VLConfig(
-        text_config=dict(
-            vocab_size=len(tokenizer), **TINY_TEXT, **_text_token_ids(tokenizer),
-            rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3],
-                             "rope_theta": 10000.0},
-        ),
+        text_config=_qwen_text(tokenizer),
         vision_config=dict(depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2,
                            patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
         **_qwen_vision_ids(tokenizer),
     )
     _seeded(seed)
     model = Qwen2VLForConditionalGeneration(config)
-    _save(model, tokenizer, _qwen_image_processor("Qwen2VLImageProcessorPil", 14), out)
+    _save(model, _qwen_processor("Qwen2VLProcessor", tokenizer, QWEN2_VL_TEMPLATE, 14), out)
+
+
+def build_qwen2_5_vl(out: Path, seed: int) -> None:
+    """Vision: 2 blocks, windowed attention (56 px windows) in block 0, full in block 1."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    tokenizer = _qwen_tokenizer(QWEN2_VL_TEMPLATE)
+    config = Qwen2_5_VLConfig(
+        text_config=_qwen_text(tokenizer),
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
+                           out_hidden_size=64, patch_size=14, spatial_merge_size=2,
+                           temporal_patch_size=2, window_size=56, fullatt_block_indexes=[1]),
+        **_qwen_vision_ids(tokenizer),
+    )
+    _seeded(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    _save(model, _qwen_processor("Qwen2_5_VLProcessor", tokenizer, QWEN2_VL_TEMPLATE, 14), out)
+
+
+# The public Qwen3-VL-*-Instruct chat template reduced to what grounding uses (no default
+# system turn, vision placeholders inside the user turn, "<|im_start|>assistant\n" as the
+# generation prompt); the released one adds tool-call and reasoning branches.
+QWEN3_VL_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_qwen3_vl(out: Path, seed: int) -> None:
+    """Vision: 2 blocks of patch 16, deepstack taps after both (fed to LLM layers 0 and 1)."""
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+
+    tokenizer = _qwen_tokenizer(QWEN3_VL_TEMPLATE)
+    config = Qwen3VLConfig(
+        text_config={**_qwen_text(tokenizer, mrope_interleaved=True), "head_dim": 16},
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
+                           out_hidden_size=64, patch_size=16, spatial_merge_size=2,
+                           temporal_patch_size=2, num_position_embeddings=64,
+                           deepstack_visual_indexes=[0, 1]),
+        **_qwen_vision_ids(tokenizer),
+    )
+    _seeded(seed)
+    model = Qwen3VLForConditionalGeneration(config)
+    _save(model, _qwen_processor("Qwen3VLProcessor", tokenizer, QWEN3_VL_TEMPLATE, 16,
+                                 "Qwen3VLVideoProcessor"), out)
 
 
 LLAVA_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
@@ -190,11 +251,14 @@ LLAVA_OV_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
+# 84 px square frames everywhere below: patch 14 -> 6 x 6 patches.
+TINY_SIDE = 84
+TINY_PINPOINTS = [[84, 84], [84, 168], [168, 84], [168, 168]]
 
-def _siglip(image_size: int) -> dict[str, Any]:
-    return dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64,
-                num_hidden_layers=2, num_attention_heads=2, image_size=image_size,
-                patch_size=14)
+
+def _vision_tower(model_type: str) -> dict[str, Any]:
+    return dict(model_type=model_type, hidden_size=32, intermediate_size=64,
+                num_hidden_layers=2, num_attention_heads=2, image_size=TINY_SIDE, patch_size=14)
 
 
 def build_llava_ov(out: Path, seed: int) -> None:
@@ -202,7 +266,9 @@ def build_llava_ov(out: Path, seed: int) -> None:
     from transformers import (
         LlavaOnevisionConfig,
         LlavaOnevisionForConditionalGeneration,
-        LlavaOnevisionImageProcessorPil,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
     )
 
     tokenizer = build_tokenizer(LLAVA_SPECIALS, LLAVA_OV_TEMPLATE, eos="<|im_end|>",
@@ -211,35 +277,128 @@ def build_llava_ov(out: Path, seed: int) -> None:
     config = LlavaOnevisionConfig(
         text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), **TINY_TEXT,
                          **_text_token_ids(tokenizer)),
-        vision_config=_siglip(84),
+        vision_config=_vision_tower("siglip_vision_model"),
         image_token_index=ids("<image>"), video_token_index=ids("<video>"),
-        image_grid_pinpoints=[[84, 84], [84, 168], [168, 84], [168, 168]],
+        image_grid_pinpoints=TINY_PINPOINTS, vision_feature_select_strategy="full",
     )
     _seeded(seed)
     model = LlavaOnevisionForConditionalGeneration(config)
-    processor = LlavaOnevisionImageProcessorPil(
-        size={"height": 84, "width": 84}, image_grid_pinpoints=config.image_grid_pinpoints,
-        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+    half = dict(image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
+    processor = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessor(
+            size={"height": TINY_SIDE, "width": TINY_SIDE},
+            image_grid_pinpoints=TINY_PINPOINTS, **half),
+        video_processor=LlavaOnevisionVideoProcessor(
+            size={"height": TINY_SIDE, "width": TINY_SIDE}, **half),
+        tokenizer=tokenizer, chat_template=LLAVA_OV_TEMPLATE,
+        num_image_tokens=(TINY_SIDE // 14) ** 2, vision_feature_select_strategy="full",
     )
-    _save(model, tokenizer, processor, out)
+    _save(model, processor, out)
 
 
-def build_qwen2_5_vl(out: Path, seed: int) -> None:
-    """Vision: 2 blocks, windowed attention (56 px windows) in block 0, full in block 1."""
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+LLAMA_SPECIALS = ["<unk>", "<s>", "</s>", "<image>", "<video>"]
 
-    tokenizer = _qwen_tokenizer()
-    config = Qwen2_5_VLConfig(
-        text_config=dict(
-            vocab_size=len(tokenizer), **TINY_TEXT, **_text_token_ids(tokenizer),
-            rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3],
-                             "rope_theta": 10000.0},
-        ),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
-                           out_hidden_size=64, patch_size=14, spatial_merge_size=2,
-                           temporal_patch_size=2, window_size=56, fullatt_block_indexes=[1]),
-        **_qwen_vision_ids(tokenizer),
+# The public LLaVA-NeXT-Video-7B-hf chat template (Vicuna style): "USER: <video>\n{text} " and
+# "ASSISTANT:" as the generation prompt.
+LLAVA_NEXT_VIDEO_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}"
+    "{{ message['role'].upper() + ': ' }}{% endif %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}"
+    "{{ '<image>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}"
+    "{{ '<video>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{{ content['text'] + ' ' }}{% endfor %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+
+
+def build_llava_next_video(out: Path, seed: int) -> None:
+    """CLIP 84 px / patch 14 (+ CLS, dropped) -> 6 x 6 patches -> 2x2 average pool -> 3 x 3
+    tokens per frame; frames are resized (shortest edge 84) and center-cropped to 84 x 84."""
+    from transformers import (
+        LlavaNextImageProcessor,
+        LlavaNextVideoConfig,
+        LlavaNextVideoForConditionalGeneration,
+        LlavaNextVideoProcessor,
+        LlavaNextVideoVideoProcessor,
+    )
+
+    tokenizer = build_tokenizer(LLAMA_SPECIALS, LLAVA_NEXT_VIDEO_TEMPLATE, eos="</s>",
+                                pad="<unk>")
+    ids = tokenizer.convert_tokens_to_ids
+    config = LlavaNextVideoConfig(
+        text_config=dict(model_type="llama", vocab_size=len(tokenizer), **TINY_TEXT,
+                         bos_token_id=ids("<s>"), eos_token_id=ids("</s>"),
+                         pad_token_id=ids("<unk>")),
+        vision_config=_vision_tower("clip_vision_model"),
+        image_token_index=ids("<image>"), video_token_index=ids("<video>"),
+        image_grid_pinpoints=TINY_PINPOINTS, vision_feature_select_strategy="default",
+        vision_feature_layer=-2, spatial_pool_mode="average", spatial_pool_stride=2,
     )
     _seeded(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config)
-    _save(model, tokenizer, _qwen_image_processor("Qwen2VLImageProcessorPil", 14), out)
+    model = LlavaNextVideoForConditionalGeneration(config)
+    side = {"shortest_edge": TINY_SIDE}
+    crop = {"height": TINY_SIDE, "width": TINY_SIDE}
+    processor = LlavaNextVideoProcessor(
+        video_processor=LlavaNextVideoVideoProcessor(size=side, crop_size=crop),
+        image_processor=LlavaNextImageProcessor(size=side, crop_size=crop,
+                                                image_grid_pinpoints=TINY_PINPOINTS),
+        tokenizer=tokenizer, chat_template=LLAVA_NEXT_VIDEO_TEMPLATE, patch_size=14,
+        vision_feature_select_strategy="default", num_additional_image_tokens=1,
+    )
+    _save(model, processor, out)
+
+
+INTERNVL_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<img>", "</img>",
+                     "<IMG_CONTEXT>", "<video>"]
+
+# The chat template transformers' InternVL conversion writes into InternVL3-*-hf (ChatML; an
+# image is "<IMG_CONTEXT>\n", a video "<video>\n").
+INTERNVL_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}{{ '<IMG_CONTEXT>\n' }}"
+    "{% elif content['type'] == 'video' %}{{ '<video>\n' }}"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}"
+    "{% endif %}{{ '<|im_end|>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def build_internvl3(out: Path, seed: int) -> None:
+    """InternViT 84 px / patch 14 -> 6 x 6 patches -> pixel shuffle 0.5 -> 3 x 3 tokens per
+    frame (InternVL3-8B: 448 px -> 16 x 16 = 256); Qwen2 LLM as in InternVL3."""
+    from transformers import (
+        GotOcr2ImageProcessor,
+        InternVLConfig,
+        InternVLForConditionalGeneration,
+        InternVLProcessor,
+        InternVLVideoProcessor,
+    )
+
+    tokenizer = build_tokenizer(
+        INTERNVL_SPECIALS, INTERNVL_TEMPLATE, eos="<|im_end|>", pad="<|endoftext|>",
+        extra={"start_image_token": "<img>", "end_image_token": "</img>",
+               "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"},
+    )
+    config = InternVLConfig(
+        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), **TINY_TEXT,
+                         **_text_token_ids(tokenizer)),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, image_size=[TINY_SIDE, TINY_SIDE],
+                           patch_size=[14, 14]),
+        image_token_id=tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>"),
+        downsample_ratio=0.5, vision_feature_layer=-1, vision_feature_select_strategy="default",
+    )
+    _seeded(seed)
+    model = InternVLForConditionalGeneration(config)
+    size = {"height": TINY_SIDE, "width": TINY_SIDE}
+    processor = InternVLProcessor(
+        image_processor=GotOcr2ImageProcessor(size=size, crop_to_patches=False),
+        video_processor=InternVLVideoProcessor(size=size),
+        tokenizer=tokenizer, chat_template=INTERNVL_TEMPLATE,
+        image_seq_length=(TINY_SIDE // 14 // 2) ** 2,
+    )
+    _save(model, processor, out)
