@@ -97,6 +97,15 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def sha256_file(path: PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks (video files can be GBs)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def sha256_json(obj: Any) -> str:
     """Hash of a JSON-serialisable object, independent of key order."""
     return sha256_text(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str))

@@ -9,7 +9,6 @@ in the summary; the command still exits 0. Whole-file problems exit 2 with the f
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 from pathlib import Path
 
@@ -49,17 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.data import load_samples, summarize
-    from zstvg.io import write_jsonl, write_provenance
+    from zstvg.io import sha256_file, write_jsonl, write_provenance
 
     annotations = Path(args.annotations)
     samples = load_samples(args.dataset, annotations, videos=args.videos, boxes=args.boxes)
@@ -71,7 +62,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         step="prepare-data",
         dataset_format=args.dataset,
         annotations=str(annotations),
-        annotations_sha256=_sha256_file(annotations),
+        annotations_sha256=sha256_file(annotations),
         videos=args.videos,
         boxes=args.boxes,
         counts=summary,

@@ -21,7 +21,6 @@ the same bytes for the same seed and parameters.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import time
 from dataclasses import asdict
@@ -63,14 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _default_out(params: Params) -> Path:
     if "synthetic" not in params.datasets:
         raise InputError(
@@ -110,7 +101,14 @@ def run(args: argparse.Namespace, params: Params) -> int:
     import av
 
     from zstvg.data import synthetic
-    from zstvg.io import provenance_path, read_json, sha256_json, write_json, write_provenance
+    from zstvg.io import (
+        provenance_path,
+        read_json,
+        sha256_file,
+        sha256_json,
+        write_json,
+        write_provenance,
+    )
     from zstvg.proposals import official_format
 
     cfg = params.synthetic
@@ -180,7 +178,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     sidecar = write_provenance(
         out, step="make-synthetic", params={"seed": seed, "synthetic": params.section("synthetic")},
         n_videos=n_videos, codec=codec,
-        files={str(p.relative_to(out)): _sha256_file(p) for p in files
+        files={str(p.relative_to(out)): sha256_file(p) for p in files
                if not p.name.endswith("provenance.json")},
     )
     seconds = time.perf_counter() - t0
