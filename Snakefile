@@ -78,6 +78,7 @@ rule demo:
         ],
         tables=["results/tables/tubedetr/table1.md", "results/tables/tubedetr/table2.md"],
         figures="results/figures/tubedetr",
+        sheet="results/figures/synthetic/reference/largest/synthetic_000_sheet.png",
     output:
         "results/demo/SUMMARY.md",
     log:
@@ -86,5 +87,5 @@ rule demo:
         "zstvg summarize --title 'zstvg demo: synthetic benchmark' --chance-note "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --proposals {input.proposals} "
-        "--tables {input.tables} --figures {input.figures}/*.png "
+        "--tables {input.tables} --figures {input.figures}/*.png {input.sheet} "
         "--out {output} --log-file {log}"

@@ -72,3 +72,25 @@ rule figures:
         "zstvg plot --params {PARAMS_FILE} --metrics {input.metrics} "
         "--per-sample {input.per_sample} --protocol {wildcards.protocol} "
         "--ablation-dataset {params.ablation_dataset} --out {output.figures} --log-file {log}"
+
+
+rule visualize:
+    input:
+        samples="results/samples/{dataset}.jsonl",
+        predictions="results/predictions/{dataset}/{backend}/{variant}.json",
+        frames="results/frames/{dataset}/manifest.json",
+        proposals=lambda w: proposals_manifest(w.dataset),
+    output:
+        sheet="results/figures/{dataset}/{backend}/{variant}/{sample_id}_sheet.png",
+        gif="results/figures/{dataset}/{backend}/{variant}/{sample_id}.gif",
+    params:
+        frames_dir=lambda w, input: os.path.dirname(input.frames),
+        proposals=lambda w, input: os.path.dirname(input.proposals),
+        out=lambda w, output: os.path.dirname(output.sheet),
+    log:
+        "results/logs/{dataset}/{backend}/{variant}/visualize_{sample_id}.log",
+    shell:
+        "zstvg visualize --params {PARAMS_FILE} --sample-id {wildcards.sample_id} "
+        "--samples {input.samples} --predictions {input.predictions} "
+        "--frames {params.frames_dir} --proposals {params.proposals} --out {params.out} "
+        "--log-file {log}"

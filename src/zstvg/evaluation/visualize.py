@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", required=True,
                         help="frames directory of sample-frames (<frames>/<video_id>/*.jpg)")
     parser.add_argument("--proposals", default=None,
-                        help="proposal tracks of this video in the authors' JSON format")
+                        help="proposal tracks in the authors' JSON format: this video's file, or "
+                        "a directory of per-video files (<dir>/<video_id>.json)")
     parser.add_argument("--attention", default=None, metavar="FILE.npy",
                         help="attention map (T, h, w) over T uniform frames of the clip")
     parser.add_argument("--max-frames", type=int, default=16,
@@ -117,7 +118,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
     if args.proposals:
         from zstvg.proposals import official_format
 
-        tracks = list(official_format.read(args.proposals).tracks)
+        source = Path(args.proposals)
+        if source.is_dir():
+            source = source / f"{sample.video_id}.json"
+        tracks = list(official_format.read(source).tracks)
     video_dir = Path(args.frames) / sample.video_id
     files = sorted(video_dir.glob("*.jpg"))
     if not files:
