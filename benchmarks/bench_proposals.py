@@ -4,12 +4,15 @@ Default (CPU): tiny random-weight Grounding DINO + SAM 2 checkpoints (zstvg.prop
 a synthetic 20 s video at 320x240 (100 proposal frames = the 5 fps grid), detector every 10th
 frame (every frame for the box trackers), one class. ``--full`` (GPU machine): randomly
 initialised full-size configurations, Grounding DINO-T (Swin-T + BERT-base, the transformers
-defaults) and SAM 2.1-hiera-T (``Sam2VideoConfig()``), on a 20 s 1280x720 video.
+defaults) and SAM 2.1-hiera-T (``Sam2VideoConfig()`` for sam2-hf; the sam2 package's
+``sam2.1_hiera_t.yaml`` for sam2-official), on a 20 s 1280x720 video. The tiny sam2-official
+model is the real hiera-T at a 128-px input (zstvg.proposals.tiny.SAM2_OFFICIAL_TINY_OVERRIDES):
+much bigger than the tiny sam2-hf one (39 M vs ~0.2 M parameters), so their times differ by that.
 Each tracker runs in a fresh process, so "peak RSS" is that run's own resident-set peak; on a
 GPU the peak allocated CUDA memory is printed too. Random weights: detections and masks are
 arbitrary, but the work done per frame is the real one (max_detections_per_frame boxes kept).
 
-    .venv/bin/python benchmarks/bench_proposals.py [--full] [--trackers sam2-hf bytetrack]
+    .venv/bin/python benchmarks/bench_proposals.py [--full] [--trackers sam2-official botsort]
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+TRACKERS = ["sam2-hf", "sam2-official", "bytetrack", "botsort"]
+
 
 def build_full_checkpoints(root: Path) -> tuple[Path, Path]:
     """Random-weight full-size Grounding DINO-T and SAM 2.1-hiera-T in the HF format."""
@@ -32,8 +37,11 @@ def build_full_checkpoints(root: Path) -> tuple[Path, Path]:
         GroundingDinoConfig,
         GroundingDinoForObjectDetection,
         GroundingDinoProcessor,
+        Sam2ImageProcessor,
         Sam2VideoConfig,
         Sam2VideoModel,
+        Sam2VideoProcessor,
+        Sam2VideoVideoProcessor,
     )
     from transformers.models.grounding_dino.image_processing_pil_grounding_dino import (
         GroundingDinoImageProcessorPil,
@@ -50,7 +58,23 @@ def build_full_checkpoints(root: Path) -> tuple[Path, Path]:
         tokenizer=BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}),
     ).save_pretrained(gdino)
     Sam2VideoModel(Sam2VideoConfig()).save_pretrained(sam2)
+    Sam2VideoProcessor(image_processor=Sam2ImageProcessor(),  # 1024 px, as the real one
+                       video_processor=Sam2VideoVideoProcessor()).save_pretrained(sam2)
     return gdino, sam2
+
+
+def build_full_official_checkpoint(root: Path) -> Path:
+    """Random-weight SAM 2.1-hiera-T in the sam2 package's .pt format (1024 px)."""
+    import torch
+    from sam2.build_sam import build_sam2_video_predictor
+
+    from zstvg.proposals.tiny import SAM2_OFFICIAL_TINY_CONFIG
+
+    torch.manual_seed(0)
+    model = build_sam2_video_predictor(SAM2_OFFICIAL_TINY_CONFIG, ckpt_path=None, device="cpu")
+    path = root / "sam2.1_hiera_tiny_random.pt"
+    torch.save({"model": model.state_dict()}, path)
+    return path
 
 
 def synthetic_video(n_frames: int, width: int, height: int):
@@ -69,7 +93,8 @@ def synthetic_video(n_frames: int, width: int, height: int):
     return ArrayFrames("bench", frames)
 
 
-def _run(tracker: str, gdino: str, sam2: str, full: bool, queue) -> None:
+def _run(tracker: str, gdino: str, sam2: str, overrides: tuple[str, ...], full: bool,
+         queue) -> None:
     import torch
 
     from zstvg.config import load_params
@@ -83,8 +108,8 @@ def _run(tracker: str, gdino: str, sam2: str, full: bool, queue) -> None:
     device = resolve_device("auto" if full else "cpu")
     cfg = dataclasses.replace(
         load_params().proposals, detector_checkpoint=gdino, tracker_checkpoint=sam2,
-        tracker=tracker, box_threshold=0.0, text_threshold=0.0, max_detections_per_frame=3,
-        device=device,
+        tracker_config_overrides=overrides, tracker=tracker, box_threshold=0.0,
+        text_threshold=0.0, max_detections_per_frame=3, device=device,
     )
     width, height = (1280, 720) if full else (320, 240)
     video = synthetic_video(100, width, height)
@@ -108,32 +133,44 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true",
                         help="full-size random Grounding DINO-T + SAM 2.1-hiera-T on 720p (GPU)")
-    parser.add_argument("--trackers", nargs="+", default=["sam2-hf", "bytetrack", "botsort"],
-                        help="trackers to time (default: sam2-hf bytetrack botsort)")
+    parser.add_argument("--trackers", nargs="+", default=TRACKERS, choices=TRACKERS,
+                        help=f"trackers to time (default: {' '.join(TRACKERS)})")
     args = parser.parse_args()
-    from zstvg.proposals.tiny import build_tiny_gdino, build_tiny_sam2
+    from zstvg.proposals.tiny import (
+        SAM2_OFFICIAL_TINY_OVERRIDES,
+        build_tiny_gdino,
+        build_tiny_sam2,
+        build_tiny_sam2_official,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.full:
             gdino, sam2 = build_full_checkpoints(root)
+            official: tuple[Path | None, tuple[str, ...]] = (None, ())
+            if "sam2-official" in args.trackers:
+                official = (build_full_official_checkpoint(root), ())
         else:
             gdino, sam2 = build_tiny_gdino(root / "gdino"), build_tiny_sam2(root / "sam2")
+            official = (None, SAM2_OFFICIAL_TINY_OVERRIDES)
+            if "sam2-official" in args.trackers:
+                official = (build_tiny_sam2_official(root / "sam2-official"), official[1])
         ctx = multiprocessing.get_context("spawn")
         size = "full-size, 1280x720" if args.full else "tiny, 320x240"
         print(f"propose per 20 s video (100 grid frames, {size}, detector every 10th frame; "
               "box trackers: every frame)")
-        print(f"{'tracker':<10} {'device':<7} {'seconds':>8} {'peak RSS MiB':>13} "
+        print(f"{'tracker':<13} {'device':<7} {'seconds':>8} {'peak RSS MiB':>13} "
               f"{'CUDA peak MiB':>14} {'tracks':>7}")
         for tracker in args.trackers:
             queue = ctx.Queue()
-            proc = ctx.Process(target=_run, args=(tracker, str(gdino), str(sam2), args.full,
-                                                  queue))
+            ckpt, overrides = (official if tracker == "sam2-official" else (sam2, ()))
+            proc = ctx.Process(target=_run, args=(tracker, str(gdino), str(ckpt), overrides,
+                                                  args.full, queue))
             proc.start()
             result = queue.get()
             proc.join()
             cuda = f"{result['cuda_peak_mib']:.0f}" if result["cuda_peak_mib"] else "-"
-            print(f"{tracker:<10} {result['device']:<7} {result['seconds']:>8.2f} "
+            print(f"{tracker:<13} {result['device']:<7} {result['seconds']:>8.2f} "
                   f"{result['peak_rss_mib']:>13.0f} {cuda:>14} {result['n_tracks']:>7}")
     return 0
 

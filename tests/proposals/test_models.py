@@ -85,6 +85,25 @@ def test_sam2_hf_tracks_a_synthetic_video_into_a_valid_file(tiny_sam2, synthetic
     assert build_tracker(cfg).track(synthetic_video, dets, "person") == tracks
 
 
+def test_tiny_sam2_ships_its_processor(tiny_sam2) -> None:
+    from transformers import AutoProcessor, Sam2VideoProcessor
+
+    processor = AutoProcessor.from_pretrained(tiny_sam2)  # offline, from the directory alone
+    assert isinstance(processor, Sam2VideoProcessor)
+    assert processor.target_size == 64
+    video = np.zeros((1, 30, 40, 3), np.uint8)
+    pixels = processor.video_processor(videos=[video], return_tensors="pt")
+    assert tuple(pixels.pixel_values_videos.shape) == (1, 1, 3, 64, 64)
+    session = processor.init_video_session()
+    processor.add_inputs_to_inference_session(session, frame_idx=0, obj_ids=[5],
+                                              input_boxes=[[[0, 15, 20, 30]]],
+                                              original_size=(30, 40))
+    prompt = session.point_inputs_per_obj[session.obj_id_to_idx(5)][0]
+    # Corners scaled to the 64-px input (x * 64/40, y * 64/30), labelled 2 and 3 (a box).
+    assert prompt["point_coords"].flatten().tolist() == [0.0, 32.0, 32.0, 64.0]
+    assert prompt["point_labels"].flatten().tolist() == [2, 3]
+
+
 def test_sam2_hf_state_stays_bounded_over_a_long_window(tiny_sam2) -> None:
     from zstvg.proposals.frames import StreamedFrames
 

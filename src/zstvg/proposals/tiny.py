@@ -19,7 +19,6 @@ letters, word pieces and common class nouns, so any lower-case word tokenizes wi
 
 from __future__ import annotations
 
-import json
 import string
 from pathlib import Path
 
@@ -93,9 +92,15 @@ def build_tiny_gdino(out_dir: str | Path, seed: int = 0) -> Path:
 
 
 def build_tiny_sam2(out_dir: str | Path, seed: int = 0) -> Path:
-    """Write a tiny ``Sam2VideoModel`` (config + weights + preprocessing config) to ``out_dir``."""
+    """Write a tiny ``Sam2VideoModel`` and its ``Sam2VideoProcessor`` to ``out_dir``."""
     import torch
-    from transformers import Sam2VideoConfig, Sam2VideoModel
+    from transformers import (
+        Sam2ImageProcessor,
+        Sam2VideoConfig,
+        Sam2VideoModel,
+        Sam2VideoProcessor,
+        Sam2VideoVideoProcessor,
+    )
     from transformers.models.sam2.configuration_sam2 import Sam2HieraDetConfig, Sam2VisionConfig
 
     out = Path(out_dir)
@@ -140,19 +145,14 @@ def build_tiny_sam2(out_dir: str | Path, seed: int = 0) -> Path:
         head.weight.zero_()
         head.bias.fill_(10.0)
     model.save_pretrained(out)
-    # The preprocessing fields of facebook/sam2.1-* preprocessor_config.json that our tracker
-    # reads (resize to image_size x image_size, ImageNet normalisation).
-    preprocessing = {
-        "image_processor_type": "Sam2ImageProcessor",
-        "size": {"height": size, "width": size},
-        "image_mean": [0.485, 0.456, 0.406],
-        "image_std": [0.229, 0.224, 0.225],
-        "do_rescale": True,
-        "rescale_factor": 1 / 255,
-    }
-    (out / "preprocessor_config.json").write_text(json.dumps(preprocessing, indent=1) + "\n")
+    # The processor a real facebook/sam2.1-* directory ships (image + video processors, ImageNet
+    # normalisation), at the tiny input size; masks are image_size / 4 (the decoder's output).
+    Sam2VideoProcessor(
+        image_processor=Sam2ImageProcessor(size={"height": size, "width": size},
+                                           mask_size={"height": size // 4, "width": size // 4}),
+        video_processor=Sam2VideoVideoProcessor(size={"height": size, "width": size}),
+    ).save_pretrained(out)
     return out
-
 
 
 # The tiny sam2-official model: the real SAM 2.1 hiera-T architecture (39 M parameters) at a
