@@ -43,6 +43,15 @@ def test_cli_builds_a_deterministic_loadable_checkpoint(tmp_path, tiny_checkpoin
     assert (other / "model.safetensors").read_bytes() != (ref / "model.safetensors").read_bytes()
 
 
+def test_every_backend_has_a_tiny_family():
+    from zstvg.mllm import MLLMS
+    from zstvg.mllm.tiny import FAMILIES
+
+    assert set(MLLMS.names()) == {"llava-ov", "qwen2-vl", "qwen2.5-vl", "qwen3-vl",
+                                  "llava-next-video", "internvl3"}
+    assert set(MLLMS.names()) <= set(FAMILIES.names())
+
+
 def test_cli_rejects_an_unknown_family(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["make-tiny-checkpoint", "--family", "gpt-9", "--out", str(tmp_path)])

@@ -14,6 +14,9 @@ MLLMS = Registry("MLLM backend")
 MLLMS.register("qwen2-vl", "zstvg.mllm.qwen2_vl:Qwen2VL")
 MLLMS.register("llava-ov", "zstvg.mllm.llava_ov:LlavaOneVision")
 MLLMS.register("qwen2.5-vl", "zstvg.mllm.qwen2_5_vl:Qwen2_5VL")
+MLLMS.register("qwen3-vl", "zstvg.mllm.qwen3_vl:Qwen3VL")
+MLLMS.register("llava-next-video", "zstvg.mllm.llava_next_video:LlavaNextVideo")
+MLLMS.register("internvl3", "zstvg.mllm.internvl3:InternVL3")
 
 
 def build_mllm(

@@ -154,12 +154,13 @@ def _qwen_processor(processor_cls: str, tokenizer: Any, template: str, patch: in
     common = dict(patch_size=patch, merge_size=2, temporal_patch_size=2)
     image = transformers.Qwen2VLImageProcessor(
         size={"shortest_edge": unit * 4, "longest_edge": unit * 16}, **common)
+    video_args: dict[str, Any] = {"size": {"shortest_edge": unit * 4, "longest_edge": unit * 16}}
     if video_cls == "Qwen3VLVideoProcessor":
-        # Qwen3-VL budgets pixels over the whole clip (frames x height x width).
-        video_size = {"shortest_edge": unit * 4, "longest_edge": unit * 16 * 8}
-    else:
-        video_size = {"shortest_edge": unit * 4, "longest_edge": unit * 16}
-    video = getattr(transformers, video_cls)(size=video_size, **common)
+        # Qwen3-VL budgets pixels over the whole clip (frames x height x width); the per-frame
+        # cap is set explicitly (off), which is also transformers 5.24's default.
+        video_args = {"size": {"shortest_edge": unit * 4, "longest_edge": unit * 16 * 8},
+                      "cap_pixels_per_frame": False}
+    video = getattr(transformers, video_cls)(**video_args, **common)
     return getattr(transformers, processor_cls)(
         image_processor=image, tokenizer=tokenizer, video_processor=video, chat_template=template)
 
