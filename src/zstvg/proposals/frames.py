@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from zstvg.video.store import read_frame
+
 
 class FrameSource(Protocol):
     video_id: str
@@ -25,10 +27,6 @@ class FrameSource(Protocol):
     def read(self, frame_idx: int) -> np.ndarray:
         """The RGB frame (height, width, 3) uint8."""
         ...
-
-
-def frame_path(directory: str | Path, frame_idx: int) -> Path:
-    return Path(directory) / f"{frame_idx:06d}.jpg"
 
 
 @dataclass(frozen=True)
@@ -42,10 +40,7 @@ class JpegFrames:
     height: int
 
     def read(self, frame_idx: int) -> np.ndarray:
-        from PIL import Image
-
-        with Image.open(frame_path(self.directory, frame_idx)) as img:
-            return np.asarray(img.convert("RGB"))
+        return read_frame(self.directory, frame_idx)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import Any
 
 from zstvg.config import FramesConfig, Params
 from zstvg.io import InputError, read_json, read_jsonl, sha256_json, write_json, write_provenance
+from zstvg.video.store import frame_path
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def _resumable(index_path: Path, job_hash: str) -> dict[str, Any] | None:
     if not isinstance(index, dict) or index.get("job_sha256") != job_hash:
         return None
     folder = index_path.parent
-    if not all((folder / f"{f:06d}.jpg").is_file() for f in index.get("frame_idx", [])):
+    if not all(frame_path(folder, f).is_file() for f in index.get("frame_idx", [])):
         return None
     return index
 
@@ -212,7 +213,7 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
 
         def write(frame_idx: int, _t: float | None, image: Any) -> None:
             nonlocal n_written
-            target = out_dir / f"{frame_idx:06d}.jpg"
+            target = frame_path(out_dir, frame_idx)
             tmp = out_dir / f".{frame_idx:06d}.jpg.tmp"
             image.save(tmp, format="JPEG", quality=cfg.jpeg_quality)
             os.replace(tmp, target)

@@ -1,0 +1,99 @@
+"""Reading what ``zstvg sample-frames`` stored (the one place that knows its layout).
+
+Layout under the folder of ``manifest.json``::
+
+    <video dir>/<frame_idx:06d>.jpg   one RGB JPEG per kept native frame
+    <video dir>/index.json            fps, size, and per sample its mllm/grid frame indices
+
+The manifest maps each video id to its ``frames_dir`` (ids with '/' get a safe folder name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zstvg.io import InputError, PathLike, read_json
+
+
+def frame_path(directory: PathLike, frame_idx: int) -> Path:
+    return Path(directory) / f"{frame_idx:06d}.jpg"
+
+
+def read_frame(directory: PathLike, frame_idx: int) -> np.ndarray:
+    """The stored RGB frame (height, width, 3) uint8."""
+    from PIL import Image
+
+    path = frame_path(directory, frame_idx)
+    if not path.is_file():
+        raise InputError(f"frame file not found: {path}")
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+@dataclass(frozen=True)
+class SampleFrames:
+    """One sample's selected frames, in increasing native order."""
+
+    sample_id: str
+    video_id: str
+    frame_idx: tuple[int, ...]
+    fps: float
+    width: int
+    height: int
+    directory: Path
+
+    def read(self) -> list[np.ndarray]:
+        return [read_frame(self.directory, f) for f in self.frame_idx]
+
+
+class FrameStore:
+    """The frames of one ``sample-frames`` run, addressed by video and sample id."""
+
+    def __init__(self, manifest_path: PathLike) -> None:
+        self.manifest_path = Path(manifest_path)
+        self.root = self.manifest_path.parent
+        manifest: Any = read_json(self.manifest_path, what="frames manifest")
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("videos"), dict):
+            raise InputError(f"{self.manifest_path}: expected an object with a 'videos' mapping")
+        self.videos: dict[str, dict[str, Any]] = manifest["videos"]
+        self._index: dict[str, dict[str, Any]] = {}
+
+    def video_error(self, video_id: str) -> str | None:
+        """Why the video's frames are unusable, or None when they are fine."""
+        entry = self.videos.get(video_id)
+        if entry is None:
+            return f"video {video_id!r} is not in {self.manifest_path}"
+        if entry.get("status") != "ok":
+            return str(entry.get("error") or entry.get("status"))
+        return None
+
+    def index(self, video_id: str) -> dict[str, Any]:
+        if video_id not in self._index:
+            error = self.video_error(video_id)
+            if error:
+                raise InputError(error)
+            folder = self.root / self.videos[video_id].get("frames_dir", video_id)
+            self._index[video_id] = read_json(folder / "index.json", what="frame index")
+            self._index[video_id]["_dir"] = folder
+        return self._index[video_id]
+
+    def sample(self, video_id: str, sample_id: str, kind: str = "mllm") -> SampleFrames:
+        """The sample's ``mllm`` (uniform N) or ``grid`` (evaluation grid) frames."""
+        if kind not in ("mllm", "grid"):
+            raise ValueError(f"kind must be 'mllm' or 'grid', got {kind!r}")
+        index = self.index(video_id)
+        entry = index.get("samples", {}).get(sample_id)
+        if entry is None:
+            raise InputError(f"{index['_dir'] / 'index.json'}: no frames for sample {sample_id!r}")
+        if entry.get("status") != "ok":
+            raise InputError(f"sample {sample_id!r}: frames {entry.get('status')}: "
+                             f"{entry.get('error', '')}".rstrip(": "))
+        frames: Sequence[int] = entry[f"{kind}_frame_idx"]
+        return SampleFrames(sample_id, video_id, tuple(int(f) for f in frames),
+                            float(index["fps"]), int(index["width"]), int(index["height"]),
+                            Path(index["_dir"]))

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zstvg.io import InputError
+from zstvg.video.store import FrameStore, frame_path
+
+
+@pytest.fixture()
+def store(tmp_path):
+    vdir = tmp_path / "v1"
+    vdir.mkdir()
+    for f in (3, 7):
+        Image.fromarray(np.full((8, 10, 3), 10 * f, np.uint8)).save(frame_path(vdir, f),
+                                                                       quality=100)
+    (vdir / "index.json").write_text(json.dumps({
+        "fps": 5.0, "width": 10, "height": 8,
+        "samples": {
+            "s1": {"status": "ok", "mllm_frame_idx": [3, 7], "grid_frame_idx": [3]},
+            "s2": {"status": "failed", "error": "missing frames [9]"},
+        },
+    }))
+    (tmp_path / "manifest.json").write_text(json.dumps({"videos": {
+        "v1": {"status": "ok", "frames_dir": "v1"},
+        "bad": {"status": "failed", "error": "corrupt video file"},
+    }}))
+    return FrameStore(tmp_path / "manifest.json")
+
+
+def test_sample_frames_are_read_by_native_index(store):
+    frames = store.sample("v1", "s1")
+    assert frames.frame_idx == (3, 7) and frames.fps == 5.0
+    pixels = frames.read()
+    assert [int(p.mean().round()) for p in pixels] == [30, 70]
+    assert store.sample("v1", "s1", kind="grid").frame_idx == (3,)
+
+
+def test_failures_name_the_reason(store):
+    with pytest.raises(InputError, match="corrupt video file"):
+        store.sample("bad", "x")
+    with pytest.raises(InputError, match="missing frames"):
+        store.sample("v1", "s2")
+    with pytest.raises(InputError, match="no frames for sample 's3'"):
+        store.sample("v1", "s3")
+    assert "not in" in store.video_error("nope")
