@@ -185,3 +185,19 @@ def test_qwen3_deepstack_features_reach_the_llm_and_follow_the_reversal(loaded):
     t, h, w = inp.layout.grid_thw
     rev = m.reverse(feats, inp).extras["deepstack"]
     torch.testing.assert_close(rev.view(2, t, h, w, -1), deep.view(2, t, h, w, -1).flip(1))
+
+
+def test_video_kwargs_change_the_processor_resolution(tiny_checkpoint):
+    from zstvg.mllm import build_mllm
+
+    # A per-frame pixel budget of exactly 112 x 168 upscales the 56 x 84 frames 2x: the grid
+    # doubles in h and w (2 x 3 -> 4 x 6 merged tokens) and the processor's own expansion
+    # writes that many placeholders.
+    budget = 112 * 168
+    m = build_mllm("qwen2-vl", str(tiny_checkpoint("qwen2-vl")), dtype="float32", device="cpu",
+                   layer_start=0, layer_stop=None,
+                   video_kwargs={"size": {"shortest_edge": budget, "longest_edge": budget}})
+    inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
+    assert inp.layout.grid_thw == (3, 4, 6)
+    assert len(inp.layout.visual_index) == 3 * 4 * 6
+    assert m.forward(inp).attn_thw.shape == (len(inp.candidate_positions), m.num_layers, 3, 4, 6)
