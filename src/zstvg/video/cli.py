@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -30,13 +29,12 @@ from typing import Any
 
 from zstvg.config import FramesConfig, Params
 from zstvg.io import InputError, read_json, read_jsonl, sha256_json, write_json, write_provenance
-from zstvg.video.store import frame_path
+from zstvg.video.store import frame_path, video_dir_name
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED_FAILURES = 20  # the summary lists this many failures; all are in the manifest
 INDEX_NAME = "index.json"
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _REQUIRED_KEYS = ("sample_id", "video_id", "video_path", "fps", "clip_span")
 
 
@@ -72,18 +70,6 @@ class _VideoJob:
     video_path: str
     out_dir: str
     samples: list[_SampleSpec] = field(default_factory=list)
-
-
-def video_dir_name(video_id: str) -> str:
-    """A folder name for ``video_id``: itself when safe, else a sanitised name + short hash.
-
-    VidSTG/VidOR ids can hold '/' ("0001/2401075277"); a hash suffix keeps two ids that
-    sanitise to the same text apart.
-    """
-    if _SAFE_NAME.fullmatch(video_id) and video_id not in (".", ".."):
-        return video_id
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", video_id).strip("._") or "video"
-    return f"{cleaned}-{sha256_json(video_id)[:8]}"
 
 
 def _read_samples(path: Path) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ The manifest maps each video id to its ``frames_dir`` (ids with '/' get a safe f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,21 @@ from typing import Any
 
 import numpy as np
 
-from zstvg.io import InputError, PathLike, read_json
+from zstvg.io import InputError, PathLike, read_json, sha256_json
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def video_dir_name(video_id: str) -> str:
+    """A file/folder name for an id: itself when safe, else a sanitised name + short hash.
+
+    VidSTG/VidOR ids can hold '/' ("0001/2401075277"); a hash suffix keeps two ids that
+    sanitise to the same text apart.
+    """
+    if _SAFE_NAME.fullmatch(video_id) and video_id not in (".", ".."):
+        return video_id
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", video_id).strip("._") or "video"
+    return f"{cleaned}-{sha256_json(video_id)[:8]}"
 
 
 def frame_path(directory: PathLike, frame_idx: int) -> Path:
