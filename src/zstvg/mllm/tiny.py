@@ -38,6 +38,8 @@ for _name, _fn in {
 # The proposal models' tiny checkpoints (Grounding DINO, SAM 2) share the command.
 FAMILIES.register("gdino", "zstvg.proposals.tiny:build_tiny_gdino")
 FAMILIES.register("sam2", "zstvg.proposals.tiny:build_tiny_sam2")
+# The sam2 package's .pt format (random hiera-T at 128 px; see zstvg.proposals.tiny).
+FAMILIES.register("sam2-official", "zstvg.proposals.tiny:build_tiny_sam2_official")
 
 # Sizes shared by every tiny MLLM: small enough that a forward over ~200 tokens takes
 # milliseconds on one CPU core, large enough for GQA (4 query heads over 2 KV heads).
