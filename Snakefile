@@ -23,12 +23,14 @@ include: "workflow/rules/evaluation.smk"
 
 DATASETS = config["run"]["datasets"]
 PROTOCOLS = config["run"]["protocols"]
+MODELS = config["run"]["models"]
 
 
 rule all:
     input:
         expand("results/tables/{protocol}/table1.md", protocol=PROTOCOLS),
         expand("results/figures/{protocol}", protocol=PROTOCOLS),
+        expand("results/attention/{dataset}/{model}/manifest.json", dataset=DATASETS, model=MODELS),
 
 
 # One target per phase: each DVC stage (dvc.yaml) builds one of these with only that phase's
@@ -51,6 +53,22 @@ rule phase_decompositions:
 rule phase_proposals:
     input:
         [proposals_manifest(d) for d in DATASETS],
+
+
+rule phase_checkpoints:
+    input:
+        "results/checkpoints/tiny-gdino/config.json",
+        "results/checkpoints/tiny-sam2/config.json",
+        [
+            model_checkpoint_marker(m)
+            for m in MODELS
+            if config["models"][m]["checkpoint"].startswith("results/checkpoints/")
+        ],
+
+
+rule phase_attention:
+    input:
+        expand("results/attention/{dataset}/{model}/manifest.json", dataset=DATASETS, model=MODELS),
 
 
 rule phase_predictions:

@@ -51,6 +51,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.proposals.import_cli",
         "validate the authors' released per-video proposal files and copy them, normalised",
     ),
+    "probe-attention": (
+        "zstvg.mllm.probe_cli",
+        "run a frozen MLLM on each sample: attention of its grounding tokens + Yes/No logits",
+    ),
     "predict-reference": (
         "zstvg.grounding.reference_cli",
         "proposal-only reference predictions: oracle track (upper bound), largest, random",

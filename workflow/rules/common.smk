@@ -9,6 +9,8 @@
 import json
 import os
 
+from zstvg.video.store import video_dir_name as safe_name
+
 PARAMS_FILE = "params.yaml"
 
 # Proposal-only reference predictors evaluated for every dataset (grounding/reference.py).
@@ -36,6 +38,12 @@ def proposals_source(dataset):
 
 def proposals_manifest(dataset):
     return f"results/proposals/{dataset}/{proposals_source(dataset)}/manifest.json"
+
+
+def model_checkpoint_marker(model):
+    """A file that exists once the model's checkpoint does: the tiny ones are built by a rule,
+    real ones are the user's local directories (their config.json)."""
+    return os.path.join(config["models"][model]["checkpoint"], "config.json")
 
 
 def all_metrics(protocol):

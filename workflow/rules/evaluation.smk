@@ -74,23 +74,48 @@ rule figures:
         "--ablation-dataset {params.ablation_dataset} --out {output.figures} --log-file {log}"
 
 
+rule probe_attention:
+    input:
+        samples="results/samples/{dataset}.jsonl",
+        frames="results/frames/{dataset}/manifest.json",
+        checkpoint=lambda w: model_checkpoint_marker(w.model),
+    output:
+        manifest="results/attention/{dataset}/{model}/manifest.json",
+    params:
+        cfg=section("mllm", "models"),
+        out=lambda w, output: os.path.dirname(output.manifest),
+    resources:
+        gpu=1,
+    log:
+        "results/logs/{dataset}/probe_attention_{model}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/probe_attention_{model}.tsv"
+    shell:
+        "zstvg probe-attention --params {PARAMS_FILE} --samples {input.samples} "
+        "--frames {input.frames} --model {wildcards.model} --out {params.out} --log-file {log}"
+
+
 rule visualize:
     input:
         samples="results/samples/{dataset}.jsonl",
         predictions="results/predictions/{dataset}/{backend}/{variant}.json",
         frames="results/frames/{dataset}/manifest.json",
         proposals=lambda w: proposals_manifest(w.dataset),
+        attention=lambda w: f"results/attention/{w.dataset}/{config['run']['models'][0]}/manifest.json",
     output:
         sheet="results/figures/{dataset}/{backend}/{variant}/{sample_id}_sheet.png",
         gif="results/figures/{dataset}/{backend}/{variant}/{sample_id}.gif",
     params:
         frames_dir=lambda w, input: os.path.dirname(input.frames),
         proposals=lambda w, input: os.path.dirname(input.proposals),
+        attention=lambda w, input: os.path.join(
+            os.path.dirname(input.attention), f"{safe_name(w.sample_id)}.attn.npy"
+        ),
         out=lambda w, output: os.path.dirname(output.sheet),
     log:
         "results/logs/{dataset}/{backend}/{variant}/visualize_{sample_id}.log",
     shell:
         "zstvg visualize --params {PARAMS_FILE} --sample-id {wildcards.sample_id} "
         "--samples {input.samples} --predictions {input.predictions} "
-        "--frames {params.frames_dir} --proposals {params.proposals} --out {params.out} "
-        "--log-file {log}"
+        "--frames {params.frames_dir} --proposals {params.proposals} "
+        "--attention {params.attention} --out {params.out} --log-file {log}"

@@ -1,0 +1,135 @@
+"""``zstvg probe-attention``: where a frozen MLLM looks when it reads each sample's query.
+
+For every sample: its MLLM frames (from sample-frames) and a prompt built from its query go
+through the model's own processor; one forward pass captures, for each candidate grounding token
+(the template tokens after the user text, DESIGN §3), the attention over the visual tokens
+averaged over heads and over the layer range in params (``mllm.layer_start:layer_stop``), and
+the first answer token's Yes/No logits. Written per sample (``<out>/<name>.npz``: ``attn_thw``
+(candidates, t, h, w), and ``<name>.attn.npy``: the map of the most visually activated candidate,
+the grounding-token identification rule, for ``zstvg visualize --attention``) plus
+``<out>/manifest.json`` listing every sample, its chosen token and logits, or why it failed.
+The ``ground`` step builds on the same calls; this command is its inspectable first half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from zstvg.config import Params
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--samples", required=True, metavar="PATH",
+                        help="samples.jsonl from prepare-data")
+    parser.add_argument("--frames", required=True, metavar="PATH",
+                        help="manifest.json of sample-frames (the MLLM frames are read from it)")
+    parser.add_argument("--model", required=True, metavar="NAME",
+                        help="a key of `models` in params (backend + checkpoint)")
+    parser.add_argument("--prompt", default="{query}",
+                        help="user prompt; {query} is replaced by the sample's query "
+                        "(default: %(default)s)")
+    parser.add_argument("--sample-id", action="append", default=[], dest="sample_ids",
+                        metavar="ID", help="only these samples (repeatable; default: all)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder: <name>.npz and <name>.attn.npy per sample + "
+                        "manifest.json")
+
+
+def probe_sample(mllm: Any, frames: list[Any], frame_idx: tuple[int, ...], fps: float,
+                 prompt: str) -> dict[str, Any]:
+    """One forward pass; the layer-averaged maps of every candidate token and the logits."""
+    import torch
+
+    with torch.no_grad():
+        inputs = mllm.encode(frames, frame_idx, prompt, fps)
+        result = mllm.forward(inputs)
+    attn = result.attn_thw.mean(dim=1).float().cpu().numpy()  # (candidates, t, h, w)
+    activation = attn.reshape(len(attn), -1).max(axis=1)
+    chosen = int(activation.argmax())
+    return {
+        "attn_thw": attn,
+        "candidate_tokens": list(inputs.candidate_tokens),
+        "visual_activation": [float(a) for a in activation],
+        "gti_token": chosen,
+        "frames_of_t": [list(t) for t in inputs.layout.frames_of_t],
+        "layers": list(result.layers),
+        "yes_logit": float(result.yes_logit),
+        "no_logit": float(result.no_logit),
+    }
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    import numpy as np
+
+    from zstvg.io import (
+        InputError,
+        atomic_open,
+        read_jsonl,
+        sha256_json,
+        write_json,
+        write_provenance,
+    )
+    from zstvg.mllm import build_mllm
+    from zstvg.structures import Sample
+    from zstvg.video.store import FrameStore, video_dir_name
+
+    if args.model not in params.models:
+        raise InputError(f"--model {args.model!r}: not a key of `models` in {params.source}; "
+                         f"known: {', '.join(sorted(params.models))}")
+    model_cfg = params.models[args.model]
+    samples = [Sample.from_json(r) for r in read_jsonl(args.samples, what="samples file")]
+    if args.sample_ids:
+        unknown = sorted(set(args.sample_ids) - {s.sample_id for s in samples})
+        if unknown:
+            raise InputError(f"--sample-id {', '.join(unknown)}: not in {args.samples}")
+        samples = [s for s in samples if s.sample_id in set(args.sample_ids)]
+    store = FrameStore(args.frames)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    mllm = build_mllm(model_cfg.backend, model_cfg.checkpoint, dtype=params.mllm.dtype,
+                      device=params.mllm.device, layer_start=params.mllm.layer_start,
+                      layer_stop=params.mllm.layer_stop)
+    entries: dict[str, dict[str, Any]] = {}
+    for sample in samples:
+        name = video_dir_name(sample.sample_id)
+        prompt = args.prompt.format(query=sample.query)
+        try:
+            if sample.error:
+                raise InputError(f"sample failed: {sample.error}")
+            frames = store.sample(sample.video_id, sample.sample_id, kind="mllm")
+            probe = probe_sample(mllm, frames.read(), frames.frame_idx, frames.fps, prompt)
+        except (InputError, ValueError, RuntimeError) as exc:
+            log.warning("%s: %s", sample.sample_id, exc)
+            entries[sample.sample_id] = {"status": "failed", "error": str(exc)}
+            continue
+        attn = probe.pop("attn_thw")
+        with atomic_open(out / f"{name}.npz", "wb") as fh:
+            np.savez_compressed(fh, attn_thw=attn)
+        with atomic_open(out / f"{name}.attn.npy", "wb") as fh:
+            np.save(fh, attn[probe["gti_token"]])
+        entries[sample.sample_id] = {"status": "ok", "file": f"{name}.npz", "prompt": prompt,
+                                     "gti_token_text": probe["candidate_tokens"][
+                                         probe["gti_token"]], **probe}
+    failed = sorted(k for k, v in entries.items() if v["status"] != "ok")
+    write_json(out / MANIFEST, {"model": args.model, "backend": model_cfg.backend,
+                                "checkpoint": model_cfg.checkpoint, "n_samples": len(entries),
+                                "n_failed": len(failed), "samples": entries})
+    write_provenance(out / MANIFEST, step="probe-attention", params=params.section("mllm"),
+                     model=args.model, backend=model_cfg.backend,
+                     checkpoint=model_cfg.checkpoint, prompt_template=args.prompt,
+                     prompt_sha256=sha256_json(args.prompt), samples=str(args.samples))
+    print(f"probe-attention ({args.model}: {model_cfg.backend} from {model_cfg.checkpoint}): "
+          f"{len(entries)} samples, {len(failed)} failed, in "
+          f"{time.perf_counter() - started:.1f} s -> {out}")
+    for sid in failed[:20]:
+        print(f"  failed {sid}: {entries[sid]['error']}")
+    return 0
