@@ -97,6 +97,7 @@ rule demo:
         tables=["results/tables/tubedetr/table1.md", "results/tables/tubedetr/table2.md"],
         figures="results/figures/tubedetr",
         sheet="results/figures/synthetic/reference/largest/synthetic_000_sheet.png",
+        attention=expand("results/attention/synthetic/{model}/manifest.json", model=MODELS),
     output:
         "results/demo/SUMMARY.md",
     log:
@@ -105,5 +106,6 @@ rule demo:
         "zstvg summarize --title 'zstvg demo: synthetic benchmark' --chance-note "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --proposals {input.proposals} "
+        "--attention {input.attention} "
         "--tables {input.tables} --figures {input.figures}/*.png {input.sheet} "
         "--out {output} --log-file {log}"

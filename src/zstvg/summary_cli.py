@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decompositions", help="decompositions.jsonl (decompose)")
     parser.add_argument("--proposals", nargs="*", default=[],
                         help="proposal manifest.json files (propose / import-proposals)")
+    parser.add_argument("--attention", nargs="*", default=[],
+                        help="probe-attention manifest.json files")
     parser.add_argument("--tables", nargs="*", default=[],
                         help="Markdown tables to embed (from zstvg tables)")
     parser.add_argument("--figures", nargs="*", default=[], help="figure files to list")
@@ -107,6 +109,23 @@ def summarize_proposals(path: str) -> list[str]:
     return lines
 
 
+def summarize_attention(path: str) -> list[str]:
+    from zstvg.io import read_json
+
+    m: dict[str, Any] = read_json(path, what="attention manifest")
+    entries = m.get("samples", {})
+    ok = [e for e in entries.values() if e.get("status") == "ok"]
+    tokens = collections.Counter(e.get("gti_token_text", "?") for e in ok)
+    chosen = ", ".join(f"{t!r} x{n}" for t, n in tokens.most_common())
+    lines = [f"- attention ({m.get('model')}: {m.get('backend')}): {len(ok)} of {len(entries)} "
+             f"samples probed, grounding token chosen: {chosen}: `{Path(path).parent}`"]
+    failed = {k: e.get("error", "?") for k, e in entries.items() if e.get("status") != "ok"}
+    if failed:
+        lines.append(f"- attention probes failed: {len(failed)}")
+        lines += _failures(failed)
+    return lines
+
+
 def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.io import atomic_open
 
@@ -122,6 +141,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
         lines += summarize_decompositions(args.decompositions)
     for manifest in args.proposals:
         lines += summarize_proposals(manifest)
+    for manifest in args.attention:
+        lines += summarize_attention(manifest)
     for table in args.tables:
         lines += ["", f"## {Path(table).stem} (`{table}`)", "", Path(table).read_text().strip()]
     if args.figures:

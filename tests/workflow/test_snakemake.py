@@ -16,6 +16,7 @@ def test_demo_writes_summary_tables_and_figures(demo_dir):
     assert "samples: **2**" in summary
     assert "table1" in summary and "table2" in summary
     assert "chance-level" in summary
+    assert "attention (" in summary and "grounding token chosen" in summary
     assert list((demo_dir / "results/figures/tubedetr").glob("*.png"))
 
 
