@@ -61,3 +61,9 @@ def test_invalid_params_fail_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "n_mllm_frames" in proc.stdout + proc.stderr
     assert not (work / "results").exists()
+
+
+def test_html_report_embeds_tables_and_figures(demo_dir):
+    run(["snakemake", "--report", "results/report.html", "demo"], demo_dir)
+    html = (demo_dir / "results/report.html").read_text(errors="replace")
+    assert "table1.csv" in html and "viou_hist.png" in html

@@ -46,6 +46,16 @@ rule tables:
     output:
         table1="results/tables/{protocol}/table1.md",
         table2="results/tables/{protocol}/table2.md",
+        csv1=report(
+            "results/tables/{protocol}/table1.csv",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
+        csv2=report(
+            "results/tables/{protocol}/table2.csv",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
     params:
         out="results/tables/{protocol}",
         ablation_dataset=lambda w: config["run"]["datasets"][0],
@@ -63,7 +73,12 @@ rule figures:
         metrics=lambda w: all_metrics(w.protocol),
         per_sample=lambda w: [m.replace(".json", ".per_sample.csv") for m in all_metrics(w.protocol)],
     output:
-        figures=directory("results/figures/{protocol}"),
+        figures=report(
+            directory("results/figures/{protocol}"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
     params:
         ablation_dataset=lambda w: config["run"]["datasets"][0],
     log:
@@ -103,7 +118,11 @@ rule visualize:
         proposals=lambda w: proposals_manifest(w.dataset),
         attention=lambda w: f"results/attention/{w.dataset}/{config['run']['models'][0]}/manifest.json",
     output:
-        sheet="results/figures/{dataset}/{backend}/{variant}/{sample_id}_sheet.png",
+        sheet=report(
+            "results/figures/{dataset}/{backend}/{variant}/{sample_id}_sheet.png",
+            caption="../report/sample.rst",
+            category="Samples",
+        ),
         gif="results/figures/{dataset}/{backend}/{variant}/{sample_id}.gif",
     params:
         frames_dir=lambda w, input: os.path.dirname(input.frames),
