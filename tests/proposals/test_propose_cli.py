@@ -15,7 +15,10 @@ from zstvg.proposals.propose_cli import detection_frames, video_classes
 
 
 def test_detection_frames_and_classes() -> None:
-    assert detection_frames([0, 5, 10, 15, 20], 2, dense=False) == [0, 10, 20]
+    # every 10 native frames on a 5-native-frame grid: every 2nd grid frame
+    assert detection_frames([0, 5, 10, 15, 20, 25], 10, dense=False) == [0, 10, 20]
+    # a sparser grid (every 6 native frames): the first grid frame in each 10-frame bucket
+    assert detection_frames([0, 6, 12, 18, 24, 30], 10, dense=False) == [0, 12, 24, 30]
     assert detection_frames([0, 5, 10], 2, dense=True) == [0, 5, 10]
     assert video_classes(["a", "b", "c"], {"a": "dog", "b": "", "c": "dog"}, "person") == [
         "dog", "person"

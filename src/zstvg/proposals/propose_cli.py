@@ -2,7 +2,7 @@
 
 ``propose`` (DESIGN §2 step 4): for each video, the proposal frames are the union of its
 samples' grid frames (from sample-frames' index.json); the detector runs on every
-``detect_every_n_frames``-th of them (on all of them for the box trackers, which are
+``detect_every_n_frames`` native frames (on all of them for the box trackers, which are
 tracking-by-detection) with the prompt = each sample's target class from the decompositions
 (fallback: ``--default-class``, "person" for HC-STVG); the tracker links the detections into
 tracks. Outputs, under ``--out``::
@@ -40,9 +40,19 @@ MAX_LISTED_FAILURES = 20
 
 # -- pure core ------------------------------------------------------------------------------
 def detection_frames(frame_idx: Sequence[int], every_n: int, dense: bool) -> list[int]:
-    """Frames the detector runs on: every ``every_n``-th proposal frame, or all of them."""
+    """Frames the detector runs on: all proposal frames (box trackers), or every ``every_n``
+    *native* frames, as the paper's "every 10 frames" (the authors' released proposals sit on
+    every 10th native frame): the first proposal frame of each ``frame // every_n`` bucket. On
+    a 5 fps grid of a 25 fps video that is every 2nd grid frame (0.4 s), not every 10th (2 s)."""
     frames = sorted(frame_idx)
-    return frames if dense else frames[::every_n]
+    if dense:
+        return frames
+    chosen, last_bucket = [], None
+    for f in frames:
+        if f // every_n != last_bucket:
+            chosen.append(f)
+            last_bucket = f // every_n
+    return chosen
 
 
 def propose_video(
