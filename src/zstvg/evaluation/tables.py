@@ -209,7 +209,9 @@ def build_tables(results: Sequence[Result], reference: Mapping[str, Any] | None,
 
 def to_markdown(df: Any) -> str:
     if not len(df):
-        return "_(no results)_"
+        # Say what would fill the table, so an empty one reads as "not run", not as "zero".
+        return ("_(no results: no metrics file of this table's variants and dataset was given; "
+                "metrics.json files record them as `--variant`)_")
     # tabulate's missingval applies to None only, so NaN cells become None first.
     cells = df.astype(object).where(df.notna(), None)
     return cells.to_markdown(index=False, floatfmt=".1f", missingval="–")
