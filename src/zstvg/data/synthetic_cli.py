@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
@@ -70,7 +71,9 @@ def _default_out(params: Params) -> Path:
     return Path(params.datasets["synthetic"].videos).parent
 
 
-def encode_video(path: Path, frames: Any, fps: int, width: int, height: int, codec: str):
+def encode_video(
+    path: Path, frames: Any, fps: int, width: int, height: int, codec: str
+) -> Iterator[Any]:
     """Encode RGB frames with PyAV, atomically; yields each ``(img, label)`` it consumed.
 
     A generator so rendering, encoding and mask extraction share one pass over the frames.
