@@ -42,8 +42,12 @@ def _failed_videos(videos: dict[str, Any]) -> dict[str, str]:
             if v.get("status") != "ok"}
 
 
-def _failures(items: dict[str, str], limit: int = 10) -> list[str]:
-    lines = [f"  - `{k}`: {v}" for k, v in sorted(items.items())[:limit]]
+def _failures(label: str, items: dict[str, str], limit: int = 10) -> list[str]:
+    """``- <label>: N`` and the first ``limit`` ids with their reasons; nothing when none."""
+    if not items:
+        return []
+    lines = [f"- {label}: {len(items)}"]
+    lines += [f"  - `{k}`: {v}" for k, v in sorted(items.items())[:limit]]
     if len(items) > limit:
         lines.append(f"  - ... and {len(items) - limit} more")
     return lines
@@ -58,9 +62,7 @@ def summarize_samples(path: str) -> list[str]:
     by_type = ", ".join(f"{n} {q}" for q, n in sorted(qtypes.items()))
     n_videos = len({r["video_id"] for r in rows})
     lines = [f"- samples: **{len(rows)}** ({by_type}) from {n_videos} videos: `{path}`"]
-    if failed:
-        lines.append(f"- samples failed at preparation: {len(failed)}")
-        lines += _failures(failed)
+    lines += _failures("samples failed at preparation", failed)
     return lines
 
 
@@ -73,9 +75,7 @@ def summarize_frames(path: str) -> list[str]:
     stored = sum(v.get("n_frames_stored", 0) for v in videos.values())
     lines = [f"- frames: {len(videos) - len(failed)} of {len(videos)} videos decoded, "
              f"{stored} frames stored: `{Path(path).parent}`"]
-    if failed:
-        lines.append(f"- videos failed: {len(failed)}")
-        lines += _failures(failed)
+    lines += _failures("videos failed", failed)
     return lines
 
 
@@ -103,9 +103,7 @@ def summarize_proposals(path: str) -> list[str]:
     source = m.get("tracker") or m.get("source") or Path(path).parent.name
     lines = [f"- proposals ({source}): {len(videos)} videos, {n_tracks} tracks: "
              f"`{Path(path).parent}`"]
-    if failed:
-        lines.append(f"- proposal videos failed: {len(failed)}")
-        lines += _failures(failed)
+    lines += _failures("proposal videos failed", failed)
     return lines
 
 
@@ -120,9 +118,7 @@ def summarize_attention(path: str) -> list[str]:
     lines = [f"- attention ({m.get('model')}: {m.get('backend')}): {len(ok)} of {len(entries)} "
              f"samples probed, grounding token chosen: {chosen}: `{Path(path).parent}`"]
     failed = {k: e.get("error", "?") for k, e in entries.items() if e.get("status") != "ok"}
-    if failed:
-        lines.append(f"- attention probes failed: {len(failed)}")
-        lines += _failures(failed)
+    lines += _failures("attention probes failed", failed)
     return lines
 
 
