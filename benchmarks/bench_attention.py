@@ -72,8 +72,13 @@ def run_one(mode: str, n_tokens: int, n_layers: int, dtype_name: str, repeats: i
     dtype = getattr(torch, dtype_name)
     impl = {"sdpa": "sdpa", "capture": cap.CAPTURE_IMPL, "eager": "eager"}[mode]
     config = Qwen2Config(
-        vocab_size=128, hidden_size=3584, intermediate_size=18944, num_hidden_layers=n_layers,
-        num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=32768,
+        vocab_size=128,
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=n_layers,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        max_position_embeddings=32768,
         attn_implementation=impl,
     )
     torch.set_default_dtype(dtype)
@@ -89,8 +94,7 @@ def run_one(mode: str, n_tokens: int, n_layers: int, dtype_name: str, repeats: i
         recorder = cap.AttentionCapture(layers, positions)
         t0 = time.perf_counter()
         with torch.no_grad(), cap.capturing(recorder):
-            out = model(inputs_embeds=embeds, use_cache=False,
-                        output_attentions=(mode == "eager"))
+            out = model(inputs_embeds=embeds, use_cache=False, output_attentions=(mode == "eager"))
             if mode == "eager":
                 rows = [a[0][:, positions].float().mean(0) for a in out.attentions]
             elif mode == "capture":
@@ -98,9 +102,16 @@ def run_one(mode: str, n_tokens: int, n_layers: int, dtype_name: str, repeats: i
         times.append(time.perf_counter() - t0)
         del out
     peak = _peak_bytes(reset)
-    result = {"mode": mode, "tokens": n_tokens, "layers": n_layers, "dtype": dtype_name,
-              "seconds": min(times), "peak_extra_bytes": max(peak - base, 0),
-              "peak_source": "VmHWM" if reset else "ru_maxrss", "threads": torch.get_num_threads()}
+    result = {
+        "mode": mode,
+        "tokens": n_tokens,
+        "layers": n_layers,
+        "dtype": dtype_name,
+        "seconds": min(times),
+        "peak_extra_bytes": max(peak - base, 0),
+        "peak_source": "VmHWM" if reset else "ru_maxrss",
+        "threads": torch.get_num_threads(),
+    }
     if mode != "sdpa":
         result["rows_shape"] = list(rows[0].shape)
     return result
@@ -109,28 +120,48 @@ def run_one(mode: str, n_tokens: int, n_layers: int, dtype_name: str, repeats: i
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", type=int, default=2, help="decoder layers (default 2)")
-    ap.add_argument("--lengths", type=int, nargs="+", default=[4000, 8000],
-                    help="sequence lengths in tokens")
-    ap.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"],
-                    help="weights and activations dtype (default bfloat16)")
+    ap.add_argument(
+        "--lengths", type=int, nargs="+", default=[4000, 8000], help="sequence lengths in tokens"
+    )
+    ap.add_argument(
+        "--dtype",
+        default="bfloat16",
+        choices=["float32", "bfloat16"],
+        help="weights and activations dtype (default bfloat16)",
+    )
     ap.add_argument("--repeats", type=int, default=1, help="timed forwards per config (min)")
-    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES,
-                    help="which modes to run")
+    ap.add_argument(
+        "--modes", nargs="+", default=list(MODES), choices=MODES, help="which modes to run"
+    )
     ap.add_argument("--child", nargs=2, metavar=("MODE", "TOKENS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         res = run_one(args.child[0], int(args.child[1]), args.layers, args.dtype, args.repeats)
         print(json.dumps(res))
         return 0
-    print(f"config: {args.layers} decoder layer(s) of Qwen2-7B shape (hidden 3584, 28 heads / 4 KV "
-          f"heads, MLP 18944), random weights, {args.dtype}, CPU, lengths {args.lengths}, "
-          f"capture rows = last 6 positions, min of {args.repeats} forward(s), "
-          f"each mode in its own subprocess", flush=True)
+    print(
+        f"config: {args.layers} decoder layer(s) of Qwen2-7B shape (hidden 3584, 28 heads / 4 KV "
+        f"heads, MLP 18944), random weights, {args.dtype}, CPU, lengths {args.lengths}, "
+        f"capture rows = last 6 positions, min of {args.repeats} forward(s), "
+        f"each mode in its own subprocess",
+        flush=True,
+    )
     results = {}
     for n in args.lengths:
         for mode in args.modes:
-            cmd = [sys.executable, __file__, "--child", mode, str(n), "--layers",
-                   str(args.layers), "--dtype", args.dtype, "--repeats", str(args.repeats)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                mode,
+                str(n),
+                "--layers",
+                str(args.layers),
+                "--dtype",
+                args.dtype,
+                "--repeats",
+                str(args.repeats),
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"{mode} @ {n}: failed (exit {proc.returncode}; killed for memory if -9)")
@@ -138,9 +169,12 @@ def main() -> int:
                 continue
             res = json.loads(proc.stdout.strip().splitlines()[-1])
             results[(mode, n)] = res
-            print(f"{mode:8s} {n:6d} tokens  {res['seconds']:8.2f} s  "
-                  f"peak extra {res['peak_extra_bytes'] / 2**30:7.2f} GiB "
-                  f"({res['peak_source']}, {res['threads']} threads)", flush=True)
+            print(
+                f"{mode:8s} {n:6d} tokens  {res['seconds']:8.2f} s  "
+                f"peak extra {res['peak_extra_bytes'] / 2**30:7.2f} GiB "
+                f"({res['peak_source']}, {res['threads']} threads)",
+                flush=True,
+            )
     print(f"\n{args.layers} layer(s), hidden 3584, 28 heads / 4 KV heads, {args.dtype}, CPU")
     for n in args.lengths:
         cap_r, eag, sdp = (results.get((m, n)) for m in ("capture", "eager", "sdpa"))
@@ -148,8 +182,10 @@ def main() -> int:
             ratio = eag["peak_extra_bytes"] / max(cap_r["peak_extra_bytes"], 1)
             print(f"{n} tokens: eager / capture peak memory = {ratio:.1f}x (target >= 10x)")
         if cap_r and sdp:
-            print(f"{n} tokens: capture / sdpa time = "
-                  f"{cap_r['seconds'] / sdp['seconds']:.2f}x (target <= 1.3x)")
+            print(
+                f"{n} tokens: capture / sdpa time = "
+                f"{cap_r['seconds'] / sdp['seconds']:.2f}x (target <= 1.3x)"
+            )
     return 0
 
 

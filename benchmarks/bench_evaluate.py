@@ -39,15 +39,30 @@ def write_inputs(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
         pe = min(500, ps + int(rng.integers(50, 300)))
         box = np.array([100.0, 80.0, 220.0, 300.0])
         gt_boxes = {str(f): (box + rng.normal(0, 3, 4)).round(1).tolist() for f in range(gs, ge)}
-        samples.append({
-            "sample_id": f"s{i:05d}", "video_id": f"v{i:05d}", "video_path": f"v{i:05d}.mp4",
-            "query": "q", "qtype": "declarative", "fps": 25.0, "n_frames": 500, "width": 640,
-            "height": 360, "gt_span": [gs, ge], "clip_span": [0, 500], "gt_boxes_xyxy": gt_boxes,
-            "has_gt_boxes": True, "flags": [], "error": None,
-        })
+        samples.append(
+            {
+                "sample_id": f"s{i:05d}",
+                "video_id": f"v{i:05d}",
+                "video_path": f"v{i:05d}.mp4",
+                "query": "q",
+                "qtype": "declarative",
+                "fps": 25.0,
+                "n_frames": 500,
+                "width": 640,
+                "height": 360,
+                "gt_span": [gs, ge],
+                "clip_span": [0, 500],
+                "gt_boxes_xyxy": gt_boxes,
+                "has_gt_boxes": True,
+                "flags": [],
+                "error": None,
+            }
+        )
         shift = rng.normal(0, 20, 4)
         preds[f"s{i:05d}"] = {
-            "span": [ps, pe], "track_id": 1, "flags": [],
+            "span": [ps, pe],
+            "track_id": 1,
+            "flags": [],
             "boxes_xyxy": {str(f): (box + shift).round(1).tolist() for f in range(ps, pe)},
         }
     write_jsonl(root / "samples.jsonl", samples)
@@ -69,9 +84,23 @@ def main() -> None:
         env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
         for protocol in ("warm-up", "tubedetr", "official", "seed"):
             name = "tubedetr" if protocol == "warm-up" else protocol
-            cmd = [zstvg, "evaluate", "-q", "--samples", str(samples), "--predictions",
-                   str(preds), "--protocol", name, "--out", str(root / f"{name}.json"),
-                   "--per-sample", str(root / f"{name}.csv"), "--dataset", "hcstvg-v1"]
+            cmd = [
+                zstvg,
+                "evaluate",
+                "-q",
+                "--samples",
+                str(samples),
+                "--predictions",
+                str(preds),
+                "--protocol",
+                name,
+                "--out",
+                str(root / f"{name}.json"),
+                "--per-sample",
+                str(root / f"{name}.csv"),
+                "--dataset",
+                "hcstvg-v1",
+            ]
             t0 = time.perf_counter()
             c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run(cmd, check=True, capture_output=True, env=env)
@@ -81,8 +110,10 @@ def main() -> None:
             if protocol == "warm-up":
                 continue
             m = json.loads((root / f"{protocol}.json").read_text())
-            print(f"zstvg evaluate --protocol {protocol:8s}: {dt:5.2f} s wall, {cpu:5.2f} s CPU  "
-                  f"(m_vIoU {100 * m['m_vIoU']:.1f}, target < 5 s)")
+            print(
+                f"zstvg evaluate --protocol {protocol:8s}: {dt:5.2f} s wall, {cpu:5.2f} s CPU  "
+                f"(m_vIoU {100 * m['m_vIoU']:.1f}, target < 5 s)"
+            )
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def write_bench_video(path: Path, keyint: int | None) -> Path:
             img[..., 1] = np.roll(texture, -2 * i, axis=0).astype(np.uint8)
             img[..., 2] = grain
             x = (8 * i) % (WIDTH - 120)
-            img[200:320, x:x + 120] = (255, 40, 40)
+            img[200:320, x : x + 120] = (255, 40, 40)
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
@@ -82,21 +82,32 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row")
-    parser.add_argument("--thread-type", default="AUTO",
-                        help="FFmpeg decoder threading: AUTO, FRAME, SLICE or NONE")
-    parser.add_argument("--keyint", type=int, default=None,
-                        help="max frames between keyframes (default: libx264's 250); smaller "
-                        "GOPs let the sampler seek past more frames")
-    parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "zstvg-bench"),
-                        help="folder for the generated video (written once)")
+    parser.add_argument(
+        "--thread-type", default="AUTO", help="FFmpeg decoder threading: AUTO, FRAME, SLICE or NONE"
+    )
+    parser.add_argument(
+        "--keyint",
+        type=int,
+        default=None,
+        help="max frames between keyframes (default: libx264's 250); smaller "
+        "GOPs let the sampler seek past more frames",
+    )
+    parser.add_argument(
+        "--cache",
+        default=str(Path(tempfile.gettempdir()) / "zstvg-bench"),
+        help="folder for the generated video (written once)",
+    )
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     gop = f"_g{args.keyint}" if args.keyint else ""
-    video = write_bench_video(Path(args.cache) / f"bench_{WIDTH}x{HEIGHT}_{FPS}fps{gop}.mp4",
-                              args.keyint)
-    print(f"video: {video} ({video.stat().st_size / 1e6:.1f} MB, ready in "
-          f"{time.perf_counter() - t0:.1f} s)")
+    video = write_bench_video(
+        Path(args.cache) / f"bench_{WIDTH}x{HEIGHT}_{FPS}fps{gop}.mp4", args.keyint
+    )
+    print(
+        f"video: {video} ({video.stat().st_size / 1e6:.1f} MB, ready in "
+        f"{time.perf_counter() - t0:.1f} s)"
+    )
     n = FPS * SECONDS
     mllm = uniform_frame_idx((0, n), 20)
     grid = grid_frame_idx((0, n), float(FPS), 5.0, 200)
@@ -127,8 +138,10 @@ def main() -> None:
             ("sample 20 (sequential)", lambda: sample(mllm, indexed=False)),
             ("decode every frame", decode_all),
             ("sample 20 + JPEG", lambda: sample(mllm, out=out)),
-            (f"sample 20 + 5 fps grid + JPEG ({len(union)} frames)",
-             lambda: sample(union, out=out)),
+            (
+                f"sample 20 + 5 fps grid + JPEG ({len(union)} frames)",
+                lambda: sample(union, out=out),
+            ),
         ]
         print(f"{'':46s} {'min s/video':>12s} {'median':>8s} {'CPU s':>7s}")
         for name, fn in rows:

@@ -58,8 +58,10 @@ def build_full_checkpoints(root: Path) -> tuple[Path, Path]:
         tokenizer=BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}),
     ).save_pretrained(gdino)
     Sam2VideoModel(Sam2VideoConfig()).save_pretrained(sam2)
-    Sam2VideoProcessor(image_processor=Sam2ImageProcessor(),  # 1024 px, as the real one
-                       video_processor=Sam2VideoVideoProcessor()).save_pretrained(sam2)
+    Sam2VideoProcessor(
+        image_processor=Sam2ImageProcessor(),  # 1024 px, as the real one
+        video_processor=Sam2VideoVideoProcessor(),
+    ).save_pretrained(sam2)
     return gdino, sam2
 
 
@@ -93,8 +95,9 @@ def synthetic_video(n_frames: int, width: int, height: int):
     return ArrayFrames("bench", frames)
 
 
-def _run(tracker: str, gdino: str, sam2: str, overrides: tuple[str, ...], full: bool,
-         queue) -> None:
+def _run(
+    tracker: str, gdino: str, sam2: str, overrides: tuple[str, ...], full: bool, queue
+) -> None:
     import torch
 
     from zstvg.config import load_params
@@ -107,9 +110,15 @@ def _run(tracker: str, gdino: str, sam2: str, overrides: tuple[str, ...], full: 
         torch.set_num_threads(1)
     device = resolve_device("auto" if full else "cpu")
     cfg = dataclasses.replace(
-        load_params().proposals, detector_checkpoint=gdino, tracker_checkpoint=sam2,
-        tracker_config_overrides=overrides, tracker=tracker, box_threshold=0.0,
-        text_threshold=0.0, max_detections_per_frame=3, device=device,
+        load_params().proposals,
+        detector_checkpoint=gdino,
+        tracker_checkpoint=sam2,
+        tracker_config_overrides=overrides,
+        tracker=tracker,
+        box_threshold=0.0,
+        text_threshold=0.0,
+        max_detections_per_frame=3,
+        device=device,
     )
     width, height = (1280, 720) if full else (320, 240)
     video = synthetic_video(100, width, height)
@@ -123,18 +132,33 @@ def _run(tracker: str, gdino: str, sam2: str, overrides: tuple[str, ...], full: 
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
     cuda_peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
-    queue.put({"tracker": tracker, "device": device, "seconds": seconds,
-               "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-               "rss_before_mib": rss_before / 1024, "cuda_peak_mib": cuda_peak,
-               "n_tracks": len(tracks)})
+    queue.put(
+        {
+            "tracker": tracker,
+            "device": device,
+            "seconds": seconds,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_before_mib": rss_before / 1024,
+            "cuda_peak_mib": cuda_peak,
+            "n_tracks": len(tracks),
+        }
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true",
-                        help="full-size random Grounding DINO-T + SAM 2.1-hiera-T on 720p (GPU)")
-    parser.add_argument("--trackers", nargs="+", default=TRACKERS, choices=TRACKERS,
-                        help=f"trackers to time (default: {' '.join(TRACKERS)})")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="full-size random Grounding DINO-T + SAM 2.1-hiera-T on 720p (GPU)",
+    )
+    parser.add_argument(
+        "--trackers",
+        nargs="+",
+        default=TRACKERS,
+        choices=TRACKERS,
+        help=f"trackers to time (default: {' '.join(TRACKERS)})",
+    )
     args = parser.parse_args()
     from zstvg.proposals.tiny import (
         SAM2_OFFICIAL_TINY_OVERRIDES,
@@ -157,21 +181,28 @@ def main() -> int:
                 official = (build_tiny_sam2_official(root / "sam2-official"), official[1])
         ctx = multiprocessing.get_context("spawn")
         size = "full-size, 1280x720" if args.full else "tiny, 320x240"
-        print(f"propose per 20 s video (100 grid frames, {size}, detector every 10th frame; "
-              "box trackers: every frame)")
-        print(f"{'tracker':<13} {'device':<7} {'seconds':>8} {'peak RSS MiB':>13} "
-              f"{'CUDA peak MiB':>14} {'tracks':>7}")
+        print(
+            f"propose per 20 s video (100 grid frames, {size}, detector every 10th frame; "
+            "box trackers: every frame)"
+        )
+        print(
+            f"{'tracker':<13} {'device':<7} {'seconds':>8} {'peak RSS MiB':>13} "
+            f"{'CUDA peak MiB':>14} {'tracks':>7}"
+        )
         for tracker in args.trackers:
             queue = ctx.Queue()
-            ckpt, overrides = (official if tracker == "sam2-official" else (sam2, ()))
-            proc = ctx.Process(target=_run, args=(tracker, str(gdino), str(ckpt), overrides,
-                                                  args.full, queue))
+            ckpt, overrides = official if tracker == "sam2-official" else (sam2, ())
+            proc = ctx.Process(
+                target=_run, args=(tracker, str(gdino), str(ckpt), overrides, args.full, queue)
+            )
             proc.start()
             result = queue.get()
             proc.join()
             cuda = f"{result['cuda_peak_mib']:.0f}" if result["cuda_peak_mib"] else "-"
-            print(f"{tracker:<13} {result['device']:<7} {result['seconds']:>8.2f} "
-                  f"{result['peak_rss_mib']:>13.0f} {cuda:>14} {result['n_tracks']:>7}")
+            print(
+                f"{tracker:<13} {result['device']:<7} {result['seconds']:>8.2f} "
+                f"{result['peak_rss_mib']:>13.0f} {cuda:>14} {result['n_tracks']:>7}"
+            )
     return 0
 
 

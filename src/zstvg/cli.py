@@ -120,12 +120,18 @@ def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     g = common.add_argument_group("common options")
     g.add_argument(
-        "--params", default=None, metavar="PATH",
+        "--params",
+        default=None,
+        metavar="PATH",
         help="parameters file, validated against the schema (default: ./params.yaml, "
         "else the packaged defaults)",
     )
     g.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
         help="override one parameter, e.g. --set frames.n_mllm_frames=8 (repeatable)",
     )
     g.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")

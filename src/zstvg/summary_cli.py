@@ -26,20 +26,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", help="samples.jsonl (prepare-data)")
     parser.add_argument("--frames", help="frames manifest.json (sample-frames)")
     parser.add_argument("--decompositions", help="decompositions.jsonl (decompose)")
-    parser.add_argument("--proposals", nargs="*", default=[],
-                        help="proposal manifest.json files (propose / import-proposals)")
-    parser.add_argument("--attention", nargs="*", default=[],
-                        help="probe-attention manifest.json files")
-    parser.add_argument("--tables", nargs="*", default=[],
-                        help="Markdown tables to embed (from zstvg tables)")
+    parser.add_argument(
+        "--proposals",
+        nargs="*",
+        default=[],
+        help="proposal manifest.json files (propose / import-proposals)",
+    )
+    parser.add_argument(
+        "--attention", nargs="*", default=[], help="probe-attention manifest.json files"
+    )
+    parser.add_argument(
+        "--tables", nargs="*", default=[], help="Markdown tables to embed (from zstvg tables)"
+    )
     parser.add_argument("--figures", nargs="*", default=[], help="figure files to list")
-    parser.add_argument("--chance-note", action="store_true",
-                        help="say that the numbers come from tiny random-weight models")
+    parser.add_argument(
+        "--chance-note",
+        action="store_true",
+        help="say that the numbers come from tiny random-weight models",
+    )
 
 
 def _failed_videos(videos: dict[str, Any]) -> dict[str, str]:
-    return {k: v.get("error", v.get("status")) for k, v in videos.items()
-            if v.get("status") != "ok"}
+    return {
+        k: v.get("error", v.get("status")) for k, v in videos.items() if v.get("status") != "ok"
+    }
 
 
 def _failures(label: str, items: dict[str, str], limit: int = 10) -> list[str]:
@@ -73,8 +83,10 @@ def summarize_frames(path: str) -> list[str]:
     videos = m.get("videos", {})
     failed = _failed_videos(videos)
     stored = sum(v.get("n_frames_stored", 0) for v in videos.values())
-    lines = [f"- frames: {len(videos) - len(failed)} of {len(videos)} videos decoded, "
-             f"{stored} frames stored: `{Path(path).parent}`"]
+    lines = [
+        f"- frames: {len(videos) - len(failed)} of {len(videos)} videos decoded, "
+        f"{stored} frames stored: `{Path(path).parent}`"
+    ]
     lines += _failures("videos failed", failed)
     return lines
 
@@ -84,12 +96,16 @@ def summarize_decompositions(path: str) -> list[str]:
 
     rows = read_jsonl(path, what="decompositions file")
     sources = collections.Counter(r.get("source", "?") for r in rows)
-    lines = [f"- decompositions: {len(rows)} "
-             f"({', '.join(f'{n} {s}' for s, n in sorted(sources.items()))}): `{path}`"]
+    lines = [
+        f"- decompositions: {len(rows)} "
+        f"({', '.join(f'{n} {s}' for s, n in sorted(sources.items()))}): `{path}`"
+    ]
     if rows:
         r = rows[0]
-        lines.append(f"  - e.g. `{r['query']}` -> class `{r.get('target_class')}`, "
-                     f"attribute `{r.get('attribute')}`, action `{r.get('action')}`")
+        lines.append(
+            f"  - e.g. `{r['query']}` -> class `{r.get('target_class')}`, "
+            f"attribute `{r.get('attribute')}`, action `{r.get('action')}`"
+        )
     return lines
 
 
@@ -101,8 +117,9 @@ def summarize_proposals(path: str) -> list[str]:
     failed = _failed_videos(videos)
     n_tracks = sum(int(v.get("n_tracks", 0)) for v in videos.values())
     source = m.get("tracker") or m.get("source") or Path(path).parent.name
-    lines = [f"- proposals ({source}): {len(videos)} videos, {n_tracks} tracks: "
-             f"`{Path(path).parent}`"]
+    lines = [
+        f"- proposals ({source}): {len(videos)} videos, {n_tracks} tracks: `{Path(path).parent}`"
+    ]
     lines += _failures("proposal videos failed", failed)
     return lines
 
@@ -115,8 +132,10 @@ def summarize_attention(path: str) -> list[str]:
     ok = [e for e in entries.values() if e.get("status") == "ok"]
     tokens = collections.Counter(e.get("gti_token_text", "?") for e in ok)
     chosen = ", ".join(f"{t!r} x{n}" for t, n in tokens.most_common())
-    lines = [f"- attention ({m.get('model')}: {m.get('backend')}): {len(ok)} of {len(entries)} "
-             f"samples probed, grounding token chosen: {chosen}: `{Path(path).parent}`"]
+    lines = [
+        f"- attention ({m.get('model')}: {m.get('backend')}): {len(ok)} of {len(entries)} "
+        f"samples probed, grounding token chosen: {chosen}: `{Path(path).parent}`"
+    ]
     failed = {k: e.get("error", "?") for k, e in entries.items() if e.get("status") != "ok"}
     lines += _failures("attention probes failed", failed)
     return lines

@@ -61,7 +61,11 @@ def test_join_errors_skips_empty_parts() -> None:
 
 def test_registry_lists_every_format() -> None:
     assert DATASET_FORMATS.names() == [
-        "hcstvg-v1", "hcstvg-v2", "synthetic", "vidstg", "vidstg-tubedetr",
+        "hcstvg-v1",
+        "hcstvg-v2",
+        "synthetic",
+        "vidstg",
+        "vidstg-tubedetr",
     ]
     # synthetic is written in the HC-STVG v2 format and read by the same loader.
     assert DATASET_FORMATS.get("synthetic") is DATASET_FORMATS.get("hcstvg-v2")

@@ -15,8 +15,12 @@ from zstvg.structures import Sample
 # st_frame 5 (1-based), three xywh boxes, img_num 600 -> fps 30, gt_span [4, 7).
 ENTRY = {
     "bbox": [[10, 20, 30, 40], [12, 22, 30, 40], [14, 24, 30, 40]],
-    "st_time": 0.14, "ed_time": 0.24, "img_num": 600, "English": "The man in red sits down.",
-    "img_size": [480, 640], "st_frame": 5,
+    "st_time": 0.14,
+    "ed_time": 0.24,
+    "img_num": 600,
+    "English": "The man in red sits down.",
+    "img_size": [480, 640],
+    "st_frame": 5,
 }
 
 
@@ -25,8 +29,9 @@ def annotations(tmp_path: Path) -> Path:
     outside = dict(ENTRY, bbox=[[600, 400, 100, 100]])  # clipped to (600, 400, 640, 480)
     inverted = dict(ENTRY, st_time=9.0, ed_time=2.0, st_frame=271)
     path = tmp_path / "val_v2.json"
-    path.write_text(json.dumps({"a.mp4": ENTRY, "b.mp4": outside, "c.mp4": inverted,
-                                "d.mp4": ENTRY}))
+    path.write_text(
+        json.dumps({"a.mp4": ENTRY, "b.mp4": outside, "c.mp4": inverted, "d.mp4": ENTRY})
+    )
     return path
 
 
@@ -34,8 +39,17 @@ def test_writes_samples_provenance_and_summary(
     tmp_path: Path, annotations: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out" / "samples.jsonl"
-    rc = main(["prepare-data", "--dataset", "hcstvg-v2", "--annotations", str(annotations),
-               "--out", str(out)])
+    rc = main(
+        [
+            "prepare-data",
+            "--dataset",
+            "hcstvg-v2",
+            "--annotations",
+            str(annotations),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     samples = [Sample.from_json(row) for row in read_jsonl(out)]
     assert [s.sample_id for s in samples] == ["a", "b", "c", "d"]
@@ -51,8 +65,12 @@ def test_writes_samples_provenance_and_summary(
     assert prov["dataset_format"] == "hcstvg-v2"
     assert prov["annotations_sha256"] == hashlib.sha256(annotations.read_bytes()).hexdigest()
     assert prov["counts"] == {
-        "n_samples": 4, "n_videos": 4, "by_qtype": {"declarative": 4}, "n_failed": 1,
-        "n_with_gt_boxes": 4, "flags": {"box_clipped": 1},
+        "n_samples": 4,
+        "n_videos": 4,
+        "by_qtype": {"declarative": 4},
+        "n_failed": 1,
+        "n_with_gt_boxes": 4,
+        "flags": {"box_clipped": 1},
     }
     stdout = capsys.readouterr().out
     assert "4 samples (4 declarative) from 4 videos" in stdout
@@ -61,7 +79,9 @@ def test_writes_samples_provenance_and_summary(
     assert "c: " in stdout and "inverted time span" in stdout
     # Atomic writes leave no temp files behind.
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "samples.jsonl", "samples.jsonl.provenance.json"]
+        "samples.jsonl",
+        "samples.jsonl.provenance.json",
+    ]
 
 
 def test_missing_video_fails_that_sample_and_exits_zero(
@@ -72,8 +92,19 @@ def test_missing_video_fails_that_sample_and_exits_zero(
     for name in ("a.mp4", "b.mp4", "c.mp4"):
         (videos / name).write_bytes(b"x")
     out = tmp_path / "samples.jsonl"
-    rc = main(["prepare-data", "--dataset", "hcstvg-v2", "--annotations", str(annotations),
-               "--videos", str(videos), "--out", str(out)])
+    rc = main(
+        [
+            "prepare-data",
+            "--dataset",
+            "hcstvg-v2",
+            "--annotations",
+            str(annotations),
+            "--videos",
+            str(videos),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     samples = {s.sample_id: s for s in (Sample.from_json(r) for r in read_jsonl(out))}
     assert samples["d"].error == f"video file not found: {videos / 'd.mp4'}"
@@ -91,8 +122,9 @@ def test_malformed_annotations_exit_2_and_leave_no_output(
     bad = tmp_path / "bad.json"
     bad.write_text('{"a.mp4": {"bbox": [\n}')
     out = tmp_path / "samples.jsonl"
-    rc = main(["prepare-data", "--dataset", "hcstvg-v1", "--annotations", str(bad),
-               "--out", str(out)])
+    rc = main(
+        ["prepare-data", "--dataset", "hcstvg-v1", "--annotations", str(bad), "--out", str(out)]
+    )
     assert rc == 2
     assert f"{bad}: malformed JSON at line 2" in capsys.readouterr().err
     assert not out.exists()
@@ -102,14 +134,24 @@ def test_missing_annotations_and_missing_key_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "samples.jsonl"
-    rc = main(["prepare-data", "--dataset", "vidstg", "--annotations",
-               str(tmp_path / "none.json"), "--out", str(out)])
+    rc = main(
+        [
+            "prepare-data",
+            "--dataset",
+            "vidstg",
+            "--annotations",
+            str(tmp_path / "none.json"),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 2
     assert "VidSTG annotation file not found" in capsys.readouterr().err
     path = tmp_path / "a.json"
     path.write_text(json.dumps({"a.mp4": {k: v for k, v in ENTRY.items() if k != "bbox"}}))
-    rc = main(["prepare-data", "--dataset", "hcstvg-v2", "--annotations", str(path),
-               "--out", str(out)])
+    rc = main(
+        ["prepare-data", "--dataset", "hcstvg-v2", "--annotations", str(path), "--out", str(out)]
+    )
     assert rc == 2
     assert f"{path}: entry a.mp4: missing required key 'bbox'" in capsys.readouterr().err
     assert not out.exists()

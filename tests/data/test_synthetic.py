@@ -13,9 +13,15 @@ SMALL = {"width": 96, "height": 72, "fps": 5, "min_actors": 2, "max_actors": 4}
 
 def _actor(track_id, role, attributes, cx, y_feet, n_frames, action="stand"):
     return syn.Actor(
-        track_id=track_id, role=role, attributes=attributes,
-        main=syn.Segment(action, 2, 6), segments=(syn.Segment(action, 0, n_frames),),
-        height_px=50, y_feet=y_feet, cx=(cx,) * n_frames, dy=(0,) * n_frames,
+        track_id=track_id,
+        role=role,
+        attributes=attributes,
+        main=syn.Segment(action, 2, 6),
+        segments=(syn.Segment(action, 0, n_frames),),
+        height_px=50,
+        y_feet=y_feet,
+        cx=(cx,) * n_frames,
+        dy=(0,) * n_frames,
         present=(True,) * n_frames,
     )
 
@@ -28,8 +34,13 @@ def hand_plan() -> syn.VideoPlan:
     target = _actor(0, "target", syn.Attributes("yellow", "large", "hat"), 100, 200, n)
     other = _actor(1, "other", syn.Attributes("red", "small", "stripe"), 250, 180, n)
     return syn.VideoPlan(
-        video_id="hand", width=320, height=240, fps=1, n_frames=n,
-        background=((190, 190, 190), (190, 190, 190)), actors=(target, other),
+        video_id="hand",
+        width=320,
+        height=240,
+        fps=1,
+        n_frames=n,
+        background=((190, 190, 190), (190, 190, 190)),
+        actors=(target, other),
         target_track_id=0,
     )
 
@@ -116,8 +127,11 @@ def test_plans_make_the_query_need_both_attribute_and_action():
                 assert actor.attributes == target.attributes
             if actor.role == "action_twin":
                 assert actor.main.action == target.main.action
-                changed = [k for k in ("colour", "size", "clothing")
-                           if getattr(actor.attributes, k) != getattr(target.attributes, k)]
+                changed = [
+                    k
+                    for k in ("colour", "size", "clothing")
+                    if getattr(actor.attributes, k) != getattr(target.attributes, k)
+                ]
                 assert len(changed) == 1
         if len(plan.actors) >= 3:
             assert {"attribute_twin", "action_twin"} <= set(roles)

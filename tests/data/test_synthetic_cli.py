@@ -48,8 +48,11 @@ def test_writes_every_output_and_says_where(bench):
     ids = [f"synthetic_{i:03d}" for i in range(3)]
     assert sorted(p.name for p in (out / "videos").glob("*.mp4")) == [f"{v}.mp4" for v in ids]
     assert sorted(p.name for p in (out / "proposals").glob("*.json")) == [f"{v}.json" for v in ids]
-    for rel in ("annotations/test_v2.json", "annotations/gpt4_decompose_attr_action.json",
-                "manifest.json"):
+    for rel in (
+        "annotations/test_v2.json",
+        "annotations/gpt4_decompose_attr_action.json",
+        "manifest.json",
+    ):
         assert (out / rel).is_file()
         assert str(out / rel) in printed
     assert "3 videos" in printed and str(out / "videos") in printed
@@ -98,8 +101,13 @@ def test_videos_are_20_s_and_decode_close_to_the_drawn_frames(bench):
             continue  # elsewhere the target may be absent or one column wide (entering)
         # Away from edges (chroma is subsampled 2x2), colours are within a few levels.
         target = label == plan.target_track_id
-        inner = target[1:-1, 1:-1] & target[:-2, 1:-1] & target[2:, 1:-1] \
-            & target[1:-1, :-2] & target[1:-1, 2:]
+        inner = (
+            target[1:-1, 1:-1]
+            & target[:-2, 1:-1]
+            & target[2:, 1:-1]
+            & target[1:-1, :-2]
+            & target[1:-1, 2:]
+        )
         ys, xs = np.nonzero(inner)
         assert ys.size > 0
         assert np.median(diff[ys + 1, xs + 1]) <= 6
@@ -146,8 +154,12 @@ def test_same_seed_same_bytes_and_rerun_reuses_videos(bench, tmp_path):
     out, _ = bench
     again = tmp_path / "again"
     _run(again)
-    for rel in ["annotations/test_v2.json", "annotations/gpt4_decompose_attr_action.json",
-                "manifest.json", *(f"proposals/synthetic_{i:03d}.json" for i in range(3))]:
+    for rel in [
+        "annotations/test_v2.json",
+        "annotations/gpt4_decompose_attr_action.json",
+        "manifest.json",
+        *(f"proposals/synthetic_{i:03d}.json" for i in range(3)),
+    ]:
         assert (again / rel).read_bytes() == (out / rel).read_bytes(), rel
     video = again / "videos" / "synthetic_000.mp4"
     stamp = video.stat().st_mtime_ns
@@ -175,8 +187,10 @@ def test_mpeg4_fallback_codec_writes_a_decodable_video(tmp_path):
     ("overrides", "message"),
     [
         (["synthetic.width=161"], r"synthetic\.width: got 161; expected an even"),
-        (["synthetic.width=64", "synthetic.height=240"],
-         r"synthetic\.width: got 64; expected at least half of synthetic\.height"),
+        (
+            ["synthetic.width=64", "synthetic.height=240"],
+            r"synthetic\.width: got 64; expected at least half of synthetic\.height",
+        ),
     ],
 )
 def test_unusable_frame_sizes_are_refused_naming_the_key(tmp_path, overrides, message):
@@ -190,8 +204,18 @@ def test_unusable_frame_sizes_are_refused_naming_the_key(tmp_path, overrides, me
 def test_cli_exits_2_on_bad_input_and_flags_override_params(tmp_path, capsys):
     assert main(["make-synthetic", "--out", str(tmp_path / "x"), "--n-videos", "0"]) == 2
     assert "--n-videos: got 0" in capsys.readouterr().err
-    rc = main(["make-synthetic", "--out", str(tmp_path / "y"), "--n-videos", "1", "--seed", "9",
-               *(a for o in OVERRIDES for a in ("--set", o))])
+    rc = main(
+        [
+            "make-synthetic",
+            "--out",
+            str(tmp_path / "y"),
+            "--n-videos",
+            "1",
+            "--seed",
+            "9",
+            *(a for o in OVERRIDES for a in ("--set", o)),
+        ]
+    )
     assert rc == 0
     assert json.loads((tmp_path / "y" / "manifest.json").read_text())["seed"] == 9
     assert "make-synthetic: 1 videos" in capsys.readouterr().out

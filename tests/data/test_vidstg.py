@@ -27,8 +27,13 @@ ENTRY = {
         {"description": "what chases the ball?", "target_id": 1, "type": "object"},
         {"description": "who throws the ball?", "target_id": 0, "type": "object"},
     ],
-    "used_relation": {"begin_fid": 20, "end_fid": 23, "subject_tid": 1, "object_tid": 0,
-                      "predicate": "chase"},
+    "used_relation": {
+        "begin_fid": 20,
+        "end_fid": 23,
+        "subject_tid": 1,
+        "object_tid": 0,
+        "predicate": "chase",
+    },
 }
 
 
@@ -40,16 +45,37 @@ def vidor_file(vid: str = "1001", folder: str = "0001", frame_count: int = 100) 
     """
     traj = []
     for f in range(frame_count):
-        objs = [{"tid": 1, "bbox": {"xmin": 10 + f, "ymin": 20, "xmax": 50 + f, "ymax": 80},
-                 "generated": 0, "tracker": "none"}]
+        objs = [
+            {
+                "tid": 1,
+                "bbox": {"xmin": 10 + f, "ymin": 20, "xmax": 50 + f, "ymax": 80},
+                "generated": 0,
+                "tracker": "none",
+            }
+        ]
         xmax = 400 if f == 22 else 200
-        objs.append({"tid": 0, "bbox": {"xmin": 100, "ymin": 50, "xmax": xmax, "ymax": 200},
-                     "generated": 1, "tracker": "none"})
+        objs.append(
+            {
+                "tid": 0,
+                "bbox": {"xmin": 100, "ymin": 50, "xmax": xmax, "ymax": 200},
+                "generated": 1,
+                "tracker": "none",
+            }
+        )
         traj.append(objs)
-    return {"version": "VERSION 1.0", "video_id": vid, "video_hash": "h",
-            "video_path": f"{folder}/{vid}.mp4", "frame_count": frame_count, "fps": 25.0,
-            "width": 320, "height": 240, "subject/objects": ENTRY["subject/objects"],
-            "trajectories": traj, "relation_instances": []}
+    return {
+        "version": "VERSION 1.0",
+        "video_id": vid,
+        "video_hash": "h",
+        "video_path": f"{folder}/{vid}.mp4",
+        "frame_count": frame_count,
+        "fps": 25.0,
+        "width": 320,
+        "height": 240,
+        "subject/objects": ENTRY["subject/objects"],
+        "trajectories": traj,
+        "relation_instances": [],
+    }
 
 
 def write(path: Path, data: object) -> Path:
@@ -62,11 +88,15 @@ def test_raw_without_boxes_carries_spans_and_flags_no_boxes(tmp_path: Path) -> N
     ann = write(tmp_path / "test_annotations.json", [ENTRY])
     samples = load_samples("vidstg", ann)
     assert [s.sample_id for s in samples] == [
-        "1001:0:declarative:0", "1001:0:interrogative:0", "1001:0:interrogative:1",
+        "1001:0:declarative:0",
+        "1001:0:interrogative:0",
+        "1001:0:interrogative:1",
     ]
     assert [s.qtype for s in samples] == ["declarative", "interrogative", "interrogative"]
     assert [s.query for s in samples] == [
-        "a dog chases the ball.", "what chases the ball?", "who throws the ball?",
+        "a dog chases the ball.",
+        "what chases the ball?",
+        "who throws the ball?",
     ]
     for s in samples:
         assert s.video_id == "1001"
@@ -85,15 +115,20 @@ def test_raw_with_vidor_boxes(tmp_path: Path) -> None:
     boxes = tmp_path / "vidor" / "annotation"
     write(boxes / "validation" / "0001" / "1001.json", vidor_file())
     decl, q_dog, q_adult = load_samples("vidstg", ann, boxes=boxes)
-    dog = {20: (30.0, 20.0, 70.0, 80.0), 21: (31.0, 20.0, 71.0, 80.0),
-           22: (32.0, 20.0, 72.0, 80.0)}  # frame 23 is past the exclusive end_fid
+    dog = {
+        20: (30.0, 20.0, 70.0, 80.0),
+        21: (31.0, 20.0, 71.0, 80.0),
+        22: (32.0, 20.0, 72.0, 80.0),
+    }  # frame 23 is past the exclusive end_fid
     assert decl.gt_boxes_xyxy == dog
     assert q_dog.gt_boxes_xyxy == dog
     assert decl.has_gt_boxes and decl.flags == () and decl.error is None
     # The adult's frame-22 box (100, 50, 400, 200) is clipped to the 320-px-wide frame.
-    assert q_adult.gt_boxes_xyxy == {20: (100.0, 50.0, 200.0, 200.0),
-                                     21: (100.0, 50.0, 200.0, 200.0),
-                                     22: (100.0, 50.0, 320.0, 200.0)}
+    assert q_adult.gt_boxes_xyxy == {
+        20: (100.0, 50.0, 200.0, 200.0),
+        21: (100.0, 50.0, 200.0, 200.0),
+        22: (100.0, 50.0, 320.0, 200.0),
+    }
     assert q_adult.flags == ("box_clipped",)
     assert decl.video_path == "0001/1001.mp4"  # VidOR's video_path names the folder
 
@@ -110,15 +145,19 @@ def test_raw_missing_box_frames_are_flagged(tmp_path: Path) -> None:
 
 
 def test_raw_repeated_vid_and_missing_box_file_only_fail_their_samples(tmp_path: Path) -> None:
-    second = dict(copy.deepcopy(ENTRY), temporal_gt={"begin_fid": 30, "end_fid": 32},
-                  questions=[])
+    second = dict(copy.deepcopy(ENTRY), temporal_gt={"begin_fid": 30, "end_fid": 32}, questions=[])
     other = dict(copy.deepcopy(ENTRY), vid="2002", questions=[])
     ann = write(tmp_path / "a.json", [ENTRY, second, other])
     write(tmp_path / "boxes" / "0001" / "1001.json", vidor_file())
     samples = load_samples("vidstg", ann, boxes=tmp_path / "boxes")
     ids = [s.sample_id for s in samples]
-    assert ids == ["1001:0:declarative:0", "1001:0:interrogative:0", "1001:0:interrogative:1",
-                   "1001:1:declarative:0", "2002:2:declarative:0"]
+    assert ids == [
+        "1001:0:declarative:0",
+        "1001:0:interrogative:0",
+        "1001:0:interrogative:1",
+        "1001:1:declarative:0",
+        "2002:2:declarative:0",
+    ]
     assert samples[3].gt_span == (30, 32)
     assert samples[3].gt_boxes_xyxy == {30: (40.0, 20.0, 80.0, 80.0), 31: (41.0, 20.0, 81.0, 80.0)}
     assert all(s.error is None for s in samples[:4])
@@ -141,8 +180,11 @@ def test_raw_malformed_box_file_fails_that_video_with_file_and_line(tmp_path: Pa
 
 def test_raw_gt_beyond_clip_is_flagged_not_failed(tmp_path: Path) -> None:
     # As in 768 real test entries: the clip stops at frame_count - 1, the moment at frame_count.
-    entry = dict(copy.deepcopy(ENTRY), used_segment={"begin_fid": 50, "end_fid": 99},
-                 temporal_gt={"begin_fid": 90, "end_fid": 100})
+    entry = dict(
+        copy.deepcopy(ENTRY),
+        used_segment={"begin_fid": 50, "end_fid": 99},
+        temporal_gt={"begin_fid": 90, "end_fid": 100},
+    )
     [s, *_] = load_samples("vidstg", write(tmp_path / "a.json", [entry]))
     assert s.gt_span == (90, 100)
     assert s.clip_span == (50, 99)
@@ -157,15 +199,26 @@ def test_raw_inverted_span_is_kept_with_error_naming_file_entry_field(tmp_path: 
     assert len(samples) == 6
     assert all(s.error is None for s in samples[:3])
     for s in samples[3:]:
-        assert s.error == (f"{path}: entry 1 (vid 3003): field temporal_gt: "
-                           "inverted span [40, 30)")
+        assert s.error == (f"{path}: entry 1 (vid 3003): field temporal_gt: inverted span [40, 30)")
     empty = dict(copy.deepcopy(ENTRY), used_segment={"begin_fid": 10, "end_fid": 10})
     [s, *_] = load_samples("vidstg", write(tmp_path / "b.json", [empty]))
     assert s.error.endswith("entry 0 (vid 1001): field used_segment: empty span [10, 10)")
 
 
-@pytest.mark.parametrize("key", ["vid", "frame_count", "fps", "width", "height", "used_segment",
-                                 "temporal_gt", "captions", "questions"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "vid",
+        "frame_count",
+        "fps",
+        "width",
+        "height",
+        "used_segment",
+        "temporal_gt",
+        "captions",
+        "questions",
+    ],
+)
 def test_raw_missing_entry_key(tmp_path: Path, key: str) -> None:
     broken = {k: v for k, v in ENTRY.items() if k != key}
     path = write(tmp_path / "a.json", [ENTRY, broken])
@@ -179,8 +232,11 @@ def test_raw_missing_sentence_or_fid_key(tmp_path: Path) -> None:
     broken = copy.deepcopy(ENTRY)
     del broken["questions"][1]["target_id"]
     path = write(tmp_path / "a.json", [broken])
-    with pytest.raises(InputError, match=r"entry 0 \(vid 1001\) questions\[1\]: missing required "
-                                         r"key 'target_id'"):
+    with pytest.raises(
+        InputError,
+        match=r"entry 0 \(vid 1001\) questions\[1\]: missing required "
+        r"key 'target_id'",
+    ):
         load_samples("vidstg", path)
     broken = copy.deepcopy(ENTRY)
     del broken["temporal_gt"]["end_fid"]
@@ -221,17 +277,40 @@ def test_raw_video_paths_with_videos_folder(tmp_path: Path) -> None:
 
 # TubeDETR's preprocessed file: one `videos` item per sentence; boxes are xywh keyed by frame.
 def tubedetr_file() -> dict:
-    common = {"original_video_id": "1001", "frame_count": 100, "fps": 25.0, "width": 320,
-              "height": 240, "start_frame": 10, "end_frame": 60, "tube_start_frame": 20,
-              "tube_end_frame": 23, "video_path": "0001/1001.mp4"}
+    common = {
+        "original_video_id": "1001",
+        "frame_count": 100,
+        "fps": 25.0,
+        "width": 320,
+        "height": 240,
+        "start_frame": 10,
+        "end_frame": 60,
+        "tube_start_frame": 20,
+        "tube_end_frame": 23,
+        "video_path": "0001/1001.mp4",
+    }
     videos = [
-        dict(common, caption="what chases the ball?", type="object", target_id=1, video_id=0,
-             qtype="interrogative"),
-        dict(common, caption="a dog chases the ball.", type="object", target_id=1, video_id=1,
-             qtype="declarative"),
+        dict(
+            common,
+            caption="what chases the ball?",
+            type="object",
+            target_id=1,
+            video_id=0,
+            qtype="interrogative",
+        ),
+        dict(
+            common,
+            caption="a dog chases the ball.",
+            type="object",
+            target_id=1,
+            video_id=1,
+            qtype="declarative",
+        ),
     ]
-    track = {str(f): {"bbox": [10 + f, 20, 40, 60], "generated": 0, "tracker": "none",
-                      "category_id": 3} for f in range(18, 25)}
+    track = {
+        str(f): {"bbox": [10 + f, 20, 40, 60], "generated": 0, "tracker": "none", "category_id": 3}
+        for f in range(18, 25)
+    }
     track["22"]["bbox"] = [300, 200, 40, 60]  # reaches x = 340 > 320 and y = 260 > 240
     return {"videos": videos, "trajectories": {"1001": {"1": track}}}
 
@@ -246,8 +325,11 @@ def test_tubedetr_format(tmp_path: Path) -> None:
     assert inter.gt_span == (20, 23)
     assert inter.clip_span == (10, 60)
     assert inter.video_path == "0001/1001.mp4"
-    assert inter.gt_boxes_xyxy == {20: (30.0, 20.0, 70.0, 80.0), 21: (31.0, 20.0, 71.0, 80.0),
-                                   22: (300.0, 200.0, 320.0, 240.0)}
+    assert inter.gt_boxes_xyxy == {
+        20: (30.0, 20.0, 70.0, 80.0),
+        21: (31.0, 20.0, 71.0, 80.0),
+        22: (300.0, 200.0, 320.0, 240.0),
+    }
     assert inter.has_gt_boxes
     assert inter.flags == ("box_clipped",)
     assert inter.error is None
@@ -263,8 +345,11 @@ def test_tubedetr_bad_input(tmp_path: Path) -> None:
 
     data = tubedetr_file()
     data["videos"][0]["target_id"] = 7
-    with pytest.raises(InputError, match=r"entry 0 \(video_id 0\): missing required key "
-                                         r"trajectories\['1001'\]\['7'\]"):
+    with pytest.raises(
+        InputError,
+        match=r"entry 0 \(video_id 0\): missing required key "
+        r"trajectories\['1001'\]\['7'\]",
+    ):
         load_samples("vidstg-tubedetr", write(tmp_path / "b.json", data))
 
     data = tubedetr_file()

@@ -25,15 +25,36 @@ def files(tmp_path):
 
 def test_evaluate_writes_the_contract_and_lists_missing(files, capsys, repo_root):
     out = files / "m" / "metrics.json"
-    rc = main(["evaluate", "--params", str(repo_root / "params.yaml"),
-               "--samples", str(files / "samples.jsonl"), "--predictions", str(files / "pred.json"),
-               "--out", str(out), "--per-sample", str(files / "per.csv"),
-               "--dataset", "hcstvg-v1", "--backend", "llava-ov", "--variant", "gti"])
+    rc = main(
+        [
+            "evaluate",
+            "--params",
+            str(repo_root / "params.yaml"),
+            "--samples",
+            str(files / "samples.jsonl"),
+            "--predictions",
+            str(files / "pred.json"),
+            "--out",
+            str(out),
+            "--per-sample",
+            str(files / "per.csv"),
+            "--dataset",
+            "hcstvg-v1",
+            "--backend",
+            "llava-ov",
+            "--variant",
+            "gti",
+        ]
+    )
     assert rc == 0
     m = json.loads(out.read_text())
     assert list(m) == TOP_KEYS + METRIC_KEYS
     assert (m["dataset"], m["backend"], m["variant"], m["protocol"]) == (
-        "hcstvg-v1", "llava-ov", "gti", "tubedetr")
+        "hcstvg-v1",
+        "llava-ov",
+        "gti",
+        "tubedetr",
+    )
     assert m["n_missing"] == 1 and m["m_vIoU"] == pytest.approx((1 + 1 / 3 + 0) / 3)
     assert (files / "m" / "metrics.json.provenance.json").is_file()
     df = pd.read_csv(files / "per.csv")
@@ -44,9 +65,23 @@ def test_evaluate_writes_the_contract_and_lists_missing(files, capsys, repo_root
 
 def test_vidstg_metrics_nest_per_query_type(files, repo_root):
     out = files / "metrics.json"
-    main(["evaluate", "--params", str(repo_root / "params.yaml"),
-          "--samples", str(files / "samples.jsonl"), "--predictions", str(files / "pred.json"),
-          "--out", str(out), "--dataset", "vidstg", "--protocol", "official"])
+    main(
+        [
+            "evaluate",
+            "--params",
+            str(repo_root / "params.yaml"),
+            "--samples",
+            str(files / "samples.jsonl"),
+            "--predictions",
+            str(files / "pred.json"),
+            "--out",
+            str(out),
+            "--dataset",
+            "vidstg",
+            "--protocol",
+            "official",
+        ]
+    )
     m = json.loads(out.read_text())
     assert list(m["declarative"]) == ["n_samples", "n_missing", "n_failed"] + METRIC_KEYS
     assert m["interrogative"]["n_samples"] == 0 and m["interrogative"]["m_vIoU"] is None
@@ -58,9 +93,19 @@ def test_unknown_prediction_ids_are_an_error(files, capsys, repo_root):
     (files / "pred.json").write_text(json.dumps(preds))
     with pytest.raises(InputError, match=r"pred\.json: 1 prediction\(s\) .*'zz'"):
         load_predictions(files / "pred.json", ["a", "b", "c"])
-    rc = main(["evaluate", "--params", str(repo_root / "params.yaml"),
-               "--samples", str(files / "samples.jsonl"), "--predictions", str(files / "pred.json"),
-               "--out", str(files / "metrics.json")])
+    rc = main(
+        [
+            "evaluate",
+            "--params",
+            str(repo_root / "params.yaml"),
+            "--samples",
+            str(files / "samples.jsonl"),
+            "--predictions",
+            str(files / "pred.json"),
+            "--out",
+            str(files / "metrics.json"),
+        ]
+    )
     assert rc == 2 and not (files / "metrics.json").exists()
 
 

@@ -14,9 +14,14 @@ VARIANTS = ("baseline-mean-special", "gti", "gti+spatial", "gti+temporal", "gti+
 def test_plot_writes_all_four_figures(tmp_path, repo_root, capsys):
     rng = np.random.default_rng(0)
     t = rng.uniform(0, 1, 60)
-    per = pd.DataFrame({"sample_id": [f"s{i}" for i in range(60)], "tIoU": t,
-                        "vIoU": t * rng.uniform(0, 1, 60),
-                        "status": ["ok"] * 58 + ["missing", "failed"]})
+    per = pd.DataFrame(
+        {
+            "sample_id": [f"s{i}" for i in range(60)],
+            "tIoU": t,
+            "vIoU": t * rng.uniform(0, 1, 60),
+            "status": ["ok"] * 58 + ["missing", "failed"],
+        }
+    )
     per.to_csv(tmp_path / "per.csv", index=False)
     mdir = tmp_path / "metrics"
     mdir.mkdir()
@@ -25,13 +30,38 @@ def test_plot_writes_all_four_figures(tmp_path, repo_root, capsys):
     runs += [(f"full@tracker={k}", "llava-ov") for k in ("sam2-hf", "bytetrack", "botsort")]
     for i, (variant, backend) in enumerate(runs):
         v = 0.1 + 0.01 * i
-        (mdir / f"{i}.json").write_text(json.dumps({
-            "protocol": "tubedetr", "dataset": "hcstvg-v1", "backend": backend,
-            "variant": variant, "n_samples": 5, "n_missing": 0, "n_failed": 0, "m_vIoU": v,
-            "vIoU@0.3": v + 0.1, "vIoU@0.5": v / 2, "m_tIoU": 0.4, "gt_vIoU": 0.5}))
+        (mdir / f"{i}.json").write_text(
+            json.dumps(
+                {
+                    "protocol": "tubedetr",
+                    "dataset": "hcstvg-v1",
+                    "backend": backend,
+                    "variant": variant,
+                    "n_samples": 5,
+                    "n_missing": 0,
+                    "n_failed": 0,
+                    "m_vIoU": v,
+                    "vIoU@0.3": v + 0.1,
+                    "vIoU@0.5": v / 2,
+                    "m_tIoU": 0.4,
+                    "gt_vIoU": 0.5,
+                }
+            )
+        )
     out = tmp_path / "fig"
-    rc = main(["plot", "--params", str(repo_root / "params.yaml"), "--per-sample",
-               str(tmp_path / "per.csv"), "--metrics", str(mdir), "--out", str(out)])
+    rc = main(
+        [
+            "plot",
+            "--params",
+            str(repo_root / "params.yaml"),
+            "--per-sample",
+            str(tmp_path / "per.csv"),
+            "--metrics",
+            str(mdir),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     for name in ("viou_hist", "tiou_vs_viou", "ablation", "sweeps"):
         img = Image.open(out / f"{name}.png")
@@ -45,6 +75,15 @@ def test_plot_needs_inputs(tmp_path, repo_root):
     rc = main(["plot", "--params", str(repo_root / "params.yaml"), "--out", str(tmp_path)])
     assert rc == 2
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    rc = main(["plot", "--params", str(repo_root / "params.yaml"), "--per-sample",
-               str(tmp_path / "bad.csv"), "--out", str(tmp_path)])
+    rc = main(
+        [
+            "plot",
+            "--params",
+            str(repo_root / "params.yaml"),
+            "--per-sample",
+            str(tmp_path / "bad.csv"),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 2

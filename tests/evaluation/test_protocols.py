@@ -17,8 +17,15 @@ from zstvg.structures import Prediction
 
 def run_eval(samples, preds, protocol, dataset="hcstvg-v1"):
     return evaluate(
-        samples, {p.sample_id: p for p in preds}, protocol, dataset=dataset, backend="b",
-        variant="full", grid_fps=5.0, max_grid_frames=200, thresholds=(0.3, 0.5),
+        samples,
+        {p.sample_id: p for p in preds},
+        protocol,
+        dataset=dataset,
+        backend="b",
+        variant="full",
+        grid_fps=5.0,
+        max_grid_frames=200,
+        thresholds=(0.3, 0.5),
     )
 
 
@@ -102,10 +109,13 @@ def test_box_shifted_by_half_its_width_scores_one_third(protocol):
 def test_threshold_is_strictly_greater():
     # fps 5 = grid fps: every frame is a grid frame. GT [0, 10), pred [0, 3): vIoU = 3/10 = 0.3
     # exactly, which is NOT > 0.3. pred [0, 5): 5/10 = 0.5, not > 0.5.
-    samples = [make_sample("a", gt=(0, 10), clip=(0, 10), fps=5.0),
-               make_sample("b", gt=(0, 10), clip=(0, 10), fps=5.0)]
-    m, scores = run_eval(samples, [make_pred("a", span=(0, 3)), make_pred("b", span=(0, 5))],
-                         "tubedetr")
+    samples = [
+        make_sample("a", gt=(0, 10), clip=(0, 10), fps=5.0),
+        make_sample("b", gt=(0, 10), clip=(0, 10), fps=5.0),
+    ]
+    m, scores = run_eval(
+        samples, [make_pred("a", span=(0, 3)), make_pred("b", span=(0, 5))], "tubedetr"
+    )
     assert [s.v_iou for s in scores] == [0.3, 0.5]
     assert m["vIoU@0.3"] == 0.5  # only b
     assert m["vIoU@0.5"] == 0.0
@@ -124,10 +134,8 @@ def test_video_longer_than_200_grid_frames():
 
 
 def test_vidstg_reports_per_query_type():
-    samples = [make_sample("d1"), make_sample("d2"),
-               make_sample("i1", qtype="interrogative")]
-    preds = [make_pred("d1"), make_pred("d2", span=(30, 40)),
-             make_pred("i1", box=HALF_SHIFTED)]
+    samples = [make_sample("d1"), make_sample("d2"), make_sample("i1", qtype="interrogative")]
+    preds = [make_pred("d1"), make_pred("d2", span=(30, 40)), make_pred("i1", box=HALF_SHIFTED)]
     m, _ = run_eval(samples, preds, "tubedetr", dataset="vidstg")
     assert "m_vIoU" not in m
     assert m["declarative"]["m_vIoU"] == pytest.approx(0.5)  # (1 + 0) / 2
@@ -146,8 +154,12 @@ def test_vidstg_without_boxes_reports_temporal_metrics_only():
 
 @pytest.mark.parametrize("protocol", ["tubedetr", "official"])
 def test_missing_and_failed_predictions_score_zero_and_are_counted(protocol):
-    samples = [make_sample("ok"), make_sample("gone"), make_sample("bad"),
-               make_sample("broken", error="unreadable video")]
+    samples = [
+        make_sample("ok"),
+        make_sample("gone"),
+        make_sample("bad"),
+        make_sample("broken", error="unreadable video"),
+    ]
     preds = [make_pred("ok"), Prediction("bad", None, error="CUDA OOM"), make_pred("broken")]
     m, scores = run_eval(samples, preds, protocol)
     assert m["n_samples"] == 4 and m["n_missing"] == 1 and m["n_failed"] == 2
@@ -159,8 +171,11 @@ def test_missing_and_failed_predictions_score_zero_and_are_counted(protocol):
 
 
 def test_seed_drops_failures_and_hard_excluded_videos_and_says_so():
-    samples = [make_sample("ok"), make_sample("gone"),
-               make_sample("x", video_id="119_E-6ruyZFfZs.mkv")]
+    samples = [
+        make_sample("ok"),
+        make_sample("gone"),
+        make_sample("x", video_id="119_E-6ruyZFfZs.mkv"),
+    ]
     m, scores = run_eval(samples, [make_pred("ok"), make_pred("x", span=(30, 40))], "seed")
     assert m["m_vIoU"] == 1.0  # only "ok" is averaged
     assert m["n_missing"] == 1 and "comparison only" in m["note"]

@@ -12,8 +12,15 @@ from zstvg.io import InputError
 
 def metrics(dataset, backend, variant, v, protocol="tubedetr"):
     met = {"m_vIoU": v, "vIoU@0.3": v, "vIoU@0.5": v / 2, "m_tIoU": 0.4, "gt_vIoU": 0.5}
-    m = {"protocol": protocol, "dataset": dataset, "backend": backend, "variant": variant,
-         "n_samples": 4, "n_missing": 0, "n_failed": 0}
+    m = {
+        "protocol": protocol,
+        "dataset": dataset,
+        "backend": backend,
+        "variant": variant,
+        "n_samples": 4,
+        "n_missing": 0,
+        "n_failed": 0,
+    }
     if dataset == "vidstg":
         m["declarative"] = {"n_samples": 2, "n_missing": 0, "n_failed": 0, **met}
         m["interrogative"] = {"n_samples": 2, "n_missing": 0, "n_failed": 0, **met}
@@ -25,8 +32,11 @@ def metrics(dataset, backend, variant, v, protocol="tubedetr"):
 def test_reference_records_the_printed_numbers():
     ref = load_reference()
     rows = {(r["method"], r["backend"]): r for r in ref["table1"]["rows"]}
-    assert rows[("full", "llava-ov")]["hcstvg-v1"] == {"m_vIoU": 24.8, "vIoU@0.3": 41.5,
-                                                       "vIoU@0.5": 16.3}
+    assert rows[("full", "llava-ov")]["hcstvg-v1"] == {
+        "m_vIoU": 24.8,
+        "vIoU@0.3": 41.5,
+        "vIoU@0.5": 16.3,
+    }
     assert rows[("full", "llava-next-video")]["vidstg-declarative"]["vIoU@0.3"] == 26.8
     t2 = {r["variant"]: r for r in ref["table2"]["rows"]}
     assert t2["baseline-mean-special"]["llava-next-video"]["m_vIoU"] == 15.2
@@ -37,11 +47,14 @@ def test_reference_records_the_printed_numbers():
 
 
 def test_table1_paper_vs_ours_and_difference():
-    results = [parse_result("a.json", metrics("hcstvg-v1", "llava-ov", "full", 0.25)),
-               parse_result("b.json", metrics("vidstg", "llava-ov", "full", 0.2)),
-               parse_result("c.json", metrics("hcstvg-v1", "llava-ov", "full", 0.9, "seed"))]
-    t1 = build_tables(results, load_reference(), protocol="tubedetr",
-                      ablation_dataset="hcstvg-v1")["table1"]
+    results = [
+        parse_result("a.json", metrics("hcstvg-v1", "llava-ov", "full", 0.25)),
+        parse_result("b.json", metrics("vidstg", "llava-ov", "full", 0.2)),
+        parse_result("c.json", metrics("hcstvg-v1", "llava-ov", "full", 0.9, "seed")),
+    ]
+    t1 = build_tables(results, load_reference(), protocol="tubedetr", ablation_dataset="hcstvg-v1")[
+        "table1"
+    ]
     rows = t1.set_index("source")
     assert rows.loc["ours", "HCSTVG-v1 m_vIoU"] == 25.0
     assert rows.loc["paper", "HCSTVG-v1 m_vIoU"] == 24.8
@@ -51,10 +64,14 @@ def test_table1_paper_vs_ours_and_difference():
 
 
 def test_table2_rows_follow_the_ablation_order_and_sweeps_parse():
-    results = [parse_result(f"{v}.json", metrics("hcstvg-v1", "llava-ov", v, 0.2))
-               for v in ("full", "gti", "baseline-mean-special")]
-    results += [parse_result(f"s{n}.json", metrics("hcstvg-v1", "llava-ov", f"full@n_frames={n}",
-                                                   n / 100)) for n in (16, 8, 32)]
+    results = [
+        parse_result(f"{v}.json", metrics("hcstvg-v1", "llava-ov", v, 0.2))
+        for v in ("full", "gti", "baseline-mean-special")
+    ]
+    results += [
+        parse_result(f"s{n}.json", metrics("hcstvg-v1", "llava-ov", f"full@n_frames={n}", n / 100))
+        for n in (16, 8, 32)
+    ]
     t = build_tables(results, None, protocol="tubedetr", ablation_dataset="hcstvg-v1")
     assert list(t["table2"].variant) == ["baseline-mean-special", "gti", "full"]
     assert list(t["sweeps"].value) == ["8", "16", "32"]
@@ -74,8 +91,19 @@ def test_tables_command_writes_markdown_latex_csv(tmp_path, capsys, repo_root):
     for i, v in enumerate(("full", "gti")):
         (tmp_path / f"m{i}.json").write_text(json.dumps(metrics("synthetic", "tiny", v, 0.1)))
     out = tmp_path / "tables"
-    rc = main(["tables", "--params", str(repo_root / "params.yaml"), "--metrics", str(tmp_path),
-               "--out", str(out), "--ablation-dataset", "synthetic"])
+    rc = main(
+        [
+            "tables",
+            "--params",
+            str(repo_root / "params.yaml"),
+            "--metrics",
+            str(tmp_path),
+            "--out",
+            str(out),
+            "--ablation-dataset",
+            "synthetic",
+        ]
+    )
     assert rc == 0
     tex = (out / "table2.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "m\\_vIoU" in tex

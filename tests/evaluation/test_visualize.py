@@ -29,11 +29,27 @@ def test_visualize_draws_gt_pred_tracks_and_attention(tmp_path, repo_root, capsy
     official_format.write(tmp_path / "props.json", frames, [track], 64, 48)
     np.save(tmp_path / "att.npy", np.random.default_rng(0).random((5, 3, 4)))
     out = tmp_path / "vis"
-    rc = main(["visualize", "--params", str(repo_root / "params.yaml"), "--sample-id", "s",
-               "--samples", str(tmp_path / "samples.jsonl"), "--predictions",
-               str(tmp_path / "pred.json"), "--frames", str(tmp_path / "frames"),
-               "--proposals", str(tmp_path / "props.json"), "--attention",
-               str(tmp_path / "att.npy"), "--out", str(out)])
+    rc = main(
+        [
+            "visualize",
+            "--params",
+            str(repo_root / "params.yaml"),
+            "--sample-id",
+            "s",
+            "--samples",
+            str(tmp_path / "samples.jsonl"),
+            "--predictions",
+            str(tmp_path / "pred.json"),
+            "--frames",
+            str(tmp_path / "frames"),
+            "--proposals",
+            str(tmp_path / "props.json"),
+            "--attention",
+            str(tmp_path / "att.npy"),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     sheet = np.asarray(Image.open(out / "s_sheet.png").convert("RGB")).astype(int)
     assert sheet.shape == (3 * 48, 4 * 64, 3)  # 10 frames on a 4-column sheet
@@ -48,7 +64,19 @@ def test_visualize_draws_gt_pred_tracks_and_attention(tmp_path, repo_root, capsy
 
 def test_visualize_unknown_sample_is_an_input_error(tmp_path, repo_root):
     write_jsonl(tmp_path / "samples.jsonl", [make_sample("s").to_json()])
-    rc = main(["visualize", "--params", str(repo_root / "params.yaml"), "--sample-id", "zz",
-               "--samples", str(tmp_path / "samples.jsonl"), "--frames", str(tmp_path),
-               "--out", str(tmp_path / "o")])
+    rc = main(
+        [
+            "visualize",
+            "--params",
+            str(repo_root / "params.yaml"),
+            "--sample-id",
+            "zz",
+            "--samples",
+            str(tmp_path / "samples.jsonl"),
+            "--frames",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert rc == 2

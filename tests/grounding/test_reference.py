@@ -15,8 +15,17 @@ GT = {f: (10.0, 10.0, 20.0, 20.0) for f in range(4, 8)}  # 10x10 box on frames 4
 
 def _sample(**kw) -> Sample:
     base = dict(
-        sample_id="s", video_id="v", video_path="v.mp4", query="q", qtype="declarative",
-        fps=10.0, n_frames=20, width=64, height=64, gt_span=(4, 8), clip_span=(0, 20),
+        sample_id="s",
+        video_id="v",
+        video_path="v.mp4",
+        query="q",
+        qtype="declarative",
+        fps=10.0,
+        n_frames=20,
+        width=64,
+        height=64,
+        gt_span=(4, 8),
+        clip_span=(0, 20),
         gt_boxes_xyxy=GT,
     )
     base.update(kw)
@@ -61,22 +70,33 @@ def test_empty_proposals_and_failed_samples_become_errors():
         "empty proposal set"
     )
     failed = _sample(error="video file not found: v.mp4")
-    assert "video file not found" in reference_prediction(
-        failed, [EXACT], "largest", random.Random(0)
-    ).error
+    assert (
+        "video file not found"
+        in reference_prediction(failed, [EXACT], "largest", random.Random(0)).error
+    )
 
 
 def test_cli_writes_predictions_and_scores_missing_proposals_as_failed(tmp_path):
     samples = tmp_path / "samples.jsonl"
     s2 = _sample(sample_id="s2", video_id="v2")
-    samples.write_text(
-        "\n".join(json.dumps(s.to_json()) for s in [_sample(), s2]) + "\n"
+    samples.write_text("\n".join(json.dumps(s.to_json()) for s in [_sample(), s2]) + "\n")
+    official_format.write(
+        tmp_path / "props" / "v.json", list(range(20)), [EXACT], width=64, height=64
     )
-    official_format.write(tmp_path / "props" / "v.json", list(range(20)),
-                          [EXACT], width=64, height=64)
     out = tmp_path / "pred.json"
-    rc = main(["predict-reference", "--samples", str(samples), "--proposals",
-               str(tmp_path / "props"), "--method", "oracle", "--out", str(out)])
+    rc = main(
+        [
+            "predict-reference",
+            "--samples",
+            str(samples),
+            "--proposals",
+            str(tmp_path / "props"),
+            "--method",
+            "oracle",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     preds = json.loads(out.read_text())
     assert preds["s"]["track_id"] == 1 and preds["s"]["span"] == [4, 8]

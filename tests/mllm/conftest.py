@@ -34,8 +34,15 @@ def loaded(tiny_checkpoint):
         key = (family, impl)
         if key not in cache:
             kwargs = {} if impl == "capture" else {"attn_implementation": impl}
-            cache[key] = build_mllm(family, str(tiny_checkpoint(family)), dtype="float32",
-                                    device="cpu", layer_start=0, layer_stop=None, **kwargs)
+            cache[key] = build_mllm(
+                family,
+                str(tiny_checkpoint(family)),
+                dtype="float32",
+                device="cpu",
+                layer_start=0,
+                layer_stop=None,
+                **kwargs,
+            )
         return cache[key]
 
     return get

@@ -32,8 +32,9 @@ BACKENDS = {
 
 
 def frames(seed: int = 0) -> list[np.ndarray]:
-    return list(np.random.RandomState(seed).randint(0, 256, (len(FRAME_IDX), H, W, 3),
-                                                    dtype=np.uint8))
+    return list(
+        np.random.RandomState(seed).randint(0, 256, (len(FRAME_IDX), H, W, 3), dtype=np.uint8)
+    )
 
 
 @pytest.fixture(params=sorted(BACKENDS), scope="module")
@@ -45,12 +46,13 @@ def test_candidates_are_the_template_tokens_after_the_user_text(loaded, family):
     m = loaded(family)
     inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
     assert inp.candidate_positions[-1] == inp.last_position == inp.seq_len - 1
-    text = m.tokenizer.decode(inp.input_ids[0, inp.candidate_positions[0]:])
+    text = m.tokenizer.decode(inp.input_ids[0, inp.candidate_positions[0] :])
     # The shortest token tail spelling the suffix (a tokenizer may glue its leading space to
     # the word before).
     assert text.strip() == m.grounding_suffix.strip()
     assert m.grounding_suffix.strip() not in m.tokenizer.decode(
-        inp.input_ids[0, inp.candidate_positions[1]:])
+        inp.input_ids[0, inp.candidate_positions[1] :]
+    )
     # The visual tokens precede the candidates and map onto the grid.
     assert int(inp.layout.grid_index.max()) < inp.candidate_positions[0]
     assert len(inp.layout.grid_index) == int(np.prod(inp.layout.grid_thw))
@@ -61,8 +63,13 @@ def test_captured_rows_equal_eager_attention(loaded, family):
     inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
     res = m.forward(inp)
     assert res.layers == tuple(range(m.num_layers))
-    out = ref.model(input_ids=inp.input_ids, **inp.pixel_inputs, **inp.extra,
-                    output_attentions=True, use_cache=False)
+    out = ref.model(
+        input_ids=inp.input_ids,
+        **inp.pixel_inputs,
+        **inp.extra,
+        output_attentions=True,
+        use_cache=False,
+    )
     pos = list(res.positions)
     grid = inp.layout.grid_index
     for k, layer in enumerate(res.layers):
@@ -139,8 +146,9 @@ def test_reversal(loaded, family):
     rev = m.reverse(feats, inp)
     t, h, w = inp.layout.grid_thw
     rows = inp.layout.grid_rows()
-    torch.testing.assert_close(rev.embeds[rows].view(t, h, w, -1),
-                               feats.embeds[rows].view(t, h, w, -1).flip(0))
+    torch.testing.assert_close(
+        rev.embeds[rows].view(t, h, w, -1), feats.embeds[rows].view(t, h, w, -1).flip(0)
+    )
     torch.testing.assert_close(m.reverse(rev, inp).embeds, feats.embeds)
     rev_frames = frames()[::-1]
     inp_r = m.encode(rev_frames, FRAME_IDX[::-1], PROMPT, FPS)
@@ -194,9 +202,15 @@ def test_video_kwargs_change_the_processor_resolution(tiny_checkpoint):
     # doubles in h and w (2 x 3 -> 4 x 6 merged tokens) and the processor's own expansion
     # writes that many placeholders.
     budget = 112 * 168
-    m = build_mllm("qwen2-vl", str(tiny_checkpoint("qwen2-vl")), dtype="float32", device="cpu",
-                   layer_start=0, layer_stop=None,
-                   video_kwargs={"size": {"shortest_edge": budget, "longest_edge": budget}})
+    m = build_mllm(
+        "qwen2-vl",
+        str(tiny_checkpoint("qwen2-vl")),
+        dtype="float32",
+        device="cpu",
+        layer_start=0,
+        layer_stop=None,
+        video_kwargs={"size": {"shortest_edge": budget, "longest_edge": budget}},
+    )
     inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
     assert inp.layout.grid_thw == (3, 4, 6)
     assert len(inp.layout.visual_index) == 3 * 4 * 6

@@ -28,18 +28,26 @@ def test_unknown_backend_lists_known_names():
 
 def test_cli_builds_a_deterministic_loadable_checkpoint(tmp_path, tiny_checkpoint, capsys):
     out = tmp_path / "ckpt"
-    assert main(["make-tiny-checkpoint", "--family", "qwen2-vl", "--out", str(out),
-                 "--seed", "0"]) == 0
+    assert (
+        main(["make-tiny-checkpoint", "--family", "qwen2-vl", "--out", str(out), "--seed", "0"])
+        == 0
+    )
     assert "wrote tiny qwen2-vl checkpoint" in capsys.readouterr().out
     ref = tiny_checkpoint("qwen2-vl")
-    for name in ("model.safetensors", "tokenizer.json", "processor_config.json",
-                 "chat_template.jinja"):
+    for name in (
+        "model.safetensors",
+        "tokenizer.json",
+        "processor_config.json",
+        "chat_template.jinja",
+    ):
         assert (out / name).read_bytes() == (ref / name).read_bytes(), name
     assert json.loads((out / "config.json").read_text())["model_type"] == "qwen2_vl"
 
     other = tmp_path / "seed1"
-    assert main(["make-tiny-checkpoint", "--family", "qwen2-vl", "--out", str(other),
-                 "--seed", "1"]) == 0
+    assert (
+        main(["make-tiny-checkpoint", "--family", "qwen2-vl", "--out", str(other), "--seed", "1"])
+        == 0
+    )
     assert (other / "model.safetensors").read_bytes() != (ref / "model.safetensors").read_bytes()
 
 
@@ -47,8 +55,14 @@ def test_every_backend_has_a_tiny_family():
     from zstvg.mllm import MLLMS
     from zstvg.mllm.tiny import FAMILIES
 
-    assert set(MLLMS.names()) == {"llava-ov", "qwen2-vl", "qwen2.5-vl", "qwen3-vl",
-                                  "llava-next-video", "internvl3"}
+    assert set(MLLMS.names()) == {
+        "llava-ov",
+        "qwen2-vl",
+        "qwen2.5-vl",
+        "qwen3-vl",
+        "llava-next-video",
+        "internvl3",
+    }
     assert set(MLLMS.names()) <= set(FAMILIES.names())
 
 

@@ -15,9 +15,19 @@ from zstvg.video.store import frame_path
 
 
 def _sample(sid: str, **kw) -> Sample:
-    base = dict(sample_id=sid, video_id="v1", video_path="v1.mp4", query="the red box jumps",
-                qtype="declarative", fps=5.0, n_frames=20, width=64, height=48,
-                gt_span=(4, 12), clip_span=(0, 20))
+    base = dict(
+        sample_id=sid,
+        video_id="v1",
+        video_path="v1.mp4",
+        query="the red box jumps",
+        qtype="declarative",
+        fps=5.0,
+        n_frames=20,
+        width=64,
+        height=48,
+        gt_span=(4, 12),
+        clip_span=(0, 20),
+    )
     base.update(kw)
     return Sample(**base)
 
@@ -30,28 +40,51 @@ def workdir(tmp_path, tiny_checkpoint, params_raw):
     rng = np.random.default_rng(0)
     for f in mllm_idx:
         Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(
-            frame_path(frames / "v1", f))
-    (frames / "v1" / "index.json").write_text(json.dumps({
-        "fps": 5.0, "width": 64, "height": 48,
-        "samples": {"ok": {"status": "ok", "mllm_frame_idx": mllm_idx, "grid_frame_idx": []}},
-    }))
-    (frames / "manifest.json").write_text(json.dumps(
-        {"videos": {"v1": {"status": "ok", "frames_dir": "v1"}}}))
+            frame_path(frames / "v1", f)
+        )
+    (frames / "v1" / "index.json").write_text(
+        json.dumps(
+            {
+                "fps": 5.0,
+                "width": 64,
+                "height": 48,
+                "samples": {
+                    "ok": {"status": "ok", "mllm_frame_idx": mllm_idx, "grid_frame_idx": []}
+                },
+            }
+        )
+    )
+    (frames / "manifest.json").write_text(
+        json.dumps({"videos": {"v1": {"status": "ok", "frames_dir": "v1"}}})
+    )
     samples = tmp_path / "samples.jsonl"
     rows = [_sample("ok"), _sample("broken", error="video file not found: v1.mp4")]
     samples.write_text("".join(json.dumps(s.to_json()) + "\n" for s in rows))
-    params_raw["models"]["tiny"] = {"backend": "qwen2-vl",
-                                    "checkpoint": str(tiny_checkpoint("qwen2-vl"))}
+    params_raw["models"]["tiny"] = {
+        "backend": "qwen2-vl",
+        "checkpoint": str(tiny_checkpoint("qwen2-vl")),
+    }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params_raw))
     return tmp_path
 
 
 def test_probe_writes_maps_and_lists_failures(workdir):
     out = workdir / "probe"
-    rc = main(["probe-attention", "--params", str(workdir / "params.yaml"),
-               "--samples", str(workdir / "samples.jsonl"),
-               "--frames", str(workdir / "frames/manifest.json"), "--model", "tiny",
-               "--out", str(out)])
+    rc = main(
+        [
+            "probe-attention",
+            "--params",
+            str(workdir / "params.yaml"),
+            "--samples",
+            str(workdir / "samples.jsonl"),
+            "--frames",
+            str(workdir / "frames/manifest.json"),
+            "--model",
+            "tiny",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["n_samples"] == 2 and manifest["n_failed"] == 1
@@ -68,9 +101,20 @@ def test_probe_writes_maps_and_lists_failures(workdir):
 
 
 def test_unknown_model_is_named(workdir, capsys):
-    rc = main(["probe-attention", "--params", str(workdir / "params.yaml"),
-               "--samples", str(workdir / "samples.jsonl"),
-               "--frames", str(workdir / "frames/manifest.json"), "--model", "gpt-5-vision",
-               "--out", str(workdir / "p")])
+    rc = main(
+        [
+            "probe-attention",
+            "--params",
+            str(workdir / "params.yaml"),
+            "--samples",
+            str(workdir / "samples.jsonl"),
+            "--frames",
+            str(workdir / "frames/manifest.json"),
+            "--model",
+            "gpt-5-vision",
+            "--out",
+            str(workdir / "p"),
+        ]
+    )
     assert rc == 2
     assert not (workdir / "p").exists()

@@ -44,8 +44,9 @@ def tiny_sam2_official(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_sam2_official(tmp_path_factory.mktemp("tiny-sam2-official"), seed=0)
 
 
-def synthetic_frames(n_frames: int = 20, height: int = 64, width: int = 96,
-                     step: int = 2) -> dict[int, np.ndarray]:
+def synthetic_frames(
+    n_frames: int = 20, height: int = 64, width: int = 96, step: int = 2
+) -> dict[int, np.ndarray]:
     """A red square moving right 3 px/frame and a blue one moving left, on grey; frames on a
     grid of every ``step``-th native frame."""
     frames = {}

@@ -111,8 +111,12 @@ def test_min_track_frames_and_cap_come_from_params(params_raw) -> None:
     params_raw["proposals"].update(tracker="bytetrack", min_track_frames=5, max_tracks_per_video=1)
     cfg = parse(params_raw).proposals
     dets = {t: [Detection(box_at(0, 0), 0.9)] for t in range(4)}  # 4-frame object: dropped
-    dets.update({t: [Detection(box_at(100, 50), 0.9), Detection(box_at(0, 60), 0.9)]
-                 for t in range(4, N_FRAMES)})
+    dets.update(
+        {
+            t: [Detection(box_at(100, 50), 0.9), Detection(box_at(0, 60), 0.9)]
+            for t in range(4, N_FRAMES)
+        }
+    )
     tracks = build_tracker(cfg).track(blank_frames(), dets, "person")
     assert len(tracks) == 1  # two long tracks, capped to the first
     assert tracks[0].track_id == 0 and tracks[0].frame_idx == list(range(4, N_FRAMES))

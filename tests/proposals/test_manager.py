@@ -31,8 +31,9 @@ class FakeSegmenter:
         self._window = list(window)
         yield self
 
-    def propagate(self, prompt_frame: int, boxes: Mapping[int, BoxXYXY]
-                  ) -> Iterator[tuple[int, int, np.ndarray]]:
+    def propagate(
+        self, prompt_frame: int, boxes: Mapping[int, BoxXYXY]
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
         self.calls.append((tuple(self._window), prompt_frame, dict(boxes)))
         for f in self._window:
             for obj_id, (x1, y1, x2, y2) in boxes.items():
@@ -64,10 +65,10 @@ def test_split_windows_share_their_boundary_frame() -> None:
 def test_select_new_detections_skips_overlaps_above_the_threshold() -> None:
     existing = [(0.0, 0.0, 10.0, 10.0)]
     dets = [
-        Detection((0, 0, 10, 9), 0.9),    # IoU 0.9 with the track: no new track
-        Detection((5, 0, 15, 10), 0.8),   # IoU 1/3: new track
-        Detection((6, 0, 16, 10), 0.7),   # IoU 0.67 with the one accepted just before: skipped
-        Detection((50, 50, 60, 60), 0.6), # no overlap: new track
+        Detection((0, 0, 10, 9), 0.9),  # IoU 0.9 with the track: no new track
+        Detection((5, 0, 15, 10), 0.8),  # IoU 1/3: new track
+        Detection((6, 0, 16, 10), 0.7),  # IoU 0.67 with the one accepted just before: skipped
+        Detection((50, 50, 60, 60), 0.6),  # no overlap: new track
     ]
     new = select_new_detections(dets, existing, 0.5, budget=10)
     assert [d.score for d in new] == [0.8, 0.6]
@@ -110,7 +111,9 @@ def test_windows_carry_tracks_over_with_their_id() -> None:
     )
     assert len(tracks) == 1 and tracks[0].frame_idx == list(range(10))
     assert [(c[0], c[1]) for c in seg.calls] == [
-        ((0, 1, 2, 3), 0), ((3, 4, 5, 6), 3), ((6, 7, 8, 9), 6)
+        ((0, 1, 2, 3), 0),
+        ((3, 4, 5, 6), 3),
+        ((6, 7, 8, 9), 6),
     ]
     assert tracks[0].boxes_xyxy[9] == (36.0, 10.0, 56.0, 30.0)
 
@@ -121,17 +124,20 @@ def test_object_leaving_the_image_ends_its_track_and_short_tracks_are_dropped() 
     dets = {0: [Detection((170, 0, 190, 20), 0.9)], 9: [Detection((0, 40, 20, 60), 0.8)]}
     tracks = track_with_propagation(FakeSegmenter(), video(10), dets, "person", cfg())
     assert [t.frame_idx for t in tracks] == [list(range(8)), list(range(5, 10))]
-    tracks = track_with_propagation(FakeSegmenter(), video(10), dets, "person",
-                                    cfg(min_track_frames=6))
+    tracks = track_with_propagation(
+        FakeSegmenter(), video(10), dets, "person", cfg(min_track_frames=6)
+    )
     assert [t.frame_idx for t in tracks] == [list(range(8))]
     dets[0] = []
-    tracks = track_with_propagation(FakeSegmenter(), video(10), dets, "person",
-                                    cfg(min_track_frames=5))
+    tracks = track_with_propagation(
+        FakeSegmenter(), video(10), dets, "person", cfg(min_track_frames=5)
+    )
     assert [(t.track_id, t.score) for t in tracks] == [(0, 0.8)]  # numbered densely
 
 
 def test_cap_on_started_tracks() -> None:
     dets = {0: [Detection((10 + 40 * i, 0, 30 + 40 * i, 20), 0.9 - 0.1 * i) for i in range(4)]}
-    tracks = track_with_propagation(FakeSegmenter(), video(3), dets, "person",
-                                    cfg(max_tracks_per_video=2))
+    tracks = track_with_propagation(
+        FakeSegmenter(), video(3), dets, "person", cfg(max_tracks_per_video=2)
+    )
     assert [t.score for t in tracks] == pytest.approx([0.9, 0.8])

@@ -38,8 +38,12 @@ def test_tiny_gdino_tokenizer_uses_grounding_dinos_special_ids(tiny_gdino) -> No
 
 def test_gdino_hf_detects_with_limits_and_thresholds(tiny_gdino, synthetic_video) -> None:
     image = synthetic_video.read(0)
-    cfg = proposals_cfg(detector_checkpoint=str(tiny_gdino), box_threshold=0.0,
-                        text_threshold=0.0, max_detections_per_frame=3)
+    cfg = proposals_cfg(
+        detector_checkpoint=str(tiny_gdino),
+        box_threshold=0.0,
+        text_threshold=0.0,
+        max_detections_per_frame=3,
+    )
     dets = build_detector(cfg).detect(image, "person")
     assert len(dets) == 3
     scores = [d.score for d in dets]
@@ -59,10 +63,16 @@ def test_missing_detector_checkpoint_is_a_clear_error(tmp_path) -> None:
         build_detector(cfg)
 
 
-def test_sam2_hf_tracks_a_synthetic_video_into_a_valid_file(tiny_sam2, synthetic_video,
-                                                            tmp_path) -> None:
-    cfg = proposals_cfg(tracker="sam2-hf", tracker_checkpoint=str(tiny_sam2), window_frames=8,
-                        min_track_frames=1, device="cpu")
+def test_sam2_hf_tracks_a_synthetic_video_into_a_valid_file(
+    tiny_sam2, synthetic_video, tmp_path
+) -> None:
+    cfg = proposals_cfg(
+        tracker="sam2-hf",
+        tracker_checkpoint=str(tiny_sam2),
+        window_frames=8,
+        min_track_frames=1,
+        device="cpu",
+    )
     tracker = build_tracker(cfg)
     assert tracker.dense_detections is False
     grid = synthetic_video.frame_idx  # 0, 2, ..., 38
@@ -95,9 +105,9 @@ def test_tiny_sam2_ships_its_processor(tiny_sam2) -> None:
     pixels = processor.video_processor(videos=[video], return_tensors="pt")
     assert tuple(pixels.pixel_values_videos.shape) == (1, 1, 3, 64, 64)
     session = processor.init_video_session()
-    processor.add_inputs_to_inference_session(session, frame_idx=0, obj_ids=[5],
-                                              input_boxes=[[[0, 15, 20, 30]]],
-                                              original_size=(30, 40))
+    processor.add_inputs_to_inference_session(
+        session, frame_idx=0, obj_ids=[5], input_boxes=[[[0, 15, 20, 30]]], original_size=(30, 40)
+    )
     prompt = session.point_inputs_per_obj[session.obj_id_to_idx(5)][0]
     # Corners scaled to the 64-px input (x * 64/40, y * 64/30), labelled 2 and 3 (a box).
     assert prompt["point_coords"].flatten().tolist() == [0.0, 32.0, 32.0, 64.0]
@@ -137,15 +147,19 @@ def test_streamed_frames_load_on_demand() -> None:
 def official_cfg(checkpoint, **overrides):
     from zstvg.proposals.tiny import SAM2_OFFICIAL_TINY_CONFIG, SAM2_OFFICIAL_TINY_OVERRIDES
 
-    settings = {"tracker": "sam2-official", "tracker_checkpoint": str(checkpoint),
-                "tracker_config": SAM2_OFFICIAL_TINY_CONFIG,
-                "tracker_config_overrides": SAM2_OFFICIAL_TINY_OVERRIDES, "device": "cpu"}
+    settings = {
+        "tracker": "sam2-official",
+        "tracker_checkpoint": str(checkpoint),
+        "tracker_config": SAM2_OFFICIAL_TINY_CONFIG,
+        "tracker_config_overrides": SAM2_OFFICIAL_TINY_OVERRIDES,
+        "device": "cpu",
+    }
     return proposals_cfg(**{**settings, **overrides})
 
 
-def test_sam2_official_tracks_a_synthetic_video_into_a_valid_file(tiny_sam2_official,
-                                                                  synthetic_video,
-                                                                  tmp_path) -> None:
+def test_sam2_official_tracks_a_synthetic_video_into_a_valid_file(
+    tiny_sam2_official, synthetic_video, tmp_path
+) -> None:
     cfg = official_cfg(tiny_sam2_official, window_frames=8, min_track_frames=1)
     tracker = build_tracker(cfg)
     assert tracker.dense_detections is False
@@ -197,8 +211,9 @@ def test_sam2_official_names_the_missing_package(monkeypatch, tmp_path) -> None:
         build_tracker(proposals_cfg(tracker="sam2-official", tracker_checkpoint=str(ckpt)))
 
 
-def test_sam2_official_bad_checkpoint_or_config_is_a_clear_error(tiny_sam2_official,
-                                                                 tiny_sam2, tmp_path) -> None:
+def test_sam2_official_bad_checkpoint_or_config_is_a_clear_error(
+    tiny_sam2_official, tiny_sam2, tmp_path
+) -> None:
     import torch
 
     with pytest.raises(InputError, match="is null"):

@@ -75,8 +75,12 @@ def test_integer_sample_frames_are_read_as_native_indices(tmp_path):
 
 def test_writer_output_round_trips_and_matches_the_authors_layout(tmp_path):
     tracks = [
-        Track(7, "person", {0: (1.0, 1.0, 3.0, 3.0)}, {0: rle.encode(rle.decode(
-            {"size": [4, 6], "counts": "5220;"}))}),
+        Track(
+            7,
+            "person",
+            {0: (1.0, 1.0, 3.0, 3.0)},
+            {0: rle.encode(rle.decode({"size": [4, 6], "counts": "5220;"}))},
+        ),
         # Box only (a box tracker): the box is stored as its mask.
         Track(9, "dog", {10: (3.0, 0.0, 6.0, 4.0), 20: (0.0, 0.0, 2.0, 1.0)}),
     ]
@@ -87,10 +91,19 @@ def test_writer_output_round_trips_and_matches_the_authors_layout(tmp_path):
     first = raw["dino_sam2_proposals"][0]
     # The authors' loader unpacks track.items() positionally: the key order matters.
     assert list(first) == [
-        "track_id", "bboxes", "rles", "class_name", "box_format", "img_width", "img_height",
+        "track_id",
+        "bboxes",
+        "rles",
+        "class_name",
+        "box_format",
+        "img_width",
+        "img_height",
     ]
-    assert first["bboxes"] == [[[1.0, 1.0, 3.0, 3.0]], [[0.0, 0.0, 0.0, 0.0]],
-                               [[0.0, 0.0, 0.0, 0.0]]]
+    assert first["bboxes"] == [
+        [[1.0, 1.0, 3.0, 3.0]],
+        [[0.0, 0.0, 0.0, 0.0]],
+        [[0.0, 0.0, 0.0, 0.0]],
+    ]
     assert first["rles"][1] == {"size": [4, 6], "counts": "h0"}
 
     back = of.read(path)
@@ -154,13 +167,16 @@ def test_other_bad_fields_are_named(tmp_path):
         o["dino_sam2_proposals"][0]["bboxes"][1] = [[1, 2, 3]]
 
     assert "dino_sam2_proposals[0].bboxes[1]: got [[1, 2, 3]]; expected a box" in _bad(
-        tmp_path, bad_box)
+        tmp_path, bad_box
+    )
 
     def bad_size(o):
         o["dino_sam2_proposals"][0]["rles"][2]["size"] = [6, 4]
 
-    assert "dino_sam2_proposals[0].rles[2].size: got [6, 4]; expected [img_height, img_width]" \
+    assert (
+        "dino_sam2_proposals[0].rles[2].size: got [6, 4]; expected [img_height, img_width]"
         in _bad(tmp_path, bad_size)
+    )
 
     def unordered(o):
         o["sample_frames"] = ["00000.jpg", "00020.jpg", "00010.jpg"]

@@ -21,7 +21,8 @@ def test_detection_frames_and_classes() -> None:
     assert detection_frames([0, 6, 12, 18, 24, 30], 10, dense=False) == [0, 12, 24, 30]
     assert detection_frames([0, 5, 10], 2, dense=True) == [0, 5, 10]
     assert video_classes(["a", "b", "c"], {"a": "dog", "b": "", "c": "dog"}, "person") == [
-        "dog", "person"
+        "dog",
+        "person",
     ]
 
 
@@ -34,34 +35,58 @@ def write_inputs(root: Path, synthetic_frames) -> dict[str, Path]:
     for f, img in frames.items():
         Image.fromarray(img).save(vdir / f"{f:06d}.jpg", quality=95)
     grid = sorted(frames)
-    index = {"video_id": "vid_ok", "fps": 10.0, "width": 96, "height": 64, "n_frames": 24,
-             "samples": {"s1": {"status": "ok", "grid_frame_idx": grid[:8], "mllm_frame_idx": []},
-                         "s2": {"status": "ok", "grid_frame_idx": grid[4:], "mllm_frame_idx": []}}}
+    index = {
+        "video_id": "vid_ok",
+        "fps": 10.0,
+        "width": 96,
+        "height": 64,
+        "n_frames": 24,
+        "samples": {
+            "s1": {"status": "ok", "grid_frame_idx": grid[:8], "mllm_frame_idx": []},
+            "s2": {"status": "ok", "grid_frame_idx": grid[4:], "mllm_frame_idx": []},
+        },
+    }
     (vdir / "index.json").write_text(json.dumps(index))
-    manifest = {"videos": {
-        "vid_ok": {"status": "ok", "frames_dir": "vid_ok", "index": "vid_ok/index.json"},
-        "vid_bad": {"status": "failed", "frames_dir": "vid_bad", "error": "corrupt video"},
-    }}
+    manifest = {
+        "videos": {
+            "vid_ok": {"status": "ok", "frames_dir": "vid_ok", "index": "vid_ok/index.json"},
+            "vid_bad": {"status": "failed", "frames_dir": "vid_bad", "error": "corrupt video"},
+        }
+    }
     (frames_dir / "manifest.json").write_text(json.dumps(manifest))
     samples = root / "samples.jsonl"
-    samples.write_text("".join(json.dumps({"sample_id": s, "video_id": v}) + "\n"
-                               for s, v in [("s1", "vid_ok"), ("s2", "vid_ok"), ("s3", "vid_bad")]))
+    samples.write_text(
+        "".join(
+            json.dumps({"sample_id": s, "video_id": v}) + "\n"
+            for s, v in [("s1", "vid_ok"), ("s2", "vid_ok"), ("s3", "vid_bad")]
+        )
+    )
     decomp = root / "decompositions.jsonl"
     decomp.write_text(json.dumps({"sample_id": "s1", "target_class": "person"}) + "\n")
     return {"samples": samples, "frames": frames_dir / "manifest.json", "decomp": decomp}
 
 
 def propose(inputs: dict[str, Path], out: Path, *settings: str) -> int:
-    args = ["propose", "--samples", str(inputs["samples"]), "--frames", str(inputs["frames"]),
-            "--decompositions", str(inputs["decomp"]), "--out", str(out)]
+    args = [
+        "propose",
+        "--samples",
+        str(inputs["samples"]),
+        "--frames",
+        str(inputs["frames"]),
+        "--decompositions",
+        str(inputs["decomp"]),
+        "--out",
+        str(out),
+    ]
     for s in settings:
         args += ["--set", s]
     return main(args)
 
 
 @pytest.mark.parametrize("tracker", ["sam2-hf", "sam2-official", "bytetrack", "botsort"])
-def test_propose_writes_valid_files_for_every_video(tracker, tiny_gdino, request, tmp_path,
-                                                    capsys, make_frames) -> None:
+def test_propose_writes_valid_files_for_every_video(
+    tracker, tiny_gdino, request, tmp_path, capsys, make_frames
+) -> None:
     inputs = write_inputs(tmp_path, make_frames)
     out = tmp_path / "proposals"
     if tracker == "sam2-official":
@@ -73,11 +98,18 @@ def test_propose_writes_valid_files_for_every_video(tracker, tiny_gdino, request
     else:
         checkpoint = request.getfixturevalue("tiny_sam2")
         tracker_settings = []
-    settings = [*tracker_settings, f"proposals.detector_checkpoint={tiny_gdino}",
-                f"proposals.tracker_checkpoint={checkpoint}", f"proposals.tracker={tracker}",
-                "proposals.box_threshold=0.0", "proposals.text_threshold=0.0",
-                "proposals.detect_every_n_frames=4", "proposals.max_detections_per_frame=2",
-                "proposals.min_track_frames=1", "proposals.device=cpu"]
+    settings = [
+        *tracker_settings,
+        f"proposals.detector_checkpoint={tiny_gdino}",
+        f"proposals.tracker_checkpoint={checkpoint}",
+        f"proposals.tracker={tracker}",
+        "proposals.box_threshold=0.0",
+        "proposals.text_threshold=0.0",
+        "proposals.detect_every_n_frames=4",
+        "proposals.max_detections_per_frame=2",
+        "proposals.min_track_frames=1",
+        "proposals.device=cpu",
+    ]
     assert propose(inputs, out, *settings) == 0
     ok = official_format.read(out / "vid_ok.json")
     assert ok.frame_idx == tuple(range(0, 24, 2))  # union of both samples' grids
@@ -102,8 +134,16 @@ def test_video_without_detections_gets_an_empty_valid_file(
 ) -> None:
     inputs = write_inputs(tmp_path, make_frames)
     out = tmp_path / "proposals"
-    assert propose(inputs, out, f"proposals.detector_checkpoint={tiny_gdino}",
-                   "proposals.tracker=bytetrack", "proposals.box_threshold=1.0") == 0
+    assert (
+        propose(
+            inputs,
+            out,
+            f"proposals.detector_checkpoint={tiny_gdino}",
+            "proposals.tracker=bytetrack",
+            "proposals.box_threshold=1.0",
+        )
+        == 0
+    )
     empty = official_format.read(out / "vid_ok.json")
     assert empty.tracks == () and len(empty.frame_idx) == 12
     assert json.loads((out / "manifest.json").read_text())["videos"]["vid_ok"]["status"] == "empty"
@@ -119,11 +159,17 @@ def test_import_proposals_round_trip_and_rejects_bad_files(tmp_path, capsys) -> 
     src.mkdir()
     hand_written = {
         "sample_frames": ["00000.jpg", "00010.jpg"],
-        "dino_sam2_proposals": [{
-            "track_id": 3, "bboxes": [[[1, 2, 11, 12]], [[0, 0, 0, 0]]],
-            "rles": [{"size": [20, 30], "counts": "0"}, {"size": [20, 30], "counts": "0"}],
-            "class_name": "person", "box_format": "xyxy", "img_width": 30, "img_height": 20,
-        }],
+        "dino_sam2_proposals": [
+            {
+                "track_id": 3,
+                "bboxes": [[[1, 2, 11, 12]], [[0, 0, 0, 0]]],
+                "rles": [{"size": [20, 30], "counts": "0"}, {"size": [20, 30], "counts": "0"}],
+                "class_name": "person",
+                "box_format": "xyxy",
+                "img_width": 30,
+                "img_height": 20,
+            }
+        ],
     }
     mask = np.zeros((20, 30), bool)
     mask[2:12, 1:11] = True

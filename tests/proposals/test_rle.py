@@ -57,5 +57,8 @@ def test_box_mask_covers_the_box_pixels_and_clips_to_the_frame():
     assert rle.box_xyxy(encoded) == (1.0, 2.0, 4.0, 3.0)
     # Fractional edges round outward; a box past the border is clipped.
     assert rle.box_xyxy(rle.box_mask((4.5, -2.0, 9.0, 1.2), height=5, width=6)) == (
-        4.0, 0.0, 6.0, 2.0,
+        4.0,
+        0.0,
+        6.0,
+        2.0,
     )

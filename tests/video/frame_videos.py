@@ -21,9 +21,9 @@ def frame_image(i: int, width: int, height: int) -> np.ndarray:
     img = np.full((height, width, 3), 96, np.uint8)
     for bit in range(N_BITS):
         if (i >> bit) & 1:
-            img[0:BLOCK, bit * BLOCK:(bit + 1) * BLOCK] = 255
+            img[0:BLOCK, bit * BLOCK : (bit + 1) * BLOCK] = 255
         else:
-            img[0:BLOCK, bit * BLOCK:(bit + 1) * BLOCK] = 0
+            img[0:BLOCK, bit * BLOCK : (bit + 1) * BLOCK] = 0
     return img
 
 
@@ -32,15 +32,24 @@ def read_index(img: np.ndarray) -> int:
     img = np.asarray(img)
     value = 0
     for bit in range(N_BITS):
-        block = img[1:BLOCK - 1, bit * BLOCK + 1:(bit + 1) * BLOCK - 1]
+        block = img[1 : BLOCK - 1, bit * BLOCK + 1 : (bit + 1) * BLOCK - 1]
         if block.mean() > 128:
             value |= 1 << bit
     return value
 
 
-def write_video(path: Path, n_frames: int, *, fps: int = 25, width: int = 64, height: int = 48,
-                codec: str = "libx264", gop: int | None = None, bframes: int | None = None,
-                pts_ms: Sequence[int] | None = None) -> Path:
+def write_video(
+    path: Path,
+    n_frames: int,
+    *,
+    fps: int = 25,
+    width: int = 64,
+    height: int = 48,
+    codec: str = "libx264",
+    gop: int | None = None,
+    bframes: int | None = None,
+    pts_ms: Sequence[int] | None = None,
+) -> Path:
     """Write ``n_frames`` index-coded frames; ``pts_ms`` gives irregular timestamps (VFR)."""
     import av
 

@@ -75,7 +75,8 @@ def test_variable_frame_rate_indexes_by_order_and_times_by_pts(make_video):
         # frame 17 = 3 cycles (900 ms) + 40 + 40 ms; constant-rate f / fps would be wrong.
         assert got[17][0] == pytest.approx(0.98)
         assert {f: t for f, (t, _) in got.items()} == pytest.approx(
-            {f: VFR_PTS[f] / 1000 for f in wanted})
+            {f: VFR_PTS[f] / 1000 for f in wanted}
+        )
         assert report.n_frames == 40
 
 
@@ -104,8 +105,7 @@ def test_fallback_to_sequential_when_the_index_disagrees(gop_video, monkeypatch,
         index = real(container, stream)
         # forget one packet's timestamp: the decoder then returns a frame the index lacks
         shifted = index.pts[:-1]
-        return decode._PacketIndex(shifted, {p: i for i, p in enumerate(shifted)},
-                                   index.keyframes)
+        return decode._PacketIndex(shifted, {p: i for i, p in enumerate(shifted)}, index.keyframes)
 
     monkeypatch.setattr(decode, "_index_packets", wrong_index)
     with caplog.at_level(logging.WARNING, logger="zstvg.video.decode"):
@@ -141,13 +141,16 @@ def test_directory_is_not_a_video(tmp_path):
         decode_frames(tmp_path / "dir.mp4", [0], lambda *a: None)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [
-    ("c.mkv", {"gop": 10}),
-    ("c.mov", {"gop": 12}),
-    ("c.webm", {"codec": "libvpx", "gop": 8}),
-    ("c.avi", {"codec": "mpeg4", "gop": 7}),
-    ("c.ts", {"gop": 10}),  # MPEG-TS seeks inexactly: the sequential fallback answers
-])
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("c.mkv", {"gop": 10}),
+        ("c.mov", {"gop": 12}),
+        ("c.webm", {"codec": "libvpx", "gop": 8}),
+        ("c.avi", {"codec": "mpeg4", "gop": 7}),
+        ("c.ts", {"gop": 10}),  # MPEG-TS seeks inexactly: the sequential fallback answers
+    ],
+)
 def test_containers_agree_with_sequential_decoding(make_video, name, kwargs):
     path = make_video(name, 40, **kwargs)
     wanted = [0, 9, 10, 21, 39, 41]

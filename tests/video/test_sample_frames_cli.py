@@ -15,12 +15,27 @@ from zstvg.io import write_jsonl
 from zstvg.structures import Sample
 
 
-def _sample(sid: str, video: Path, clip_span: tuple[int, int], fps: float = 25.0,
-            n_frames: int = 60, error: str | None = None) -> dict:
+def _sample(
+    sid: str,
+    video: Path,
+    clip_span: tuple[int, int],
+    fps: float = 25.0,
+    n_frames: int = 60,
+    error: str | None = None,
+) -> dict:
     return Sample(
-        sample_id=sid, video_id=video.stem, video_path=str(video), query="a person",
-        qtype="declarative", fps=fps, n_frames=n_frames, width=64, height=48,
-        gt_span=(clip_span[0], clip_span[1]), clip_span=clip_span, error=error,
+        sample_id=sid,
+        video_id=video.stem,
+        video_path=str(video),
+        query="a person",
+        qtype="declarative",
+        fps=fps,
+        n_frames=n_frames,
+        width=64,
+        height=48,
+        gt_span=(clip_span[0], clip_span[1]),
+        clip_span=clip_span,
+        error=error,
     ).to_json()
 
 
@@ -46,8 +61,20 @@ def dataset(tmp_path, make_video):
 
 
 def _run(samples: Path, out: Path, *extra: str) -> int:
-    return main(["sample-frames", "--samples", str(samples), "--out", str(out),
-                 "--set", "frames.n_mllm_frames=4", "--workers", "1", *extra])
+    return main(
+        [
+            "sample-frames",
+            "--samples",
+            str(samples),
+            "--out",
+            str(out),
+            "--set",
+            "frames.n_mllm_frames=4",
+            "--workers",
+            "1",
+            *extra,
+        ]
+    )
 
 
 def test_frames_index_and_manifest(dataset, tmp_path, capsys):
@@ -76,12 +103,23 @@ def test_frames_index_and_manifest(dataset, tmp_path, capsys):
 
     manifest = json.loads(out.read_text())
     samples = manifest["samples"]
-    assert list(samples) == ["a-whole", "a-part", "b-claims-60", "b-tiny", "c-corrupt",
-                             "d-missing", "e-flagged"]
+    assert list(samples) == [
+        "a-whole",
+        "a-part",
+        "b-claims-60",
+        "b-tiny",
+        "c-corrupt",
+        "d-missing",
+        "e-flagged",
+    ]
     assert samples["a-whole"]["status"] == "ok" and samples["a-part"]["status"] == "ok"
     assert samples["b-tiny"] == {
-        "video_id": "clipB", "status": "ok", "flags": ["fewer_frames_than_requested"],
-        "frames_dir": "clipB", "mllm_frame_idx": [5, 6], "n_grid_frames": 1,
+        "video_id": "clipB",
+        "status": "ok",
+        "flags": ["fewer_frames_than_requested"],
+        "frames_dir": "clipB",
+        "mllm_frame_idx": [5, 6],
+        "n_grid_frames": 1,
     }
     assert samples["b-claims-60"]["status"] == "failed"
     assert "decodes to 40 frames" in samples["b-claims-60"]["error"]
@@ -114,8 +152,22 @@ def test_resume_skips_finished_videos_and_redoes_changed_ones(dataset, tmp_path,
     assert out.read_text() == manifest
 
     # other parameters: the video is redone and frames of the old selection are removed
-    assert main(["sample-frames", "--samples", str(dataset), "--out", str(out),
-                 "--set", "frames.n_mllm_frames=2", "--workers", "1"]) == 0
+    assert (
+        main(
+            [
+                "sample-frames",
+                "--samples",
+                str(dataset),
+                "--out",
+                str(out),
+                "--set",
+                "frames.n_mllm_frames=2",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert "0 already done" in capsys.readouterr().out
     index = json.loads((folder / "index.json").read_text())
     assert index["samples"]["a-whole"]["mllm_frame_idx"] == [15, 45]
@@ -126,12 +178,32 @@ def test_resume_skips_finished_videos_and_redoes_changed_ones(dataset, tmp_path,
 def test_same_output_twice_and_with_a_process_pool(dataset, tmp_path):
     one, two = tmp_path / "one" / "manifest.json", tmp_path / "two" / "manifest.json"
     assert _run(dataset, one) == 0
-    assert main(["sample-frames", "--samples", str(dataset), "--out", str(two),
-                 "--set", "frames.n_mllm_frames=4", "--workers", "2"]) == 0
-    files_one = sorted(p.relative_to(one.parent) for p in one.parent.rglob("*") if p.is_file()
-                       and not p.name.endswith("provenance.json"))
-    files_two = sorted(p.relative_to(two.parent) for p in two.parent.rglob("*") if p.is_file()
-                       and not p.name.endswith("provenance.json"))
+    assert (
+        main(
+            [
+                "sample-frames",
+                "--samples",
+                str(dataset),
+                "--out",
+                str(two),
+                "--set",
+                "frames.n_mllm_frames=4",
+                "--workers",
+                "2",
+            ]
+        )
+        == 0
+    )
+    files_one = sorted(
+        p.relative_to(one.parent)
+        for p in one.parent.rglob("*")
+        if p.is_file() and not p.name.endswith("provenance.json")
+    )
+    files_two = sorted(
+        p.relative_to(two.parent)
+        for p in two.parent.rglob("*")
+        if p.is_file() and not p.name.endswith("provenance.json")
+    )
     assert files_one == files_two
     for rel in files_one:
         assert (one.parent / rel).read_bytes() == (two.parent / rel).read_bytes(), rel
@@ -139,10 +211,12 @@ def test_same_output_twice_and_with_a_process_pool(dataset, tmp_path):
 
 def test_missing_key_in_samples_names_file_and_key(tmp_path, capsys):
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(json.dumps({"sample_id": "x", "video_id": "v", "video_path": "v.mp4",
-                                   "fps": 25}) + "\n")
-    assert main(["sample-frames", "--samples", str(samples), "--out",
-                 str(tmp_path / "m.json")]) == 2
+    samples.write_text(
+        json.dumps({"sample_id": "x", "video_id": "v", "video_path": "v.mp4", "fps": 25}) + "\n"
+    )
+    assert (
+        main(["sample-frames", "--samples", str(samples), "--out", str(tmp_path / "m.json")]) == 2
+    )
     assert "samples.jsonl: sample 1: missing required key 'clip_span'" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
 

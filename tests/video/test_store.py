@@ -15,19 +15,32 @@ def store(tmp_path):
     vdir = tmp_path / "v1"
     vdir.mkdir()
     for f in (3, 7):
-        Image.fromarray(np.full((8, 10, 3), 10 * f, np.uint8)).save(frame_path(vdir, f),
-                                                                       quality=100)
-    (vdir / "index.json").write_text(json.dumps({
-        "fps": 5.0, "width": 10, "height": 8,
-        "samples": {
-            "s1": {"status": "ok", "mllm_frame_idx": [3, 7], "grid_frame_idx": [3]},
-            "s2": {"status": "failed", "error": "missing frames [9]"},
-        },
-    }))
-    (tmp_path / "manifest.json").write_text(json.dumps({"videos": {
-        "v1": {"status": "ok", "frames_dir": "v1"},
-        "bad": {"status": "failed", "error": "corrupt video file"},
-    }}))
+        Image.fromarray(np.full((8, 10, 3), 10 * f, np.uint8)).save(
+            frame_path(vdir, f), quality=100
+        )
+    (vdir / "index.json").write_text(
+        json.dumps(
+            {
+                "fps": 5.0,
+                "width": 10,
+                "height": 8,
+                "samples": {
+                    "s1": {"status": "ok", "mllm_frame_idx": [3, 7], "grid_frame_idx": [3]},
+                    "s2": {"status": "failed", "error": "missing frames [9]"},
+                },
+            }
+        )
+    )
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "videos": {
+                    "v1": {"status": "ok", "frames_dir": "v1"},
+                    "bad": {"status": "failed", "error": "corrupt video file"},
+                }
+            }
+        )
+    )
     return FrameStore(tmp_path / "manifest.json")
 
 

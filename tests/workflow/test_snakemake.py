@@ -73,6 +73,5 @@ def test_html_report_embeds_tables_and_figures(demo_dir):
 def test_profiles_parse_and_plan_the_full_run(demo_dir, profile):
     # A dry run validates the profile's keys against this Snakemake and its executor plugin
     # (the SLURM plugin is loaded, nothing is submitted).
-    out = run(["snakemake", "-n", "--profile", f"workflow/profiles/{profile}", "all"],
-              demo_dir)
+    out = run(["snakemake", "-n", "--profile", f"workflow/profiles/{profile}", "all"], demo_dir)
     assert "This was a dry-run" in out.stdout + out.stderr

@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from zstvg.data import DATASET_FORMATS
 
     parser.add_argument(
-        "--dataset", required=True, choices=DATASET_FORMATS.names(),
+        "--dataset",
+        required=True,
+        choices=DATASET_FORMATS.names(),
         help="annotation format: hcstvg-v1/hcstvg-v2 ({train,test}.json / {train,val}_v2.json), "
         "vidstg (raw {split}_annotations.json + VidOR box files), vidstg-tubedetr (TubeDETR's "
         "preprocessed {split}.json), synthetic (make-synthetic output, HC-STVG v2 format)",
@@ -32,18 +34,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--annotations", required=True, metavar="PATH", help="the dataset's annotation JSON file"
     )
     parser.add_argument(
-        "--videos", metavar="DIR", default=None,
+        "--videos",
+        metavar="DIR",
+        default=None,
         help="video folder (VidSTG: VidOR's video/ folder); when given, every sample's video "
         "must exist there (also found in sub-folders by file name), else that sample is marked "
         "failed; when omitted, video paths stay as the annotations name them, unchecked",
     )
     parser.add_argument(
-        "--boxes", metavar="DIR", default=None,
+        "--boxes",
+        metavar="DIR",
+        default=None,
         help="vidstg only: VidOR annotation folder with <vid>.json box files (any depth, e.g. "
         "validation/0001/<vid>.json); without it samples carry spans only (flag no_gt_boxes)",
     )
     parser.add_argument(
-        "--out", required=True, metavar="PATH",
+        "--out",
+        required=True,
+        metavar="PATH",
         help="output samples.jsonl (written atomically, with <out>.provenance.json beside it)",
     )
 
@@ -69,8 +77,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
     )
 
     qtypes = ", ".join(f"{n} {q}" for q, n in summary["by_qtype"].items())
-    print(f"prepare-data: {summary['n_samples']} samples ({qtypes}) from "
-          f"{summary['n_videos']} videos in {annotations}")
+    print(
+        f"prepare-data: {summary['n_samples']} samples ({qtypes}) from "
+        f"{summary['n_videos']} videos in {annotations}"
+    )
     print(f"  with GT boxes: {summary['n_with_gt_boxes']}")
     for flag, n in summary["flags"].items():
         print(f"  flag {flag}: {n} samples")

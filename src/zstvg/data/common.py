@@ -39,8 +39,9 @@ def require(entry: Any, key: str, path: Path | str, entry_id: str) -> Any:
     return entry[key]
 
 
-def require_any(entry: Mapping[str, Any], keys: Sequence[str], path: Path | str,
-                entry_id: str) -> Any:
+def require_any(
+    entry: Mapping[str, Any], keys: Sequence[str], path: Path | str, entry_id: str
+) -> Any:
     """The value of the first of ``keys`` present (alternative spellings of one field)."""
     for key in keys:
         if key in entry:

@@ -125,8 +125,7 @@ def _entry_to_sample(
     if ed_time <= st_time:
         kind = "empty" if ed_time == st_time else "inverted"
         errors.append(
-            f"{where(path, name)}: field st_time/ed_time: {kind} time span "
-            f"[{st_time}, {ed_time}) s"
+            f"{where(path, name)}: field st_time/ed_time: {kind} time span [{st_time}, {ed_time}) s"
         )
     problem = span_problem(gt_span, img_num)
     if problem is not None:
@@ -137,8 +136,9 @@ def _entry_to_sample(
     # slack absorbs floating-point rounding of st_time * fps at a frame boundary.
     expected_st_frame = math.floor(st_time * fps) + 1
     if abs(st_frame - expected_st_frame) > 1:
-        log.debug("%s: st_frame %d, st_time gives %d", where(path, name), st_frame,
-                  expected_st_frame)
+        log.debug(
+            "%s: st_frame %d, st_time gives %d", where(path, name), st_frame, expected_st_frame
+        )
         flags.append(FLAG_ST_FRAME_MISMATCH)
 
     boxes: dict[int, BoxXYXY] = {}

@@ -192,9 +192,7 @@ def geometry(height_px: int, clothing: str) -> Geometry:
     )
 
 
-def actor_parts(
-    g: Geometry, cx: int, y_feet: int
-) -> list[tuple[str, tuple[int, int, int, int]]]:
+def actor_parts(g: Geometry, cx: int, y_feet: int) -> list[tuple[str, tuple[int, int, int, int]]]:
     """The parts of an actor as ``(kind, (x0, y0, x1, y1))`` half-open pixel rectangles.
 
     Kinds: ``body``, ``head`` (the disk inscribed in the square), ``hat``, ``stripe`` (drawn in
@@ -213,8 +211,12 @@ def actor_parts(
     if g.stripe:
         body_top = top + 2 * r
         y0 = body_top + (y_feet - body_top) // 3
-        parts.append(("stripe", (cx - g.body_half_w, y0, cx + g.body_half_w,
-                                 y0 + max(2, (y_feet - body_top) // 6))))
+        parts.append(
+            (
+                "stripe",
+                (cx - g.body_half_w, y0, cx + g.body_half_w, y0 + max(2, (y_feet - body_top) // 6)),
+            )
+        )
     return parts
 
 
@@ -329,8 +331,12 @@ def records(plan: VideoPlan, frames: Iterator[tuple[np.ndarray, np.ndarray]]) ->
         "bbox": bbox,
     }
     tracks = [
-        Track(track_id=a.track_id, class_name=CLASS_NAME, boxes_xyxy=boxes[a.track_id],
-              rles=rles[a.track_id])
+        Track(
+            track_id=a.track_id,
+            class_name=CLASS_NAME,
+            boxes_xyxy=boxes[a.track_id],
+            rles=rles[a.track_id],
+        )
         for a in plan.actors
     ]
     return VideoRecords(annotation=annotation, tracks=tracks)
@@ -414,17 +420,37 @@ def plan_video(
         span_s = TARGET_SPAN_S if is_target else DISTRACTOR_SPAN_S
         margin_s = TARGET_MARGIN_S if is_target else DISTRACTOR_MARGIN_S
         avoid_dir = target_dir if role == "attribute_twin" else None
-        actors.append(_place(
-            rng, track_id=int(track_ids[k]), role=role, attributes=attr, action=action,
-            idle=idle, y_feet=int(lanes[lane_order[k]]), width=width, height=height, fps=fps,
-            n_frames=n_frames, span_s=span_s, margin_s=margin_s, avoid_dir=avoid_dir,
-            slot=int(slot_order[k]), n_slots=n_actors,
-        ))
+        actors.append(
+            _place(
+                rng,
+                track_id=int(track_ids[k]),
+                role=role,
+                attributes=attr,
+                action=action,
+                idle=idle,
+                y_feet=int(lanes[lane_order[k]]),
+                width=width,
+                height=height,
+                fps=fps,
+                n_frames=n_frames,
+                span_s=span_s,
+                margin_s=margin_s,
+                avoid_dir=avoid_dir,
+                slot=int(slot_order[k]),
+                n_slots=n_actors,
+            )
+        )
     actors.sort(key=lambda a: a.track_id)
     bg = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
     return VideoPlan(
-        video_id=video_id(index), width=width, height=height, fps=fps, n_frames=n_frames,
-        background=bg, actors=tuple(actors), target_track_id=int(track_ids[0]),
+        video_id=video_id(index),
+        width=width,
+        height=height,
+        fps=fps,
+        n_frames=n_frames,
+        background=bg,
+        actors=tuple(actors),
+        target_track_id=int(track_ids[0]),
     )
 
 
@@ -449,9 +475,23 @@ def _one_attribute_changed(rng: np.random.Generator, attr: Attributes) -> Attrib
 
 
 def _place(
-    rng: np.random.Generator, *, track_id: int, role: str, attributes: Attributes, action: str,
-    idle: str, y_feet: int, width: int, height: int, fps: int, n_frames: int,
-    span_s: tuple[int, int], margin_s: int, avoid_dir: int | None, slot: int, n_slots: int,
+    rng: np.random.Generator,
+    *,
+    track_id: int,
+    role: str,
+    attributes: Attributes,
+    action: str,
+    idle: str,
+    y_feet: int,
+    width: int,
+    height: int,
+    fps: int,
+    n_frames: int,
+    span_s: tuple[int, int],
+    margin_s: int,
+    avoid_dir: int | None,
+    slot: int,
+    n_slots: int,
 ) -> Actor:
     """Timeline and per-frame placement of one actor; it stays in the frame except while it
     enters or leaves, and is visible on every frame of its main action."""
@@ -512,13 +552,19 @@ def _place(
     apex = JUMP_HEIGHT_FRAC * height
     for seg in segments:
         if seg.action == ABSENT:
-            present[seg.start:seg.end] = False
+            present[seg.start : seg.end] = False
         elif seg.action == "jump":
             k = np.arange(seg.end - seg.start)
-            dy[seg.start:seg.end] = -np.rint(apex * np.abs(np.sin(math.pi * k / hop))).astype(int)
+            dy[seg.start : seg.end] = -np.rint(apex * np.abs(np.sin(math.pi * k / hop))).astype(int)
     return Actor(
-        track_id=track_id, role=role, attributes=attributes, main=Segment(action, start, end),
-        segments=tuple(segments), height_px=height_px, y_feet=y_feet,
-        cx=tuple(int(v) for v in cx), dy=tuple(int(v) for v in dy),
+        track_id=track_id,
+        role=role,
+        attributes=attributes,
+        main=Segment(action, start, end),
+        segments=tuple(segments),
+        height_px=height_px,
+        y_feet=y_feet,
+        cx=tuple(int(v) for v in cx),
+        dy=tuple(int(v) for v in dy),
         present=tuple(bool(v) for v in present),
     )

@@ -45,20 +45,30 @@ PRESET = "ultrafast"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--out", metavar="DIR", default=None,
+        "--out",
+        metavar="DIR",
+        default=None,
         help="output folder (default: the parent of params datasets.synthetic.videos, "
         "results/synthetic/raw)",
     )
     parser.add_argument(
-        "--n-videos", type=int, default=None, metavar="N",
+        "--n-videos",
+        type=int,
+        default=None,
+        metavar="N",
         help="number of videos, one query each (default: params synthetic.n_videos)",
     )
     parser.add_argument(
-        "--seed", type=int, default=None, metavar="S",
+        "--seed",
+        type=int,
+        default=None,
+        metavar="S",
         help="random seed; video i depends only on (seed, i) (default: params seed)",
     )
     parser.add_argument(
-        "--codec", choices=["libx264", "mpeg4"], default=None,
+        "--codec",
+        choices=["libx264", "mpeg4"],
+        default=None,
         help="video encoder (default: libx264 when PyAV has it, else mpeg4)",
     )
 
@@ -142,8 +152,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
     n_encoded = n_reused = 0
     for index in range(n_videos):
         plan = synthetic.plan_video(
-            seed, index, width=cfg.width, height=cfg.height, fps=cfg.fps,
-            min_actors=cfg.min_actors, max_actors=cfg.max_actors,
+            seed,
+            index,
+            width=cfg.width,
+            height=cfg.height,
+            fps=cfg.fps,
+            min_actors=cfg.min_actors,
+            max_actors=cfg.max_actors,
         )
         video_path = out / "videos" / plan.file_name
         plan_hash = sha256_json(
@@ -151,7 +166,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
         )
         sidecar = provenance_path(video_path)
         reuse = (
-            video_path.is_file() and sidecar.is_file()
+            video_path.is_file()
+            and sidecar.is_file()
             and read_json(sidecar).get("plan_sha256") == plan_hash
         )
         frames = synthetic.iter_frames(plan)
@@ -162,27 +178,47 @@ def run(args: argparse.Namespace, params: Params) -> int:
             n_reused += 1
         else:
             n_encoded += 1
-            write_provenance(video_path, step="make-synthetic", plan_sha256=plan_hash,
-                             codec=codec, seed=seed, index=index)
+            write_provenance(
+                video_path,
+                step="make-synthetic",
+                plan_sha256=plan_hash,
+                codec=codec,
+                seed=seed,
+                index=index,
+            )
         official_format.write(
-            out / "proposals" / f"{plan.video_id}.json", range(plan.n_frames), recs.tracks,
-            plan.width, plan.height,
+            out / "proposals" / f"{plan.video_id}.json",
+            range(plan.n_frames),
+            recs.tracks,
+            plan.width,
+            plan.height,
         )
         annotations[plan.file_name] = recs.annotation
         decompositions[plan.file_name] = plan.decomposition
         manifest[plan.video_id] = synthetic.manifest_entry(plan)
-        log.info("%s: %d actors, target track %d, %r", plan.video_id, len(plan.actors),
-                 plan.target_track_id, plan.query)
+        log.info(
+            "%s: %d actors, target track %d, %r",
+            plan.video_id,
+            len(plan.actors),
+            plan.target_track_id,
+            plan.query,
+        )
 
     write_json(out / ANNOTATIONS, annotations)
     write_json(out / DECOMPOSITIONS, decompositions)
     write_json(out / MANIFEST, {"seed": seed, "videos": manifest})
     files = sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
     sidecar = write_provenance(
-        out, step="make-synthetic", params={"seed": seed, "synthetic": params.section("synthetic")},
-        n_videos=n_videos, codec=codec,
-        files={str(p.relative_to(out)): sha256_file(p) for p in files
-               if not p.name.endswith("provenance.json")},
+        out,
+        step="make-synthetic",
+        params={"seed": seed, "synthetic": params.section("synthetic")},
+        n_videos=n_videos,
+        codec=codec,
+        files={
+            str(p.relative_to(out)): sha256_file(p)
+            for p in files
+            if not p.name.endswith("provenance.json")
+        },
     )
     seconds = time.perf_counter() - t0
     n_actors = sum(len(v["actors"]) for v in manifest.values())

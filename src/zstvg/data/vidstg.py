@@ -143,8 +143,13 @@ def _parse_raw_entry(path: Path, i: int, entry: Any) -> _Entry:
 
 
 def _span_errors_and_flags(
-    path: Path, entry_id: str, gt_span: Span, clip_span: Span, n_frames: int,
-    gt_field: str, clip_field: str,
+    path: Path,
+    entry_id: str,
+    gt_span: Span,
+    clip_span: Span,
+    n_frames: int,
+    gt_field: str,
+    clip_field: str,
 ) -> tuple[list[str], list[str]]:
     errors, flags = [], []
     gt_problem = span_problem(gt_span, n_frames)
@@ -153,16 +158,21 @@ def _span_errors_and_flags(
     clip_problem = span_problem(clip_span, n_frames)
     if clip_problem is not None:
         errors.append(f"{where(path, entry_id)}: field {clip_field}: {clip_problem}")
-    if gt_problem is None and clip_problem is None and (
-        gt_span[0] < clip_span[0] or gt_span[1] > clip_span[1]
+    if (
+        gt_problem is None
+        and clip_problem is None
+        and (gt_span[0] < clip_span[0] or gt_span[1] > clip_span[1])
     ):
         flags.append(FLAG_GT_OUTSIDE_CLIP)
     return errors, flags
 
 
 def _collect_boxes(
-    gt_span: Span, lookup: BoxLookup, to_xyxy: Callable[[tuple[float, ...]], BoxXYXY],
-    width: int, height: int,
+    gt_span: Span,
+    lookup: BoxLookup,
+    to_xyxy: Callable[[tuple[float, ...]], BoxXYXY],
+    width: int,
+    height: int,
 ) -> tuple[dict[int, BoxXYXY], list[str], int]:
     """GT boxes on the frames of ``gt_span`` (clipped), the flags, and the frames without one."""
     boxes: dict[int, BoxXYXY] = {}
@@ -242,8 +252,9 @@ def load_vidstg(
     path = Path(annotations)
     data = read_json(path, what="VidSTG annotation file")
     if not isinstance(data, list):
-        raise InputError(f"{path}: expected a JSON list of VidSTG entries, got "
-                         f"{type(data).__name__}")
+        raise InputError(
+            f"{path}: expected a JSON list of VidSTG entries, got {type(data).__name__}"
+        )
     entries = [_parse_raw_entry(path, i, e) for i, e in enumerate(data)]
     videos_dir = Path(videos) if videos is not None else None
     video_index = FileIndex(videos_dir, "*.mp4") if videos_dir is not None else None
@@ -300,31 +311,48 @@ def _raw_entry_samples(
                 box_flags, missing = [], 0
             flags += box_flags
             if missing:
-                log.debug("%s: %d frames of gt_span without a box for tid %d",
-                          q.sample_id, missing, q.target_id)
-        samples.append(Sample(
-            sample_id=q.sample_id,
-            video_id=e.vid,
-            video_path=video_path,
-            query=q.query,
-            qtype=q.qtype,
-            fps=e.fps,
-            n_frames=e.n_frames,
-            width=e.width,
-            height=e.height,
-            gt_span=e.gt_span,
-            clip_span=e.clip_span,
-            gt_boxes_xyxy=dict(gt_boxes),  # the memo's dict is shared by sentences
-            has_gt_boxes=vidor is not None,
-            flags=tuple(flags),
-            error=join_errors(errors),
-        ))
+                log.debug(
+                    "%s: %d frames of gt_span without a box for tid %d",
+                    q.sample_id,
+                    missing,
+                    q.target_id,
+                )
+        samples.append(
+            Sample(
+                sample_id=q.sample_id,
+                video_id=e.vid,
+                video_path=video_path,
+                query=q.query,
+                qtype=q.qtype,
+                fps=e.fps,
+                n_frames=e.n_frames,
+                width=e.width,
+                height=e.height,
+                gt_span=e.gt_span,
+                clip_span=e.clip_span,
+                gt_boxes_xyxy=dict(gt_boxes),  # the memo's dict is shared by sentences
+                has_gt_boxes=vidor is not None,
+                flags=tuple(flags),
+                error=join_errors(errors),
+            )
+        )
     return samples
 
 
 TUBEDETR_KEYS = (
-    "original_video_id", "video_id", "qtype", "caption", "target_id", "frame_count", "fps",
-    "width", "height", "video_path", "start_frame", "end_frame", "tube_start_frame",
+    "original_video_id",
+    "video_id",
+    "qtype",
+    "caption",
+    "target_id",
+    "frame_count",
+    "fps",
+    "width",
+    "height",
+    "video_path",
+    "start_frame",
+    "end_frame",
+    "tube_start_frame",
     "tube_end_frame",
 )
 
@@ -386,8 +414,13 @@ def load_vidstg_tubedetr(
             as_int(fields["end_frame"], "end_frame", path, entry_id),
         )
         errors, flags = _span_errors_and_flags(
-            path, entry_id, gt_span, clip_span, n_frames,
-            "tube_start_frame/tube_end_frame", "start_frame/end_frame",
+            path,
+            entry_id,
+            gt_span,
+            clip_span,
+            n_frames,
+            "tube_start_frame/tube_end_frame",
+            "start_frame/end_frame",
         )
         track = trajectories.get(vid, {}).get(str(target))
         if track is None:
@@ -397,21 +430,23 @@ def load_vidstg_tubedetr(
             )
         box_at = _tubedetr_lookup(track, path, entry_id, f"trajectories[{vid}][{target}]")
         gt_boxes, box_flags, _ = _collect_boxes(gt_span, box_at, xywh_to_xyxy, width, height)
-        samples.append(Sample(
-            sample_id=f"{vid}:{fields['video_id']}:{qtype}",
-            video_id=vid,
-            video_path=resolve_video(videos_dir, str(fields["video_path"]), video_index),
-            query=str(fields["caption"]),
-            qtype=qtype,
-            fps=as_number(fields["fps"], "fps", path, entry_id),
-            n_frames=n_frames,
-            width=width,
-            height=height,
-            gt_span=gt_span,
-            clip_span=clip_span,
-            gt_boxes_xyxy=gt_boxes,
-            has_gt_boxes=True,
-            flags=tuple(flags + box_flags),
-            error=join_errors(errors),
-        ))
+        samples.append(
+            Sample(
+                sample_id=f"{vid}:{fields['video_id']}:{qtype}",
+                video_id=vid,
+                video_path=resolve_video(videos_dir, str(fields["video_path"]), video_index),
+                query=str(fields["caption"]),
+                qtype=qtype,
+                fps=as_number(fields["fps"], "fps", path, entry_id),
+                n_frames=n_frames,
+                width=width,
+                height=height,
+                gt_span=gt_span,
+                clip_span=clip_span,
+                gt_boxes_xyxy=gt_boxes,
+                has_gt_boxes=True,
+                flags=tuple(flags + box_flags),
+                error=join_errors(errors),
+            )
+        )
     return samples

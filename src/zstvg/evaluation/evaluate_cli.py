@@ -22,31 +22,53 @@ from zstvg.structures import Prediction, Sample
 log = logging.getLogger(__name__)
 
 PER_SAMPLE_COLUMNS = (
-    "sample_id", "video_id", "qtype", "status", "reason", "tIoU", "vIoU", "gt_vIoU",
-    "n_frames_scored", "n_gt_frames", "n_union_frames", "flags",
+    "sample_id",
+    "video_id",
+    "qtype",
+    "status",
+    "reason",
+    "tIoU",
+    "vIoU",
+    "gt_vIoU",
+    "n_frames_scored",
+    "n_gt_frames",
+    "n_union_frames",
+    "flags",
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", required=True, help="samples.jsonl from prepare-data")
     parser.add_argument(
-        "--predictions", required=True,
+        "--predictions",
+        required=True,
         help='predictions JSON: {"<sample_id>": {"span": [start, end), "boxes_xyxy": {...}}}',
     )
     parser.add_argument(
-        "--protocol", choices=PROTOCOLS, default="tubedetr",
+        "--protocol",
+        choices=PROTOCOLS,
+        default="tubedetr",
         help="tubedetr (canonical, 5 fps grid), official (HC-STVG challenge script) or seed "
         "(the authors' released scoring, for comparison only)",
     )
     parser.add_argument("--out", required=True, help="metrics.json to write")
-    parser.add_argument("--per-sample", default=None, metavar="CSV",
-                        help="also write one row per sample (scores, status, reason) here")
-    parser.add_argument("--dataset", default="unknown",
-                        help="dataset name recorded in metrics.json (vidstg* = per query type)")
-    parser.add_argument("--backend", default="unknown",
-                        help="MLLM backend recorded in metrics.json (a Table 1 row)")
     parser.add_argument(
-        "--variant", default="full",
+        "--per-sample",
+        default=None,
+        metavar="CSV",
+        help="also write one row per sample (scores, status, reason) here",
+    )
+    parser.add_argument(
+        "--dataset",
+        default="unknown",
+        help="dataset name recorded in metrics.json (vidstg* = per query type)",
+    )
+    parser.add_argument(
+        "--backend", default="unknown", help="MLLM backend recorded in metrics.json (a Table 1 row)"
+    )
+    parser.add_argument(
+        "--variant",
+        default="full",
         help="method variant recorded in metrics.json (Table 2/3 row); a sweep point is written "
         "'<variant>@<param>=<value>', e.g. full@n_frames=8",
     )
@@ -103,10 +125,17 @@ def load_predictions(
 def per_sample_rows(scores: Sequence[SampleScore]) -> list[dict[str, Any]]:
     return [
         {
-            "sample_id": s.sample_id, "video_id": s.video_id, "qtype": s.qtype,
-            "status": s.status, "reason": s.reason, "tIoU": s.t_iou, "vIoU": s.v_iou,
-            "gt_vIoU": s.gt_v_iou, "n_frames_scored": s.n_frames_scored,
-            "n_gt_frames": s.n_gt_frames, "n_union_frames": s.n_union_frames,
+            "sample_id": s.sample_id,
+            "video_id": s.video_id,
+            "qtype": s.qtype,
+            "status": s.status,
+            "reason": s.reason,
+            "tIoU": s.t_iou,
+            "vIoU": s.v_iou,
+            "gt_vIoU": s.gt_v_iou,
+            "n_frames_scored": s.n_frames_scored,
+            "n_gt_frames": s.n_gt_frames,
+            "n_union_frames": s.n_union_frames,
             "flags": ";".join(s.flags),
         }
         for s in scores
@@ -132,25 +161,41 @@ def run(args: argparse.Namespace, params: Params) -> int:
         raise InputError(f"{args.samples}: no samples")
     preds, pred_boxes = load_predictions(args.predictions, [s.sample_id for s in samples])
     metrics, scores = evaluate(
-        samples, preds, args.protocol, dataset=args.dataset, backend=args.backend,
-        variant=args.variant, grid_fps=cfg.grid_fps, max_grid_frames=cfg.max_grid_frames,
-        thresholds=cfg.viou_thresholds, gt_boxes=gt_boxes, pred_boxes=pred_boxes,
+        samples,
+        preds,
+        args.protocol,
+        dataset=args.dataset,
+        backend=args.backend,
+        variant=args.variant,
+        grid_fps=cfg.grid_fps,
+        max_grid_frames=cfg.max_grid_frames,
+        thresholds=cfg.viou_thresholds,
+        gt_boxes=gt_boxes,
+        pred_boxes=pred_boxes,
     )
     write_json(args.out, metrics)
     write_provenance(
-        args.out, step="evaluate", params=params.section("evaluate"),
-        samples=str(args.samples), predictions=str(args.predictions), protocol=args.protocol,
+        args.out,
+        step="evaluate",
+        params=params.section("evaluate"),
+        samples=str(args.samples),
+        predictions=str(args.predictions),
+        protocol=args.protocol,
     )
     if args.per_sample:
         write_per_sample(args.per_sample, scores)
     groups = [(q, metrics[q]) for q in ("declarative", "interrogative") if q in metrics]
     for name, m in groups or [("all", metrics)]:
         thr = "  ".join(f"{k} {_fmt(m[k])}" for k in m if k.startswith("vIoU@"))
-        print(f"[{args.protocol}] {name}: m_vIoU {_fmt(m['m_vIoU'])}  {thr}  "
-              f"m_tIoU {_fmt(m['m_tIoU'])}  gt_vIoU {_fmt(m['gt_vIoU'])}  (percent)")
-    print(f"{metrics['n_samples']} samples, {metrics['n_missing']} missing, "
-          f"{metrics['n_failed']} failed -> {args.out}"
-          + (f", per-sample rows -> {args.per_sample}" if args.per_sample else ""))
+        print(
+            f"[{args.protocol}] {name}: m_vIoU {_fmt(m['m_vIoU'])}  {thr}  "
+            f"m_tIoU {_fmt(m['m_tIoU'])}  gt_vIoU {_fmt(m['gt_vIoU'])}  (percent)"
+        )
+    print(
+        f"{metrics['n_samples']} samples, {metrics['n_missing']} missing, "
+        f"{metrics['n_failed']} failed -> {args.out}"
+        + (f", per-sample rows -> {args.per_sample}" if args.per_sample else "")
+    )
     for s in scores:
         if s.status != "ok":
             log.info("%s %s: %s", s.sample_id, s.status, s.reason)

@@ -25,16 +25,33 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--per-sample", nargs="*", default=[], metavar="CSV",
-                        help="per-sample CSVs from `zstvg evaluate --per-sample` (histogram, "
-                        "scatter); one series per file, labelled <backend>/<variant> from its path")
-    parser.add_argument("--metrics", nargs="*", default=[], metavar="PATH",
-                        help="metrics.json files or directories (ablation bars, sweeps)")
+    parser.add_argument(
+        "--per-sample",
+        nargs="*",
+        default=[],
+        metavar="CSV",
+        help="per-sample CSVs from `zstvg evaluate --per-sample` (histogram, "
+        "scatter); one series per file, labelled <backend>/<variant> from its path",
+    )
+    parser.add_argument(
+        "--metrics",
+        nargs="*",
+        default=[],
+        metavar="PATH",
+        help="metrics.json files or directories (ablation bars, sweeps)",
+    )
     parser.add_argument("--out", required=True, help="directory for the PNG files")
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="tubedetr",
-                        help="which protocol's metrics to plot (default: tubedetr)")
-    parser.add_argument("--ablation-dataset", default="hcstvg-v1",
-                        help="dataset of the ablation bar chart (the paper's: hcstvg-v1)")
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="tubedetr",
+        help="which protocol's metrics to plot (default: tubedetr)",
+    )
+    parser.add_argument(
+        "--ablation-dataset",
+        default="hcstvg-v1",
+        help="dataset of the ablation bar chart (the paper's: hcstvg-v1)",
+    )
     parser.add_argument("--dpi", type=int, default=120, help="resolution of the PNGs")
 
 
@@ -67,13 +84,23 @@ def plot_histogram(df: Any, path: Path, thresholds: Sequence[float], dpi: int = 
     for label, g in _series(df):
         v = g["vIoU"].dropna().to_numpy()
         at = ", ".join(f"@{t:g} {100 * (v > t).mean():.0f}%" for t in thresholds)
-        ax.hist(v, bins=20, range=(0, 1), histtype="step", linewidth=1.8,
-                label=f"{label} (n={len(v)}, m_vIoU {100 * v.mean():.1f}%, {at})".lstrip())
+        ax.hist(
+            v,
+            bins=20,
+            range=(0, 1),
+            histtype="step",
+            linewidth=1.8,
+            label=f"{label} (n={len(v)}, m_vIoU {100 * v.mean():.1f}%, {at})".lstrip(),
+        )
     for t in thresholds:
         ax.axvline(t, linestyle=":", linewidth=1.0, color="grey")
     ax.legend(fontsize=8, loc="upper center")
-    ax.set(xlabel="vIoU per sample (dotted: vIoU@R thresholds, counted strictly above)",
-           ylabel="samples", xlim=(0, 1), title="per-sample vIoU")
+    ax.set(
+        xlabel="vIoU per sample (dotted: vIoU@R thresholds, counted strictly above)",
+        ylabel="samples",
+        xlim=(0, 1),
+        title="per-sample vIoU",
+    )
     return _save(fig, path, dpi)
 
 
@@ -83,15 +110,32 @@ def plot_scatter(df: Any, path: Path, dpi: int = 120) -> Path:
     for label, g in _series(df):
         ok = g.dropna(subset=["vIoU"])
         failed = ok["status"] != "ok"
-        dots = ax.scatter(ok.loc[~failed, "tIoU"], ok.loc[~failed, "vIoU"], s=16, alpha=0.6,
-                          label=label or "samples")
+        dots = ax.scatter(
+            ok.loc[~failed, "tIoU"],
+            ok.loc[~failed, "vIoU"],
+            s=16,
+            alpha=0.6,
+            label=label or "samples",
+        )
         if failed.any():
-            ax.scatter(ok.loc[failed, "tIoU"], ok.loc[failed, "vIoU"], s=28, marker="x",
-                       color=dots.get_facecolor()[0], label=f"{label} missing/failed".lstrip())
+            ax.scatter(
+                ok.loc[failed, "tIoU"],
+                ok.loc[failed, "vIoU"],
+                s=28,
+                marker="x",
+                color=dots.get_facecolor()[0],
+                label=f"{label} missing/failed".lstrip(),
+            )
     ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":")
     ax.legend(fontsize=8, loc="upper left")
-    ax.set(xlabel="tIoU", ylabel="vIoU", xlim=(0, 1), ylim=(0, 1), aspect="equal",
-           title="tIoU vs vIoU per sample (x: missing/failed)")
+    ax.set(
+        xlabel="tIoU",
+        ylabel="vIoU",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        aspect="equal",
+        title="tIoU vs vIoU per sample (x: missing/failed)",
+    )
     return _save(fig, path, dpi)
 
 
@@ -101,15 +145,13 @@ def plot_ablation(table: Any, path: Path, dataset: str, dpi: int = 120) -> Path:
 
     plt = _pyplot()
     ours = table[table["source"] == "ours"]
-    backends = sorted({c.rsplit(" ", 1)[0] for c in ours.columns[2:]
-                       if ours[c].notna().any()})
+    backends = sorted({c.rsplit(" ", 1)[0] for c in ours.columns[2:] if ours[c].notna().any()})
     fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 4), squeeze=False)
     x = np.arange(len(ours))
     width = 0.8 / max(len(backends), 1)
     for ax, metric in zip(axes[0], METRICS, strict=True):
         for i, b in enumerate(backends):
-            ax.bar(x + i * width - 0.4 + width / 2, ours[f"{b} {metric}"].fillna(0), width,
-                   label=b)
+            ax.bar(x + i * width - 0.4 + width / 2, ours[f"{b} {metric}"].fillna(0), width, label=b)
         ax.set_xticks(x, ours["variant"], rotation=35, ha="right", fontsize=9)
         ax.set(title=metric, ylabel="%")
     axes[0][0].legend(fontsize=8)
@@ -129,8 +171,14 @@ def plot_sweeps(df: Any, path: Path, dpi: int = 120) -> Path:
         for (backend, dataset, variant), g in sub.groupby(["backend", "dataset", "variant"]):
             xs = pd.to_numeric(g["value"]) if numeric else g["value"]
             # Categorical sweeps (trackers) get points only: a line would suggest an order.
-            ax.plot(xs, g["m_vIoU"], marker="o", markersize=7, linestyle="-" if numeric else "none",
-                    label=f"{backend} / {dataset} / {variant}")
+            ax.plot(
+                xs,
+                g["m_vIoU"],
+                marker="o",
+                markersize=7,
+                linestyle="-" if numeric else "none",
+                label=f"{backend} / {dataset} / {variant}",
+            )
         ax.set(title=f"m_vIoU vs {param}", xlabel=param, ylabel="m_vIoU (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -160,15 +208,17 @@ def run(args: argparse.Namespace, params: Params) -> int:
             df["series"] = f"{Path(p).parent.parent.name}/{Path(p).parent.name}"
             frames.append(df)
         df = pd.concat(frames, ignore_index=True)
-        written.append(plot_histogram(df, out / "viou_hist.png",
-                                      params.evaluate.viou_thresholds, args.dpi))
+        written.append(
+            plot_histogram(df, out / "viou_hist.png", params.evaluate.viou_thresholds, args.dpi)
+        )
         written.append(plot_scatter(df, out / "tiou_vs_viou.png", args.dpi))
     if args.metrics:
         results: list[Result] = [r for r in collect(args.metrics) if r.protocol == args.protocol]
         table = variant_table(results, ABLATION_VARIANTS, args.ablation_dataset, None)
         if len(table):
-            written.append(plot_ablation(table, out / "ablation.png", args.ablation_dataset,
-                                         args.dpi))
+            written.append(
+                plot_ablation(table, out / "ablation.png", args.ablation_dataset, args.dpi)
+            )
         else:
             log.warning("no Table 2 variants on %s: no ablation chart", args.ablation_dataset)
         sw = sweeps(results)

@@ -111,15 +111,23 @@ def _failure(sample: Sample, pred: Prediction | None) -> SampleScore | None:
     return None
 
 
-def _boxes(gt: FrameBoxes | None, sample: Sample, pb: FrameBoxes | None,
-           pred: Prediction) -> tuple[FrameBoxes, FrameBoxes]:
+def _boxes(
+    gt: FrameBoxes | None, sample: Sample, pb: FrameBoxes | None, pred: Prediction
+) -> tuple[FrameBoxes, FrameBoxes]:
     """The GT and predicted boxes as arrays (given ones win over the records' dicts)."""
-    return (gt if gt is not None else FrameBoxes.from_mapping(sample.gt_boxes_xyxy),
-            pb if pb is not None else FrameBoxes.from_mapping(pred.boxes_xyxy))
+    return (
+        gt if gt is not None else FrameBoxes.from_mapping(sample.gt_boxes_xyxy),
+        pb if pb is not None else FrameBoxes.from_mapping(pred.boxes_xyxy),
+    )
 
 
-def score_tubedetr(sample: Sample, pred: Prediction | None, grid: np.ndarray,
-                   gt: FrameBoxes | None = None, pb: FrameBoxes | None = None) -> SampleScore:
+def score_tubedetr(
+    sample: Sample,
+    pred: Prediction | None,
+    grid: np.ndarray,
+    gt: FrameBoxes | None = None,
+    pb: FrameBoxes | None = None,
+) -> SampleScore:
     """TubeDETR's per-video scores on the given evaluation grid (native frame indices)."""
     fail = _failure(sample, pred)
     if fail is not None:
@@ -132,8 +140,20 @@ def score_tubedetr(sample: Sample, pred: Prediction | None, grid: np.ndarray,
     union = int(np.count_nonzero(in_span(grid, min(ps, gs), max(pe, ge))))
     flags = tuple(pred.flags)
     if not sample.has_gt_boxes:
-        return SampleScore(sample.sample_id, sample.video_id, sample.qtype, "ok", "", t,
-                           math.nan, math.nan, len(grid), len(gt_frames), union, flags)
+        return SampleScore(
+            sample.sample_id,
+            sample.video_id,
+            sample.qtype,
+            "ok",
+            "",
+            t,
+            math.nan,
+            math.nan,
+            len(grid),
+            len(gt_frames),
+            union,
+            flags,
+        )
     n_missing_gt = int(np.count_nonzero(~gt.lookup(gt_frames)[0]))
     if n_missing_gt:
         flags += (f"gt_box_missing:{n_missing_gt}",)
@@ -141,12 +161,28 @@ def score_tubedetr(sample: Sample, pred: Prediction | None, grid: np.ndarray,
     inter = in_span(gt_frames, max(ps, gs), min(pe, ge))
     v = float(ious[inter].sum()) / max(union, 1)
     gt_v = float(ious.sum()) / max(len(gt_frames), 1)
-    return SampleScore(sample.sample_id, sample.video_id, sample.qtype, "ok", "", t, v, gt_v,
-                       len(grid), len(gt_frames), union, flags)
+    return SampleScore(
+        sample.sample_id,
+        sample.video_id,
+        sample.qtype,
+        "ok",
+        "",
+        t,
+        v,
+        gt_v,
+        len(grid),
+        len(gt_frames),
+        union,
+        flags,
+    )
 
 
-def score_official(sample: Sample, pred: Prediction | None,
-                   gt: FrameBoxes | None = None, pb: FrameBoxes | None = None) -> SampleScore:
+def score_official(
+    sample: Sample,
+    pred: Prediction | None,
+    gt: FrameBoxes | None = None,
+    pb: FrameBoxes | None = None,
+) -> SampleScore:
     """The HC-STVG challenge evaluator's per-video scores on every native frame."""
     fail = _failure(sample, pred)
     if fail is not None:
@@ -162,13 +198,37 @@ def score_official(sample: Sample, pred: Prediction | None,
     in_pred = in_span(gt_frames, ps, pe) & pb.lookup(gt_frames)[0]
     t = float(np.count_nonzero(in_pred)) / max(union, 1)
     if not sample.has_gt_boxes:
-        return SampleScore(sample.sample_id, sample.video_id, sample.qtype, "ok", "", t,
-                           math.nan, math.nan, union, len(gt_frames), union, tuple(pred.flags))
+        return SampleScore(
+            sample.sample_id,
+            sample.video_id,
+            sample.qtype,
+            "ok",
+            "",
+            t,
+            math.nan,
+            math.nan,
+            union,
+            len(gt_frames),
+            union,
+            tuple(pred.flags),
+        )
     ious = frame_ious(gt_frames, pb, gt)
     v = float(ious[in_pred].sum()) / max(union, 1)
     gt_v = float(ious.sum()) / max(len(gt_frames), 1)
-    return SampleScore(sample.sample_id, sample.video_id, sample.qtype, "ok", "", t, v, gt_v,
-                       union, len(gt_frames), union, tuple(pred.flags))
+    return SampleScore(
+        sample.sample_id,
+        sample.video_id,
+        sample.qtype,
+        "ok",
+        "",
+        t,
+        v,
+        gt_v,
+        union,
+        len(gt_frames),
+        union,
+        tuple(pred.flags),
+    )
 
 
 def seed_excluded(sample: Sample) -> bool:
@@ -187,15 +247,21 @@ def _seed_positions(span: tuple[int, int], clip_start: int) -> tuple[int, int]:
     return first, last
 
 
-def score_seed(sample: Sample, pred: Prediction | None, inclusive_union: bool,
-               gt: FrameBoxes | None = None, pb: FrameBoxes | None = None) -> SampleScore:
+def score_seed(
+    sample: Sample,
+    pred: Prediction | None,
+    inclusive_union: bool,
+    gt: FrameBoxes | None = None,
+    pb: FrameBoxes | None = None,
+) -> SampleScore:
     """The released code's per-video scores (see the module docstring)."""
     if seed_excluded(sample):
         return _zero(sample, "dropped", "hard-excluded video in the released code")
     fail = _failure(sample, pred)
     if fail is not None:
-        return SampleScore(**{**fail.__dict__, "status": "dropped",
-                              "reason": f"{fail.status}: {fail.reason}"})
+        return SampleScore(
+            **{**fail.__dict__, "status": "dropped", "reason": f"{fail.status}: {fail.reason}"}
+        )
     assert pred is not None and pred.span is not None
     gt, pb = _boxes(gt, sample, pb, pred)
     c0, c1 = sample.clip_span
@@ -215,22 +281,44 @@ def score_seed(sample: Sample, pred: Prediction | None, inclusive_union: bool,
     gt_frames = grid[(pos >= gs) & (pos <= ge)]
     gt_pos = (gt_frames - c0) // SEED_GRID_STEP
     if not sample.has_gt_boxes:
-        return SampleScore(sample.sample_id, sample.video_id, sample.qtype, "ok", "", t,
-                           math.nan, math.nan, len(grid), len(gt_frames), union, tuple(pred.flags))
+        return SampleScore(
+            sample.sample_id,
+            sample.video_id,
+            sample.qtype,
+            "ok",
+            "",
+            t,
+            math.nan,
+            math.nan,
+            len(grid),
+            len(gt_frames),
+            union,
+            tuple(pred.flags),
+        )
     ious = frame_ious(gt_frames, pb, gt)
     inter_mask = (gt_pos >= max_start) & (gt_pos < min_end + extra)
     v = float(ious[inter_mask].sum()) / max(union, 1)
     gt_v = float(ious.sum()) / max(len(gt_frames), 1)
-    return SampleScore(sample.sample_id, sample.video_id, sample.qtype, "ok", "", t, v, gt_v,
-                       len(grid), len(gt_frames), union, tuple(pred.flags))
+    return SampleScore(
+        sample.sample_id,
+        sample.video_id,
+        sample.qtype,
+        "ok",
+        "",
+        t,
+        v,
+        gt_v,
+        len(grid),
+        len(gt_frames),
+        union,
+        tuple(pred.flags),
+    )
 
 
 def is_vidstg(dataset: str, samples: Iterable[Sample]) -> bool:
     """VidSTG results are reported per query type: decided by the dataset name (``vidstg*``) or
     by any sample being interrogative (only VidSTG has interrogative queries)."""
-    return dataset.lower().startswith("vidstg") or any(
-        s.qtype == "interrogative" for s in samples
-    )
+    return dataset.lower().startswith("vidstg") or any(s.qtype == "interrogative" for s in samples)
 
 
 def _threshold_key(t: float) -> str:
@@ -295,22 +383,25 @@ def evaluate(
             key = (s.clip_span[0], s.clip_span[1], s.fps)
             if key not in cache:
                 cache[key] = np.asarray(
-                    grid_fn(tuple(s.clip_span), s.fps, grid_fps=grid_fps,
-                            max_frames=max_grid_frames),
+                    grid_fn(
+                        tuple(s.clip_span), s.fps, grid_fps=grid_fps, max_frames=max_grid_frames
+                    ),
                     dtype=np.int64,
                 )
-            scores.append(
-                score_tubedetr(s, predictions.get(s.sample_id), cache[key], **arrays(s))
-            )
+            scores.append(score_tubedetr(s, predictions.get(s.sample_id), cache[key], **arrays(s)))
     elif protocol == "official":
         scores = [score_official(s, predictions.get(s.sample_id), **arrays(s)) for s in samples]
     else:
         inclusive = not is_vidstg(dataset, samples)
-        scores = [score_seed(s, predictions.get(s.sample_id), inclusive, **arrays(s))
-                  for s in samples]
+        scores = [
+            score_seed(s, predictions.get(s.sample_id), inclusive, **arrays(s)) for s in samples
+        ]
 
     metrics: dict[str, Any] = {
-        "protocol": protocol, "dataset": dataset, "backend": backend, "variant": variant,
+        "protocol": protocol,
+        "dataset": dataset,
+        "backend": backend,
+        "variant": variant,
     }
     total = summarize(scores, thresholds)
     if is_vidstg(dataset, samples):

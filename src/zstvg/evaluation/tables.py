@@ -31,15 +31,22 @@ import yaml
 from zstvg.io import InputError
 
 ABLATION_VARIANTS = (
-    "baseline-mean-special", "gti", "gti+spatial", "gti+temporal", "gti+dsth", "full",
+    "baseline-mean-special",
+    "gti",
+    "gti+spatial",
+    "gti+temporal",
+    "gti+dsth",
+    "full",
 )
 TUNING_VARIANTS = ("gti", "gti+entropy", "gti+yesno")
 METRICS = ("m_vIoU", "vIoU@0.3", "vIoU@0.5")
 SWEEP_METRICS = ("m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_tIoU")
 DATASET_ORDER = ("hcstvg-v1", "hcstvg-v2", "vidstg-declarative", "vidstg-interrogative")
 DATASET_LABELS = {
-    "hcstvg-v1": "HCSTVG-v1", "hcstvg-v2": "HCSTVG-v2",
-    "vidstg-declarative": "VidSTG decl.", "vidstg-interrogative": "VidSTG interr.",
+    "hcstvg-v1": "HCSTVG-v1",
+    "hcstvg-v2": "HCSTVG-v2",
+    "vidstg-declarative": "VidSTG decl.",
+    "vidstg-interrogative": "VidSTG interr.",
 }
 
 
@@ -104,19 +111,24 @@ def _dataset_columns(results: Iterable[Result]) -> list[str]:
     return [d for d in DATASET_ORDER if d in found] + sorted(found - set(DATASET_ORDER))
 
 
-def table1(results: Sequence[Result], reference: Mapping[str, Any] | None,
-           variants: Sequence[str] = ("full",)) -> Any:
+def table1(
+    results: Sequence[Result],
+    reference: Mapping[str, Any] | None,
+    variants: Sequence[str] = ("full",),
+) -> Any:
     """Rows (method, backend, source) x columns '<dataset> <metric>' in percent."""
     import pandas as pd
 
     rows = [r for r in results if r.sweep is None and r.variant in variants]
     datasets = _dataset_columns(rows)
     cols = [f"{DATASET_LABELS.get(d, d)} {m}" for d in datasets for m in METRICS]
-    ref = {(x["method"], x["backend"]): x for x in (reference or {}).get("table1", {}).get(
-        "rows", [])}
+    ref = {
+        (x["method"], x["backend"]): x for x in (reference or {}).get("table1", {}).get("rows", [])
+    }
     records = []
-    keys = sorted({(r.variant, r.backend) for r in rows},
-                  key=lambda k: (list(variants).index(k[0]), k[1]))
+    keys = sorted(
+        {(r.variant, r.backend) for r in rows}, key=lambda k: (list(variants).index(k[0]), k[1])
+    )
     for variant, backend in keys:
         ours: dict[str, float] = {}
         for r in rows:
@@ -126,24 +138,39 @@ def table1(results: Sequence[Result], reference: Mapping[str, Any] | None,
                         ours[f"{DATASET_LABELS.get(d, d)} {m}"] = _pct(mm.get(m))
         records.append({"method": variant, "backend": backend, "source": "ours", **ours})
         if (variant, backend) in ref:
-            paper = {f"{DATASET_LABELS.get(d, d)} {m}": float(ref[(variant, backend)][d][m])
-                     for d in datasets if d in ref[(variant, backend)] for m in METRICS}
+            paper = {
+                f"{DATASET_LABELS.get(d, d)} {m}": float(ref[(variant, backend)][d][m])
+                for d in datasets
+                if d in ref[(variant, backend)]
+                for m in METRICS
+            }
             records.append({"method": variant, "backend": backend, "source": "paper", **paper})
-            records.append({"method": variant, "backend": backend, "source": "ours - paper",
-                            **{c: round(ours.get(c, math.nan) - v, 1) for c, v in paper.items()}})
+            records.append(
+                {
+                    "method": variant,
+                    "backend": backend,
+                    "source": "ours - paper",
+                    **{c: round(ours.get(c, math.nan) - v, 1) for c, v in paper.items()},
+                }
+            )
     return pd.DataFrame.from_records(records, columns=["method", "backend", "source", *cols])
 
 
-def variant_table(results: Sequence[Result], variants: Sequence[str], dataset: str,
-                  reference_table: Mapping[str, Any] | None) -> Any:
+def variant_table(
+    results: Sequence[Result],
+    variants: Sequence[str],
+    dataset: str,
+    reference_table: Mapping[str, Any] | None,
+) -> Any:
     """Table 2/3 layout: rows (variant, source) x columns '<backend> <metric>' on one dataset.
 
     The paper's rows are shown only when ``dataset`` is the one the paper's table used.
     """
     import pandas as pd
 
-    rows = [r for r in results if r.sweep is None and r.variant in variants
-            and dataset in r.columns]
+    rows = [
+        r for r in results if r.sweep is None and r.variant in variants and dataset in r.columns
+    ]
     ref_rows = {}
     if reference_table and reference_table.get("dataset") == dataset:
         ref_rows = {x["variant"]: x for x in reference_table.get("rows", [])}
@@ -152,18 +179,30 @@ def variant_table(results: Sequence[Result], variants: Sequence[str], dataset: s
     cols = [f"{b} {m}" for b in backends for m in METRICS]
     records = []
     for variant in variants:
-        ours = {f"{r.backend} {m}": _pct(r.columns[dataset].get(m))
-                for r in rows if r.variant == variant for m in METRICS}
+        ours = {
+            f"{r.backend} {m}": _pct(r.columns[dataset].get(m))
+            for r in rows
+            if r.variant == variant
+            for m in METRICS
+        }
         if ours:
             records.append({"variant": variant, "source": "ours", **ours})
         if variant in ref_rows:
-            paper = {f"{b} {m}": float(v[m]) for b, v in ref_rows[variant].items()
-                     if b != "variant" for m in METRICS}
+            paper = {
+                f"{b} {m}": float(v[m])
+                for b, v in ref_rows[variant].items()
+                if b != "variant"
+                for m in METRICS
+            }
             records.append({"variant": variant, "source": "paper", **paper})
             if ours:
-                records.append({"variant": variant, "source": "ours - paper",
-                                **{c: round(ours.get(c, math.nan) - v, 1)
-                                   for c, v in paper.items()}})
+                records.append(
+                    {
+                        "variant": variant,
+                        "source": "ours - paper",
+                        **{c: round(ours.get(c, math.nan) - v, 1) for c, v in paper.items()},
+                    }
+                )
     return pd.DataFrame.from_records(records, columns=["variant", "source", *cols])
 
 
@@ -177,11 +216,19 @@ def sweeps(results: Sequence[Result]) -> Any:
             continue
         param, value = r.sweep
         for d, mm in r.columns.items():
-            records.append({"param": param, "value": value, "backend": r.backend,
-                            "dataset": DATASET_LABELS.get(d, d), "variant": r.variant,
-                            **{m: _pct(mm.get(m)) for m in SWEEP_METRICS}})
+            records.append(
+                {
+                    "param": param,
+                    "value": value,
+                    "backend": r.backend,
+                    "dataset": DATASET_LABELS.get(d, d),
+                    "variant": r.variant,
+                    **{m: _pct(mm.get(m)) for m in SWEEP_METRICS},
+                }
+            )
     df = pd.DataFrame.from_records(
-        records, columns=["param", "value", "backend", "dataset", "variant", *SWEEP_METRICS])
+        records, columns=["param", "value", "backend", "dataset", "variant", *SWEEP_METRICS]
+    )
     if len(df):
         num = pd.to_numeric(df["value"], errors="coerce")
         order = ["param", "backend", "dataset", "variant", "_n", "value"]
@@ -190,19 +237,26 @@ def sweeps(results: Sequence[Result]) -> Any:
     return df
 
 
-def build_tables(results: Sequence[Result], reference: Mapping[str, Any] | None, *,
-                 protocol: str, ablation_dataset: str,
-                 table1_variants: Sequence[str] = ("full",)) -> dict[str, Any]:
+def build_tables(
+    results: Sequence[Result],
+    reference: Mapping[str, Any] | None,
+    *,
+    protocol: str,
+    ablation_dataset: str,
+    table1_variants: Sequence[str] = ("full",),
+) -> dict[str, Any]:
     """All tables for one protocol: name -> DataFrame."""
     chosen = [r for r in results if r.protocol == protocol]
     _check_unique(chosen)
     ref = reference if reference and reference.get("protocol") == protocol else None
     return {
         "table1": table1(chosen, ref, table1_variants),
-        "table2": variant_table(chosen, ABLATION_VARIANTS, ablation_dataset,
-                                (ref or {}).get("table2")),
-        "table3": variant_table(chosen, TUNING_VARIANTS, ablation_dataset,
-                                (ref or {}).get("table3")),
+        "table2": variant_table(
+            chosen, ABLATION_VARIANTS, ablation_dataset, (ref or {}).get("table2")
+        ),
+        "table3": variant_table(
+            chosen, TUNING_VARIANTS, ablation_dataset, (ref or {}).get("table3")
+        ),
         "sweeps": sweeps(chosen),
     }
 
@@ -210,8 +264,10 @@ def build_tables(results: Sequence[Result], reference: Mapping[str, Any] | None,
 def to_markdown(df: Any) -> str:
     if not len(df):
         # Say what would fill the table, so an empty one reads as "not run", not as "zero".
-        return ("_(no results: no metrics file of this table's variants and dataset was given; "
-                "metrics.json files record them as `--variant`)_")
+        return (
+            "_(no results: no metrics file of this table's variants and dataset was given; "
+            "metrics.json files record them as `--variant`)_"
+        )
     # tabulate's missingval applies to None only, so NaN cells become None first.
     cells = df.astype(object).where(df.notna(), None)
     return cells.to_markdown(index=False, floatfmt=".1f", missingval="–")
@@ -219,8 +275,7 @@ def to_markdown(df: Any) -> str:
 
 def to_latex(df: Any, caption: str) -> str:
     """booktabs LaTeX (pandas writes \\toprule/\\midrule/\\bottomrule)."""
-    return df.to_latex(index=False, float_format="%.1f", na_rep="--", escape=True,
-                       caption=caption)
+    return df.to_latex(index=False, float_format="%.1f", na_rep="--", escape=True, caption=caption)
 
 
 def write_tables(
@@ -231,9 +286,11 @@ def write_tables(
 
     written = []
     for name, df in tables.items():
-        for ext, text in (("md", f"**{captions[name]}**\n\n{to_markdown(df)}\n"),
-                          ("tex", to_latex(df, captions[name])),
-                          ("csv", df.to_csv(index=False, float_format="%.1f"))):
+        for ext, text in (
+            ("md", f"**{captions[name]}**\n\n{to_markdown(df)}\n"),
+            ("tex", to_latex(df, captions[name])),
+            ("csv", df.to_csv(index=False, float_format="%.1f")),
+        ):
             path = out_dir / f"{name}.{ext}"
             with atomic_open(path, "w", encoding="utf-8") as fh:
                 fh.write(text)

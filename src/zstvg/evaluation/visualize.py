@@ -27,23 +27,45 @@ log = logging.getLogger(__name__)
 
 GT_COLOR = (0, 200, 0)
 PRED_COLOR = (230, 0, 0)
-TRACK_COLORS = [(31, 119, 180), (255, 127, 14), (148, 103, 189), (23, 190, 207),
-                (188, 189, 34), (227, 119, 194), (140, 86, 75), (127, 127, 127)]
+TRACK_COLORS = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (148, 103, 189),
+    (23, 190, 207),
+    (188, 189, 34),
+    (227, 119, 194),
+    (140, 86, 75),
+    (127, 127, 127),
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-id", required=True, help="the sample to draw")
     parser.add_argument("--samples", required=True, help="samples.jsonl")
     parser.add_argument("--predictions", default=None, help="predictions JSON (red boxes)")
-    parser.add_argument("--frames", required=True,
-                        help="frames directory of sample-frames (<frames>/<video_id>/*.jpg)")
-    parser.add_argument("--proposals", default=None,
-                        help="proposal tracks in the authors' JSON format: this video's file, or "
-                        "a directory of per-video files (<dir>/<video_id>.json)")
-    parser.add_argument("--attention", default=None, metavar="FILE.npy",
-                        help="attention map (T, h, w) over T uniform frames of the clip")
-    parser.add_argument("--max-frames", type=int, default=16,
-                        help="frames on the sheet and in the GIF, uniform over those stored")
+    parser.add_argument(
+        "--frames",
+        required=True,
+        help="frames directory of sample-frames (<frames>/<video_id>/*.jpg)",
+    )
+    parser.add_argument(
+        "--proposals",
+        default=None,
+        help="proposal tracks in the authors' JSON format: this video's file, or "
+        "a directory of per-video files (<dir>/<video_id>.json)",
+    )
+    parser.add_argument(
+        "--attention",
+        default=None,
+        metavar="FILE.npy",
+        help="attention map (T, h, w) over T uniform frames of the clip",
+    )
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=16,
+        help="frames on the sheet and in the GIF, uniform over those stored",
+    )
     parser.add_argument("--out", required=True, help="output directory")
 
 
@@ -68,8 +90,12 @@ def _heat(att: np.ndarray, size: tuple[int, int]) -> Any:
 
 
 def draw_frame(
-    path: Path, frame_idx: int, gt: Mapping[int, Sequence[float]],
-    pred: Mapping[int, Sequence[float]], tracks: Sequence[Any], attention: np.ndarray | None,
+    path: Path,
+    frame_idx: int,
+    gt: Mapping[int, Sequence[float]],
+    pred: Mapping[int, Sequence[float]],
+    tracks: Sequence[Any],
+    attention: np.ndarray | None,
 ) -> Any:
     """One annotated RGB frame: attention under, tracks thin, GT green, prediction red."""
     from PIL import Image, ImageDraw
@@ -135,8 +161,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
     if args.attention:
         att = np.load(args.attention)
         if att.ndim != 3:
-            raise InputError(f"{args.attention}: attention must have shape (T, h, w), "
-                             f"got {att.shape}")
+            raise InputError(
+                f"{args.attention}: attention must have shape (T, h, w), got {att.shape}"
+            )
         c0, c1 = sample.clip_span
         att_frames = np.linspace(c0, c1 - 1, att.shape[0]).round().astype(int)
     images, shown = [], []
@@ -153,9 +180,12 @@ def run(args: argparse.Namespace, params: Params) -> int:
     with atomic_open(sheet_path, "wb") as fh:
         contact_sheet(images).save(fh, format="PNG")
     with atomic_open(gif_path, "wb") as fh:
-        images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=250,
-                       loop=0)
-    print(f"{sample.sample_id}: {len(shown)} frames ({shown[0]}..{shown[-1]}), "
-          f"{len(tracks)} proposal tracks, attention {'yes' if att is not None else 'no'} -> "
-          f"{sheet_path}, {gif_path}")
+        images[0].save(
+            fh, format="GIF", save_all=True, append_images=images[1:], duration=250, loop=0
+        )
+    print(
+        f"{sample.sample_id}: {len(shown)} frames ({shown[0]}..{shown[-1]}), "
+        f"{len(tracks)} proposal tracks, attention {'yes' if att is not None else 'no'} -> "
+        f"{sheet_path}, {gif_path}"
+    )
     return 0

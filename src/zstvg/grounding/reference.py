@@ -61,8 +61,9 @@ def reference_prediction(
         if not sample.has_gt_boxes:
             return Prediction(sample.sample_id, None, error="oracle needs GT boxes")
         # max() keeps the first of equal scores: ties go to the lower track id, deterministically.
-        chosen = max(sorted(tracks, key=lambda t: t.track_id),
-                     key=lambda t: track_gt_overlap(t, sample))
+        chosen = max(
+            sorted(tracks, key=lambda t: t.track_id), key=lambda t: track_gt_overlap(t, sample)
+        )
         span = sample.gt_span
     elif method == "largest":
         chosen = max(sorted(tracks, key=lambda t: t.track_id), key=_mean_area)
@@ -71,5 +72,6 @@ def reference_prediction(
         chosen = rng.choice(sorted(tracks, key=lambda t: t.track_id))
         span = track_extent(chosen)
     boxes = {f: b for f, b in chosen.boxes_xyxy.items() if span[0] <= f < span[1]}
-    return Prediction(sample.sample_id, span, boxes, track_id=chosen.track_id,
-                      flags=(f"reference:{method}",))
+    return Prediction(
+        sample.sample_id, span, boxes, track_id=chosen.track_id, flags=(f"reference:{method}",)
+    )

@@ -15,11 +15,14 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", required=True, help="samples.jsonl from prepare-data")
     parser.add_argument(
-        "--proposals", required=True,
+        "--proposals",
+        required=True,
         help="directory of per-video proposal files in the authors' format (<video_id>.json)",
     )
     parser.add_argument(
-        "--method", required=True, choices=["oracle", "largest", "random"],
+        "--method",
+        required=True,
+        choices=["oracle", "largest", "random"],
         help="oracle: best-overlapping track + GT span (proposal upper bound); largest: the "
         "track with the largest mean box; random: a track chosen with the params seed",
     )
@@ -53,11 +56,19 @@ def run(args: argparse.Namespace, params: Params) -> int:
         preds[sample.sample_id] = pred.to_json()
     write_json(args.out, preds)
     failed = sorted(k for k, v in preds.items() if "error" in v)
-    write_provenance(args.out, step="predict-reference", params={"seed": params.seed},
-                     method=args.method, samples=str(args.samples),
-                     proposals=str(args.proposals), n_failed=len(failed))
-    print(f"predict-reference ({args.method}): {len(preds)} predictions, {len(failed)} failed "
-          f"-> {args.out}")
+    write_provenance(
+        args.out,
+        step="predict-reference",
+        params={"seed": params.seed},
+        method=args.method,
+        samples=str(args.samples),
+        proposals=str(args.proposals),
+        n_failed=len(failed),
+    )
+    print(
+        f"predict-reference ({args.method}): {len(preds)} predictions, {len(failed)} failed "
+        f"-> {args.out}"
+    )
     for sid in failed[:20]:
         print(f"  failed {sid}: {preds[sid]['error']}")
     return 0

@@ -29,8 +29,14 @@ def build_mllm(
     **kwargs: Any,
 ) -> Any:
     """Load backend ``name`` from ``checkpoint`` (see ``zstvg.mllm.base.MLLM.load``)."""
-    return MLLMS.get(name).load(checkpoint, dtype=dtype, device=device,
-                                layer_start=layer_start, layer_stop=layer_stop, **kwargs)
+    return MLLMS.get(name).load(
+        checkpoint,
+        dtype=dtype,
+        device=device,
+        layer_start=layer_start,
+        layer_stop=layer_stop,
+        **kwargs,
+    )
 
 
 __all__ = ["MLLMS", "build_mllm"]

@@ -186,8 +186,11 @@ def video_metadata(frame_idx: Sequence[int], fps: float) -> Any:
 
     n = len(frame_idx)
     step = abs(frame_idx[-1] - frame_idx[0]) / (n - 1) if n > 1 else 1.0
-    return VideoMetadata(total_num_frames=n * (step or 1.0), fps=float(fps),
-                         frames_indices=[int(i) for i in frame_idx])
+    return VideoMetadata(
+        total_num_frames=n * (step or 1.0),
+        fps=float(fps),
+        frames_indices=[int(i) for i in frame_idx],
+    )
 
 
 def slots_of_frames(frame_idx: Sequence[int], temporal_patch: int) -> tuple[tuple[int, ...], ...]:
@@ -195,8 +198,10 @@ def slots_of_frames(frame_idx: Sequence[int], temporal_patch: int) -> tuple[tupl
     processors pad), which the mapping lists once."""
     slots = math.ceil(len(frame_idx) / temporal_patch)
     padded = list(frame_idx) + [frame_idx[-1]] * (slots * temporal_patch - len(frame_idx))
-    return tuple(tuple(dict.fromkeys(padded[s * temporal_patch:(s + 1) * temporal_patch]))
-                 for s in range(slots))
+    return tuple(
+        tuple(dict.fromkeys(padded[s * temporal_patch : (s + 1) * temporal_patch]))
+        for s in range(slots)
+    )
 
 
 class MLLM:
@@ -307,21 +312,33 @@ class MLLM:
         if not fps or fps <= 0:
             raise ValueError(f"fps must be positive, got {fps!r}")
         video = np.stack(as_rgb_arrays(frames))
-        messages = [{"role": "user", "content": [{"type": "video"},
-                                                 {"type": "text", "text": prompt}]}]
-        text = self.processor.apply_chat_template(messages, add_generation_prompt=True,
-                                                  tokenize=False)
+        messages = [
+            {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]}
+        ]
+        text = self.processor.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=False
+        )
         batch = self.processor(
-            text=[text], videos=[video], video_metadata=[video_metadata(frame_idx, fps)],
-            do_sample_frames=False, return_tensors="pt", **self.video_kwargs,
+            text=[text],
+            videos=[video],
+            video_metadata=[video_metadata(frame_idx, fps)],
+            do_sample_frames=False,
+            return_tensors="pt",
+            **self.video_kwargs,
         )
         input_ids = batch["input_ids"]
         pixel_inputs = {k: batch[k] for k in PIXEL_KEYS if k in batch}
-        extra = {k: v for k, v in batch.items()
-                 if k not in PIXEL_KEYS and k not in ("input_ids", "attention_mask")}
+        extra = {
+            k: v
+            for k, v in batch.items()
+            if k not in PIXEL_KEYS and k not in ("input_ids", "attention_mask")
+        }
         positions, labels = self._candidates(input_ids[0])
-        layout = self._layout(input_ids[0], self._grid(pixel_inputs, extra, len(frames)),
-                              slots_of_frames(list(frame_idx), self.temporal_patch))
+        layout = self._layout(
+            input_ids[0],
+            self._grid(pixel_inputs, extra, len(frames)),
+            slots_of_frames(list(frame_idx), self.temporal_patch),
+        )
         return MLLMInputs(
             input_ids=input_ids.to(self.device),
             pixel_inputs={k: v.to(self.device) for k, v in pixel_inputs.items()},
@@ -353,17 +370,26 @@ class MLLM:
         )
 
     def _layout(
-        self, ids: torch.Tensor, grid_thw: tuple[int, int, int],
+        self,
+        ids: torch.Tensor,
+        grid_thw: tuple[int, int, int],
         frames_of_t: tuple[tuple[int, ...], ...],
     ) -> VisualLayout:
         """Visual tokens in sequence order: the (t, h, w) grid first, then any extra tokens."""
         index = torch.nonzero(ids == self.visual_token_id).flatten().cpu()
         n_grid = math.prod(grid_thw)
         if len(index) < n_grid or len(frames_of_t) != grid_thw[0]:
-            raise ValueError(f"{self.name}: {len(index)} visual tokens and "
-                             f"{len(frames_of_t)} slots for a {grid_thw} grid")
-        return VisualLayout(visual_index=index, grid_index=index[:n_grid], grid_thw=grid_thw,
-                            frames_of_t=frames_of_t, extra_index=index[n_grid:])
+            raise ValueError(
+                f"{self.name}: {len(index)} visual tokens and "
+                f"{len(frames_of_t)} slots for a {grid_thw} grid"
+            )
+        return VisualLayout(
+            visual_index=index,
+            grid_index=index[:n_grid],
+            grid_thw=grid_thw,
+            frames_of_t=frames_of_t,
+            extra_index=index[n_grid:],
+        )
 
     def _word_ids(self, word: str) -> tuple[int, ...]:
         ids = []
@@ -381,11 +407,16 @@ class MLLM:
         """The frozen vision tower + projector output, in ``layout.visual_index`` order."""
         out = self._encoder(inputs)
         pooled = out.pooler_output
-        flat = torch.cat([p.reshape(-1, p.shape[-1]) for p in pooled], dim=0) \
-            if isinstance(pooled, (tuple, list)) else pooled.reshape(-1, pooled.shape[-1])
+        flat = (
+            torch.cat([p.reshape(-1, p.shape[-1]) for p in pooled], dim=0)
+            if isinstance(pooled, (tuple, list))
+            else pooled.reshape(-1, pooled.shape[-1])
+        )
         if flat.shape[0] != len(inputs.layout.visual_index):
-            raise RuntimeError(f"{self.name}: {flat.shape[0]} visual features for "
-                               f"{len(inputs.layout.visual_index)} visual tokens")
+            raise RuntimeError(
+                f"{self.name}: {flat.shape[0]} visual features for "
+                f"{len(inputs.layout.visual_index)} visual tokens"
+            )
         return VisualFeatures(flat, self._feature_extras(out))
 
     def reverse(self, features: VisualFeatures, inputs: MLLMInputs) -> VisualFeatures:
@@ -460,13 +491,18 @@ class MLLM:
         # must never reach this call.
         if hasattr(self.model.model, "rope_deltas"):
             self.model.model.rope_deltas = None
-        return self.model(input_ids=inputs.input_ids,
-                          attention_mask=torch.ones_like(inputs.input_ids),
-                          use_cache=False, **inputs.extra, **kwargs)
+        return self.model(
+            input_ids=inputs.input_ids,
+            attention_mask=torch.ones_like(inputs.input_ids),
+            use_cache=False,
+            **inputs.extra,
+            **kwargs,
+        )
 
     # ------------------------------------------------------------------------------ hooks
-    def _grid(self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any],
-              n_frames: int) -> tuple[int, int, int]:
+    def _grid(
+        self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any], n_frames: int
+    ) -> tuple[int, int, int]:
         """(t, h, w) of the visual-token grid the processor produced."""
         raise NotImplementedError
 

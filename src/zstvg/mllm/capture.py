@@ -133,8 +133,15 @@ def capture_attention_forward(
             f"{type(module).__name__} uses attention softcapping, which SDPA cannot compute"
         )
     return sdpa_attention_forward(
-        module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-        is_causal=is_causal, **kwargs,
+        module,
+        query,
+        key,
+        value,
+        attention_mask,
+        dropout=dropout,
+        scaling=scaling,
+        is_causal=is_causal,
+        **kwargs,
     )
 
 

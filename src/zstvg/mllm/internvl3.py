@@ -33,8 +33,9 @@ class InternVL3(MLLM):
     def visual_token_id(self) -> int:
         return int(self.processor.image_token_id)
 
-    def _grid(self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any],
-              n_frames: int) -> tuple[int, int, int]:
+    def _grid(
+        self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any], n_frames: int
+    ) -> tuple[int, int, int]:
         t, _, h, w = pixel_inputs["pixel_values"].shape
         vc = self.model.config.vision_config
         ph, pw = vc.patch_size if isinstance(vc.patch_size, (list, tuple)) else (vc.patch_size,) * 2
@@ -42,5 +43,6 @@ class InternVL3(MLLM):
         return int(t), int(h // ph * ratio), int(w // pw * ratio)
 
     def _encoder(self, inputs: MLLMInputs) -> Any:
-        return self.model.model.get_image_features(inputs.pixel_inputs["pixel_values"],
-                                                   return_dict=True)
+        return self.model.model.get_image_features(
+            inputs.pixel_inputs["pixel_values"], return_dict=True
+        )

@@ -28,8 +28,9 @@ class LlavaNextVideo(MLLM):
     model_class = "LlavaNextVideoForConditionalGeneration"
     grounding_suffix = " ASSISTANT:"
 
-    def _grid(self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any],
-              n_frames: int) -> tuple[int, int, int]:
+    def _grid(
+        self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any], n_frames: int
+    ) -> tuple[int, int, int]:
         _, t, _, h, w = pixel_inputs["pixel_values_videos"].shape
         patch = int(self.model.config.vision_config.patch_size)
         stride = int(self.model.config.spatial_pool_stride)

@@ -27,8 +27,9 @@ class LlavaOneVision(MLLM):
     model_class = "LlavaOnevisionForConditionalGeneration"
     grounding_suffix = "<|im_end|>\n<|im_start|>assistant\n"
 
-    def _grid(self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any],
-              n_frames: int) -> tuple[int, int, int]:
+    def _grid(
+        self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any], n_frames: int
+    ) -> tuple[int, int, int]:
         vc = self.model.config.vision_config
         side = math.ceil(vc.image_size // vc.patch_size / 2)  # the model's bilinear 2x pooling
         return int(pixel_inputs["pixel_values_videos"].shape[1]), side, side

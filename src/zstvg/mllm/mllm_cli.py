@@ -10,12 +10,18 @@ from zstvg.config import Params
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from zstvg.mllm.tiny import FAMILIES
 
-    parser.add_argument("--family", required=True, choices=FAMILIES.names(),
-                        help="architecture family to build")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output directory (created; loadable with from_pretrained(DIR))")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="weight seed (default: the params file's seed)")
+    parser.add_argument(
+        "--family", required=True, choices=FAMILIES.names(), help="architecture family to build"
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output directory (created; loadable with from_pretrained(DIR))",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="weight seed (default: the params file's seed)"
+    )
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
@@ -23,6 +29,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
     seed = params.seed if args.seed is None else args.seed
     out = make_tiny_checkpoint(args.family, args.out, seed)
-    print(f"wrote tiny {args.family} checkpoint (seed {seed}, random weights: chance-level "
-          f"predictions) to {out}")
+    print(
+        f"wrote tiny {args.family} checkpoint (seed {seed}, random weights: chance-level "
+        f"predictions) to {out}"
+    )
     return 0

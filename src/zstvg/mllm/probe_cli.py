@@ -27,24 +27,45 @@ MANIFEST = "manifest.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--samples", required=True, metavar="PATH",
-                        help="samples.jsonl from prepare-data")
-    parser.add_argument("--frames", required=True, metavar="PATH",
-                        help="manifest.json of sample-frames (the MLLM frames are read from it)")
-    parser.add_argument("--model", required=True, metavar="NAME",
-                        help="a key of `models` in params (backend + checkpoint)")
-    parser.add_argument("--prompt", default="{query}",
-                        help="user prompt; {query} is replaced by the sample's query "
-                        "(default: %(default)s)")
-    parser.add_argument("--sample-id", action="append", default=[], dest="sample_ids",
-                        metavar="ID", help="only these samples (repeatable; default: all)")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output folder: <name>.npz and <name>.attn.npy per sample + "
-                        "manifest.json")
+    parser.add_argument(
+        "--samples", required=True, metavar="PATH", help="samples.jsonl from prepare-data"
+    )
+    parser.add_argument(
+        "--frames",
+        required=True,
+        metavar="PATH",
+        help="manifest.json of sample-frames (the MLLM frames are read from it)",
+    )
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="NAME",
+        help="a key of `models` in params (backend + checkpoint)",
+    )
+    parser.add_argument(
+        "--prompt",
+        default="{query}",
+        help="user prompt; {query} is replaced by the sample's query (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sample-id",
+        action="append",
+        default=[],
+        dest="sample_ids",
+        metavar="ID",
+        help="only these samples (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder: <name>.npz and <name>.attn.npy per sample + manifest.json",
+    )
 
 
-def probe_sample(mllm: Any, frames: list[Any], frame_idx: tuple[int, ...], fps: float,
-                 prompt: str) -> dict[str, Any]:
+def probe_sample(
+    mllm: Any, frames: list[Any], frame_idx: tuple[int, ...], fps: float, prompt: str
+) -> dict[str, Any]:
     """One forward pass; the layer-averaged maps of every candidate token and the logits."""
     import torch
 
@@ -82,8 +103,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.video.store import FrameStore, video_dir_name
 
     if args.model not in params.models:
-        raise InputError(f"--model {args.model!r}: not a key of `models` in {params.source}; "
-                         f"known: {', '.join(sorted(params.models))}")
+        raise InputError(
+            f"--model {args.model!r}: not a key of `models` in {params.source}; "
+            f"known: {', '.join(sorted(params.models))}"
+        )
     model_cfg = params.models[args.model]
     samples = [Sample.from_json(r) for r in read_jsonl(args.samples, what="samples file")]
     if args.sample_ids:
@@ -95,9 +118,14 @@ def run(args: argparse.Namespace, params: Params) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    mllm = build_mllm(model_cfg.backend, model_cfg.checkpoint, dtype=params.mllm.dtype,
-                      device=params.mllm.device, layer_start=params.mllm.layer_start,
-                      layer_stop=params.mllm.layer_stop)
+    mllm = build_mllm(
+        model_cfg.backend,
+        model_cfg.checkpoint,
+        dtype=params.mllm.dtype,
+        device=params.mllm.device,
+        layer_start=params.mllm.layer_start,
+        layer_stop=params.mllm.layer_stop,
+    )
     entries: dict[str, dict[str, Any]] = {}
     for sample in samples:
         name = video_dir_name(sample.sample_id)
@@ -116,20 +144,41 @@ def run(args: argparse.Namespace, params: Params) -> int:
             np.savez_compressed(fh, attn_thw=attn)
         with atomic_open(out / f"{name}.attn.npy", "wb") as fh:
             np.save(fh, attn[probe["gti_token"]])
-        entries[sample.sample_id] = {"status": "ok", "file": f"{name}.npz", "prompt": prompt,
-                                     "gti_token_text": probe["candidate_tokens"][
-                                         probe["gti_token"]], **probe}
+        entries[sample.sample_id] = {
+            "status": "ok",
+            "file": f"{name}.npz",
+            "prompt": prompt,
+            "gti_token_text": probe["candidate_tokens"][probe["gti_token"]],
+            **probe,
+        }
     failed = sorted(k for k, v in entries.items() if v["status"] != "ok")
-    write_json(out / MANIFEST, {"model": args.model, "backend": model_cfg.backend,
-                                "checkpoint": model_cfg.checkpoint, "n_samples": len(entries),
-                                "n_failed": len(failed), "samples": entries})
-    write_provenance(out / MANIFEST, step="probe-attention", params=params.section("mllm"),
-                     model=args.model, backend=model_cfg.backend,
-                     checkpoint=model_cfg.checkpoint, prompt_template=args.prompt,
-                     prompt_sha256=sha256_json(args.prompt), samples=str(args.samples))
-    print(f"probe-attention ({args.model}: {model_cfg.backend} from {model_cfg.checkpoint}): "
-          f"{len(entries)} samples, {len(failed)} failed, in "
-          f"{time.perf_counter() - started:.1f} s -> {out}")
+    write_json(
+        out / MANIFEST,
+        {
+            "model": args.model,
+            "backend": model_cfg.backend,
+            "checkpoint": model_cfg.checkpoint,
+            "n_samples": len(entries),
+            "n_failed": len(failed),
+            "samples": entries,
+        },
+    )
+    write_provenance(
+        out / MANIFEST,
+        step="probe-attention",
+        params=params.section("mllm"),
+        model=args.model,
+        backend=model_cfg.backend,
+        checkpoint=model_cfg.checkpoint,
+        prompt_template=args.prompt,
+        prompt_sha256=sha256_json(args.prompt),
+        samples=str(args.samples),
+    )
+    print(
+        f"probe-attention ({args.model}: {model_cfg.backend} from {model_cfg.checkpoint}): "
+        f"{len(entries)} samples, {len(failed)} failed, in "
+        f"{time.perf_counter() - started:.1f} s -> {out}"
+    )
     for sid in failed[:20]:
         print(f"  failed {sid}: {entries[sid]['error']}")
     return 0

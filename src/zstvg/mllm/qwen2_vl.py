@@ -31,15 +31,17 @@ class Qwen2VL(MLLM):
     grounding_suffix = "<|im_end|>\n<|im_start|>assistant\n"
     temporal_patch = 2
 
-    def _grid(self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any],
-              n_frames: int) -> tuple[int, int, int]:
+    def _grid(
+        self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any], n_frames: int
+    ) -> tuple[int, int, int]:
         t, h, w = (int(x) for x in extra["video_grid_thw"][0])
         merge = int(self.processor.video_processor.merge_size)
         return t, h // merge, w // merge
 
     def _encoder(self, inputs: MLLMInputs) -> Any:
         return self.model.model.get_video_features(
-            inputs.pixel_inputs["pixel_values_videos"], inputs.extra["video_grid_thw"],
+            inputs.pixel_inputs["pixel_values_videos"],
+            inputs.extra["video_grid_thw"],
             return_dict=True,
         )
 

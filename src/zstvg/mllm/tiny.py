@@ -44,7 +44,10 @@ FAMILIES.register("sam2-official", "zstvg.proposals.tiny:build_tiny_sam2_officia
 # Sizes shared by every tiny MLLM: small enough that a forward over ~200 tokens takes
 # milliseconds on one CPU core, large enough for GQA (4 query heads over 2 KV heads).
 TINY_TEXT = dict(
-    hidden_size=64, intermediate_size=128, num_hidden_layers=8, num_attention_heads=4,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=8,
+    num_attention_heads=4,
     num_key_value_heads=2,
 )
 
@@ -57,8 +60,13 @@ _CORPUS = [
 ]
 
 QWEN_SPECIALS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-    "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 ]
 
 # The public Qwen2-VL / Qwen2.5-VL chat template (default system turn, vision placeholders
@@ -104,13 +112,18 @@ def build_tokenizer(
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=600, special_tokens=specials, show_progress=False,
+        vocab_size=600,
+        special_tokens=specials,
+        show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     lines = [*_CORPUS, chat_template.replace("{", " ").replace("}", " ")]
     tok.train_from_iterator(lines * 25, trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token=eos, pad_token=pad, extra_special_tokens=extra or {},
+        tokenizer_object=tok,
+        eos_token=eos,
+        pad_token=pad,
+        extra_special_tokens=extra or {},
     )
     fast.add_special_tokens({"additional_special_tokens": specials})
     fast.chat_template = chat_template
@@ -134,20 +147,30 @@ def _qwen_tokenizer(template: str) -> Any:
 
 
 def _text_token_ids(tokenizer: Any) -> dict[str, int]:
-    return dict(bos_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id)
+    return dict(
+        bos_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
 
 
 def _qwen_vision_ids(tokenizer: Any) -> dict[str, int]:
     ids = tokenizer.convert_tokens_to_ids
     return dict(
-        image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
     )
 
 
-def _qwen_processor(processor_cls: str, tokenizer: Any, template: str, patch: int,
-                    video_cls: str = "Qwen2VLVideoProcessor") -> Any:
+def _qwen_processor(
+    processor_cls: str,
+    tokenizer: Any,
+    template: str,
+    patch: int,
+    video_cls: str = "Qwen2VLVideoProcessor",
+) -> Any:
     """Frames are resized to 4-16 merged tokens (pixels = (2 * patch)^2 * tokens); a 56 x 84
     frame keeps its size with patch 14 (2 x 3 tokens) and becomes 64 x 96 with patch 16."""
     import transformers
@@ -155,22 +178,34 @@ def _qwen_processor(processor_cls: str, tokenizer: Any, template: str, patch: in
     unit = (2 * patch) ** 2
     common = dict(patch_size=patch, merge_size=2, temporal_patch_size=2)
     image = transformers.Qwen2VLImageProcessor(
-        size={"shortest_edge": unit * 4, "longest_edge": unit * 16}, **common)
+        size={"shortest_edge": unit * 4, "longest_edge": unit * 16}, **common
+    )
     video_args: dict[str, Any] = {"size": {"shortest_edge": unit * 4, "longest_edge": unit * 16}}
     if video_cls == "Qwen3VLVideoProcessor":
         # Qwen3-VL budgets pixels over the whole clip (frames x height x width); the per-frame
         # cap is set explicitly (off), which is also transformers 5.24's default.
-        video_args = {"size": {"shortest_edge": unit * 4, "longest_edge": unit * 16 * 8},
-                      "cap_pixels_per_frame": False}
+        video_args = {
+            "size": {"shortest_edge": unit * 4, "longest_edge": unit * 16 * 8},
+            "cap_pixels_per_frame": False,
+        }
     video = getattr(transformers, video_cls)(**video_args, **common)
     return getattr(transformers, processor_cls)(
-        image_processor=image, tokenizer=tokenizer, video_processor=video, chat_template=template)
+        image_processor=image, tokenizer=tokenizer, video_processor=video, chat_template=template
+    )
 
 
 def _qwen_text(tokenizer: Any, **extra: Any) -> dict[str, Any]:
-    return dict(vocab_size=len(tokenizer), **TINY_TEXT, **_text_token_ids(tokenizer),
-                rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3],
-                                 "rope_theta": 10000.0, **extra})
+    return dict(
+        vocab_size=len(tokenizer),
+        **TINY_TEXT,
+        **_text_token_ids(tokenizer),
+        rope_parameters={
+            "rope_type": "default",
+            "mrope_section": [2, 3, 3],
+            "rope_theta": 10000.0,
+            **extra,
+        },
+    )
 
 
 def build_qwen2_vl(out: Path, seed: int) -> None:
@@ -179,8 +214,16 @@ def build_qwen2_vl(out: Path, seed: int) -> None:
     tokenizer = _qwen_tokenizer(QWEN2_VL_TEMPLATE)
     config = Qwen2VLConfig(
         text_config=_qwen_text(tokenizer),
-        vision_config=dict(depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2,
-                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
+        vision_config=dict(
+            depth=2,
+            embed_dim=32,
+            hidden_size=64,
+            num_heads=2,
+            mlp_ratio=2,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+        ),
         **_qwen_vision_ids(tokenizer),
     )
     _seeded(seed)
@@ -195,9 +238,18 @@ def build_qwen2_5_vl(out: Path, seed: int) -> None:
     tokenizer = _qwen_tokenizer(QWEN2_VL_TEMPLATE)
     config = Qwen2_5_VLConfig(
         text_config=_qwen_text(tokenizer),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
-                           out_hidden_size=64, patch_size=14, spatial_merge_size=2,
-                           temporal_patch_size=2, window_size=56, fullatt_block_indexes=[1]),
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=64,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            window_size=56,
+            fullatt_block_indexes=[1],
+        ),
         **_qwen_vision_ids(tokenizer),
     )
     _seeded(seed)
@@ -226,16 +278,29 @@ def build_qwen3_vl(out: Path, seed: int) -> None:
     tokenizer = _qwen_tokenizer(QWEN3_VL_TEMPLATE)
     config = Qwen3VLConfig(
         text_config={**_qwen_text(tokenizer, mrope_interleaved=True), "head_dim": 16},
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
-                           out_hidden_size=64, patch_size=16, spatial_merge_size=2,
-                           temporal_patch_size=2, num_position_embeddings=64,
-                           deepstack_visual_indexes=[0, 1]),
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=64,
+            patch_size=16,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            num_position_embeddings=64,
+            deepstack_visual_indexes=[0, 1],
+        ),
         **_qwen_vision_ids(tokenizer),
     )
     _seeded(seed)
     model = Qwen3VLForConditionalGeneration(config)
-    _save(model, _qwen_processor("Qwen3VLProcessor", tokenizer, QWEN3_VL_TEMPLATE, 16,
-                                 "Qwen3VLVideoProcessor"), out)
+    _save(
+        model,
+        _qwen_processor(
+            "Qwen3VLProcessor", tokenizer, QWEN3_VL_TEMPLATE, 16, "Qwen3VLVideoProcessor"
+        ),
+        out,
+    )
 
 
 LLAVA_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
@@ -260,8 +325,15 @@ TINY_PINPOINTS = [[84, 84], [84, 168], [168, 84], [168, 168]]
 
 
 def _vision_tower(model_type: str) -> dict[str, Any]:
-    return dict(model_type=model_type, hidden_size=32, intermediate_size=64,
-                num_hidden_layers=2, num_attention_heads=2, image_size=TINY_SIDE, patch_size=14)
+    return dict(
+        model_type=model_type,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=TINY_SIDE,
+        patch_size=14,
+    )
 
 
 def build_llava_ov(out: Path, seed: int) -> None:
@@ -274,15 +346,19 @@ def build_llava_ov(out: Path, seed: int) -> None:
         LlavaOnevisionVideoProcessor,
     )
 
-    tokenizer = build_tokenizer(LLAVA_SPECIALS, LLAVA_OV_TEMPLATE, eos="<|im_end|>",
-                                pad="<|endoftext|>")
+    tokenizer = build_tokenizer(
+        LLAVA_SPECIALS, LLAVA_OV_TEMPLATE, eos="<|im_end|>", pad="<|endoftext|>"
+    )
     ids = tokenizer.convert_tokens_to_ids
     config = LlavaOnevisionConfig(
-        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), **TINY_TEXT,
-                         **_text_token_ids(tokenizer)),
+        text_config=dict(
+            model_type="qwen2", vocab_size=len(tokenizer), **TINY_TEXT, **_text_token_ids(tokenizer)
+        ),
         vision_config=_vision_tower("siglip_vision_model"),
-        image_token_index=ids("<image>"), video_token_index=ids("<video>"),
-        image_grid_pinpoints=TINY_PINPOINTS, vision_feature_select_strategy="full",
+        image_token_index=ids("<image>"),
+        video_token_index=ids("<video>"),
+        image_grid_pinpoints=TINY_PINPOINTS,
+        vision_feature_select_strategy="full",
     )
     _seeded(seed)
     model = LlavaOnevisionForConditionalGeneration(config)
@@ -290,11 +366,16 @@ def build_llava_ov(out: Path, seed: int) -> None:
     processor = LlavaOnevisionProcessor(
         image_processor=LlavaOnevisionImageProcessor(
             size={"height": TINY_SIDE, "width": TINY_SIDE},
-            image_grid_pinpoints=TINY_PINPOINTS, **half),
+            image_grid_pinpoints=TINY_PINPOINTS,
+            **half,
+        ),
         video_processor=LlavaOnevisionVideoProcessor(
-            size={"height": TINY_SIDE, "width": TINY_SIDE}, **half),
-        tokenizer=tokenizer, chat_template=LLAVA_OV_TEMPLATE,
-        num_image_tokens=(TINY_SIDE // 14) ** 2, vision_feature_select_strategy="full",
+            size={"height": TINY_SIDE, "width": TINY_SIDE}, **half
+        ),
+        tokenizer=tokenizer,
+        chat_template=LLAVA_OV_TEMPLATE,
+        num_image_tokens=(TINY_SIDE // 14) ** 2,
+        vision_feature_select_strategy="full",
     )
     _save(model, processor, out)
 
@@ -327,17 +408,25 @@ def build_llava_next_video(out: Path, seed: int) -> None:
         LlavaNextVideoVideoProcessor,
     )
 
-    tokenizer = build_tokenizer(LLAMA_SPECIALS, LLAVA_NEXT_VIDEO_TEMPLATE, eos="</s>",
-                                pad="<unk>")
+    tokenizer = build_tokenizer(LLAMA_SPECIALS, LLAVA_NEXT_VIDEO_TEMPLATE, eos="</s>", pad="<unk>")
     ids = tokenizer.convert_tokens_to_ids
     config = LlavaNextVideoConfig(
-        text_config=dict(model_type="llama", vocab_size=len(tokenizer), **TINY_TEXT,
-                         bos_token_id=ids("<s>"), eos_token_id=ids("</s>"),
-                         pad_token_id=ids("<unk>")),
+        text_config=dict(
+            model_type="llama",
+            vocab_size=len(tokenizer),
+            **TINY_TEXT,
+            bos_token_id=ids("<s>"),
+            eos_token_id=ids("</s>"),
+            pad_token_id=ids("<unk>"),
+        ),
         vision_config=_vision_tower("clip_vision_model"),
-        image_token_index=ids("<image>"), video_token_index=ids("<video>"),
-        image_grid_pinpoints=TINY_PINPOINTS, vision_feature_select_strategy="default",
-        vision_feature_layer=-2, spatial_pool_mode="average", spatial_pool_stride=2,
+        image_token_index=ids("<image>"),
+        video_token_index=ids("<video>"),
+        image_grid_pinpoints=TINY_PINPOINTS,
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-2,
+        spatial_pool_mode="average",
+        spatial_pool_stride=2,
     )
     _seeded(seed)
     model = LlavaNextVideoForConditionalGeneration(config)
@@ -345,16 +434,27 @@ def build_llava_next_video(out: Path, seed: int) -> None:
     crop = {"height": TINY_SIDE, "width": TINY_SIDE}
     processor = LlavaNextVideoProcessor(
         video_processor=LlavaNextVideoVideoProcessor(size=side, crop_size=crop),
-        image_processor=LlavaNextImageProcessor(size=side, crop_size=crop,
-                                                image_grid_pinpoints=TINY_PINPOINTS),
-        tokenizer=tokenizer, chat_template=LLAVA_NEXT_VIDEO_TEMPLATE, patch_size=14,
-        vision_feature_select_strategy="default", num_additional_image_tokens=1,
+        image_processor=LlavaNextImageProcessor(
+            size=side, crop_size=crop, image_grid_pinpoints=TINY_PINPOINTS
+        ),
+        tokenizer=tokenizer,
+        chat_template=LLAVA_NEXT_VIDEO_TEMPLATE,
+        patch_size=14,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
     )
     _save(model, processor, out)
 
 
-INTERNVL_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<img>", "</img>",
-                     "<IMG_CONTEXT>", "<video>"]
+INTERNVL_SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<img>",
+    "</img>",
+    "<IMG_CONTEXT>",
+    "<video>",
+]
 
 # The chat template transformers' InternVL conversion writes into InternVL3-*-hf (ChatML; an
 # image is "<IMG_CONTEXT>\n", a video "<video>\n").
@@ -382,18 +482,33 @@ def build_internvl3(out: Path, seed: int) -> None:
     )
 
     tokenizer = build_tokenizer(
-        INTERNVL_SPECIALS, INTERNVL_TEMPLATE, eos="<|im_end|>", pad="<|endoftext|>",
-        extra={"start_image_token": "<img>", "end_image_token": "</img>",
-               "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"},
+        INTERNVL_SPECIALS,
+        INTERNVL_TEMPLATE,
+        eos="<|im_end|>",
+        pad="<|endoftext|>",
+        extra={
+            "start_image_token": "<img>",
+            "end_image_token": "</img>",
+            "context_image_token": "<IMG_CONTEXT>",
+            "video_token": "<video>",
+        },
     )
     config = InternVLConfig(
-        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), **TINY_TEXT,
-                         **_text_token_ids(tokenizer)),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                           num_attention_heads=2, image_size=[TINY_SIDE, TINY_SIDE],
-                           patch_size=[14, 14]),
+        text_config=dict(
+            model_type="qwen2", vocab_size=len(tokenizer), **TINY_TEXT, **_text_token_ids(tokenizer)
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=[TINY_SIDE, TINY_SIDE],
+            patch_size=[14, 14],
+        ),
         image_token_id=tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>"),
-        downsample_ratio=0.5, vision_feature_layer=-1, vision_feature_select_strategy="default",
+        downsample_ratio=0.5,
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="default",
     )
     _seeded(seed)
     model = InternVLForConditionalGeneration(config)
@@ -401,7 +516,8 @@ def build_internvl3(out: Path, seed: int) -> None:
     processor = InternVLProcessor(
         image_processor=GotOcr2ImageProcessor(size=size, crop_to_patches=False),
         video_processor=InternVLVideoProcessor(size=size),
-        tokenizer=tokenizer, chat_template=INTERNVL_TEMPLATE,
+        tokenizer=tokenizer,
+        chat_template=INTERNVL_TEMPLATE,
         image_seq_length=(TINY_SIDE // 14 // 2) ** 2,
     )
     _save(model, processor, out)

@@ -24,10 +24,18 @@ MAX_LISTED_FAILURES = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--src", required=True, metavar="DIR",
-                        help="folder of the authors' per-video proposal JSON files")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output folder: validated, normalised copies + manifest.json")
+    parser.add_argument(
+        "--src",
+        required=True,
+        metavar="DIR",
+        help="folder of the authors' per-video proposal JSON files",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder: validated, normalised copies + manifest.json",
+    )
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
@@ -36,8 +44,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
     src, out = Path(args.src), Path(args.out)
     if not src.is_dir():
         raise InputError(f"--src: proposal folder not found: {src}")
-    files = sorted(p for p in src.glob("*.json")
-                   if not p.name.endswith(".provenance.json") and p.name != MANIFEST)
+    files = sorted(
+        p
+        for p in src.glob("*.json")
+        if not p.name.endswith(".provenance.json") and p.name != MANIFEST
+    )
     out.mkdir(parents=True, exist_ok=True)
     entries: dict[str, dict[str, Any]] = {}
     for path in files:
@@ -47,16 +58,23 @@ def run(args: argparse.Namespace, params: Params) -> int:
             entries[path.stem] = {"file": path.name, "status": "failed", "error": str(exc)}
             log.warning("%s", exc)
             continue
-        official_format.write(out / path.name, props.frame_idx, props.tracks,
-                              props.width or 1, props.height or 1)
-        entries[path.stem] = {"file": path.name, "status": "ok" if props.tracks else "empty",
-                              "n_tracks": len(props.tracks)}
+        official_format.write(
+            out / path.name, props.frame_idx, props.tracks, props.width or 1, props.height or 1
+        )
+        entries[path.stem] = {
+            "file": path.name,
+            "status": "ok" if props.tracks else "empty",
+            "n_tracks": len(props.tracks),
+        }
     failed = {k: e for k, e in entries.items() if e["status"] == "failed"}
-    write_json(out / MANIFEST, {"n_videos": len(entries), "n_failed": len(failed),
-                                "videos": entries})
+    write_json(
+        out / MANIFEST, {"n_videos": len(entries), "n_failed": len(failed), "videos": entries}
+    )
     write_provenance(out, step="import-proposals", src=str(src))
-    print(f"import-proposals: {len(entries)} files from {src} ({len(entries) - len(failed)} "
-          f"valid, {len(failed)} rejected); wrote them and {MANIFEST} to {out}")
+    print(
+        f"import-proposals: {len(entries)} files from {src} ({len(entries) - len(failed)} "
+        f"valid, {len(failed)} rejected); wrote them and {MANIFEST} to {out}"
+    )
     for name, e in list(failed.items())[:MAX_LISTED_FAILURES]:
         print(f"  rejected {name}: {e['error']}")
     return 0

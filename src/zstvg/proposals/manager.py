@@ -134,8 +134,9 @@ def track_with_propagation(
                 budget = cfg.max_tracks_per_video - len(tracks)
                 if not dets or budget <= 0:
                     continue
-                existing = [t.boxes_xyxy[frame_idx] for t in tracks.values()
-                            if frame_idx in t.boxes_xyxy]
+                existing = [
+                    t.boxes_xyxy[frame_idx] for t in tracks.values() if frame_idx in t.boxes_xyxy
+                ]
                 new = select_new_detections(dets, existing, cfg.new_track_iou, budget)
                 if not new:
                     continue
@@ -146,8 +147,13 @@ def track_with_propagation(
                     prompts[tid] = det.box_xyxy
                 _record(tracks, session.propagate(frame_idx, prompts))
     built = [
-        Track(track_id=tid, class_name=class_name, boxes_xyxy=dict(sorted(t.boxes_xyxy.items())),
-              rles=dict(sorted(t.rles.items())), score=t.score)
+        Track(
+            track_id=tid,
+            class_name=class_name,
+            boxes_xyxy=dict(sorted(t.boxes_xyxy.items())),
+            rles=dict(sorted(t.rles.items())),
+            score=t.score,
+        )
         for tid, t in tracks.items()
     ]
     return finalize_tracks(built, cfg.min_track_frames, cfg.max_tracks_per_video)

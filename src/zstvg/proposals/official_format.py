@@ -62,7 +62,7 @@ SCHEMA: dict[str, Any] = {
                 "anyOf": [
                     {"type": "integer", "minimum": 0},
                     {"type": "string", "pattern": r"^[0-9]+(\.[A-Za-z0-9]+)?$"},
-                ]
+                ],
             },
         },
         "dino_sam2_proposals": {"type": "array", "items": {"$ref": "#/$defs/track"}},
@@ -76,7 +76,7 @@ SCHEMA: dict[str, Any] = {
                 _BOX,
                 {"type": "array", "maxItems": 0},
                 {"type": "null"},
-            ]
+            ],
         },
         "rle": {
             "description": 'a COCO RLE {"size": [h, w], "counts": str or list of ints} or null',
@@ -100,18 +100,23 @@ SCHEMA: dict[str, Any] = {
                     },
                 },
                 {"type": "null"},
-            ]
+            ],
         },
         "track": {
             "type": "object",
             "required": [
-                "track_id", "bboxes", "rles", "class_name", "box_format", "img_width",
+                "track_id",
+                "bboxes",
+                "rles",
+                "class_name",
+                "box_format",
+                "img_width",
                 "img_height",
             ],
             "properties": {
                 "track_id": {
                     "description": "an integer track id",
-                    "anyOf": [{"type": "integer"}, {"type": "string", "pattern": "^-?[0-9]+$"}]
+                    "anyOf": [{"type": "integer"}, {"type": "string", "pattern": "^-?[0-9]+$"}],
                 },
                 "bboxes": {"type": "array", "items": {"$ref": "#/$defs/frame_box"}},
                 "rles": {"type": "array", "items": {"$ref": "#/$defs/rle"}},
@@ -257,8 +262,12 @@ def from_official(obj: Any, source: PathLike = "<proposals>") -> OfficialProposa
             if r is not None:
                 rles[f] = rle_mod.normalize(r)
         tracks.append(
-            Track(track_id=int(raw["track_id"]), class_name=raw["class_name"],
-                  boxes_xyxy=boxes, rles=rles)
+            Track(
+                track_id=int(raw["track_id"]),
+                class_name=raw["class_name"],
+                boxes_xyxy=boxes,
+                rles=rles,
+            )
         )
         width, height = raw["img_width"], raw["img_height"]
     return OfficialProposals(tuple(frame_idx), tuple(tracks), width, height)
@@ -295,17 +304,22 @@ def to_official(
                 continue
             bboxes.append([[float(v) for v in box]])
             mask = track.rles.get(f)
-            rles.append(rle_mod.normalize(mask) if mask is not None
-                        else rle_mod.box_mask(box, height, width))
-        out.append({
-            "track_id": int(track.track_id),
-            "bboxes": bboxes,
-            "rles": rles,
-            "class_name": track.class_name,
-            "box_format": BOX_FORMAT,
-            "img_width": int(width),
-            "img_height": int(height),
-        })
+            rles.append(
+                rle_mod.normalize(mask)
+                if mask is not None
+                else rle_mod.box_mask(box, height, width)
+            )
+        out.append(
+            {
+                "track_id": int(track.track_id),
+                "bboxes": bboxes,
+                "rles": rles,
+                "class_name": track.class_name,
+                "box_format": BOX_FORMAT,
+                "img_width": int(width),
+                "img_height": int(height),
+            }
+        )
     return {"sample_frames": [frame_name(f) for f in frames], "dino_sam2_proposals": out}
 
 

@@ -64,21 +64,24 @@ def propose_video(
 ) -> list[Track]:
     """Detect and track each class on one video; tracks numbered 0.. across classes, capped at
     ``max_tracks_per_video`` in class order."""
-    det_frames = detection_frames(frames.frame_idx, cfg.detect_every_n_frames,
-                                  tracker.dense_detections)
+    det_frames = detection_frames(
+        frames.frame_idx, cfg.detect_every_n_frames, tracker.dense_detections
+    )
     tracks: list[Track] = []
     for class_name in classes:
         detections = {f: detector.detect(frames.read(f), class_name) for f in det_frames}
         tracks.extend(tracker.track(frames, detections, class_name))
     return [
-        Track(track_id=i, class_name=t.class_name, boxes_xyxy=t.boxes_xyxy, rles=t.rles,
-              score=t.score)
+        Track(
+            track_id=i, class_name=t.class_name, boxes_xyxy=t.boxes_xyxy, rles=t.rles, score=t.score
+        )
         for i, t in enumerate(tracks[: cfg.max_tracks_per_video])
     ]
 
 
-def video_classes(sample_ids: Sequence[str], target_class: Mapping[str, str],
-                  default_class: str) -> list[str]:
+def video_classes(
+    sample_ids: Sequence[str], target_class: Mapping[str, str], default_class: str
+) -> list[str]:
     """Distinct detector prompts of a video's samples, in first-seen order."""
     classes: list[str] = []
     for sid in sample_ids:
@@ -95,26 +98,53 @@ def output_name(video_id: str, frames_dir: str | None) -> str:
 
 # -- CLI ------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--samples", required=True, metavar="PATH",
-                        help="samples.jsonl from prepare-data (sample_id, video_id)")
-    parser.add_argument("--frames", required=True, metavar="PATH",
-                        help="manifest.json written by sample-frames; frames and index.json "
-                        "per video are read from its folder")
-    parser.add_argument("--decompositions", required=True, metavar="PATH",
-                        help="decompositions.jsonl from decompose-query (sample_id, "
-                        "target_class = the detector prompt)")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output folder: one <video>.json per video + manifest.json")
-    parser.add_argument("--video-id", action="append", default=[], dest="video_ids",
-                        metavar="ID", help="only these videos (repeatable; default: all), e.g. "
-                        "to run the real models on one video of a benchmark")
-    parser.add_argument("--default-class", default="person", metavar="NOUN",
-                        help="detector prompt when a sample has no target class "
-                        "(default: person, the HC-STVG target)")
+    parser.add_argument(
+        "--samples",
+        required=True,
+        metavar="PATH",
+        help="samples.jsonl from prepare-data (sample_id, video_id)",
+    )
+    parser.add_argument(
+        "--frames",
+        required=True,
+        metavar="PATH",
+        help="manifest.json written by sample-frames; frames and index.json "
+        "per video are read from its folder",
+    )
+    parser.add_argument(
+        "--decompositions",
+        required=True,
+        metavar="PATH",
+        help="decompositions.jsonl from decompose-query (sample_id, "
+        "target_class = the detector prompt)",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder: one <video>.json per video + manifest.json",
+    )
+    parser.add_argument(
+        "--video-id",
+        action="append",
+        default=[],
+        dest="video_ids",
+        metavar="ID",
+        help="only these videos (repeatable; default: all), e.g. "
+        "to run the real models on one video of a benchmark",
+    )
+    parser.add_argument(
+        "--default-class",
+        default="person",
+        metavar="NOUN",
+        help="detector prompt when a sample has no target class "
+        "(default: person, the HC-STVG target)",
+    )
 
 
-def _load_inputs(args: argparse.Namespace) -> tuple[dict[str, list[str]], dict[str, Any],
-                                                     dict[str, str], Path]:
+def _load_inputs(
+    args: argparse.Namespace,
+) -> tuple[dict[str, list[str]], dict[str, Any], dict[str, str], Path]:
     rows = read_jsonl(args.samples, what="samples file")
     by_video: dict[str, list[str]] = {}
     for n, row in enumerate(rows, 1):
@@ -132,8 +162,9 @@ def _load_inputs(args: argparse.Namespace) -> tuple[dict[str, list[str]], dict[s
     return by_video, manifest["videos"], target, Path(args.frames).parent
 
 
-def _video_frames(video_id: str, entry: Mapping[str, Any], sample_ids: Sequence[str],
-                  frames_root: Path) -> JpegFrames:
+def _video_frames(
+    video_id: str, entry: Mapping[str, Any], sample_ids: Sequence[str], frames_root: Path
+) -> JpegFrames:
     """The proposal frames of one video: the union of its ok samples' grid frames."""
     index_path = frames_root / entry.get("index", f"{entry.get('frames_dir', video_id)}/index.json")
     index = read_json(index_path, what="frame index")
@@ -142,8 +173,13 @@ def _video_frames(video_id: str, entry: Mapping[str, Any], sample_ids: Sequence[
         s = index.get("samples", {}).get(sid)
         if s is not None and s.get("status") == "ok":
             grid.update(int(f) for f in s["grid_frame_idx"])
-    return JpegFrames(video_id=video_id, directory=index_path.parent, frame_idx=sorted(grid),
-                      width=int(index["width"]), height=int(index["height"]))
+    return JpegFrames(
+        video_id=video_id,
+        directory=index_path.parent,
+        frame_idx=sorted(grid),
+        width=int(index["width"]),
+        height=int(index["height"]),
+    )
 
 
 def _finished(path: Path, job_hash: str) -> dict[str, Any] | None:
@@ -156,8 +192,11 @@ def _finished(path: Path, job_hash: str) -> dict[str, Any] | None:
         record = read_json(prov)
     except InputError:
         return None
-    return record if record.get("job_sha256") == job_hash and record.get("status") != "failed" \
+    return (
+        record
+        if record.get("job_sha256") == job_hash and record.get("status") != "failed"
         else None
+    )
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
@@ -183,8 +222,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
             from zstvg.proposals.trackers import build_tracker
 
             device = resolve_device(cfg.device)
-            backends.update(detector=build_detector(cfg, device),
-                            tracker=build_tracker(cfg, device), device=device)
+            backends.update(
+                detector=build_detector(cfg, device),
+                tracker=build_tracker(cfg, device),
+                device=device,
+            )
         return backends["detector"], backends["tracker"], backends["device"]
 
     entries: dict[str, dict[str, Any]] = {}
@@ -194,8 +236,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
         name = output_name(video_id, (v or {}).get("frames_dir"))
         path = out / f"{name}.json"
         classes = video_classes(sample_ids, target, args.default_class)
-        job_hash = sha256_json({"proposals": section, "classes": classes, "samples": sample_ids,
-                                "frames": v})
+        job_hash = sha256_json(
+            {"proposals": section, "classes": classes, "samples": sample_ids, "frames": v}
+        )
         done = _finished(path, job_hash)
         if done is not None:
             entries[video_id] = {k: done[k] for k in ("file", "status", "n_tracks", "classes")}
@@ -226,24 +269,45 @@ def run(args: argparse.Namespace, params: Params) -> int:
             frame_idx, tracks = [], []
         status = "failed" if error else ("ok" if tracks else "empty")
         official_format.write(path, frame_idx, tracks, width, height)
-        entry = {"file": path.name, "status": status, "n_tracks": len(tracks),
-                 "classes": classes, **({"error": error} if error else {})}
+        entry = {
+            "file": path.name,
+            "status": status,
+            "n_tracks": len(tracks),
+            "classes": classes,
+            **({"error": error} if error else {}),
+        }
         write_provenance(
-            path, step="propose", params=section, job_sha256=job_hash, video_id=video_id,
-            device=backends.get("device"), n_frames=len(frame_idx),
-            seconds=round(time.perf_counter() - t0, 3), **entry,
+            path,
+            step="propose",
+            params=section,
+            job_sha256=job_hash,
+            video_id=video_id,
+            device=backends.get("device"),
+            n_frames=len(frame_idx),
+            seconds=round(time.perf_counter() - t0, 3),
+            **entry,
         )
         entries[video_id] = entry
 
     failed = {k: e for k, e in entries.items() if e["status"] == "failed"}
     n_empty = sum(e["status"] == "empty" for e in entries.values())
-    write_json(out / MANIFEST, {"n_videos": len(entries), "n_failed": len(failed),
-                                "n_empty": n_empty, "videos": entries})
-    write_provenance(out, step="propose", params=section, samples=str(args.samples),
-                     frames=str(args.frames), decompositions=str(args.decompositions))
-    print(f"propose: {len(entries)} videos ({len(entries) - len(failed) - n_empty} with tracks, "
-          f"{n_empty} empty, {len(failed)} failed, {n_skipped} already done) in "
-          f"{time.perf_counter() - started:.1f} s; detector {cfg.detector}, tracker {cfg.tracker}")
+    write_json(
+        out / MANIFEST,
+        {"n_videos": len(entries), "n_failed": len(failed), "n_empty": n_empty, "videos": entries},
+    )
+    write_provenance(
+        out,
+        step="propose",
+        params=section,
+        samples=str(args.samples),
+        frames=str(args.frames),
+        decompositions=str(args.decompositions),
+    )
+    print(
+        f"propose: {len(entries)} videos ({len(entries) - len(failed) - n_empty} with tracks, "
+        f"{n_empty} empty, {len(failed)} failed, {n_skipped} already done) in "
+        f"{time.perf_counter() - started:.1f} s; detector {cfg.detector}, tracker {cfg.tracker}"
+    )
     for vid, e in list(failed.items())[:MAX_LISTED_FAILURES]:
         print(f"  failed {vid}: {e['error']}")
     print(f"  wrote {len(entries)} proposal files and {out / MANIFEST}")

@@ -84,6 +84,8 @@ def box_mask(box: BoxXYXY, height: int, width: int) -> RLE:
     """
     x1, y1, x2, y2 = box
     mask = np.zeros((height, width), dtype=bool)
-    mask[max(0, int(np.floor(y1))):max(0, int(np.ceil(y2))),
-         max(0, int(np.floor(x1))):max(0, int(np.ceil(x2)))] = True
+    mask[
+        max(0, int(np.floor(y1))) : max(0, int(np.ceil(y2))),
+        max(0, int(np.floor(x1))) : max(0, int(np.ceil(x2))),
+    ] = True
     return encode(mask)

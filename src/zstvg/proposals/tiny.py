@@ -24,18 +24,60 @@ from pathlib import Path
 
 IMAGE_SIZE = 64
 CLASS_NOUNS = (
-    "person", "man", "woman", "boy", "girl", "child", "baby", "people", "adult", "dog", "cat",
-    "horse", "bird", "car", "bus", "truck", "bicycle", "motorcycle", "train", "ball", "toy",
-    "chair", "table", "cup", "bottle", "bag", "phone", "sofa", "screen", "red", "blue", "green",
-    "square", "circle", "rectangle", "object", "animal", "vehicle", "actor",
+    "person",
+    "man",
+    "woman",
+    "boy",
+    "girl",
+    "child",
+    "baby",
+    "people",
+    "adult",
+    "dog",
+    "cat",
+    "horse",
+    "bird",
+    "car",
+    "bus",
+    "truck",
+    "bicycle",
+    "motorcycle",
+    "train",
+    "ball",
+    "toy",
+    "chair",
+    "table",
+    "cup",
+    "bottle",
+    "bag",
+    "phone",
+    "sofa",
+    "screen",
+    "red",
+    "blue",
+    "green",
+    "square",
+    "circle",
+    "rectangle",
+    "object",
+    "animal",
+    "vehicle",
+    "actor",
 )
 
 
 def bert_vocab() -> list[str]:
     """A WordPiece vocabulary with BERT's special ids and Grounding DINO's separator ids."""
     vocab = [f"[unused{i}]" for i in range(1100)]
-    fixed = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]",
-             1012: ".", 1029: "?"}
+    fixed = {
+        0: "[PAD]",
+        100: "[UNK]",
+        101: "[CLS]",
+        102: "[SEP]",
+        103: "[MASK]",
+        1012: ".",
+        1029: "?",
+    }
     for idx, token in fixed.items():
         vocab[idx] = token
     pieces = list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase]
@@ -66,18 +108,36 @@ def build_tiny_gdino(out_dir: str | Path, seed: int = 0) -> Path:
     vocab_file = out / "vocab.txt"
     vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
     backbone = SwinConfig(
-        image_size=IMAGE_SIZE, patch_size=2, embed_dim=8, depths=[1, 1, 1, 1],
-        num_heads=[1, 1, 1, 1], window_size=2, out_features=["stage2", "stage3", "stage4"],
+        image_size=IMAGE_SIZE,
+        patch_size=2,
+        embed_dim=8,
+        depths=[1, 1, 1, 1],
+        num_heads=[1, 1, 1, 1],
+        window_size=2,
+        out_features=["stage2", "stage3", "stage4"],
     )
     text = BertConfig(
-        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=1,
-        intermediate_size=16, max_position_embeddings=64,
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=1,
+        intermediate_size=16,
+        max_position_embeddings=64,
     )
     config = GroundingDinoConfig(
-        backbone_config=backbone, text_config=text, num_queries=20, encoder_layers=1,
-        decoder_layers=2, d_model=32, encoder_ffn_dim=32, decoder_ffn_dim=32,
-        encoder_attention_heads=2, decoder_attention_heads=1, encoder_n_points=1,
-        decoder_n_points=1, max_text_len=32,
+        backbone_config=backbone,
+        text_config=text,
+        num_queries=20,
+        encoder_layers=1,
+        decoder_layers=2,
+        d_model=32,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        encoder_attention_heads=2,
+        decoder_attention_heads=1,
+        encoder_n_points=1,
+        decoder_n_points=1,
+        max_text_len=32,
     )
     torch.manual_seed(seed)
     model = GroundingDinoForObjectDetection(config).eval()
@@ -110,30 +170,50 @@ def build_tiny_sam2(out_dir: str | Path, seed: int = 0) -> Path:
     # a conditioning frame's object pointer 3-D (the tracking frame then fails to concatenate).
     size, hidden = IMAGE_SIZE, 128
     backbone = Sam2HieraDetConfig(
-        hidden_size=8, image_size=[size, size], blocks_per_stage=[1, 1, 1, 1],
-        embed_dim_per_stage=[8, 16, 32, 64], num_attention_heads_per_stage=[1, 1, 1, 1],
-        window_size_per_stage=[2, 2, 2, 2], global_attention_blocks=[0],
+        hidden_size=8,
+        image_size=[size, size],
+        blocks_per_stage=[1, 1, 1, 1],
+        embed_dim_per_stage=[8, 16, 32, 64],
+        num_attention_heads_per_stage=[1, 1, 1, 1],
+        window_size_per_stage=[2, 2, 2, 2],
+        global_attention_blocks=[0],
         window_positional_embedding_background_size=[2, 2],
     )
     # Hiera's patch stride 4 then 2x pooling per stage: features at 1/4, 1/8, 1/16 of the input.
     vision = Sam2VisionConfig(
-        backbone_config=backbone, backbone_channel_list=[64, 32, 16, 8],
+        backbone_config=backbone,
+        backbone_channel_list=[64, 32, 16, 8],
         backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
         fpn_hidden_size=hidden,
     )
     config = Sam2VideoConfig(
         vision_config=vision,
-        prompt_encoder_config={"hidden_size": hidden, "image_size": size, "patch_size": 16,
-                               "mask_input_channels": 4},
-        mask_decoder_config={"hidden_size": hidden, "mlp_dim": 32, "num_hidden_layers": 1,
-                             "num_attention_heads": 1, "iou_head_hidden_dim": 16},
-        image_size=size, num_maskmem=3, memory_attention_hidden_size=hidden,
-        memory_attention_num_layers=1, memory_attention_feed_forward_hidden_size=32,
+        prompt_encoder_config={
+            "hidden_size": hidden,
+            "image_size": size,
+            "patch_size": 16,
+            "mask_input_channels": 4,
+        },
+        mask_decoder_config={
+            "hidden_size": hidden,
+            "mlp_dim": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 1,
+            "iou_head_hidden_dim": 16,
+        },
+        image_size=size,
+        num_maskmem=3,
+        memory_attention_hidden_size=hidden,
+        memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=32,
         memory_attention_rope_feat_sizes=[size // 16, size // 16],
         # 64 output channels: the memory cross-attention's key width is fixed at 64.
-        memory_encoder_hidden_size=hidden, memory_encoder_output_channels=64,
-        mask_downsampler_embed_dim=hidden, memory_fuser_num_layers=1,
-        memory_fuser_embed_dim=hidden, memory_fuser_intermediate_dim=32,
+        memory_encoder_hidden_size=hidden,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=hidden,
+        memory_fuser_num_layers=1,
+        memory_fuser_embed_dim=hidden,
+        memory_fuser_intermediate_dim=32,
     )
     torch.manual_seed(seed)
     model = Sam2VideoModel(config).eval()
@@ -148,8 +228,10 @@ def build_tiny_sam2(out_dir: str | Path, seed: int = 0) -> Path:
     # The processor a real facebook/sam2.1-* directory ships (image + video processors, ImageNet
     # normalisation), at the tiny input size; masks are image_size / 4 (the decoder's output).
     Sam2VideoProcessor(
-        image_processor=Sam2ImageProcessor(size={"height": size, "width": size},
-                                           mask_size={"height": size // 4, "width": size // 4}),
+        image_processor=Sam2ImageProcessor(
+            size={"height": size, "width": size},
+            mask_size={"height": size // 4, "width": size // 4},
+        ),
         video_processor=Sam2VideoVideoProcessor(size={"height": size, "width": size}),
     ).save_pretrained(out)
     return out
@@ -175,7 +257,9 @@ def build_tiny_sam2_official(out_dir: str | Path, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     model = build_sam2_video_predictor(
-        SAM2_OFFICIAL_TINY_CONFIG, ckpt_path=None, device="cpu",
+        SAM2_OFFICIAL_TINY_CONFIG,
+        ckpt_path=None,
+        device="cpu",
         hydra_overrides_extra=list(SAM2_OFFICIAL_TINY_OVERRIDES),
     )
     # As in build_tiny_sam2: a constant +10 object-score logit keeps every prompted object

@@ -40,17 +40,24 @@ _REQUIRED_KEYS = ("sample_id", "video_id", "video_path", "fps", "clip_span")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--samples", required=True, metavar="PATH",
+        "--samples",
+        required=True,
+        metavar="PATH",
         help="samples.jsonl from prepare-data (sample_id, video_id, video_path, fps, clip_span; "
         "samples with an 'error' are listed as failed without decoding)",
     )
     parser.add_argument(
-        "--out", required=True, metavar="PATH",
+        "--out",
+        required=True,
+        metavar="PATH",
         help="manifest JSON to write, e.g. results/frames/synthetic/manifest.json; frames go to "
         "<its folder>/<video_id>/<frame_idx:06d>.jpg with an index.json per video",
     )
     parser.add_argument(
-        "--workers", type=int, default=min(4, os.cpu_count() or 1), metavar="N",
+        "--workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        metavar="N",
         help="videos decoded in parallel, one process each (default: min(4, CPU count)); "
         "each decoder also uses FFmpeg threads",
     )
@@ -85,16 +92,20 @@ def _read_samples(path: Path) -> list[dict[str, Any]]:
             raise InputError(f"{path}: sample {lineno}: duplicate sample_id {row['sample_id']!r}")
         seen.add(row["sample_id"])
         span = row["clip_span"]
-        if not (isinstance(span, list) and len(span) == 2
-                and all(isinstance(v, int) and not isinstance(v, bool) for v in span)):
+        if not (
+            isinstance(span, list)
+            and len(span) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+        ):
             raise InputError(
                 f"{path}: sample {row['sample_id']}: field clip_span must be [start, end) "
                 f"integers, got {span!r}"
             )
         fps = row["fps"]
         if isinstance(fps, bool) or not isinstance(fps, int | float):
-            raise InputError(f"{path}: sample {row['sample_id']}: field fps must be a number, "
-                             f"got {fps!r}")
+            raise InputError(
+                f"{path}: sample {row['sample_id']}: field fps must be a number, got {fps!r}"
+            )
     return rows
 
 
@@ -107,8 +118,10 @@ def _plan(rows: list[dict[str, Any]], out_root: Path, path: Path) -> list[_Video
         if job is None:
             name = video_dir_name(vid)
             if name in dirs:
-                raise InputError(f"{path}: video_ids {dirs[name]!r} and {vid!r} map to the same "
-                                 f"frame folder {name!r}")
+                raise InputError(
+                    f"{path}: video_ids {dirs[name]!r} and {vid!r} map to the same "
+                    f"frame folder {name!r}"
+                )
             dirs[name] = vid
             job = jobs[vid] = _VideoJob(vid, str(row["video_path"]), str(out_root / name))
         elif str(row["video_path"]) != job.video_path:
@@ -117,8 +130,9 @@ def _plan(rows: list[dict[str, Any]], out_root: Path, path: Path) -> list[_Video
                 f"from {job.video_path!r} given earlier for video_id {vid!r}"
             )
         span = (int(row["clip_span"][0]), int(row["clip_span"][1]))
-        job.samples.append(_SampleSpec(str(row["sample_id"]), float(row["fps"]), span,
-                                       row.get("error")))
+        job.samples.append(
+            _SampleSpec(str(row["sample_id"]), float(row["fps"]), span, row.get("error"))
+        )
     return list(jobs.values())
 
 
@@ -132,12 +146,15 @@ def _selections(spec: _SampleSpec, cfg: FramesConfig) -> tuple[list[int], list[i
 
 def _job_hash(job: _VideoJob, frames_params: dict[str, Any]) -> str:
     """What a finished video's frames depend on: the frames parameters and its samples."""
-    return sha256_json({
-        "frames": frames_params,
-        "video_path": job.video_path,
-        "samples": [[s.sample_id, s.fps, list(s.clip_span)] for s in job.samples
-                    if s.error is None],
-    })
+    return sha256_json(
+        {
+            "frames": frames_params,
+            "video_path": job.video_path,
+            "samples": [
+                [s.sample_id, s.fps, list(s.clip_span)] for s in job.samples if s.error is None
+            ],
+        }
+    )
 
 
 def _resumable(index_path: Path, job_hash: str) -> dict[str, Any] | None:
@@ -186,9 +203,13 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
     }
     if not selections:
         reason = "no sample of this video can be decoded (all failed before decoding)"
-        return {"video_id": job.video_id,
-                "video": {**video_entry, "status": "failed", "error": reason},
-                "samples": samples, "n_written": 0, "resumed": False}
+        return {
+            "video_id": job.video_id,
+            "video": {**video_entry, "status": "failed", "error": reason},
+            "samples": samples,
+            "n_written": 0,
+            "resumed": False,
+        }
 
     index = _resumable(index_path, job_hash)
     resumed = index is not None
@@ -210,9 +231,13 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
         except VideoDecodeError as exc:
             for sid in selections:
                 samples[sid] = _failed(job, str(exc))
-            return {"video_id": job.video_id,
-                    "video": {**video_entry, "status": "failed", "error": str(exc)},
-                    "samples": samples, "n_written": n_written, "resumed": False}
+            return {
+                "video_id": job.video_id,
+                "video": {**video_entry, "status": "failed", "error": str(exc)},
+                "samples": samples,
+                "n_written": n_written,
+                "resumed": False,
+            }
         index = _build_index(job, report, selections, frames_params, job_hash)
         _remove_stale_frames(out_dir, set(index["frame_idx"]))
         write_json(index_path, index, indent=None)
@@ -227,19 +252,34 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
             "mllm_frame_idx": entry["mllm_frame_idx"],
             "n_grid_frames": len(entry["grid_frame_idx"]),
         }
-    video_entry.update(status="ok", n_frames=index["n_frames"], fps=index["fps"],
-                       width=index["width"], height=index["height"],
-                       n_frames_stored=len(index["frame_idx"]))
-    return {"video_id": job.video_id, "video": video_entry, "samples": samples,
-            "n_written": n_written, "resumed": resumed}
+    video_entry.update(
+        status="ok",
+        n_frames=index["n_frames"],
+        fps=index["fps"],
+        width=index["width"],
+        height=index["height"],
+        n_frames_stored=len(index["frame_idx"]),
+    )
+    return {
+        "video_id": job.video_id,
+        "video": video_entry,
+        "samples": samples,
+        "n_written": n_written,
+        "resumed": resumed,
+    }
 
 
 def _failed(job: _VideoJob, reason: str) -> dict[str, Any]:
     return {"video_id": job.video_id, "status": "failed", "error": reason}
 
 
-def _build_index(job: _VideoJob, report: Any, selections: dict[str, tuple[list[int], list[int]]],
-                 frames_params: dict[str, Any], job_hash: str) -> dict[str, Any]:
+def _build_index(
+    job: _VideoJob,
+    report: Any,
+    selections: dict[str, tuple[list[int], list[int]]],
+    frames_params: dict[str, Any],
+    job_hash: str,
+) -> dict[str, Any]:
     """index.json: facts of the decoded video and, per sample, its frames and their times.
 
     A sample fails when any of its MLLM frames is missing from the video (the method needs all
@@ -257,9 +297,13 @@ def _build_index(job: _VideoJob, report: Any, selections: dict[str, tuple[list[i
         if len(mllm) < requested:
             flags.append("fewer_frames_than_requested")
         if lost_mllm:
-            entry = {"status": "failed", "error": (
-                f"{job.video_path}: video decodes to {report.n_frames} frames; MLLM frames "
-                f"{lost_mllm[:5]}{' ...' if len(lost_mllm) > 5 else ''} are missing")}
+            entry = {
+                "status": "failed",
+                "error": (
+                    f"{job.video_path}: video decodes to {report.n_frames} frames; MLLM frames "
+                    f"{lost_mllm[:5]}{' ...' if len(lost_mllm) > 5 else ''} are missing"
+                ),
+            }
         if lost_grid:
             flags.append("missing_grid_frames")
         kept_mllm = [f for f in mllm if f not in missing]
@@ -298,8 +342,9 @@ def _remove_stale_frames(out_dir: Path, keep: set[int]) -> None:
         path.unlink()
 
 
-def _run_jobs(jobs: list[_VideoJob], frames_params: dict[str, Any],
-              workers: int) -> Iterator[dict[str, Any]]:
+def _run_jobs(
+    jobs: list[_VideoJob], frames_params: dict[str, Any], workers: int
+) -> Iterator[dict[str, Any]]:
     from tqdm import tqdm
 
     progress = tqdm(total=len(jobs), desc="sample-frames", unit="video", disable=None)
@@ -336,8 +381,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     # Manifest order = samples.jsonl order, whatever order the workers finished in.
     videos = {job.video_id: results[job.video_id]["video"] for job in jobs}
     sample_entries = {
-        row["sample_id"]: results[str(row["video_id"])]["samples"][row["sample_id"]]
-        for row in rows
+        row["sample_id"]: results[str(row["video_id"])]["samples"][row["sample_id"]] for row in rows
     }
     n_written = sum(r["n_written"] for r in results.values())
     n_resumed = sum(int(r["resumed"]) for r in results.values())
@@ -355,14 +399,17 @@ def run(args: argparse.Namespace, params: Params) -> int:
         "samples": sample_entries,
     }
     write_json(manifest_path, manifest)
-    write_provenance(manifest_path, step="sample-frames", params=frames_params,
-                     samples=str(samples_path))
+    write_provenance(
+        manifest_path, step="sample-frames", params=frames_params, samples=str(samples_path)
+    )
 
     seconds = time.perf_counter() - started
-    print(f"sample-frames: {len(videos)} videos ({len(videos) - len(failed_videos)} ok, "
-          f"{len(failed_videos)} failed, {n_resumed} already done), {len(sample_entries)} "
-          f"samples ({len(sample_entries) - len(failed_samples)} ok, {len(failed_samples)} "
-          f"failed), {n_written} frames written in {seconds:.1f} s")
+    print(
+        f"sample-frames: {len(videos)} videos ({len(videos) - len(failed_videos)} ok, "
+        f"{len(failed_videos)} failed, {n_resumed} already done), {len(sample_entries)} "
+        f"samples ({len(sample_entries) - len(failed_samples)} ok, {len(failed_samples)} "
+        f"failed), {n_written} frames written in {seconds:.1f} s"
+    )
     for sid, entry in list(failed_samples.items())[:MAX_LISTED_FAILURES]:
         print(f"  failed {sid}: {entry['error']}")
     if len(failed_samples) > MAX_LISTED_FAILURES:

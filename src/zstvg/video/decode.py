@@ -88,8 +88,9 @@ class _PacketIndex:
     keyframes: list[int]  # frame_idx of every keyframe, ascending
 
 
-def _open(path: Path, thread_type: str) -> tuple[av.container.InputContainer,
-                                                 av.video.stream.VideoStream]:
+def _open(
+    path: Path, thread_type: str
+) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
     import av
 
     if not path.is_file():
@@ -111,8 +112,9 @@ def _stream_fps(stream: av.video.stream.VideoStream) -> float | None:
     return float(rate) if rate else None
 
 
-def _index_packets(container: av.container.InputContainer,
-                   stream: av.video.stream.VideoStream) -> _PacketIndex | None:
+def _index_packets(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> _PacketIndex | None:
     """Rank packets by pts; None when the ranking may not equal the decoder's output order."""
     pts: list[int] = []
     keys: list[int] = []
@@ -153,10 +155,14 @@ def _time_base(stream: av.video.stream.VideoStream) -> Fraction:
     return Fraction(stream.time_base) if stream.time_base else Fraction(0)
 
 
-def _decode_indexed(container: av.container.InputContainer,
-                    stream: av.video.stream.VideoStream, index: _PacketIndex, wanted: list[int],
-                    deliver: Callable[[int, av.video.frame.VideoFrame, float | None], None],
-                    report: DecodeReport) -> None:
+def _decode_indexed(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    index: _PacketIndex,
+    wanted: list[int],
+    deliver: Callable[[int, av.video.frame.VideoFrame, float | None], None],
+    report: DecodeReport,
+) -> None:
     time_base = _time_base(stream)
     todo = set(wanted)
     codec = stream.codec_context
@@ -193,10 +199,13 @@ def _decode_indexed(container: av.container.InputContainer,
             raise _IndexMismatch(f"decoder never returned frames {unfinished[:5]}")
 
 
-def _decode_sequential(container: av.container.InputContainer,
-                       stream: av.video.stream.VideoStream, wanted: list[int],
-                       deliver: Callable[[int, av.video.frame.VideoFrame, float | None], None],
-                       report: DecodeReport) -> int:
+def _decode_sequential(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    wanted: list[int],
+    deliver: Callable[[int, av.video.frame.VideoFrame, float | None], None],
+    report: DecodeReport,
+) -> int:
     """Decode every frame from the start; returns the number of frames (the video's length)."""
     fps = report.fps or 0.0
     todo = set(wanted)
@@ -218,8 +227,14 @@ def _decode_sequential(container: av.container.InputContainer,
     return count
 
 
-def decode_frames(path: str | os.PathLike[str], frame_idx: Iterable[int], on_frame: FrameSink,
-                  *, thread_type: str = "AUTO", indexed: bool = True) -> DecodeReport:
+def decode_frames(
+    path: str | os.PathLike[str],
+    frame_idx: Iterable[int],
+    on_frame: FrameSink,
+    *,
+    thread_type: str = "AUTO",
+    indexed: bool = True,
+) -> DecodeReport:
     """Decode ``path`` once and hand the requested native frames to ``on_frame`` as RGB images.
 
     ``frame_idx``: native 0-based frame indices, any order, duplicates ignored. Frames past the
@@ -240,8 +255,9 @@ def decode_frames(path: str | os.PathLike[str], frame_idx: Iterable[int], on_fra
     def run(use_index: bool) -> DecodeReport:
         container, stream = _open(path, thread_type)
         ctx = stream.codec_context
-        report = DecodeReport(str(path), "sequential", 0, _stream_fps(stream), ctx.width,
-                              ctx.height)
+        report = DecodeReport(
+            str(path), "sequential", 0, _stream_fps(stream), ctx.width, ctx.height
+        )
 
         # One converter for all kept frames: VideoFrame.to_image() builds a new swscale context
         # per frame, ~9 ms of a ~10 ms conversion at 1280x720; reusing one costs ~1 ms a frame.
@@ -284,4 +300,3 @@ def decode_frames(path: str | os.PathLike[str], frame_idx: Iterable[int], on_fra
         except _IndexMismatch as exc:
             log.warning("%s: %s; decoding sequentially instead", path, exc)
     return run(False)
-

@@ -106,9 +106,17 @@ class FrameStore:
         if entry is None:
             raise InputError(f"{index['_dir'] / 'index.json'}: no frames for sample {sample_id!r}")
         if entry.get("status") != "ok":
-            raise InputError(f"sample {sample_id!r}: frames {entry.get('status')}: "
-                             f"{entry.get('error', '')}".rstrip(": "))
+            raise InputError(
+                f"sample {sample_id!r}: frames {entry.get('status')}: "
+                f"{entry.get('error', '')}".rstrip(": ")
+            )
         frames: Sequence[int] = entry[f"{kind}_frame_idx"]
-        return SampleFrames(sample_id, video_id, tuple(int(f) for f in frames),
-                            float(index["fps"]), int(index["width"]), int(index["height"]),
-                            Path(index["_dir"]))
+        return SampleFrames(
+            sample_id,
+            video_id,
+            tuple(int(f) for f in frames),
+            float(index["fps"]),
+            int(index["width"]),
+            int(index["height"]),
+            Path(index["_dir"]),
+        )

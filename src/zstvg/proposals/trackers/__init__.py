@@ -54,7 +54,8 @@ def finalize_tracks(tracks: Sequence[Track], min_track_frames: int, max_tracks: 
     in creation order, and number them 0, 1, ... in that order (ids in a file are dense)."""
     kept = [t for t in tracks if len(t.boxes_xyxy) >= min_track_frames][:max_tracks]
     return [
-        Track(track_id=i, class_name=t.class_name, boxes_xyxy=t.boxes_xyxy, rles=t.rles,
-              score=t.score)
+        Track(
+            track_id=i, class_name=t.class_name, boxes_xyxy=t.boxes_xyxy, rles=t.rles, score=t.score
+        )
         for i, t in enumerate(kept)
     ]

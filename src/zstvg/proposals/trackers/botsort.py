@@ -66,8 +66,12 @@ class BotSort(ByteTrack):
         camera_motion_compensation: bool = True,
         **kwargs: float,
     ) -> None:
-        defaults = {"track_thresh": 0.6, "low_thresh": 0.1, "new_track_thresh": 0.7,
-                    "match_thresh": 0.8}
+        defaults = {
+            "track_thresh": 0.6,
+            "low_thresh": 0.1,
+            "new_track_thresh": 0.7,
+            "match_thresh": 0.8,
+        }
         super().__init__(cfg, device, **{**defaults, **kwargs})  # type: ignore[arg-type]
         self.camera_motion_compensation = camera_motion_compensation
 

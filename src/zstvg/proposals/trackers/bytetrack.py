@@ -160,8 +160,12 @@ class ByteTrack:
                 continue
             mean, cov = self.kf.initiate(xyxy_to_cxcywh(det.box_xyxy))
             track = BoxTrack(
-                track_id=len(self.tracks), mean=mean, cov=cov, score=det.score,
-                confirmed=self._step == 0, last_step=self._step,
+                track_id=len(self.tracks),
+                mean=mean,
+                cov=cov,
+                score=det.score,
+                confirmed=self._step == 0,
+                last_step=self._step,
             )
             track.boxes_xyxy[frame_idx] = tuple(float(v) for v in det.box_xyxy)  # type: ignore[assignment]
             track.scores.append(det.score)

@@ -51,8 +51,10 @@ class _HFWindow:
         device = tracker.device
         state_device = "cpu" if tracker.cfg.offload_state_to_cpu else device
         self.session = tracker.processor.init_video_session(
-            inference_device=device, inference_state_device=state_device,
-            video_storage_device=state_device, dtype=torch.float32,
+            inference_device=device,
+            inference_state_device=state_device,
+            video_storage_device=state_device,
+            dtype=torch.float32,
         )
         self.session.processed_frames = StreamedFrames(len(self.window), self._load)
 
@@ -90,7 +92,9 @@ class _HFWindow:
         session.reset_tracking_data()
         local = self.position[prompt_frame]
         t.processor.add_inputs_to_inference_session(
-            session, frame_idx=local, obj_ids=list(boxes),
+            session,
+            frame_idx=local,
+            obj_ids=list(boxes),
             input_boxes=[[list(box) for box in boxes.values()]],
             original_size=(self.frames.height, self.frames.width),
         )
@@ -117,8 +121,12 @@ class Sam2HFTracker:
         from transformers import Sam2VideoModel, Sam2VideoProcessor
 
         if not cfg.tracker_checkpoint:
-            raise load_failure_hint("SAM 2 tracker", "(none)", "sam2",
-                                    ValueError("proposals.tracker_checkpoint is null"))
+            raise load_failure_hint(
+                "SAM 2 tracker",
+                "(none)",
+                "sam2",
+                ValueError("proposals.tracker_checkpoint is null"),
+            )
         try:
             self.model = Sam2VideoModel.from_pretrained(cfg.tracker_checkpoint)
             self.processor = Sam2VideoProcessor.from_pretrained(cfg.tracker_checkpoint)

@@ -82,8 +82,10 @@ def build_predictor(cfg: ProposalsConfig, device: str) -> Any:
 
     ckpt = cfg.tracker_checkpoint
     if not ckpt:
-        raise InputError("proposals.tracker_checkpoint is null: sam2-official needs the sam2 "
-                         "package's .pt checkpoint (e.g. sam2.1_hiera_tiny.pt)")
+        raise InputError(
+            "proposals.tracker_checkpoint is null: sam2-official needs the sam2 "
+            "package's .pt checkpoint (e.g. sam2.1_hiera_tiny.pt)"
+        )
     if not Path(ckpt).is_file():
         raise InputError(
             f"proposals.tracker_checkpoint {ckpt!r} is not a file: sam2-official loads the sam2 "
@@ -92,8 +94,9 @@ def build_predictor(cfg: ProposalsConfig, device: str) -> Any:
         )
     overrides = list(cfg.tracker_config_overrides)
     try:
-        predictor = build(cfg.tracker_config, ckpt_path=ckpt, device=device,
-                          hydra_overrides_extra=overrides)
+        predictor = build(
+            cfg.tracker_config, ckpt_path=ckpt, device=device, hydra_overrides_extra=overrides
+        )
     except (HydraException, OmegaConfBaseException) as exc:
         raise InputError(
             f"sam2-official: cannot build proposals.tracker_config {cfg.tracker_config!r} with "
@@ -116,8 +119,13 @@ def build_predictor(cfg: ProposalsConfig, device: str) -> Any:
 class _OfficialWindow:
     """One predictor inference state over a window of frames."""
 
-    def __init__(self, tracker: Sam2OfficialTracker, frames: FrameSource, window: Sequence[int],
-                 scratch: Path) -> None:
+    def __init__(
+        self,
+        tracker: Sam2OfficialTracker,
+        frames: FrameSource,
+        window: Sequence[int],
+        scratch: Path,
+    ) -> None:
         from PIL import Image
 
         self.tracker = tracker
@@ -128,7 +136,8 @@ class _OfficialWindow:
         cfg = tracker.cfg
         predictor = tracker.predictor
         self.state = predictor.init_state(
-            str(scratch), offload_video_to_cpu=cfg.offload_video_to_cpu,
+            str(scratch),
+            offload_video_to_cpu=cfg.offload_video_to_cpu,
             offload_state_to_cpu=cfg.offload_state_to_cpu,
         )
         self.state["images"] = StreamedFrames(len(self.window), self._load)
@@ -147,15 +156,18 @@ class _OfficialWindow:
         x = (x.permute(2, 0, 1) - t.mean) / t.std
         return x if self.tracker.cfg.offload_video_to_cpu else x.to(t.device)
 
-    def _masks(self, frame: int, obj_ids: Sequence[int],
-               logits: Any) -> Iterator[tuple[int, int, np.ndarray]]:
+    def _masks(
+        self, frame: int, obj_ids: Sequence[int], logits: Any
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
         masks = (logits[:, 0] > 0.0).cpu().numpy()
         for obj_id, mask in zip(obj_ids, masks, strict=True):
             yield self.window[frame], int(obj_id), mask
 
     def _outputs(self) -> list[dict[int, Any]]:
-        return [per_obj["non_cond_frame_outputs"]
-                for per_obj in self.state["output_dict_per_obj"].values()]
+        return [
+            per_obj["non_cond_frame_outputs"]
+            for per_obj in self.state["output_dict_per_obj"].values()
+        ]
 
     def propagate(
         self, prompt_frame: int, boxes: Mapping[int, BoxXYXY]
@@ -168,8 +180,12 @@ class _OfficialWindow:
         local = self.position[prompt_frame]
         with torch.inference_mode():
             for obj_id, box in boxes.items():
-                predictor.add_new_points_or_box(self.state, frame_idx=local, obj_id=obj_id,
-                                                box=np.asarray(box, dtype=np.float32))
+                predictor.add_new_points_or_box(
+                    self.state,
+                    frame_idx=local,
+                    obj_id=obj_id,
+                    box=np.asarray(box, dtype=np.float32),
+                )
             for reverse in (False, True):
                 # Each direction conditions only on the prompt and its own earlier frames.
                 for outputs in self._outputs():
@@ -201,8 +217,9 @@ class Sam2OfficialTracker:
         p = self.predictor
         # Farthest earlier frame the model reads: memory bank (num_maskmem frames at the eval
         # stride) or object pointers (max_obj_ptrs_in_encoder frames); +1 for safety.
-        self.memory_reach = max(p.num_maskmem * p.memory_temporal_stride_for_eval,
-                                p.max_obj_ptrs_in_encoder) + 1
+        self.memory_reach = (
+            max(p.num_maskmem * p.memory_temporal_stride_for_eval, p.max_obj_ptrs_in_encoder) + 1
+        )
 
     @contextlib.contextmanager
     def window(self, frames: FrameSource, window: Sequence[int]) -> Iterator[_OfficialWindow]:
