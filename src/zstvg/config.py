@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -164,11 +165,27 @@ def _dotted(path: Sequence[Any]) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def validate(raw: Any, source: str = "params.yaml") -> None:
-    """Raise ParamsError listing every schema violation as ``file: key: problem``."""
+def _is_finite_number(checker: Any, instance: Any) -> bool:
+    """JSON Schema's "number", less NaN and +-inf (YAML's ``.nan``/``.inf`` parse as floats)."""
+    if isinstance(instance, bool) or not isinstance(instance, int | float):
+        return False
+    return math.isfinite(instance)
+
+
+def _finite_validator() -> Any:
+    """Draft 2020-12 whose "number" excludes non-finite floats: ``frames.grid_fps: .nan`` would
+    otherwise pass and fail every sample downstream with exit 0."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema())
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine("number", _is_finite_number)
+    return jsonschema.validators.extend(base, type_checker=checker)
+
+
+def validate(raw: Any, source: str = "params.yaml") -> None:
+    """Raise ParamsError listing every schema violation as ``file: key: problem``."""
+
+    validator = _finite_validator()(schema())
     problems = []
     for err in sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
         key = _dotted(err.absolute_path)

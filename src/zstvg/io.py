@@ -24,8 +24,15 @@ class InputError(ValueError):
 
 
 @contextlib.contextmanager
-def atomic_open(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
-    """Open a temp file next to ``path``; rename it onto ``path`` only if the block succeeds."""
+def atomic_open(
+    path: PathLike, mode: str = "w", *, fsync: bool = True, **kwargs: Any
+) -> Iterator[IO[Any]]:
+    """Open a temp file next to ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The temp name is unique per call (``mkstemp``), so two processes writing one output never
+    share a temp file. ``fsync=False`` skips the flush to disk for many small files whose loss
+    on a power cut a rerun would redo anyway (frame JPEGs, cache entries).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -38,7 +45,8 @@ def atomic_open(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO[A
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -75,6 +83,25 @@ def read_json(path: PathLike, *, what: str = "JSON file") -> Any:
         raise InputError(
             f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: {what} is not UTF-8 text ({_where_bytes(path, exc)})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+
+
+def _where_bytes(path: Path, exc: UnicodeDecodeError) -> str:
+    """'line L, byte B: 0xff' for the first undecodable byte of a file read as UTF-8.
+
+    The decoder reports an offset into the chunk it was given, not the file, so the line is
+    found by decoding the raw bytes again (only on this error path).
+    """
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as full:
+        line = data.count(b"\n", 0, full.start) + 1
+        return f"line {line}, byte {full.start}: 0x{data[full.start]:02x} {full.reason}"
+    return exc.reason
 
 
 def read_jsonl(path: PathLike, *, what: str = "JSONL file") -> list[dict[str, Any]]:
@@ -82,14 +109,19 @@ def read_jsonl(path: PathLike, *, what: str = "JSONL file") -> list[dict[str, An
     if not path.is_file():
         raise InputError(f"{what} not found: {path}")
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: malformed JSON line: {exc.msg}") from None
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{lineno}: malformed JSON line: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: {what} is not UTF-8 text ({_where_bytes(path, exc)})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     return rows
 
 
@@ -104,6 +136,54 @@ def sha256_file(path: PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def fingerprint(path: PathLike, known: Any = None) -> dict[str, Any]:
+    """A file's content identity: ``{"size", "mtime_ns", "sha256"}``.
+
+    ``known`` is an earlier fingerprint of the same path (e.g. from the previous run's output):
+    when its size and mtime still match, its hash is reused instead of reading the file again,
+    so a rerun over 10,000 unchanged videos costs one ``stat`` each. A changed size or mtime
+    (an edit, a truncation, a copy over it) re-hashes, and only a changed hash counts as a
+    changed input. Raises InputError when the file cannot be read.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not path.is_file():
+        raise InputError(f"not a file: {path}")
+    if (
+        isinstance(known, dict)
+        and known.get("size") == st.st_size
+        and known.get("mtime_ns") == st.st_mtime_ns
+        and isinstance(known.get("sha256"), str)
+    ):
+        return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": known["sha256"]}
+    try:
+        digest = sha256_file(path)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+
+
+def fingerprint_tree(path: PathLike, known: Any = None) -> dict[str, Any]:
+    """Fingerprint of a file, or of every file under a directory (a checkpoint folder).
+
+    ``known`` is an earlier result of this function for the same path; per-file hashes are
+    reused through :func:`fingerprint`. ``sha256`` summarises the whole tree.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return fingerprint(path, known)
+    earlier = (known or {}).get("files", {}) if isinstance(known, dict) else {}
+    files = {
+        str(p.relative_to(path)): fingerprint(p, earlier.get(str(p.relative_to(path))))
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+    return {"sha256": sha256_json({k: v["sha256"] for k, v in files.items()}), "files": files}
 
 
 def sha256_json(obj: Any) -> str:

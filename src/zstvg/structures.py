@@ -10,12 +10,22 @@ JSON maps keyed by frame use the decimal frame index as the key.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 BoxXYXY = tuple[float, float, float, float]
 Span = tuple[int, int]
 QTYPES = ("declarative", "interrogative")
+# The steps that can fail a sample, in pipeline order; a failure reason starts with one.
+STEPS = (
+    "prepare-data",
+    "sample-frames",
+    "decompose",
+    "import-proposals",
+    "propose",
+    "predict-reference",
+    "ground",
+)
 
 
 def _boxes_to_json(boxes: dict[int, BoxXYXY]) -> dict[str, list[float]]:
@@ -24,6 +34,42 @@ def _boxes_to_json(boxes: dict[int, BoxXYXY]) -> dict[str, list[float]]:
 
 def _boxes_from_json(boxes: dict[str, Any]) -> dict[int, BoxXYXY]:
     return {int(f): tuple(float(v) for v in box) for f, box in boxes.items()}  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class Status:
+    """Whether one sample (or video) is usable after a step, and if not, why and where.
+
+    ``step`` is the step that set a failure (``prepare-data``, ``sample-frames``,
+    ``import-proposals``, ``propose``, ``ground``); every later step carries the first failure
+    on unchanged, so the score's reason names the original cause, not a symptom of it.
+    """
+
+    step: str
+    error: str | None = None
+    flags: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def reason(self) -> str:
+        """``"<step>: <error>"`` (empty when ok); an error already naming its step is kept."""
+        if self.error is None:
+            return ""
+        return self.error if step_of(self.error) else f"{self.step}: {self.error}"
+
+
+def step_of(reason: str) -> str | None:
+    """The step a ``"<step>: ..."`` reason names, or None when it names none."""
+    head = reason.split(": ", 1)[0]
+    return head if head in STEPS else None
+
+
+def first_failure(*statuses: Status | None) -> Status | None:
+    """The first failed status in step order, or None when all are ok."""
+    return next((s for s in statuses if s is not None and not s.ok), None)
 
 
 @dataclass(frozen=True)
@@ -69,6 +115,21 @@ class Sample:
     @property
     def duration_s(self) -> float:
         return self.n_frames / self.fps
+
+
+def scale_gt_boxes(sample: Sample, scale_xy: tuple[float, float] | None) -> Sample:
+    """The sample with its GT boxes mapped onto the decoded frames by ``(sx, sy)``.
+
+    sample-frames records the scale when the annotation's frame size differs from the video's
+    by a uniform ratio (an annotation made on a rescaled copy); None leaves the sample as is.
+    """
+    if scale_xy is None:
+        return sample
+    sx, sy = scale_xy
+    boxes = {
+        f: (b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for f, b in sample.gt_boxes_xyxy.items()
+    }
+    return replace(sample, gt_boxes_xyxy=boxes, flags=(*sample.flags, "gt_boxes_rescaled"))
 
 
 @dataclass(frozen=True)

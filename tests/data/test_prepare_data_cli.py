@@ -63,7 +63,11 @@ def test_writes_samples_provenance_and_summary(
     prov = json.loads((tmp_path / "out" / "samples.jsonl.provenance.json").read_text())
     assert prov["step"] == "prepare-data"
     assert prov["dataset_format"] == "hcstvg-v2"
-    assert prov["annotations_sha256"] == hashlib.sha256(annotations.read_bytes()).hexdigest()
+    assert (
+        prov["annotations_fingerprint"]["sha256"]
+        == hashlib.sha256(annotations.read_bytes()).hexdigest()
+    )
+    assert prov["annotations_fingerprint"]["size"] == annotations.stat().st_size
     assert prov["counts"] == {
         "n_samples": 4,
         "n_videos": 4,

@@ -111,7 +111,7 @@ def test_unknown_prediction_ids_are_an_error(files, capsys, repo_root):
 
 def test_malformed_prediction_names_file_and_sample(files):
     (files / "pred.json").write_text(json.dumps({"a": {"span": [3]}}))
-    with pytest.raises(InputError, match=r"pred\.json: a: malformed prediction"):
+    with pytest.raises(InputError, match=r"pred\.json: sample a: field span must be two integers"):
         load_predictions(files / "pred.json", ["a"])
     (files / "pred.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="expected a JSON object"):

@@ -83,6 +83,8 @@ def test_cli_writes_predictions_and_scores_missing_proposals_as_failed(tmp_path)
     official_format.write(
         tmp_path / "props" / "v.json", list(range(20)), [EXACT], width=64, height=64
     )
+    manifest = {"step": "import-proposals", "videos": {"v": {"file": "v.json", "status": "ok"}}}
+    (tmp_path / "props" / "manifest.json").write_text(json.dumps(manifest))
     out = tmp_path / "pred.json"
     rc = main(
         [
@@ -101,4 +103,4 @@ def test_cli_writes_predictions_and_scores_missing_proposals_as_failed(tmp_path)
     preds = json.loads(out.read_text())
     assert preds["s"]["track_id"] == 1 and preds["s"]["span"] == [4, 8]
     # v2 has no proposal file: that sample fails, the other is unaffected.
-    assert "not found" in preds["s2"]["error"]
+    assert preds["s2"]["error"].startswith("import-proposals: no proposal file for video 'v2'")

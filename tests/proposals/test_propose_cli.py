@@ -10,8 +10,11 @@ import pytest
 from PIL import Image
 
 from zstvg.cli import main
+from zstvg.data.samples_file import write_samples
 from zstvg.proposals import official_format, rle
 from zstvg.proposals.propose_cli import detection_frames, video_classes
+from zstvg.queries.schema import Decomposition
+from zstvg.structures import Sample
 
 
 def test_detection_frames_and_classes() -> None:
@@ -55,14 +58,16 @@ def write_inputs(root: Path, synthetic_frames) -> dict[str, Path]:
     }
     (frames_dir / "manifest.json").write_text(json.dumps(manifest))
     samples = root / "samples.jsonl"
-    samples.write_text(
-        "".join(
-            json.dumps({"sample_id": s, "video_id": v}) + "\n"
+    write_samples(
+        samples,
+        [
+            Sample(s, v, f"{v}.mp4", "a person", "declarative", 10.0, 24, 96, 64, (0, 24), (0, 24))
             for s, v in [("s1", "vid_ok"), ("s2", "vid_ok"), ("s3", "vid_bad")]
-        )
+        ],
     )
     decomp = root / "decompositions.jsonl"
-    decomp.write_text(json.dumps({"sample_id": "s1", "target_class": "person"}) + "\n")
+    row = Decomposition("s1", "a person", "person", "a person", "walks", "", "", "test", None, None)
+    decomp.write_text(json.dumps(row.to_json()) + "\n")
     return {"samples": samples, "frames": frames_dir / "manifest.json", "decomp": decomp}
 
 

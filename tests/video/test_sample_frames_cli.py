@@ -125,7 +125,9 @@ def test_frames_index_and_manifest(dataset, tmp_path, capsys):
     assert "decodes to 40 frames" in samples["b-claims-60"]["error"]
     assert "cannot open video" in samples["c-corrupt"]["error"]
     assert "video file not found" in samples["d-missing"]["error"]
-    assert samples["e-flagged"]["error"] == "prepare-data: inverted span [30, 10)"
+    assert samples["e-flagged"]["error"] == "inverted span [30, 10)"
+    assert samples["e-flagged"]["step"] == "prepare-data"
+    assert samples["b-claims-60"]["step"] == samples["c-corrupt"]["step"] == "sample-frames"
     assert manifest["videos"]["clipC"]["status"] == "failed"
     assert manifest["videos"]["clipB"]["status"] == "ok"
     assert (manifest["n_videos_failed"], manifest["n_samples_failed"]) == (2, 4)
@@ -211,13 +213,13 @@ def test_same_output_twice_and_with_a_process_pool(dataset, tmp_path):
 
 def test_missing_key_in_samples_names_file_and_key(tmp_path, capsys):
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(
-        json.dumps({"sample_id": "x", "video_id": "v", "video_path": "v.mp4", "fps": 25}) + "\n"
-    )
+    row = _sample("x", tmp_path / "v.mp4", (0, 10))
+    del row["clip_span"]
+    samples.write_text(json.dumps(row) + "\n")
     assert (
         main(["sample-frames", "--samples", str(samples), "--out", str(tmp_path / "m.json")]) == 2
     )
-    assert "samples.jsonl: sample 1: missing required key 'clip_span'" in capsys.readouterr().err
+    assert "samples.jsonl:1: missing required key 'clip_span'" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
 
 

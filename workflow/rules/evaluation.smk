@@ -6,6 +6,7 @@
 rule predict_reference:
     input:
         samples="results/samples/{dataset}.jsonl",
+        frames="results/frames/{dataset}/manifest.json",
         proposals=lambda w: proposals_manifest(w.dataset),
     output:
         predictions="results/predictions/{dataset}/reference/{method}.json",
@@ -13,18 +14,18 @@ rule predict_reference:
         method="oracle|largest|random",
     params:
         cfg=section("seed"),
-        proposals_dir=lambda w, input: os.path.dirname(input.proposals),
     log:
         "results/logs/{dataset}/reference/{method}.log",
     shell:
         "zstvg predict-reference --params {PARAMS_FILE} --samples {input.samples} "
-        "--proposals {params.proposals_dir} --method {wildcards.method} "
+        "--frames {input.frames} --proposals {input.proposals} --method {wildcards.method} "
         "--out {output.predictions} --log-file {log}"
 
 
 rule evaluate:
     input:
         samples="results/samples/{dataset}.jsonl",
+        frames="results/frames/{dataset}/manifest.json",
         predictions="results/predictions/{dataset}/{backend}/{variant}.json",
     output:
         metrics="results/metrics/{dataset}/{backend}/{variant}/{protocol}.json",
@@ -35,7 +36,7 @@ rule evaluate:
         "results/logs/{dataset}/{backend}/{variant}/evaluate_{protocol}.log",
     shell:
         "zstvg evaluate --params {PARAMS_FILE} --samples {input.samples} "
-        "--predictions {input.predictions} --protocol {wildcards.protocol} "
+        "--frames {input.frames} --predictions {input.predictions} --protocol {wildcards.protocol} "
         "--out {output.metrics} --per-sample {output.per_sample} --dataset {wildcards.dataset} "
         "--backend {wildcards.backend} --variant {wildcards.variant} --log-file {log}"
 

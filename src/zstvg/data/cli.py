@@ -58,19 +58,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.data import load_samples, summarize
-    from zstvg.io import sha256_file, write_jsonl, write_provenance
+    from zstvg.data.samples_file import write_samples
+    from zstvg.io import fingerprint, write_provenance
 
     annotations = Path(args.annotations)
     samples = load_samples(args.dataset, annotations, videos=args.videos, boxes=args.boxes)
     out = Path(args.out)
-    write_jsonl(out, (s.to_json() for s in samples))
+    write_samples(out, samples)
     summary = summarize(samples)
     write_provenance(
         out,
         step="prepare-data",
         dataset_format=args.dataset,
         annotations=str(annotations),
-        annotations_sha256=sha256_file(annotations),
+        annotations_fingerprint=fingerprint(annotations),
         videos=args.videos,
         boxes=args.boxes,
         counts=summary,

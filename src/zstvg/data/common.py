@@ -7,6 +7,7 @@ turn raw entries into :class:`zstvg.structures.Sample` with these helpers, so th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -78,6 +79,19 @@ def xywh_to_xyxy(box: Sequence[float]) -> BoxXYXY:
     """[x, y, w, h] (top-left corner + size, pixels) -> [x1, y1, x2, y2]."""
     x, y, w, h = (float(v) for v in box)
     return (x, y, x + w, y + h)
+
+
+def box_problem(box: BoxXYXY) -> str | None:
+    """Why an xyxy box cannot be a ground-truth box (non-finite, negative size), or None.
+
+    Such a box is a sample error, not a flag: clipping would turn a negative width into
+    x2 < x1 and NaN into a box that scores NaN.
+    """
+    if not all(math.isfinite(v) for v in box):
+        return f"non-finite coordinates {list(box)}"
+    if box[2] < box[0] or box[3] < box[1]:
+        return f"negative size (x2 < x1 or y2 < y1) in xyxy {list(box)}"
+    return None
 
 
 def clip_box(box: BoxXYXY, width: int, height: int) -> tuple[BoxXYXY, bool]:

@@ -35,6 +35,7 @@ from zstvg.data.common import (
     as_box4,
     as_int,
     as_number,
+    box_problem,
     clip_box,
     join_errors,
     require,
@@ -144,10 +145,12 @@ def _entry_to_sample(
     boxes: dict[int, BoxXYXY] = {}
     any_clipped = False
     for i, raw in enumerate(bbox):
-        xyxy, clipped = clip_box(
-            xywh_to_xyxy(as_box4(raw, f"bbox[{i}]", path, name)), width, height
-        )
-        boxes[start + i] = xyxy
+        xyxy = xywh_to_xyxy(as_box4(raw, f"bbox[{i}]", path, name))
+        problem = box_problem(xyxy)
+        if problem is not None:
+            errors.append(f"{where(path, name)}: field bbox[{i}] (frame {start + i}): {problem}")
+            continue
+        boxes[start + i], clipped = clip_box(xyxy, width, height)
         any_clipped |= clipped
     if any_clipped:
         flags.append(FLAG_BOX_CLIPPED)

@@ -60,6 +60,7 @@ from zstvg.data.common import (
     as_box4,
     as_int,
     as_number,
+    box_problem,
     clip_box,
     join_errors,
     require,
@@ -183,7 +184,11 @@ def _collect_boxes(
         if raw is None:
             missing += 1
             continue
-        boxes[frame_idx], clipped = clip_box(to_xyxy(raw), width, height)
+        xyxy = to_xyxy(raw)
+        problem = box_problem(xyxy)
+        if problem is not None:
+            raise InputError(f"GT box of frame {frame_idx}: {problem}")
+        boxes[frame_idx], clipped = clip_box(xyxy, width, height)
         any_clipped |= clipped
     flags = []
     if any_clipped:
@@ -429,7 +434,11 @@ def load_vidstg_tubedetr(
                 f"trajectories[{vid!r}][{str(target)!r}]"
             )
         box_at = _tubedetr_lookup(track, path, entry_id, f"trajectories[{vid}][{target}]")
-        gt_boxes, box_flags, _ = _collect_boxes(gt_span, box_at, xywh_to_xyxy, width, height)
+        try:
+            gt_boxes, box_flags, _ = _collect_boxes(gt_span, box_at, xywh_to_xyxy, width, height)
+        except InputError as exc:  # a bad box is this sample's error, not the file's
+            errors.append(f"{where(path, entry_id)}: {exc}")
+            gt_boxes, box_flags = {}, []
         samples.append(
             Sample(
                 sample_id=f"{vid}:{fields['video_id']}:{qtype}",

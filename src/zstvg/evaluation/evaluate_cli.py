@@ -10,14 +10,18 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from zstvg.config import Params
+from zstvg.data.samples_file import read_sample_rows, sample_status
 from zstvg.evaluation.metrics import FrameBoxes
 from zstvg.evaluation.protocols import PROTOCOLS, SampleScore, evaluate
-from zstvg.io import InputError, atomic_open, read_json, read_jsonl, write_json, write_provenance
-from zstvg.structures import Prediction, Sample
+from zstvg.io import InputError, atomic_open, write_json, write_provenance
+from zstvg.predictions import read_prediction_records
+from zstvg.structures import Prediction, Sample, first_failure
+from zstvg.video.store import FrameStore
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tubedetr (canonical, 5 fps grid), official (HC-STVG challenge script) or seed "
         "(the authors' released scoring, for comparison only)",
     )
+    parser.add_argument(
+        "--frames",
+        default=None,
+        metavar="MANIFEST",
+        help="frames manifest.json from sample-frames: samples it failed score 0 with its "
+        "reason under every protocol but seed, whatever the predictions say",
+    )
     parser.add_argument("--out", required=True, help="metrics.json to write")
     parser.add_argument(
         "--per-sample",
@@ -74,18 +85,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_samples(path: str | Path) -> tuple[list[Sample], dict[str, FrameBoxes]]:
+def load_samples(
+    path: str | Path, frames: FrameStore | None = None
+) -> tuple[list[Sample], dict[str, FrameBoxes]]:
     """Samples plus their GT boxes as arrays (the Sample records keep an empty box dict: the
-    per-box tuples would cost more than the whole evaluation)."""
+    per-box tuples would cost more than the whole evaluation).
+
+    With the frames manifest, a sample sample-frames failed carries that failure (scored 0
+    with its reason even when a prediction exists) and GT boxes are rescaled where the
+    annotation's frame size differs from the video's by a uniform ratio.
+    """
     samples, boxes = [], {}
-    for lineno, row in enumerate(read_jsonl(path, what="samples file"), 1):
-        try:
-            gt = FrameBoxes.from_mapping(row.get("gt_boxes_xyxy") or {})
-            sample = Sample.from_json({**row, "gt_boxes_xyxy": {}})
-        except (TypeError, KeyError, ValueError, AttributeError) as exc:
-            raise InputError(f"{path}:{lineno}: not a sample record: {exc}") from None
-        if sample.sample_id in boxes:
-            raise InputError(f"{path}:{lineno}: duplicate sample_id {sample.sample_id!r}")
+    for row in read_sample_rows(path):
+        gt = FrameBoxes.from_mapping(row.get("gt_boxes_xyxy") or {})
+        sample = Sample.from_json({**row, "gt_boxes_xyxy": {}})
+        if frames is not None:
+            status = first_failure(sample_status(sample), frames.sample_status(sample.sample_id))
+            if status is not None and sample.error is None:
+                sample = replace(sample, error=status.reason)
+            scale = frames.gt_scale_xy(sample.sample_id)
+            if scale is not None:
+                gt = gt.scaled(*scale)
+                sample = replace(sample, flags=(*sample.flags, "gt_boxes_rescaled"))
         boxes[sample.sample_id] = gt
         samples.append(sample)
     return samples, boxes
@@ -94,31 +115,14 @@ def load_samples(path: str | Path) -> tuple[list[Sample], dict[str, FrameBoxes]]
 def load_predictions(
     path: str | Path, sample_ids: Sequence[str]
 ) -> tuple[dict[str, Prediction], dict[str, FrameBoxes]]:
-    """Read and check a predictions file; ids not in the sample list are an error.
+    """Read and check a predictions file (:mod:`zstvg.predictions`).
 
     Returns the records (without their boxes) and the predicted boxes as arrays.
     """
-    raw = read_json(path, what="predictions file")
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: expected a JSON object keyed by sample_id")
-    known = set(sample_ids)
-    unknown = sorted(k for k in raw if k not in known)
-    if unknown:
-        shown = ", ".join(repr(u) for u in unknown[:10])
-        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
-        raise InputError(
-            f"{path}: {len(unknown)} prediction(s) for sample ids not in the samples file: "
-            f"{shown}{more}"
-        )
     preds, boxes = {}, {}
-    for sid, rec in raw.items():
-        if not isinstance(rec, dict):
-            raise InputError(f"{path}: {sid}: expected an object, got {type(rec).__name__}")
-        try:
-            boxes[sid] = FrameBoxes.from_mapping(rec.get("boxes_xyxy") or {})
-            preds[sid] = Prediction.from_json(sid, {**rec, "boxes_xyxy": {}})
-        except (TypeError, KeyError, ValueError, IndexError, AttributeError) as exc:
-            raise InputError(f"{path}: {sid}: malformed prediction ({exc})") from None
+    for sid, rec in read_prediction_records(path, sample_ids).items():
+        boxes[sid] = FrameBoxes.from_mapping(rec.get("boxes_xyxy") or {})
+        preds[sid] = Prediction.from_json(sid, {**rec, "boxes_xyxy": {}})
     return preds, boxes
 
 
@@ -156,7 +160,8 @@ def _fmt(v: Any) -> str:
 
 def run(args: argparse.Namespace, params: Params) -> int:
     cfg = params.evaluate
-    samples, gt_boxes = load_samples(args.samples)
+    frames = FrameStore(args.frames) if args.frames else None
+    samples, gt_boxes = load_samples(args.samples, frames)
     if not samples:
         raise InputError(f"{args.samples}: no samples")
     preds, pred_boxes = load_predictions(args.predictions, [s.sample_id for s in samples])

@@ -69,6 +69,10 @@ class FrameBoxes:
     def __len__(self) -> int:
         return len(self.frames)
 
+    def scaled(self, sx: float, sy: float) -> FrameBoxes:
+        """The boxes with x scaled by ``sx`` and y by ``sy`` (annotation -> decoded pixels)."""
+        return FrameBoxes(self.frames, self.boxes * np.array([sx, sy, sx, sy]))
+
     def lookup(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(present mask, row index) of each of ``frames``."""
         frames = np.asarray(frames, dtype=np.int64)

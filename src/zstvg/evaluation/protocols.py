@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from zstvg.evaluation.metrics import FrameBoxes, frame_ious, in_span, recall_at, temporal_iou
-from zstvg.structures import QTYPES, Prediction, Sample
+from zstvg.structures import QTYPES, Prediction, Sample, Status
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _zero(sample: Sample, status: str, reason: str) -> SampleScore:
 def _failure(sample: Sample, pred: Prediction | None) -> SampleScore | None:
     """The zero score of a missing or failed sample, or None when it can be scored."""
     if sample.error:
-        return _zero(sample, "failed", f"sample: {sample.error}")
+        return _zero(sample, "failed", Status("prepare-data", sample.error).reason)
     if pred is None:
         return _zero(sample, "missing", "no prediction")
     if pred.error:

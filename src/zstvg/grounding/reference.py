@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from zstvg.evaluation.metrics import box_iou
-from zstvg.structures import Prediction, Sample, Track
+from zstvg.structures import Prediction, Sample, Status, Track
 
 METHODS = ("oracle", "largest", "random")
 
@@ -53,7 +53,7 @@ def reference_prediction(
     if method not in METHODS:
         raise ValueError(f"unknown reference method {method!r}; known: {', '.join(METHODS)}")
     if sample.error is not None:
-        return Prediction(sample.sample_id, None, error=f"sample failed: {sample.error}")
+        return Prediction(sample.sample_id, None, error=Status("prepare-data", sample.error).reason)
     tracks = [t for t in tracks if t.boxes_xyxy]
     if not tracks:
         return Prediction(sample.sample_id, None, error="empty proposal set")

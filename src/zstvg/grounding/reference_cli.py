@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-from pathlib import Path
 
 from zstvg.config import Params
+from zstvg.failures import print_failures
+from zstvg.structures import scale_gt_boxes
 
 log = logging.getLogger(__name__)
 
@@ -15,9 +16,17 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", required=True, help="samples.jsonl from prepare-data")
     parser.add_argument(
+        "--frames",
+        default=None,
+        metavar="MANIFEST",
+        help="frames manifest.json from sample-frames: samples it failed (a video that does not "
+        "decode) are failed here with that reason, whatever the proposals say",
+    )
+    parser.add_argument(
         "--proposals",
         required=True,
-        help="directory of per-video proposal files in the authors' format (<video_id>.json)",
+        metavar="MANIFEST",
+        help="proposals manifest.json of import-proposals or propose (or its folder)",
     )
     parser.add_argument(
         "--method",
@@ -30,45 +39,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
+    from zstvg.data.samples_file import read_samples, sample_status
     from zstvg.grounding.reference import reference_prediction
-    from zstvg.io import InputError, read_jsonl, write_json, write_provenance
-    from zstvg.proposals import official_format
-    from zstvg.structures import Prediction, Sample
+    from zstvg.io import InputError, write_provenance
+    from zstvg.predictions import write_predictions
+    from zstvg.proposals.store import ProposalStore
+    from zstvg.structures import Prediction, Track, first_failure
+    from zstvg.video.store import FrameStore
 
-    samples = [Sample.from_json(r) for r in read_jsonl(args.samples, what="samples file")]
+    samples = read_samples(args.samples)
+    frames = FrameStore(args.frames) if args.frames else None
+    proposals = ProposalStore(args.proposals)
     rng = random.Random(params.seed)
     # video_id -> its tracks, or the reason its proposal file could not be read
-    cache: dict[str, list | str] = {}
-    preds = {}
+    cache: dict[str, list[Track] | str] = {}
+    preds: dict[str, Prediction] = {}
     for sample in samples:
+        upstream = first_failure(
+            sample_status(sample),
+            frames.sample_status(sample.sample_id) if frames else None,
+            proposals.video_status(sample.video_id),
+        )
+        if upstream is not None:  # never recomputed: the first cause travels on
+            preds[sample.sample_id] = Prediction(sample.sample_id, None, error=upstream.reason)
+            continue
         if sample.video_id not in cache:
-            path = Path(args.proposals) / f"{sample.video_id}.json"
             try:
-                cache[sample.video_id] = list(official_format.read(path).tracks)
+                cache[sample.video_id] = proposals.tracks(sample.video_id)
             except InputError as exc:
                 log.warning("%s", exc)
-                cache[sample.video_id] = str(exc)
+                cache[sample.video_id] = f"{proposals.step}: {exc}"
         tracks = cache[sample.video_id]
         if isinstance(tracks, str):
-            pred = Prediction(sample.sample_id, None, error=tracks)
-        else:
-            pred = reference_prediction(sample, tracks, args.method, rng)
-        preds[sample.sample_id] = pred.to_json()
-    write_json(args.out, preds)
-    failed = sorted(k for k, v in preds.items() if "error" in v)
+            preds[sample.sample_id] = Prediction(sample.sample_id, None, error=tracks)
+            continue
+        scale = frames.gt_scale_xy(sample.sample_id) if frames else None
+        preds[sample.sample_id] = reference_prediction(
+            scale_gt_boxes(sample, scale), tracks, args.method, rng
+        )
+    write_predictions(args.out, preds)
+    failed = sorted(k for k, v in preds.items() if v.error is not None)
     write_provenance(
         args.out,
         step="predict-reference",
         params={"seed": params.seed},
         method=args.method,
         samples=str(args.samples),
-        proposals=str(args.proposals),
+        frames=args.frames,
+        proposals=str(proposals.manifest_path),
         n_failed=len(failed),
     )
     print(
         f"predict-reference ({args.method}): {len(preds)} predictions, {len(failed)} failed "
         f"-> {args.out}"
     )
-    for sid in failed[:20]:
-        print(f"  failed {sid}: {preds[sid]['error']}")
+    print_failures({sid: preds[sid].error or "" for sid in failed}, args.out)
     return 0

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from zstvg.config import Params
-from zstvg.io import InputError, write_json, write_provenance
+from zstvg.io import InputError, fingerprint, read_json, write_json, write_provenance
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+STEP = "import-proposals"
 MAX_LISTED_FAILURES = 20
 
 
@@ -38,6 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _previous_entries(out: Path) -> dict[str, dict[str, Any]]:
+    """The manifest entries of an earlier import into ``out`` (empty when there is none)."""
+    try:
+        manifest = read_json(out / MANIFEST, what="proposals manifest")
+    except InputError:
+        return {}
+    videos = manifest.get("videos") if isinstance(manifest, dict) else None
+    return videos if isinstance(videos, dict) else {}
+
+
 def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.proposals import official_format
 
@@ -50,12 +61,31 @@ def run(args: argparse.Namespace, params: Params) -> int:
         if not p.name.endswith(".provenance.json") and p.name != MANIFEST
     )
     out.mkdir(parents=True, exist_ok=True)
+    previous = _previous_entries(out)
     entries: dict[str, dict[str, Any]] = {}
+    n_reused = 0
     for path in files:
+        before = previous.get(path.stem, {})
+        fp = fingerprint(path, before.get("src_fingerprint"))
+        # An unchanged source file (same content hash) whose output is still there is not
+        # read again: 10,000 released files re-validated on every rerun cost minutes.
+        if before.get("src_fingerprint", {}).get("sha256") == fp["sha256"] and (
+            before.get("status") == "failed" or (out / path.name).is_file()
+        ):
+            entries[path.stem] = {**before, "src_fingerprint": fp}
+            n_reused += 1
+            continue
         try:
             props = official_format.read(path)
+            official_format.check_masks(props, path)
         except InputError as exc:
-            entries[path.stem] = {"file": path.name, "status": "failed", "error": str(exc)}
+            entries[path.stem] = {
+                "file": path.name,
+                "status": "failed",
+                "step": STEP,
+                "error": str(exc),
+                "src_fingerprint": fp,
+            }
             log.warning("%s", exc)
             continue
         official_format.write(
@@ -65,15 +95,18 @@ def run(args: argparse.Namespace, params: Params) -> int:
             "file": path.name,
             "status": "ok" if props.tracks else "empty",
             "n_tracks": len(props.tracks),
+            "src_fingerprint": fp,
         }
     failed = {k: e for k, e in entries.items() if e["status"] == "failed"}
     write_json(
-        out / MANIFEST, {"n_videos": len(entries), "n_failed": len(failed), "videos": entries}
+        out / MANIFEST,
+        {"step": STEP, "n_videos": len(entries), "n_failed": len(failed), "videos": entries},
     )
-    write_provenance(out, step="import-proposals", src=str(src))
+    write_provenance(out, step=STEP, src=str(src))
     print(
         f"import-proposals: {len(entries)} files from {src} ({len(entries) - len(failed)} "
-        f"valid, {len(failed)} rejected); wrote them and {MANIFEST} to {out}"
+        f"valid, {len(failed)} rejected, {n_reused} unchanged since the last import); wrote "
+        f"them and {MANIFEST} to {out}"
     )
     for name, e in list(failed.items())[:MAX_LISTED_FAILURES]:
         print(f"  rejected {name}: {e['error']}")

@@ -273,6 +273,49 @@ def from_official(obj: Any, source: PathLike = "<proposals>") -> OfficialProposa
     return OfficialProposals(tuple(frame_idx), tuple(tracks), width, height)
 
 
+# A mask whose tight box overlaps its frame's box by less than this IoU is a corrupt or
+# misaligned RLE: the released boxes are the masks' own boxes (IoU 1), and a detector box vs
+# the SAM 2 mask it prompted stays above ~0.7 on real frames.
+MASK_BOX_MIN_IOU = 0.5
+
+
+def _iou(a: BoxXYXY, b: BoxXYXY) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih
+    return iw * ih / union if union > 0 else 0.0
+
+
+def check_masks(props: OfficialProposals, source: PathLike) -> None:
+    """Reject RLEs that do not decode, have another frame size, or lie far from their box.
+
+    Decoding every mask costs ~0.1 ms each, so this runs once, at import, not on every read.
+    """
+    for track in props.tracks:
+        for f, rle in sorted(track.rles.items()):
+            where = f"{source}: track {track.track_id}: frame {f}: rles"
+            size = [int(v) for v in rle["size"]]
+            if props.width and props.height and size != [props.height, props.width]:
+                raise InputError(
+                    f"{where}: mask size {size} is not the file's [img_height, img_width] "
+                    f"[{props.height}, {props.width}]"
+                )
+            try:
+                mask_box = rle_mod.box_xyxy(rle)
+                rle_mod.decode(rle)
+            except (ValueError, TypeError) as exc:
+                raise InputError(f"{where}: RLE counts do not decode ({exc})") from None
+            if mask_box is None:
+                continue  # an empty mask says nothing about where the box is
+            iou = _iou(mask_box, track.boxes_xyxy[f])
+            if iou < MASK_BOX_MIN_IOU:
+                raise InputError(
+                    f"{where}: the mask's box {[round(v, 1) for v in mask_box]} is far from the "
+                    f"frame's box {list(track.boxes_xyxy[f])} (IoU {iou:.2f} < "
+                    f"{MASK_BOX_MIN_IOU})"
+                )
+
+
 def to_official(
     frame_idx: Sequence[int], tracks: Sequence[Track], width: int, height: int
 ) -> dict[str, Any]:

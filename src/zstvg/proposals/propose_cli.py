@@ -28,13 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from zstvg.config import Params, ProposalsConfig
-from zstvg.io import InputError, read_json, read_jsonl, sha256_json, write_json, write_provenance
+from zstvg.io import InputError, read_json, sha256_json, write_json, write_provenance
 from zstvg.proposals.frames import FrameSource, JpegFrames
 from zstvg.structures import Track
+from zstvg.video.store import FrameStore
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+STEP = "propose"
 MAX_LISTED_FAILURES = 20
 
 
@@ -144,41 +146,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _load_inputs(
     args: argparse.Namespace,
-) -> tuple[dict[str, list[str]], dict[str, Any], dict[str, str], Path]:
-    rows = read_jsonl(args.samples, what="samples file")
+) -> tuple[dict[str, list[str]], FrameStore, dict[str, str]]:
+    """Samples by video, the frames store, and each sample's detector prompt (target class)."""
+    from zstvg.data.samples_file import read_samples
+    from zstvg.queries.schema import read_decompositions
+
     by_video: dict[str, list[str]] = {}
-    for n, row in enumerate(rows, 1):
-        if "sample_id" not in row or "video_id" not in row:
-            raise InputError(f"{args.samples}:{n}: missing key 'sample_id' or 'video_id'")
-        by_video.setdefault(str(row["video_id"]), []).append(str(row["sample_id"]))
-    manifest = read_json(args.frames, what="frames manifest")
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("videos"), dict):
-        raise InputError(f"{args.frames}: expected an object with a 'videos' mapping")
-    target: dict[str, str] = {}
-    for n, row in enumerate(read_jsonl(args.decompositions, what="decompositions file"), 1):
-        if "sample_id" not in row:
-            raise InputError(f"{args.decompositions}:{n}: missing key 'sample_id'")
-        target[str(row["sample_id"])] = str(row.get("target_class") or "")
-    return by_video, manifest["videos"], target, Path(args.frames).parent
+    for sample in read_samples(args.samples):
+        by_video.setdefault(sample.video_id, []).append(sample.sample_id)
+    store = FrameStore(args.frames)
+    target = {
+        sid: d.target_class or "" for sid, d in read_decompositions(args.decompositions).items()
+    }
+    return by_video, store, target
 
 
-def _video_frames(
-    video_id: str, entry: Mapping[str, Any], sample_ids: Sequence[str], frames_root: Path
-) -> JpegFrames:
+def _video_frames(store: FrameStore, video_id: str, sample_ids: Sequence[str]) -> JpegFrames:
     """The proposal frames of one video: the union of its ok samples' grid frames."""
-    index_path = frames_root / entry.get("index", f"{entry.get('frames_dir', video_id)}/index.json")
-    index = read_json(index_path, what="frame index")
-    grid: set[int] = set()
-    for sid in sample_ids:
-        s = index.get("samples", {}).get(sid)
-        if s is not None and s.get("status") == "ok":
-            grid.update(int(f) for f in s["grid_frame_idx"])
+    frames = store.video_frames(video_id, sample_ids, kind="grid")
     return JpegFrames(
         video_id=video_id,
-        directory=index_path.parent,
-        frame_idx=sorted(grid),
-        width=int(index["width"]),
-        height=int(index["height"]),
+        directory=frames.directory,
+        frame_idx=list(frames.frame_idx),
+        width=frames.width,
+        height=frames.height,
     )
 
 
@@ -204,7 +195,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
     started = time.perf_counter()
     cfg = params.proposals
-    by_video, videos, target, frames_root = _load_inputs(args)
+    by_video, store, target = _load_inputs(args)
+    videos = store.videos
     if args.video_ids:
         unknown = sorted(set(args.video_ids) - set(by_video))
         if unknown:
@@ -249,15 +241,17 @@ def run(args: argparse.Namespace, params: Params) -> int:
         tracks: list[Track] = []
         width = height = 1
         error = None
-        try:
-            if v is None:
-                raise InputError(f"{args.frames}: video {video_id!r} is not in the manifest")
-            if v.get("status") != "ok":
-                raise InputError(f"sample-frames failed: {v.get('error', 'no reason given')}")
-            frames = _video_frames(video_id, v, sample_ids, frames_root)
-            frame_idx, width, height = list(frames.frame_idx), frames.width, frames.height
-        except InputError as exc:
-            error = str(exc)
+        step = STEP  # where a failure arose: here, or upstream (carried on unchanged)
+        if v is None:
+            error = f"{args.frames}: video {video_id!r} is not in the manifest"
+        elif v.get("status") != "ok":
+            error, step = str(v.get("error") or "failed (no reason given)"), "sample-frames"
+        else:
+            try:
+                frames = _video_frames(store, video_id, sample_ids)
+                frame_idx, width, height = list(frames.frame_idx), frames.width, frames.height
+            except Exception as exc:  # an unreadable index is this video's failure
+                error = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
         if error is None and frame_idx:
             detector, tracker, _ = backend()  # a bad checkpoint stops the run (exit 2)
             try:
@@ -272,6 +266,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         entry = {
             "file": path.name,
             "status": status,
+            **({"step": step} if error else {}),
             "n_tracks": len(tracks),
             "classes": classes,
             **({"error": error} if error else {}),
@@ -285,7 +280,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
             device=backends.get("device"),
             n_frames=len(frame_idx),
             seconds=round(time.perf_counter() - t0, 3),
-            **entry,
+            # a failed video is never reused, so its failing step needs no record here
+            **{k: v for k, v in entry.items() if k != "step"},
         )
         entries[video_id] = entry
 
@@ -293,7 +289,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
     n_empty = sum(e["status"] == "empty" for e in entries.values())
     write_json(
         out / MANIFEST,
-        {"n_videos": len(entries), "n_failed": len(failed), "n_empty": n_empty, "videos": entries},
+        {
+            "step": STEP,
+            "n_videos": len(entries),
+            "n_failed": len(failed),
+            "n_empty": n_empty,
+            "videos": entries,
+        },
     )
     write_provenance(
         out,

@@ -18,8 +18,12 @@ A missing or corrupt video marks its samples failed; the others are unaffected; 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -28,14 +32,30 @@ from pathlib import Path
 from typing import Any
 
 from zstvg.config import FramesConfig, Params
-from zstvg.io import InputError, read_json, read_jsonl, sha256_json, write_json, write_provenance
-from zstvg.video.store import frame_path, video_dir_name
+from zstvg.data.samples_file import read_sample_rows
+from zstvg.io import (
+    InputError,
+    atomic_open,
+    fingerprint,
+    read_json,
+    sha256_json,
+    write_json,
+    write_provenance,
+)
+from zstvg.video.store import STEP, frame_path, video_dir_name
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED_FAILURES = 20  # the summary lists this many failures; all are in the manifest
 INDEX_NAME = "index.json"
-_REQUIRED_KEYS = ("sample_id", "video_id", "video_path", "fps", "clip_span")
+# Annotation and decoded frame sizes may differ by rounding (a 321x241 annotation of a 320x240
+# encode); a ratio that agrees on both axes to within this is a uniform scaling of the boxes.
+UNIFORM_SCALE_TOL = 0.01
+# Temp files of a killed run are removed by the next one, but only once they are this old: a
+# younger one may belong to a concurrent run on the same output, still writing it.
+STALE_TMP_S = 60.0
+# A worker checks this often whether the process that started it is still alive.
+PARENT_POLL_S = 0.5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +89,8 @@ class _SampleSpec:
     fps: float
     clip_span: tuple[int, int]
     error: str | None
+    width: int = 0  # the annotation's frame size (0: unknown)
+    height: int = 0
 
 
 @dataclass
@@ -77,36 +99,6 @@ class _VideoJob:
     video_path: str
     out_dir: str
     samples: list[_SampleSpec] = field(default_factory=list)
-
-
-def _read_samples(path: Path) -> list[dict[str, Any]]:
-    rows = read_jsonl(path, what="samples file")
-    seen: set[str] = set()
-    for lineno, row in enumerate(rows, 1):
-        if not isinstance(row, dict):
-            raise InputError(f"{path}: sample {lineno}: expected a JSON object")
-        for key in _REQUIRED_KEYS:
-            if key not in row:
-                raise InputError(f"{path}: sample {lineno}: missing required key {key!r}")
-        if row["sample_id"] in seen:
-            raise InputError(f"{path}: sample {lineno}: duplicate sample_id {row['sample_id']!r}")
-        seen.add(row["sample_id"])
-        span = row["clip_span"]
-        if not (
-            isinstance(span, list)
-            and len(span) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
-        ):
-            raise InputError(
-                f"{path}: sample {row['sample_id']}: field clip_span must be [start, end) "
-                f"integers, got {span!r}"
-            )
-        fps = row["fps"]
-        if isinstance(fps, bool) or not isinstance(fps, int | float):
-            raise InputError(
-                f"{path}: sample {row['sample_id']}: field fps must be a number, got {fps!r}"
-            )
-    return rows
 
 
 def _plan(rows: list[dict[str, Any]], out_root: Path, path: Path) -> list[_VideoJob]:
@@ -131,7 +123,14 @@ def _plan(rows: list[dict[str, Any]], out_root: Path, path: Path) -> list[_Video
             )
         span = (int(row["clip_span"][0]), int(row["clip_span"][1]))
         job.samples.append(
-            _SampleSpec(str(row["sample_id"]), float(row["fps"]), span, row.get("error"))
+            _SampleSpec(
+                str(row["sample_id"]),
+                float(row["fps"]),
+                span,
+                row.get("error"),
+                int(row.get("width") or 0),
+                int(row.get("height") or 0),
+            )
         )
     return list(jobs.values())
 
@@ -144,12 +143,13 @@ def _selections(spec: _SampleSpec, cfg: FramesConfig) -> tuple[list[int], list[i
     return mllm, grid
 
 
-def _job_hash(job: _VideoJob, frames_params: dict[str, Any]) -> str:
-    """What a finished video's frames depend on: the frames parameters and its samples."""
+def _job_hash(job: _VideoJob, frames_params: dict[str, Any], video_sha256: str) -> str:
+    """What a finished video's frames depend on: the parameters, the video's bytes, its samples."""
     return sha256_json(
         {
             "frames": frames_params,
             "video_path": job.video_path,
+            "video_sha256": video_sha256,
             "samples": [
                 [s.sample_id, s.fps, list(s.clip_span)] for s in job.samples if s.error is None
             ],
@@ -157,39 +157,94 @@ def _job_hash(job: _VideoJob, frames_params: dict[str, Any]) -> str:
     )
 
 
-def _resumable(index_path: Path, job_hash: str) -> dict[str, Any] | None:
-    """The finished index.json of this exact job, or None (absent, stale, or files missing)."""
+def _previous_index(index_path: Path) -> dict[str, Any] | None:
+    """The index.json an earlier run left, or None (absent or unreadable: redo the video)."""
     if not index_path.is_file():
         return None
     try:
         index = read_json(index_path)
     except InputError:
         return None
-    if not isinstance(index, dict) or index.get("job_sha256") != job_hash:
-        return None
+    return index if isinstance(index, dict) else None
+
+
+def _resumable(index: dict[str, Any] | None, index_path: Path, job_hash: str) -> bool:
+    """Whether ``index`` is the finished index of this exact job with all its frames on disk."""
+    if index is None or index.get("job_sha256") != job_hash:
+        return False
     folder = index_path.parent
-    if not all(frame_path(folder, f).is_file() for f in index.get("frame_idx", [])):
-        return None
-    return index
+    return all(frame_path(folder, f).is_file() for f in index.get("frame_idx", []))
 
 
 def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, Any]:
     """Decode one video and write its frames and index.json. Runs in a worker process.
 
     Returns ``{"video_id", "video": manifest entry, "samples": {sample_id: manifest entry},
-    "n_written": int, "resumed": bool}``.
+    "n_written": int, "resumed": bool, "fingerprint_s": float}``. Any exception of this one
+    video (an unwritable frame folder, a decoder bug, out of memory) fails the video and its
+    samples with the exception's type and message; the other videos are unaffected.
     """
+    try:
+        return _process_video_unguarded(job, frames_params)
+    except Exception as exc:  # one video's failure is data; the run goes on
+        reason = f"{type(exc).__name__}: {exc}"
+        log.warning("video %s: %s", job.video_id, reason)
+        return _failed_video(job, reason, {})
+
+
+def _failed_video(
+    job: _VideoJob, reason: str, samples: dict[str, dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
+    """The result of a video whose frames cannot be used: it and its remaining samples fail."""
+    out_dir = Path(job.out_dir)
+    for spec in job.samples:
+        samples.setdefault(spec.sample_id, _failed(job, reason))
+    video = {
+        "video_path": job.video_path,
+        "frames_dir": out_dir.name,
+        "index": f"{out_dir.name}/{INDEX_NAME}",
+        "samples": [s.sample_id for s in job.samples],
+        "status": "failed",
+        "error": reason,
+        **extra,
+    }
+    return {
+        "video_id": job.video_id,
+        "video": video,
+        "samples": samples,
+        "n_written": 0,
+        "resumed": False,
+        "fingerprint_s": 0.0,
+    }
+
+
+def _size_check(spec: _SampleSpec, width: int, height: int) -> dict[str, Any]:
+    """Flags (and the GT box scale) when the annotation's frame size is not the decoded one.
+
+    A uniform ratio (both axes within 1%) means the annotation was made on a rescaled copy:
+    boxes map onto the decoded frames by ``gt_scale_xy``, which readers apply. Otherwise only
+    the flag is set: no single scale would be right.
+    """
+    if not (spec.width and spec.height) or (spec.width, spec.height) == (width, height):
+        return {}
+    sx, sy = width / spec.width, height / spec.height
+    flag = f"frame_size_mismatch:{spec.width}x{spec.height}->{width}x{height}"
+    if abs(sx - sy) <= UNIFORM_SCALE_TOL * max(sx, sy):
+        return {"flags": [flag], "gt_scale_xy": [sx, sy]}
+    return {"flags": [flag, "frame_size_nonuniform"]}
+
+
+def _process_video_unguarded(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, Any]:
     from zstvg.video.decode import VideoDecodeError, decode_frames
 
     cfg = FramesConfig(**frames_params)
     out_dir = Path(job.out_dir)
     index_path = out_dir / INDEX_NAME
-    job_hash = _job_hash(job, frames_params)
     samples: dict[str, dict[str, Any]] = {}
     selections: dict[str, tuple[list[int], list[int]]] = {}
     for spec in job.samples:
         if spec.error is not None:
-            samples[spec.sample_id] = _failed(job, f"prepare-data: {spec.error}")
+            samples[spec.sample_id] = _failed(job, spec.error, step="prepare-data")
             continue
         try:
             selections[spec.sample_id] = _selections(spec, cfg)
@@ -203,16 +258,20 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
     }
     if not selections:
         reason = "no sample of this video can be decoded (all failed before decoding)"
-        return {
-            "video_id": job.video_id,
-            "video": {**video_entry, "status": "failed", "error": reason},
-            "samples": samples,
-            "n_written": 0,
-            "resumed": False,
-        }
+        return _failed_video(job, reason, samples)
 
-    index = _resumable(index_path, job_hash)
-    resumed = index is not None
+    if not Path(job.video_path).is_file():
+        return _failed_video(job, f"video file not found: {job.video_path}", samples)
+    previous = _previous_index(index_path)
+    t0 = time.perf_counter()
+    try:
+        video_fp = fingerprint(job.video_path, (previous or {}).get("video_fingerprint"))
+    except InputError as exc:
+        return _failed_video(job, f"video file unreadable: {exc}", samples)
+    fingerprint_s = time.perf_counter() - t0
+    job_hash = _job_hash(job, frames_params, video_fp["sha256"])
+    resumed = _resumable(previous, index_path, job_hash)
+    index = previous if resumed else None
     n_written = 0
     if index is None:
         wanted = sorted({f for m, g in selections.values() for f in (*m, *g)})
@@ -220,25 +279,26 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
 
         def write(frame_idx: int, _t: float | None, image: Any) -> None:
             nonlocal n_written
-            target = frame_path(out_dir, frame_idx)
-            tmp = out_dir / f".{frame_idx:06d}.jpg.tmp"
-            image.save(tmp, format="JPEG", quality=cfg.jpeg_quality)
-            os.replace(tmp, target)
+            # fsync skipped: a frame lost to a power cut is redone, index.json is written last.
+            with atomic_open(frame_path(out_dir, frame_idx), "wb", fsync=False) as fh:
+                image.save(fh, format="JPEG", quality=cfg.jpeg_quality)
             n_written += 1
 
         try:
             report = decode_frames(job.video_path, wanted, write)
         except VideoDecodeError as exc:
-            for sid in selections:
-                samples[sid] = _failed(job, str(exc))
-            return {
-                "video_id": job.video_id,
-                "video": {**video_entry, "status": "failed", "error": str(exc)},
-                "samples": samples,
-                "n_written": n_written,
-                "resumed": False,
-            }
+            result = _failed_video(job, str(exc), samples)
+            result["n_written"] = n_written
+            return result
         index = _build_index(job, report, selections, frames_params, job_hash)
+        index["video_fingerprint"] = video_fp
+        for spec in job.samples:
+            entry = index["samples"].get(spec.sample_id)
+            if entry is not None:
+                check = _size_check(spec, report.width, report.height)
+                entry["flags"] = [*entry["flags"], *check.get("flags", [])]
+                if "gt_scale_xy" in check:
+                    entry["gt_scale_xy"] = check["gt_scale_xy"]
         _remove_stale_frames(out_dir, set(index["frame_idx"]))
         write_json(index_path, index, indent=None)
 
@@ -246,11 +306,12 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
         samples[sid] = {
             "video_id": job.video_id,
             "status": entry["status"],
-            **({"error": entry["error"]} if "error" in entry else {}),
+            **({"step": STEP, "error": entry["error"]} if "error" in entry else {}),
             "flags": entry["flags"],
             "frames_dir": out_dir.name,
             "mllm_frame_idx": entry["mllm_frame_idx"],
             "n_grid_frames": len(entry["grid_frame_idx"]),
+            **({"gt_scale_xy": entry["gt_scale_xy"]} if "gt_scale_xy" in entry else {}),
         }
     video_entry.update(
         status="ok",
@@ -259,6 +320,7 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
         width=index["width"],
         height=index["height"],
         n_frames_stored=len(index["frame_idx"]),
+        video_sha256=video_fp["sha256"],
     )
     return {
         "video_id": job.video_id,
@@ -266,11 +328,13 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
         "samples": samples,
         "n_written": n_written,
         "resumed": resumed,
+        "fingerprint_s": fingerprint_s,
     }
 
 
-def _failed(job: _VideoJob, reason: str) -> dict[str, Any]:
-    return {"video_id": job.video_id, "status": "failed", "error": reason}
+def _failed(job: _VideoJob, reason: str, step: str = STEP) -> dict[str, Any]:
+    """A failed sample's manifest entry; ``step`` is where the failure arose."""
+    return {"video_id": job.video_id, "status": "failed", "step": step, "error": reason}
 
 
 def _build_index(
@@ -338,8 +402,51 @@ def _remove_stale_frames(out_dir: Path, keep: set[int]) -> None:
         stem = path.stem
         if not (stem.isdigit() and int(stem) in keep):
             path.unlink()
-    for path in out_dir.glob(".*.jpg.tmp"):  # left by a run killed while writing
-        path.unlink()
+    now = time.time()
+    for path in out_dir.glob(".*.jpg.*.tmp"):  # left by a run killed while writing
+        with contextlib.suppress(FileNotFoundError):
+            if now - path.stat().st_mtime > STALE_TMP_S:
+                path.unlink()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Worker initializer: exit as soon as the parent is gone.
+
+    A parent killed by SIGKILL (a scheduler's time limit, the OOM killer) cannot stop its
+    workers, which would decode on, reparented, for minutes; a daemon thread polling the
+    parent pid ends them within PARENT_POLL_S.
+    """
+
+    def poll() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=poll, name="watch-parent", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _terminate_children_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit(143) after terminating this process's worker children.
+
+    Python's default SIGTERM kills only the parent; exiting through SystemExit would make the
+    pool wait for the videos in flight. Terminating the workers first lets the run end at once;
+    the frames they were writing are temp files, and the next run resumes.
+    """
+
+    def handler(signum: int, _frame: Any) -> None:
+        for child in multiprocessing.active_children():
+            child.terminate()
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_jobs(
@@ -354,11 +461,17 @@ def _run_jobs(
                 yield _process_video(job, frames_params)
                 progress.update()
             return
-        import multiprocessing
-
         # spawn, not fork: forking a process that holds FFmpeg decoder threads is unsafe.
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+        with (
+            _terminate_children_on_sigterm(),
+            ProcessPoolExecutor(
+                max_workers=min(workers, len(jobs)),
+                mp_context=ctx,
+                initializer=_watch_parent,
+                initargs=(os.getpid(),),
+            ) as pool,
+        ):
             futures = [pool.submit(_process_video, job, frames_params) for job in jobs]
             for future in as_completed(futures):
                 yield future.result()
@@ -373,7 +486,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     manifest_path = Path(args.out)
     if args.workers < 1:
         raise InputError(f"--workers: got {args.workers}; expected at least 1")
-    rows = _read_samples(samples_path)
+    rows = read_sample_rows(samples_path)
     jobs = _plan(rows, manifest_path.parent, samples_path)
     frames_params = params.section("frames")
 
@@ -400,18 +513,24 @@ def run(args: argparse.Namespace, params: Params) -> int:
     }
     write_json(manifest_path, manifest)
     write_provenance(
-        manifest_path, step="sample-frames", params=frames_params, samples=str(samples_path)
+        manifest_path,
+        step="sample-frames",
+        params=frames_params,
+        samples=str(samples_path),
+        samples_fingerprint=fingerprint(samples_path),
     )
+    fingerprint_s = sum(r["fingerprint_s"] for r in results.values())
 
     seconds = time.perf_counter() - started
     print(
         f"sample-frames: {len(videos)} videos ({len(videos) - len(failed_videos)} ok, "
         f"{len(failed_videos)} failed, {n_resumed} already done), {len(sample_entries)} "
         f"samples ({len(sample_entries) - len(failed_samples)} ok, {len(failed_samples)} "
-        f"failed), {n_written} frames written in {seconds:.1f} s"
+        f"failed), {n_written} frames written in {seconds:.1f} s "
+        f"(fingerprinting the videos: {fingerprint_s:.2f} s)"
     )
     for sid, entry in list(failed_samples.items())[:MAX_LISTED_FAILURES]:
-        print(f"  failed {sid}: {entry['error']}")
+        print(f"  failed {sid}: {entry.get('step', STEP)}: {entry['error']}")
     if len(failed_samples) > MAX_LISTED_FAILURES:
         print(f"  ... and {len(failed_samples) - MAX_LISTED_FAILURES} more (see {manifest_path})")
     print(f"  wrote {manifest_path} (+ .provenance.json) and frames under {manifest_path.parent}")

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from zstvg.io import InputError, PathLike, read_json, sha256_json
+from zstvg.structures import Status
 
+STEP = "sample-frames"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -76,7 +78,29 @@ class FrameStore:
         if not isinstance(manifest, dict) or not isinstance(manifest.get("videos"), dict):
             raise InputError(f"{self.manifest_path}: expected an object with a 'videos' mapping")
         self.videos: dict[str, dict[str, Any]] = manifest["videos"]
+        samples = manifest.get("samples", {})
+        if not isinstance(samples, dict):
+            raise InputError(f"{self.manifest_path}: field samples must be an object")
+        self.samples: dict[str, dict[str, Any]] = samples
         self._index: dict[str, dict[str, Any]] = {}
+
+    def sample_status(self, sample_id: str) -> Status:
+        """The sample's status after sample-frames: its first failure (prepare-data's, the
+        video's, or its own) with the step that set it, else ok with its flags."""
+        entry = self.samples.get(sample_id)
+        if entry is None:
+            return Status(STEP, f"sample {sample_id!r} is not in {self.manifest_path}")
+        flags = tuple(str(f) for f in entry.get("flags") or ())
+        if entry.get("status") != "ok":
+            reason = str(entry.get("error") or entry.get("status") or "failed (no reason given)")
+            return Status(str(entry.get("step") or STEP), reason, flags)
+        return Status(STEP, None, flags)
+
+    def gt_scale_xy(self, sample_id: str) -> tuple[float, float] | None:
+        """(sx, sy) mapping the annotation's boxes onto the decoded frames, when they differ
+        by a uniform ratio (sample-frames flags ``frame_size_mismatch``); else None."""
+        scale = self.samples.get(sample_id, {}).get("gt_scale_xy")
+        return (float(scale[0]), float(scale[1])) if scale else None
 
     def video_error(self, video_id: str) -> str | None:
         """Why the video's frames are unusable, or None when they are fine."""
@@ -92,10 +116,29 @@ class FrameStore:
             error = self.video_error(video_id)
             if error:
                 raise InputError(error)
-            folder = self.root / self.videos[video_id].get("frames_dir", video_id)
-            self._index[video_id] = read_json(folder / "index.json", what="frame index")
-            self._index[video_id]["_dir"] = folder
+            entry = self.videos[video_id]
+            folder = self.root / entry.get("frames_dir", video_dir_name(video_id))
+            index = read_json(folder / "index.json", what="frame index")
+            if not isinstance(index, dict) or not isinstance(index.get("samples"), dict):
+                raise InputError(f"{folder / 'index.json'}: expected an object with 'samples'")
+            index["_dir"] = folder
+            self._index[video_id] = index
         return self._index[video_id]
+
+    def video_frames(
+        self, video_id: str, sample_ids: Sequence[str], kind: str = "grid"
+    ) -> SampleFrames:
+        """The union of the ok samples' ``kind`` frames of one video (the proposal frames)."""
+        index = self.index(video_id)
+        frames: set[int] = set()
+        for sid in sample_ids:
+            entry = index["samples"].get(sid)
+            if entry is not None and entry.get("status") == "ok":
+                frames.update(int(f) for f in entry[f"{kind}_frame_idx"])
+        return SampleFrames(
+            "", video_id, tuple(sorted(frames)), float(index["fps"]), int(index["width"]),
+            int(index["height"]), Path(index["_dir"]),
+        )  # fmt: skip
 
     def sample(self, video_id: str, sample_id: str, kind: str = "mllm") -> SampleFrames:
         """The sample's ``mllm`` (uniform N) or ``grid`` (evaluation grid) frames."""

@@ -1,0 +1,113 @@
+"""``samples.jsonl``: the one writer (``prepare-data``) and the one reader of the sample list.
+
+One JSON object per line, :meth:`zstvg.structures.Sample.to_json` (DESIGN §4). The reader
+checks every field a later step relies on and names the file, the line and the field, so a
+hand-edited or foreign file fails with exit 2 instead of a traceback three steps later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from zstvg.io import InputError, PathLike, read_jsonl, write_jsonl
+from zstvg.structures import QTYPES, Sample, Status
+
+STEP = "prepare-data"
+_REQUIRED = (
+    "sample_id", "video_id", "video_path", "query", "qtype", "fps", "n_frames", "width",
+    "height", "gt_span", "clip_span",
+)  # fmt: skip
+
+
+def write_samples(path: PathLike, samples: Iterable[Sample]) -> int:
+    """Write the sample list atomically; returns the number of samples."""
+    return write_jsonl(path, (s.to_json() for s in samples))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_row(row: Any, where: str) -> None:
+    """Raise InputError (``<where>: field <name> ...``) unless ``row`` is a valid sample record.
+
+    Boxes are checked to be four finite numbers with x2 >= x1 and y2 >= y1: prepare-data turns
+    bad annotation boxes into a sample error, so a bad box here means the file was edited.
+    """
+    if not isinstance(row, dict):
+        raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    for key in _REQUIRED:
+        if key not in row:
+            raise InputError(f"{where}: missing required key {key!r}")
+    for key in ("sample_id", "video_id", "video_path", "query"):
+        if not isinstance(row[key], str):
+            raise InputError(f"{where}: field {key} must be a string, got {row[key]!r}")
+    if row["qtype"] not in QTYPES:
+        raise InputError(f"{where}: field qtype must be one of {QTYPES}, got {row['qtype']!r}")
+    if not (_is_finite(row["fps"]) and row["fps"] > 0):
+        raise InputError(f"{where}: field fps must be a finite number > 0, got {row['fps']!r}")
+    for key in ("n_frames", "width", "height"):
+        if not (_is_int(row[key]) and row[key] >= 0):
+            raise InputError(f"{where}: field {key} must be an integer >= 0, got {row[key]!r}")
+    for key in ("gt_span", "clip_span"):
+        span = row[key]
+        if not (isinstance(span, list) and len(span) == 2 and all(_is_int(v) for v in span)):
+            raise InputError(f"{where}: field {key} must be [start, end) integers, got {span!r}")
+    boxes = row.get("gt_boxes_xyxy") or {}
+    if not isinstance(boxes, dict):
+        raise InputError(f"{where}: field gt_boxes_xyxy must be an object keyed by frame")
+    for frame, box in boxes.items():
+        if not frame.isdigit():
+            raise InputError(f"{where}: field gt_boxes_xyxy: key {frame!r} is not a frame index")
+        if not (
+            isinstance(box, list)
+            and len(box) == 4
+            and all(_is_finite(v) for v in box)
+            and box[2] >= box[0]
+            and box[3] >= box[1]
+        ):
+            raise InputError(
+                f"{where}: field gt_boxes_xyxy[{frame}] must be 4 finite numbers "
+                f"[x1, y1, x2, y2] with x2 >= x1, y2 >= y1, got {box!r}"
+            )
+    error = row.get("error")
+    if error is not None and not isinstance(error, str):
+        raise InputError(f"{where}: field error must be a string or null, got {error!r}")
+
+
+def read_sample_rows(path: PathLike) -> list[dict[str, Any]]:
+    """The validated JSON rows (for readers that build their own box arrays, e.g. evaluate)."""
+    path = Path(path)
+    rows = read_jsonl(path, what="samples file")
+    seen: set[str] = set()
+    for lineno, row in enumerate(rows, 1):
+        where = f"{path}:{lineno}"
+        check_row(row, where)
+        if row["sample_id"] in seen:
+            raise InputError(f"{where}: duplicate sample_id {row['sample_id']!r}")
+        seen.add(row["sample_id"])
+    return rows
+
+
+def read_samples(path: PathLike) -> list[Sample]:
+    """The sample list, validated (see :func:`check_row`), in file order."""
+    path = Path(path)
+    out = []
+    for lineno, row in enumerate(read_sample_rows(path), 1):
+        try:
+            out.append(Sample.from_json(row))
+        except TypeError as exc:  # an unknown key
+            raise InputError(f"{path}:{lineno}: not a sample record: {exc}") from None
+    return out
+
+
+def sample_status(sample: Sample) -> Status:
+    """The sample's status as prepare-data left it."""
+    return Status(STEP, sample.error)
