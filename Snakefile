@@ -98,6 +98,7 @@ rule demo:
             "results/proposals/synthetic/tiny-demo/manifest.json",
         ],
         tables=["results/tables/tubedetr/table1.md", "results/tables/tubedetr/table2.md"],
+        per_sample="results/metrics/synthetic/reference/oracle/tubedetr.per_sample.csv",
         figures="results/figures/tubedetr",
         sheet="results/figures/synthetic/reference/largest/synthetic_000_sheet.png",
         attention=expand("results/attention/synthetic/{model}/manifest.json", model=MODELS),
@@ -109,6 +110,6 @@ rule demo:
         "zstvg summarize --title 'zstvg demo: synthetic benchmark' --chance-note "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --proposals {input.proposals} "
-        "--attention {input.attention} "
+        "--attention {input.attention} --per-sample {input.per_sample} "
         "--tables {input.tables} --figures {input.figures}/*.png {input.sheet} "
         "--out {output} --log-file {log}"

@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--figures", nargs="*", default=[], help="figure files to list")
     parser.add_argument(
+        "--per-sample",
+        nargs="*",
+        default=[],
+        help="per-sample CSVs of evaluate: the samples they score 0 are listed with the reason",
+    )
+    parser.add_argument(
         "--chance-note",
         action="store_true",
         help="say that the numbers come from tiny random-weight models",
@@ -88,7 +94,25 @@ def summarize_frames(path: str) -> list[str]:
         f"{stored} frames stored: `{Path(path).parent}`"
     ]
     lines += _failures("videos failed", failed)
+    samples = m.get("samples", {})
+    failed_samples = {
+        k: f"{v.get('step', 'sample-frames')}: {v.get('error', v.get('status'))}"
+        for k, v in samples.items()
+        if v.get("status") != "ok"
+    }
+    lines += _failures("samples failed before the MLLM", failed_samples)
     return lines
+
+
+def summarize_scores(path: str) -> list[str]:
+    """The samples a per-sample CSV scores as failed or missing, with their reasons."""
+    import pandas as pd
+
+    df = pd.read_csv(path, keep_default_na=False)
+    bad = df[df["status"] != "ok"]
+    reasons = dict(zip(bad["sample_id"].astype(str), bad["reason"].astype(str), strict=True))
+    lines = [f"- scored: {len(df)} samples, {len(bad)} scored 0 as failed or missing: `{path}`"]
+    return lines + _failures("samples scored 0", reasons)
 
 
 def summarize_decompositions(path: str) -> list[str]:
@@ -158,6 +182,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
         lines += summarize_proposals(manifest)
     for manifest in args.attention:
         lines += summarize_attention(manifest)
+    for csv in args.per_sample:
+        lines += summarize_scores(csv)
     for table in args.tables:
         lines += ["", f"## {Path(table).stem} (`{table}`)", "", Path(table).read_text().strip()]
     if args.figures:

@@ -52,3 +52,12 @@ def all_metrics(protocol):
         for d in config["run"]["datasets"]
         for v in REFERENCE_VARIANTS
     ]
+
+
+def dataset_videos(wildcards):
+    """The video files samples.jsonl names that exist (missing ones are failed samples, not
+    missing inputs), read once prepare_data has written it (a checkpoint)."""
+    samples = checkpoints.prepare_data.get(dataset=wildcards.dataset).output.samples
+    with open(samples, encoding="utf-8") as fh:
+        paths = {json.loads(line)["video_path"] for line in fh if line.strip()}
+    return sorted(p for p in paths if os.path.isfile(p))

@@ -16,7 +16,10 @@ rule make_synthetic:
         "zstvg make-synthetic --params {PARAMS_FILE} --out {params.out} --log-file {log}"
 
 
-rule prepare_data:
+# A checkpoint: once samples.jsonl exists, sample_frames lists the videos it names as inputs,
+# so a video replaced, truncated or restored (a newer mtime) reruns sample_frames, which then
+# redoes only the videos whose content fingerprint changed.
+checkpoint prepare_data:
     input:
         annotations=lambda w: dataset_cfg(w)["annotations"],
     output:
@@ -39,6 +42,7 @@ rule prepare_data:
 rule sample_frames:
     input:
         samples="results/samples/{dataset}.jsonl",
+        videos=dataset_videos,
     output:
         manifest="results/frames/{dataset}/manifest.json",
     params:

@@ -272,6 +272,12 @@ def _process_video_unguarded(job: _VideoJob, frames_params: dict[str, Any]) -> d
     job_hash = _job_hash(job, frames_params, video_fp["sha256"])
     resumed = _resumable(previous, index_path, job_hash)
     index = previous if resumed else None
+    if index is not None and index.get("status") == "failed":
+        # The same bytes failed to decode last time; decoding is deterministic, so the
+        # failure is reused like a success would be (a replaced file has another hash).
+        result = _failed_video(job, str(index.get("error")), samples)
+        result.update(resumed=True, fingerprint_s=fingerprint_s)
+        return result
     n_written = 0
     if index is None:
         wanted = sorted({f for m, g in selections.values() for f in (*m, *g)})
@@ -287,8 +293,19 @@ def _process_video_unguarded(job: _VideoJob, frames_params: dict[str, Any]) -> d
         try:
             report = decode_frames(job.video_path, wanted, write)
         except VideoDecodeError as exc:
+            _remove_stale_frames(out_dir, set())
+            failed_index = {
+                "video_id": job.video_id,
+                "video_path": job.video_path,
+                "status": "failed",
+                "error": str(exc),
+                "frame_idx": [],
+                "job_sha256": job_hash,
+                "video_fingerprint": video_fp,
+            }
+            write_json(index_path, failed_index, indent=None)
             result = _failed_video(job, str(exc), samples)
-            result["n_written"] = n_written
+            result.update(n_written=n_written, fingerprint_s=fingerprint_s)
             return result
         index = _build_index(job, report, selections, frames_params, job_hash)
         index["video_fingerprint"] = video_fp
