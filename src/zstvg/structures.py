@@ -23,6 +23,7 @@ STEPS = (
     "decompose",
     "import-proposals",
     "propose",
+    "probe-attention",
     "predict-reference",
     "ground",
 )

@@ -55,7 +55,12 @@ def workdir(tmp_path, tiny_checkpoint, params_raw):
         )
     )
     (frames / "manifest.json").write_text(
-        json.dumps({"videos": {"v1": {"status": "ok", "frames_dir": "v1"}}})
+        json.dumps(
+            {
+                "videos": {"v1": {"status": "ok", "frames_dir": "v1"}},
+                "samples": {"ok": {"video_id": "v1", "status": "ok", "flags": []}},
+            }
+        )
     )
     samples = tmp_path / "samples.jsonl"
     rows = [_sample("ok"), _sample("broken", error="video file not found: v1.mp4")]

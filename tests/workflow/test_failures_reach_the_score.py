@@ -45,7 +45,10 @@ def _write_30_frames(src: Path, dst: Path) -> None:
     """A valid mp4 holding the first 30 frames of ``src`` (same size and rate)."""
     with av.open(str(src)) as inp:
         stream = inp.streams.video[0]
-        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(30), inp.decode(stream))]
+        frames = [
+            f.to_ndarray(format="rgb24")
+            for _, f in zip(range(30), inp.decode(stream), strict=False)
+        ]
         rate = stream.average_rate
     with av.open(str(dst), mode="w", format="mp4") as out:
         enc = out.add_stream("mpeg4", rate=rate)

@@ -90,16 +90,18 @@ def probe_sample(
 def run(args: argparse.Namespace, params: Params) -> int:
     import numpy as np
 
+    from zstvg.data.samples_file import read_samples, sample_status
+    from zstvg.failures import print_failures
     from zstvg.io import (
         InputError,
         atomic_open,
-        read_jsonl,
+        fingerprint_tree,
         sha256_json,
         write_json,
         write_provenance,
     )
     from zstvg.mllm import build_mllm
-    from zstvg.structures import Sample
+    from zstvg.structures import first_failure
     from zstvg.video.store import FrameStore, video_dir_name
 
     if args.model not in params.models:
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
             f"known: {', '.join(sorted(params.models))}"
         )
     model_cfg = params.models[args.model]
-    samples = [Sample.from_json(r) for r in read_jsonl(args.samples, what="samples file")]
+    samples = read_samples(args.samples)
     if args.sample_ids:
         unknown = sorted(set(args.sample_ids) - {s.sample_id for s in samples})
         if unknown:
@@ -130,14 +132,17 @@ def run(args: argparse.Namespace, params: Params) -> int:
     for sample in samples:
         name = video_dir_name(sample.sample_id)
         prompt = args.prompt.format(query=sample.query)
+        upstream = first_failure(sample_status(sample), store.sample_status(sample.sample_id))
+        if upstream is not None:  # carried on, never recomputed
+            entries[sample.sample_id] = {"status": "failed", "error": upstream.reason}
+            continue
         try:
-            if sample.error:
-                raise InputError(f"sample failed: {sample.error}")
             frames = store.sample(sample.video_id, sample.sample_id, kind="mllm")
             probe = probe_sample(mllm, frames.read(), frames.frame_idx, frames.fps, prompt)
-        except (InputError, ValueError, RuntimeError) as exc:
-            log.warning("%s: %s", sample.sample_id, exc)
-            entries[sample.sample_id] = {"status": "failed", "error": str(exc)}
+        except Exception as exc:  # one sample's failure (bad frames, out of memory) is data
+            reason = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+            log.warning("%s: %s", sample.sample_id, reason)
+            entries[sample.sample_id] = {"status": "failed", "error": f"probe-attention: {reason}"}
             continue
         attn = probe.pop("attn_thw")
         with atomic_open(out / f"{name}.npz", "wb") as fh:
@@ -170,6 +175,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
         model=args.model,
         backend=model_cfg.backend,
         checkpoint=model_cfg.checkpoint,
+        checkpoint_fingerprint=(
+            fingerprint_tree(model_cfg.checkpoint)["sha256"]
+            if Path(model_cfg.checkpoint).exists()
+            else None  # a hub id: its revision is the checkpoint's identity
+        ),
         prompt_template=args.prompt,
         prompt_sha256=sha256_json(args.prompt),
         samples=str(args.samples),
@@ -179,6 +189,5 @@ def run(args: argparse.Namespace, params: Params) -> int:
         f"{len(entries)} samples, {len(failed)} failed, in "
         f"{time.perf_counter() - started:.1f} s -> {out}"
     )
-    for sid in failed[:20]:
-        print(f"  failed {sid}: {entries[sid]['error']}")
+    print_failures({sid: entries[sid]["error"] for sid in failed}, out / MANIFEST)
     return 0
