@@ -23,6 +23,34 @@ class InputError(ValueError):
     """Bad user input; the message names the file and the field."""
 
 
+TMP_SUFFIX = ".tmp"
+
+
+def remove_dead_temp_files(directory: PathLike) -> int:
+    """Delete the temp files :func:`atomic_open` left in ``directory`` when its writer died
+    (killed mid-write); a live writer's file is kept. Returns how many were removed."""
+    n = 0
+    for path in Path(directory).glob(f".*{TMP_SUFFIX}"):
+        parts = path.name.split(".")
+        pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
+        if pid is None or pid == os.getpid() or _alive(pid):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            n += 1
+    return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_open(
     path: PathLike, mode: str = "w", *, fsync: bool = True, **kwargs: Any
@@ -35,7 +63,11 @@ def atomic_open(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The writer's pid in the name lets a later run tell a dead writer's leftover from a
+    # concurrent writer's file in progress (see :func:`remove_dead_temp_files`).
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent
+    )
     # mkstemp creates 0600 files; give outputs the usual umask-derived mode (0644 typically) so
     # results are readable by the other users of a shared cluster filesystem.
     umask = os.umask(0)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +153,8 @@ def test_resume_skips_finished_videos_and_redoes_changed_ones(dataset, tmp_path,
 
     assert _run(dataset, out) == 0
     second = capsys.readouterr().out
-    assert "2 already done), " in second and " 0 frames written" in second
+    # clipA, clipB ok; clipC's decode failure is reused too (same bytes, same failure)
+    assert "3 already done), " in second and " 0 frames written" in second
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
     assert out.read_text() == manifest
 
@@ -234,3 +239,81 @@ def test_video_ids_with_slashes_get_safe_folders(tmp_path, make_video, capsys):
     entry = json.loads(out.read_text())["videos"]["0001/2401075277"]
     assert entry["frames_dir"].startswith("0001_2401075277-")
     assert (out.parent / entry["frames_dir"] / "index.json").is_file()
+
+
+def test_changed_video_is_redone_and_touched_one_is_not(dataset, tmp_path, capsys):
+    """The resume key holds the video's content hash: truncating a video after a finished run
+    redoes it (and fails it); a copy with a new mtime but the same bytes is reused, its hash
+    found by reading the file once."""
+    rows = [json.loads(line) for line in dataset.read_text().splitlines()]
+    video = Path(next(r["video_path"] for r in rows if r["sample_id"] == "a-whole"))
+    local = tmp_path / "clipA.mp4"
+    local.write_bytes(video.read_bytes())
+    mine = tmp_path / "mine.jsonl"
+    write_jsonl(mine, [{**r, "video_path": str(local)} for r in rows if r["video_id"] == "clipA"])
+    out = tmp_path / "frames" / "manifest.json"
+    assert _run(mine, out) == 0
+    capsys.readouterr()
+
+    os.utime(local, ns=(time.time_ns(), time.time_ns()))  # same bytes, newer mtime
+    assert _run(mine, out) == 0
+    assert "1 already done" in capsys.readouterr().out
+
+    data = local.read_bytes()
+    local.write_bytes(data[: len(data) // 4])
+    assert _run(mine, out) == 0
+    printed = capsys.readouterr().out
+    assert "0 already done" in printed
+    manifest = json.loads(out.read_text())
+    assert manifest["samples"]["a-whole"]["status"] == "failed"
+    assert manifest["samples"]["a-whole"]["step"] == "sample-frames"
+
+
+def test_one_unexpected_error_fails_that_video_only(dataset, tmp_path, capsys):
+    """The frame folder of one video exists as a file: that video fails with the exception's
+    type and message, the others are written, the manifest lists it."""
+    out = tmp_path / "frames" / "manifest.json"
+    out.parent.mkdir()
+    (out.parent / "clipA").write_text("not a folder")
+    assert _run(dataset, out) == 0
+    manifest = json.loads(out.read_text())
+    assert manifest["videos"]["clipA"]["status"] == "failed"
+    assert manifest["videos"]["clipA"]["error"].startswith(("FileExistsError", "NotADirectory"))
+    assert manifest["samples"]["a-part"]["status"] == "failed"
+    assert manifest["videos"]["clipB"]["status"] == "ok"
+    assert (out.parent / "clipB" / "index.json").is_file()
+
+
+def test_two_concurrent_runs_on_one_output_both_finish(dataset, tmp_path):
+    out = tmp_path / "frames" / "manifest.json"
+    cmd = [str(Path(sys.executable).parent / "zstvg"), "sample-frames", "--samples",
+           str(dataset), "--out", str(out), "--workers", "1"]  # fmt: skip
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in "ab"]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert not list(out.parent.rglob("*.tmp"))
+    assert json.loads(out.read_text())["videos"]["clipA"]["status"] == "ok"
+
+
+def test_annotation_size_differs_from_decoded_size(make_video, tmp_path):
+    """A 128x96 annotation of a 64x48 video is a uniform 0.5 scale (recorded for readers);
+    100x48 has no single scale and is only flagged."""
+    video = make_video("clipA.mp4", 60, gop=10)  # 64x48
+    rows = [
+        {**_sample("same", video, (0, 60))},
+        {**_sample("double", video, (0, 60)), "width": 128, "height": 96},
+        {**_sample("skewed", video, (0, 60)), "width": 100, "height": 48},
+    ]
+    samples = tmp_path / "s.jsonl"
+    write_jsonl(samples, rows)
+    out = tmp_path / "frames" / "manifest.json"
+    assert _run(samples, out) == 0
+    entries = json.loads(out.read_text())["samples"]
+    assert entries["same"]["flags"] == [] and "gt_scale_xy" not in entries["same"]
+    assert entries["double"]["flags"] == ["frame_size_mismatch:128x96->64x48"]
+    assert entries["double"]["gt_scale_xy"] == [0.5, 0.5]
+    assert entries["skewed"]["flags"] == [
+        "frame_size_mismatch:100x48->64x48",
+        "frame_size_nonuniform",
+    ]
+    assert "gt_scale_xy" not in entries["skewed"]

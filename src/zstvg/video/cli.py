@@ -38,6 +38,7 @@ from zstvg.io import (
     atomic_open,
     fingerprint,
     read_json,
+    remove_dead_temp_files,
     sha256_json,
     write_json,
     write_provenance,
@@ -51,9 +52,6 @@ INDEX_NAME = "index.json"
 # Annotation and decoded frame sizes may differ by rounding (a 321x241 annotation of a 320x240
 # encode); a ratio that agrees on both axes to within this is a uniform scaling of the boxes.
 UNIFORM_SCALE_TOL = 0.01
-# Temp files of a killed run are removed by the next one, but only once they are this old: a
-# younger one may belong to a concurrent run on the same output, still writing it.
-STALE_TMP_S = 60.0
 # A worker checks this often whether the process that started it is still alive.
 PARENT_POLL_S = 0.5
 
@@ -419,11 +417,7 @@ def _remove_stale_frames(out_dir: Path, keep: set[int]) -> None:
         stem = path.stem
         if not (stem.isdigit() and int(stem) in keep):
             path.unlink()
-    now = time.time()
-    for path in out_dir.glob(".*.jpg.*.tmp"):  # left by a run killed while writing
-        with contextlib.suppress(FileNotFoundError):
-            if now - path.stat().st_mtime > STALE_TMP_S:
-                path.unlink()
+    remove_dead_temp_files(out_dir)  # left by a run killed while writing
 
 
 def _watch_parent(parent_pid: int) -> None:
