@@ -24,8 +24,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(UV) pip install -q -p $(PY) --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
-test: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+# Lint first: a formatting slip or a Snakemake lint fails in seconds, before the suite runs.
+test: lint
 	$(VENV)/bin/python -m pytest -q
 
 demo: $(STAMP)
@@ -35,6 +35,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/snakemake --lint
 
 # Re-resolve the lock from pyproject.toml (needs the package registry): make lock TORCH=2.14.1
 # TORCHVISION=0.29.1. torch/torchvision are resolved by pip (see TORCH_PIN), everything else by

@@ -17,6 +17,11 @@ validate(config, "workflow/schemas/params.schema.yaml")
 report: "workflow/report/workflow.rst"
 
 
+wildcard_constraints:
+    dataset="[A-Za-z0-9._-]+",
+    protocol="tubedetr|official|seed",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/queries.smk"
@@ -106,6 +111,8 @@ rule demo:
         "results/demo/SUMMARY.md",
     log:
         "results/logs/demo.log",
+    conda:
+        "envs/cpu.yaml"
     shell:
         "zstvg summarize --title 'zstvg demo: synthetic benchmark' --chance-note "
         "--samples {input.samples} --frames {input.frames} "

@@ -112,7 +112,10 @@ def configure_logging(verbosity: int, log_file: str | None = None) -> None:
         root.addHandler(h)
     root.setLevel(level)
     # Third-party chatter (httpx request lines, PIL plugin probing) only at -vv.
-    for noisy in ("httpx", "httpcore", "PIL", "matplotlib", "urllib3", "openai"):
+    # openai's HTTP stack logs as httpx/httpcore, or httpx2/httpcore2 where that fork is what
+    # is installed (it is in this lock): one INFO line per API request otherwise.
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "PIL", "matplotlib", "urllib3",
+                  "openai"):  # fmt: skip
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
 
 

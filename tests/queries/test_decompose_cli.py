@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 from conftest import FAKE_KEY, QUERIES, write_samples
 
+from zstvg import cli
 from zstvg.io import provenance_path
 from zstvg.queries.fake_server import FakeChatServer, default_answer
 from zstvg.queries.prompts import load_prompt
@@ -272,3 +275,37 @@ def test_output_rows_follow_input_order_under_concurrency(run_cli, tmp_path, api
     assert [r["attribute"] for r in rows] == [f"person number {i}" for i in range(40)]
     cache_files = list((Path(tmp_path) / "cache").rglob("*.json"))
     assert len(cache_files) == 40 and all(p.parent.name == p.stem[:2] for p in cache_files)
+
+
+def test_401_names_the_endpoint_from_openai_base_url(run_cli, samples_file, monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-0123456789")
+    with FakeChatServer(default_mode="401") as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        rc, _ = run_cli("--samples", str(samples_file), base_url="")
+    assert rc == 2
+    log = (tmp_path / "run.log").read_text()
+    assert f"at {server.base_url}" in log and "default base URL" not in log
+    assert "sk-wrong-key-0123456789" not in log
+
+
+def test_cache_entries_are_readable_by_others_and_requests_not_logged(
+    tmp_path, api_key, repo_root, samples_file
+):
+    old = os.umask(0o022)
+    try:
+        with FakeChatServer() as server:
+            rc = cli.main(
+                ["decompose", "--params", str(repo_root / "params.yaml"), "--log-file",
+                 str(tmp_path / "quiet.log"), "--samples", str(samples_file), "--out",
+                 str(tmp_path / "d.jsonl"), "--no-progress",
+                 "--set", f"decompose.cache_dir={tmp_path / 'cache'}",
+                 "--set", f"decompose.base_url='{server.base_url}'",
+                 "--set", "decompose.offline=false"]
+            )  # fmt: skip
+    finally:
+        os.umask(old)
+    assert rc == 0
+    entries = list((tmp_path / "cache").rglob("*.json"))
+    assert entries and all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in entries)
+    log = (tmp_path / "quiet.log").read_text()
+    assert "HTTP Request" not in log and "httpx" not in log

@@ -1,4 +1,4 @@
-# Shared helpers for the rules. No rule reads params.yaml itself: each passes the file to the
+# Shared helpers for the rules. No job reads params.yaml itself: each passes the file to the
 # command (`--params`), and declares the sections it depends on as `params:` so that Snakemake
 # reruns exactly the jobs whose parameters changed.
 #
@@ -17,13 +17,8 @@ PARAMS_FILE = "params.yaml"
 REFERENCE_VARIANTS = ["oracle", "largest", "random"]
 
 
-wildcard_constraints:
-    dataset="[A-Za-z0-9._-]+",
-    protocol="tubedetr|official|seed",
-
-
 def section(*names):
-    """A rule `params:` value that changes whenever one of the named sections changes."""
+    """A `params:` value of a rule; it changes whenever one of the named sections changes."""
     return json.dumps({n: config[n] for n in names}, sort_keys=True)
 
 
@@ -61,3 +56,19 @@ def dataset_videos(wildcards):
     with open(samples, encoding="utf-8") as fh:
         paths = {json.loads(line)["video_path"] for line in fh if line.strip()}
     return sorted(p for p in paths if os.path.isfile(p))
+
+
+def dataset_videos(wildcards):
+    """The video files samples.jsonl names that exist (missing ones are failed samples, not
+    missing inputs), read once prepare_data has written it (a checkpoint)."""
+    samples = checkpoints.prepare_data.get(dataset=wildcards.dataset).output.samples
+    with open(samples, encoding="utf-8") as fh:
+        paths = {json.loads(line)["video_path"] for line in fh if line.strip()}
+    return sorted(p for p in paths if os.path.isfile(p))
+
+
+def decompose_inputs(wildcards):
+    inputs = {"samples": f"results/samples/{wildcards.dataset}.jsonl"}
+    if dataset_cfg(wildcards)["decompositions"]:
+        inputs["imported"] = f"results/decompositions/{wildcards.dataset}.import.json"
+    return inputs

@@ -6,14 +6,17 @@ rule make_synthetic:
         annotations="results/synthetic/annotations/test_v2.json",
         decompositions="results/synthetic/annotations/gpt4_decompose_attr_action.json",
     params:
+        params_file=PARAMS_FILE,
         cfg=section("seed", "synthetic"),
-        out="results/synthetic",
+        out=lambda w, output: os.path.dirname(os.path.dirname(output.annotations)),
     log:
         "results/logs/make_synthetic.log",
     benchmark:
         "results/benchmarks/make_synthetic.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg make-synthetic --params {PARAMS_FILE} --out {params.out} --log-file {log}"
+        "zstvg make-synthetic --params {params.params_file} --out {params.out} --log-file {log}"
 
 
 # A checkpoint: once samples.jsonl exists, sample_frames lists the videos it names as inputs,
@@ -25,6 +28,7 @@ checkpoint prepare_data:
     output:
         samples="results/samples/{dataset}.jsonl",
     params:
+        params_file=PARAMS_FILE,
         cfg=lambda w: json.dumps(dataset_cfg(w), sort_keys=True),
         fmt=lambda w: dataset_cfg(w)["format"],
         videos=lambda w: dataset_cfg(w)["videos"],
@@ -33,8 +37,10 @@ checkpoint prepare_data:
         "results/logs/{dataset}/prepare_data.log",
     benchmark:
         "results/benchmarks/{dataset}/prepare_data.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg prepare-data --params {PARAMS_FILE} --dataset {params.fmt} "
+        "zstvg prepare-data --params {params.params_file} --dataset {params.fmt} "
         "--annotations {input.annotations} --videos {params.videos} {params.boxes} "
         "--out {output.samples} --log-file {log}"
 
@@ -46,12 +52,15 @@ rule sample_frames:
     output:
         manifest="results/frames/{dataset}/manifest.json",
     params:
+        params_file=PARAMS_FILE,
         cfg=section("frames"),
     threads: 2
     log:
         "results/logs/{dataset}/sample_frames.log",
     benchmark:
         "results/benchmarks/{dataset}/sample_frames.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg sample-frames --params {PARAMS_FILE} --samples {input.samples} "
+        "zstvg sample-frames --params {params.params_file} --samples {input.samples} "
         "--out {output.manifest} --workers {threads} --log-file {log}"

@@ -13,11 +13,14 @@ rule predict_reference:
     wildcard_constraints:
         method="oracle|largest|random",
     params:
+        params_file=PARAMS_FILE,
         cfg=section("seed"),
     log:
         "results/logs/{dataset}/reference/{method}.log",
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg predict-reference --params {PARAMS_FILE} --samples {input.samples} "
+        "zstvg predict-reference --params {params.params_file} --samples {input.samples} "
         "--frames {input.frames} --proposals {input.proposals} --method {wildcards.method} "
         "--out {output.predictions} --log-file {log}"
 
@@ -31,11 +34,14 @@ rule evaluate:
         metrics="results/metrics/{dataset}/{backend}/{variant}/{protocol}.json",
         per_sample="results/metrics/{dataset}/{backend}/{variant}/{protocol}.per_sample.csv",
     params:
+        params_file=PARAMS_FILE,
         cfg=section("evaluate"),
     log:
         "results/logs/{dataset}/{backend}/{variant}/evaluate_{protocol}.log",
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg evaluate --params {PARAMS_FILE} --samples {input.samples} "
+        "zstvg evaluate --params {params.params_file} --samples {input.samples} "
         "--frames {input.frames} --predictions {input.predictions} --protocol {wildcards.protocol} "
         "--out {output.metrics} --per-sample {output.per_sample} --dataset {wildcards.dataset} "
         "--backend {wildcards.backend} --variant {wildcards.variant} --log-file {log}"
@@ -58,13 +64,16 @@ rule tables:
             category="Tables",
         ),
     params:
+        params_file=PARAMS_FILE,
         out="results/tables/{protocol}",
         ablation_dataset=lambda w: config["run"]["datasets"][0],
         variants=" ".join(REFERENCE_VARIANTS),
     log:
         "results/logs/tables_{protocol}.log",
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg tables --params {PARAMS_FILE} --metrics {input.metrics} --out {params.out} "
+        "zstvg tables --params {params.params_file} --metrics {input.metrics} --out {params.out} "
         "--protocol {wildcards.protocol} --ablation-dataset {params.ablation_dataset} "
         "--table1-variants {params.variants} --log-file {log}"
 
@@ -81,11 +90,14 @@ rule figures:
             category="Figures",
         ),
     params:
+        params_file=PARAMS_FILE,
         ablation_dataset=lambda w: config["run"]["datasets"][0],
     log:
         "results/logs/figures_{protocol}.log",
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg plot --params {PARAMS_FILE} --metrics {input.metrics} "
+        "zstvg plot --params {params.params_file} --metrics {input.metrics} "
         "--per-sample {input.per_sample} --protocol {wildcards.protocol} "
         "--ablation-dataset {params.ablation_dataset} --out {output.figures} --log-file {log}"
 
@@ -98,6 +110,7 @@ rule probe_attention:
     output:
         manifest="results/attention/{dataset}/{model}/manifest.json",
     params:
+        params_file=PARAMS_FILE,
         cfg=section("mllm", "models"),
         out=lambda w, output: os.path.dirname(output.manifest),
     resources:
@@ -106,8 +119,10 @@ rule probe_attention:
         "results/logs/{dataset}/probe_attention_{model}.log",
     benchmark:
         "results/benchmarks/{dataset}/probe_attention_{model}.tsv"
+    conda:
+        "../../envs/gpu.yaml"
     shell:
-        "zstvg probe-attention --params {PARAMS_FILE} --samples {input.samples} "
+        "zstvg probe-attention --params {params.params_file} --samples {input.samples} "
         "--frames {input.frames} --model {wildcards.model} --out {params.out} --log-file {log}"
 
 
@@ -126,6 +141,7 @@ rule visualize:
         ),
         gif="results/figures/{dataset}/{backend}/{variant}/{sample_id}.gif",
     params:
+        params_file=PARAMS_FILE,
         frames_dir=lambda w, input: os.path.dirname(input.frames),
         proposals=lambda w, input: os.path.dirname(input.proposals),
         attention=lambda w, input: os.path.join(
@@ -134,8 +150,10 @@ rule visualize:
         out=lambda w, output: os.path.dirname(output.sheet),
     log:
         "results/logs/{dataset}/{backend}/{variant}/visualize_{sample_id}.log",
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg visualize --params {PARAMS_FILE} --sample-id {wildcards.sample_id} "
+        "zstvg visualize --params {params.params_file} --sample-id {wildcards.sample_id} "
         "--samples {input.samples} --predictions {input.predictions} "
         "--frames {params.frames_dir} --proposals {params.proposals} "
         "--attention {params.attention} --out {params.out} --log-file {log}"

@@ -8,12 +8,15 @@ rule import_proposals:
     output:
         manifest="results/proposals/{dataset}/released/manifest.json",
     params:
+        params_file=PARAMS_FILE,
         src=lambda w: dataset_cfg(w)["proposals"],
         out=lambda w, output: os.path.dirname(output.manifest),
     log:
         "results/logs/{dataset}/import_proposals.log",
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg import-proposals --params {PARAMS_FILE} --src {params.src} --out {params.out} "
+        "zstvg import-proposals --params {params.params_file} --src {params.src} --out {params.out} "
         "--log-file {log}"
 
 
@@ -21,12 +24,15 @@ rule make_tiny_checkpoint:
     output:
         config="results/checkpoints/tiny-{family}/config.json",
     params:
+        params_file=PARAMS_FILE,
         cfg=section("seed"),
         out=lambda w, output: os.path.dirname(output.config),
     log:
         "results/logs/make_tiny_checkpoint_{family}.log",
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg make-tiny-checkpoint --params {PARAMS_FILE} --family {wildcards.family} "
+        "zstvg make-tiny-checkpoint --params {params.params_file} --family {wildcards.family} "
         "--out {params.out} --log-file {log}"
 
 
@@ -40,6 +46,7 @@ rule propose:
     wildcard_constraints:
         tracker="sam2-hf|sam2-official|bytetrack|botsort",
     params:
+        params_file=PARAMS_FILE,
         cfg=section("proposals"),
         out=lambda w, output: os.path.dirname(output.manifest),
         default_class=lambda w: dataset_cfg(w)["default_class"],
@@ -49,8 +56,10 @@ rule propose:
         "results/logs/{dataset}/propose_{tracker}.log",
     benchmark:
         "results/benchmarks/{dataset}/propose_{tracker}.tsv"
+    conda:
+        "../../envs/gpu.yaml"
     shell:
-        "zstvg propose --params {PARAMS_FILE} --set proposals.tracker={wildcards.tracker} "
+        "zstvg propose --params {params.params_file} --set proposals.tracker={wildcards.tracker} "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --default-class {params.default_class} "
         "--out {params.out} --log-file {log}"
@@ -69,13 +78,16 @@ rule propose_tiny_demo:
     output:
         manifest="results/proposals/synthetic/tiny-demo/manifest.json",
     params:
+        params_file=PARAMS_FILE,
         out=lambda w, output: os.path.dirname(output.manifest),
         gdino=lambda w, input: os.path.dirname(input.gdino),
         sam2=lambda w, input: os.path.dirname(input.sam2),
     log:
         "results/logs/synthetic/propose_tiny_demo.log",
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg propose --params {PARAMS_FILE} --video-id synthetic_000 "
+        "zstvg propose --params {params.params_file} --video-id synthetic_000 "
         "--set proposals.detector_checkpoint={params.gdino} "
         "--set proposals.tracker_checkpoint={params.sam2} --set proposals.tracker=sam2-hf "
         "--set proposals.box_threshold=0.0 --set proposals.text_threshold=0.0 "

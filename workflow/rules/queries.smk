@@ -8,19 +8,15 @@ rule import_decompositions:
     output:
         report="results/decompositions/{dataset}.import.json",
     params:
+        params_file=PARAMS_FILE,
         cfg=section("decompose"),
     log:
         "results/logs/{dataset}/import_decompositions.log",
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg import-decompositions --params {PARAMS_FILE} --file {input.file} "
+        "zstvg import-decompositions --params {params.params_file} --file {input.file} "
         "--samples {input.samples} --report {output.report} --log-file {log}"
-
-
-def decompose_inputs(wildcards):
-    inputs = {"samples": f"results/samples/{wildcards.dataset}.jsonl"}
-    if dataset_cfg(wildcards)["decompositions"]:
-        inputs["imported"] = f"results/decompositions/{wildcards.dataset}.import.json"
-    return inputs
 
 
 rule decompose:
@@ -29,11 +25,14 @@ rule decompose:
     output:
         decompositions="results/decompositions/{dataset}.jsonl",
     params:
+        params_file=PARAMS_FILE,
         cfg=section("decompose"),
     log:
         "results/logs/{dataset}/decompose.log",
     benchmark:
         "results/benchmarks/{dataset}/decompose.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg decompose --params {PARAMS_FILE} --samples {input.samples} "
+        "zstvg decompose --params {params.params_file} --samples {input.samples} "
         "--out {output.decompositions} --no-progress --log-file {log}"

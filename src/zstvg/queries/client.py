@@ -159,6 +159,7 @@ class Decomposer:
         self.prompt = prompt
         self._api_key = api_key
         self.base_url = base_url or None
+        self.endpoint = base_url or "the client's default base URL"
         self._mode_index = 0
         self._rng = random.Random(seed)
 
@@ -189,6 +190,9 @@ class Decomposer:
             timeout=self.cfg.timeout_s,
             max_retries=0,  # retries are ours: jitter, Retry-After cap, counting
         )
+        # What the client really talks to: decompose.base_url, else OPENAI_BASE_URL, else
+        # api.openai.com (messages name it, so a wrong endpoint is visible at once).
+        self.endpoint = str(client.base_url)
         todo: asyncio.Queue[str] = asyncio.Queue()
         for q in queries:
             todo.put_nowait(q)
@@ -262,7 +266,7 @@ class Decomposer:
                 status = exc.status_code
                 if status in _FATAL_STATUS:
                     raise FatalAPIError(
-                        f"decompose: {self.cfg.model} at {self.base_url or 'the default base URL'}"
+                        f"decompose: {self.cfg.model} at {self.endpoint}"
                         f": HTTP {status} {_FATAL_STATUS[status]}: {self._redact(str(exc))}"
                     ) from None
                 if status not in (408, 409, 429) and status < 500:
