@@ -3,22 +3,31 @@ from __future__ import annotations
 import json
 
 from zstvg.cli import main
+from zstvg.data.samples_file import write_samples
+from zstvg.structures import Sample
 
 
 def test_summary_lists_counts_failures_and_embeds_tables(tmp_path):
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(
-        json.dumps({"sample_id": "a", "video_id": "v1", "qtype": "declarative"})
-        + "\n"
-        + json.dumps(
-            {
-                "sample_id": "b",
-                "video_id": "v2",
-                "qtype": "interrogative",
-                "error": "video file not found: v2.mp4",
-            }
-        )
-        + "\n"
+    write_samples(
+        samples,
+        [
+            Sample("a", "v1", "v1.mp4", "q", "declarative", 10.0, 20, 64, 48, (0, 5), (0, 20)),
+            Sample(
+                "b",
+                "v2",
+                "v2.mp4",
+                "q",
+                "interrogative",
+                10.0,
+                20,
+                64,
+                48,
+                (0, 5),
+                (0, 20),
+                error="video file not found: v2.mp4",
+            ),  # fmt: skip
+        ],
     )
     frames = tmp_path / "frames.json"
     frames.write_text(
@@ -27,7 +36,19 @@ def test_summary_lists_counts_failures_and_embeds_tables(tmp_path):
                 "videos": {
                     "v1": {"status": "ok", "n_frames_stored": 20},
                     "v2": {"status": "failed", "error": "video file not found: v2.mp4"},
-                }
+                },
+                "samples": {
+                    "a": {
+                        "status": "failed",
+                        "step": "sample-frames",
+                        "error": "v1.mp4: video decodes to 30 frames",
+                    },
+                    "b": {
+                        "status": "failed",
+                        "step": "prepare-data",
+                        "error": "video file not found: v2.mp4",
+                    },
+                },
             }
         )
     )
@@ -54,3 +75,6 @@ def test_summary_lists_counts_failures_and_embeds_tables(tmp_path):
     assert "samples failed at preparation: 1" in text and "`b`: video file not found" in text
     assert "frames: 1 of 2 videos decoded, 20 frames stored" in text
     assert "| oracle | 100.0 |" in text and "chance-level" in text
+    assert "samples failed before the MLLM: 2" in text
+    assert "`a`: sample-frames: v1.mp4: video decodes to 30 frames" in text
+    assert "`b`: prepare-data: video file not found: v2.mp4" in text

@@ -70,9 +70,9 @@ def _failures(label: str, items: dict[str, str], limit: int = 10) -> list[str]:
 
 
 def summarize_samples(path: str) -> list[str]:
-    from zstvg.io import read_jsonl
+    from zstvg.data.samples_file import read_sample_rows
 
-    rows = read_jsonl(path, what="samples file")
+    rows = read_sample_rows(path)
     qtypes = collections.Counter(r["qtype"] for r in rows)
     failed = {r["sample_id"]: r["error"] for r in rows if r.get("error")}
     by_type = ", ".join(f"{n} {q}" for q, n in sorted(qtypes.items()))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -116,3 +117,37 @@ def test_malformed_prediction_names_file_and_sample(files):
     (files / "pred.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="expected a JSON object"):
         load_predictions(files / "pred.json", ["a"])
+
+
+def test_frames_manifest_fails_samples_and_rescales_gt(tmp_path, capsys):
+    """With --frames, a sample sample-frames failed scores 0 with that reason even when a
+    prediction exists (n_failed counts it), and a uniform 0.5 frame-size ratio maps the GT
+    boxes (annotated on a 2x copy) onto the decoded frames before scoring."""
+    big = {f: (0.0, 0.0, 20.0, 20.0) for f in range(8, 24)}  # BOX at 2x
+    samples = [make_sample("a"), dataclasses.replace(make_sample("b"), gt_boxes_xyxy=big)]
+    write_jsonl(tmp_path / "samples.jsonl", [s.to_json() for s in samples])
+    preds = {"a": make_pred("a").to_json(), "b": make_pred("b").to_json()}
+    (tmp_path / "pred.json").write_text(json.dumps(preds))
+    frames = {
+        "videos": {},
+        "samples": {
+            "a": {"status": "failed", "step": "sample-frames", "error": "a.mp4: cannot open"},
+            "b": {
+                "status": "ok",
+                "flags": ["frame_size_mismatch:128x96->64x48"],
+                "gt_scale_xy": [0.5, 0.5],
+            },  # fmt: skip
+        },
+    }
+    (tmp_path / "frames.json").write_text(json.dumps(frames))
+    out = tmp_path / "m.json"
+    rc = main(["evaluate", "--samples", str(tmp_path / "samples.jsonl"), "--frames",
+               str(tmp_path / "frames.json"), "--predictions", str(tmp_path / "pred.json"),
+               "--out", str(out), "--per-sample", str(tmp_path / "per.csv")])  # fmt: skip
+    assert rc == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["n_failed"] == 1 and metrics["m_vIoU"] == pytest.approx(0.5)
+    rows = pd.read_csv(tmp_path / "per.csv", keep_default_na=False).set_index("sample_id")
+    assert rows.loc["a", "status"] == "failed"
+    assert rows.loc["a", "reason"] == "sample-frames: a.mp4: cannot open"
+    assert rows.loc["b", "vIoU"] == pytest.approx(1.0)

@@ -196,3 +196,24 @@ def test_import_proposals_round_trip_and_rejects_bad_files(tmp_path, capsys) -> 
     again = tmp_path / "again"
     assert main(["import-proposals", "--src", str(out), "--out", str(again)]) == 0
     assert official_format.read(again / "v1.json") == back
+
+
+def test_changed_checkpoint_redoes_the_videos(tiny_gdino, tmp_path, make_frames, capsys) -> None:
+    """Same path, other weights (a re-download, a fine-tune saved over it): nothing is reused."""
+    import shutil
+
+    ckpt = tmp_path / "gdino"
+    shutil.copytree(tiny_gdino, ckpt)
+    inputs = write_inputs(tmp_path, make_frames)
+    out = tmp_path / "proposals"
+    settings = [f"proposals.detector_checkpoint={ckpt}", "proposals.tracker=bytetrack",
+                "proposals.box_threshold=1.0"]  # fmt: skip
+    assert propose(inputs, out, *settings) == 0
+    assert propose(inputs, out, *settings) == 0
+    assert "1 already done" in capsys.readouterr().out
+    config = ckpt / "config.json"
+    config.write_text(config.read_text() + "\n")
+    assert propose(inputs, out, *settings) == 0
+    assert "0 already done" in capsys.readouterr().out
+    prov = json.loads((out / "provenance.json").read_text())
+    assert set(prov["checkpoint_fingerprints"]) == {"detector"}

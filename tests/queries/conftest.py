@@ -29,6 +29,12 @@ def write_samples(path: Path, queries: Sequence[str], **extra: Any) -> Path:
                 "video_path": f"videos/v{i}.mp4",
                 "query": q,
                 "qtype": "declarative",
+                "fps": 10.0,
+                "n_frames": 200,
+                "width": 64,
+                "height": 48,
+                "gt_span": [0, 10],
+                "clip_span": [0, 200],
                 **extra,
             }
             fh.write(json.dumps(row) + "\n")

@@ -242,10 +242,13 @@ def test_wrong_key_stops_the_run(run_cli, samples_file, monkeypatch, tmp_path):
 
 def test_bad_samples_file_names_file_and_key(run_cli, tmp_path, api_key):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"sample_id": "a", "query": "x"}\n{"sample_id": "b"}\n')
+    write_samples(bad, ["a man and walks", "a woman and sits"])
+    rows = [json.loads(line) for line in bad.read_text().splitlines()]
+    del rows[1]["query"]
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
     rc, rows = run_cli("--samples", str(bad), "--offline")
     assert rc == 2 and rows == []
-    assert "bad.jsonl: sample 2: missing key 'query'" in (tmp_path / "run.log").read_text()
+    assert "bad.jsonl:2: missing required key 'query'" in (tmp_path / "run.log").read_text()
     rc, _ = run_cli("--samples", str(tmp_path / "nope.jsonl"), "--offline")
     assert rc == 2
 

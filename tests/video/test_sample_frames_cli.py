@@ -317,3 +317,23 @@ def test_annotation_size_differs_from_decoded_size(make_video, tmp_path):
         "frame_size_nonuniform",
     ]
     assert "gt_scale_xy" not in entries["skewed"]
+
+
+def test_out_of_memory_in_one_video_fails_that_video_only(dataset, tmp_path, monkeypatch):
+    """A second failure class (MemoryError from the decoder) is data like any other."""
+    from zstvg.video import decode
+
+    real = decode.decode_frames
+
+    def flaky(path, *args, **kwargs):
+        if Path(path).name == "clipA.mp4":
+            raise MemoryError("cannot allocate 3.1 GiB")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(decode, "decode_frames", flaky)
+    out = tmp_path / "frames" / "manifest.json"
+    assert _run(dataset, out, "--workers", "1") == 0
+    manifest = json.loads(out.read_text())
+    assert manifest["videos"]["clipA"]["error"] == "MemoryError: cannot allocate 3.1 GiB"
+    assert manifest["samples"]["a-whole"]["error"] == "MemoryError: cannot allocate 3.1 GiB"
+    assert manifest["videos"]["clipB"]["status"] == "ok"

@@ -173,6 +173,24 @@ def _video_frames(store: FrameStore, video_id: str, sample_ids: Sequence[str]) -
     )
 
 
+def _checkpoint_fingerprints(cfg: ProposalsConfig, out: Path) -> dict[str, dict[str, Any]]:
+    """Content fingerprints of the local detector/tracker checkpoints (a hub id has none: its
+    revision is its identity). Hashes of the previous run's provenance are reused for files
+    whose size and mtime are unchanged, so GBs of weights are not re-read every run."""
+    from zstvg.io import fingerprint_tree, provenance_path
+
+    try:
+        known = read_json(provenance_path(out)).get("checkpoint_fingerprints") or {}
+    except (InputError, AttributeError):
+        known = {}
+    paths = {"detector": cfg.detector_checkpoint, "tracker": cfg.tracker_checkpoint}
+    return {
+        name: fingerprint_tree(path, known.get(name))
+        for name, path in paths.items()
+        if path and Path(path).exists()
+    }
+
+
 def _finished(path: Path, job_hash: str) -> dict[str, Any] | None:
     from zstvg.io import provenance_path
 
@@ -205,6 +223,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     section = params.section("proposals")
+    checkpoints = _checkpoint_fingerprints(cfg, out)
     backends: dict[str, Any] = {}
 
     def backend() -> tuple[Any, Any, str]:
@@ -229,7 +248,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
         path = out / f"{name}.json"
         classes = video_classes(sample_ids, target, args.default_class)
         job_hash = sha256_json(
-            {"proposals": section, "classes": classes, "samples": sample_ids, "frames": v}
+            {
+                "proposals": section,
+                "checkpoints": {k: fp["sha256"] for k, fp in checkpoints.items()},
+                "classes": classes,
+                "samples": sample_ids,
+                "frames": v,
+            }
         )
         done = _finished(path, job_hash)
         if done is not None:
@@ -304,6 +329,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         samples=str(args.samples),
         frames=str(args.frames),
         decompositions=str(args.decompositions),
+        checkpoint_fingerprints=checkpoints,
     )
     print(
         f"propose: {len(entries)} videos ({len(entries) - len(failed) - n_empty} with tracks, "

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from zstvg.config import Params
-from zstvg.io import InputError, read_jsonl, write_jsonl, write_provenance
+from zstvg.io import write_jsonl, write_provenance
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -55,12 +55,10 @@ def server_label(base_url: str) -> str:
 
 
 def read_samples(path: str) -> list[dict]:
-    samples = read_jsonl(path, what="samples file")
-    for lineno, s in enumerate(samples, 1):
-        for key in ("sample_id", "query"):
-            if key not in s:
-                raise InputError(f"{path}: sample {lineno}: missing key {key!r}")
-    return samples
+    """The validated rows of samples.jsonl (``zstvg.data.samples_file``)."""
+    from zstvg.data.samples_file import read_sample_rows
+
+    return read_sample_rows(path)
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
