@@ -11,7 +11,9 @@ moving box, then times on it:
   any decode-everything sampler);
 - ``sample 20 + JPEG``: indexed sampling plus writing the 20 JPEGs (quality 95);
 - ``sample 20 + 5 fps grid + JPEG``: the whole per-video work of ``sample-frames`` on a
-  20 s clip (20 MLLM frames + 100 grid frames, union 115).
+  20 s clip (20 MLLM frames + 100 grid frames, union 115);
+- ``fingerprint``: the video's content identity in the resume key, first run (hash) and rerun
+  (stat only, hash reused).
 
 Target (issue 3): at most 0.5 s per video for "sample 20". Prints min and median over
 ``--repeats`` runs (timings on a shared machine vary; the minimum is the least disturbed) and
@@ -77,6 +79,7 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float, float]:
 def main() -> None:
     import av
 
+    from zstvg.io import fingerprint
     from zstvg.video.decode import decode_frames
     from zstvg.video.index import grid_frame_idx, uniform_frame_idx
 
@@ -131,6 +134,7 @@ def main() -> None:
     with av.open(str(video)) as container:
         keys = sum(p.is_keyframe for p in container.demux(video=0) if p.size)
     print(f"{n} frames, {keys} keyframes; thread_type={th}; {args.repeats} runs per row")
+    known = fingerprint(video)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         rows = [
@@ -142,6 +146,10 @@ def main() -> None:
                 f"sample 20 + 5 fps grid + JPEG ({len(union)} frames)",
                 lambda: sample(union, out=out),
             ),
+            # The resume key's content identity: a first run hashes the file (SHA-256 of every
+            # byte), a rerun with unchanged size and mtime only stats it.
+            ("fingerprint, first run (SHA-256)", lambda: fingerprint(video)),
+            ("fingerprint, rerun (stat, hash reused)", lambda: fingerprint(video, known)),
         ]
         print(f"{'':46s} {'min s/video':>12s} {'median':>8s} {'CPU s':>7s}")
         for name, fn in rows:
