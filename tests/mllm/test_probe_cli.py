@@ -123,3 +123,36 @@ def test_unknown_model_is_named(workdir, capsys):
     )
     assert rc == 2
     assert not (workdir / "p").exists()
+
+
+def test_unexpected_error_and_out_of_memory_fail_one_sample_each(workdir, monkeypatch):
+    """Two independent failure classes inside the per-sample loop: each fails its sample with
+    the exception's type and message; the run finishes and writes the manifest."""
+    from zstvg.mllm import probe_cli
+
+    errors = iter([KeyError("layout"), MemoryError("cannot allocate 12 GiB")])
+
+    def broken(*args, **kwargs):
+        raise next(errors)
+
+    monkeypatch.setattr(probe_cli, "probe_sample", broken)
+    rows = [json.loads(line) for line in (workdir / "samples.jsonl").read_text().splitlines()]
+    ok = next(r for r in rows if r["sample_id"] == "ok")
+    (workdir / "samples.jsonl").write_text(
+        "".join(json.dumps({**ok, "sample_id": sid}) + "\n" for sid in ("ok", "ok2"))
+    )
+    manifest = json.loads((workdir / "frames/manifest.json").read_text())
+    manifest["samples"]["ok2"] = manifest["samples"]["ok"]
+    (workdir / "frames/manifest.json").write_text(json.dumps(manifest))
+    index_path = workdir / "frames/v1/index.json"
+    index = json.loads(index_path.read_text())
+    index["samples"]["ok2"] = index["samples"]["ok"]
+    index_path.write_text(json.dumps(index))
+    out = workdir / "probe"
+    rc = main(["probe-attention", "--params", str(workdir / "params.yaml"), "--samples",
+               str(workdir / "samples.jsonl"), "--frames", str(workdir / "frames/manifest.json"),
+               "--model", "tiny", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    entries = json.loads((out / "manifest.json").read_text())["samples"]
+    assert entries["ok"]["error"] == "probe-attention: KeyError: 'layout'"
+    assert entries["ok2"]["error"] == "probe-attention: MemoryError: cannot allocate 12 GiB"

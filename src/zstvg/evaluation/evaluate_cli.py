@@ -17,8 +17,9 @@ from typing import Any
 from zstvg.config import Params
 from zstvg.data.samples_file import read_sample_rows, sample_status
 from zstvg.evaluation.metrics import FrameBoxes
+from zstvg.evaluation.metrics_file import write_metrics
 from zstvg.evaluation.protocols import PROTOCOLS, SampleScore, evaluate
-from zstvg.io import InputError, atomic_open, write_json, write_provenance
+from zstvg.io import InputError, atomic_open, write_provenance
 from zstvg.predictions import read_prediction_records
 from zstvg.structures import Prediction, Sample, first_failure
 from zstvg.video.store import FrameStore
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         gt_boxes=gt_boxes,
         pred_boxes=pred_boxes,
     )
-    write_json(args.out, metrics)
+    write_metrics(args.out, metrics)
     write_provenance(
         args.out,
         step="evaluate",

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from zstvg.config import Params
+from zstvg.evaluation.metrics_file import is_metrics, read_metrics
 from zstvg.evaluation.protocols import PROTOCOLS
 from zstvg.evaluation.tables import (
     Result,
@@ -62,16 +63,12 @@ def collect(paths: list[str]) -> list[Result]:
         if p.is_dir():
             files = sorted(f for f in p.rglob("*.json") if not f.name.endswith(".provenance.json"))
             for f in files:
-                m = read_json(f, what="metrics file")
-                if isinstance(m, dict) and "protocol" in m and "variant" in m:
-                    results.append(parse_result(str(f), m))
+                if is_metrics(read_json(f, what="JSON file")):
+                    results.append(parse_result(str(f), read_metrics(f)))
                 else:
                     log.debug("skipping %s: not a metrics file", f)
         else:
-            m = read_json(p, what="metrics file")
-            if not isinstance(m, dict):
-                raise InputError(f"{p}: not a metrics file (expected a JSON object)")
-            results.append(parse_result(str(p), m))
+            results.append(parse_result(str(p), read_metrics(p)))
     if not results:
         raise InputError(f"no metrics files found in {', '.join(paths)}")
     return results
