@@ -24,7 +24,17 @@ def test_visualize_draws_gt_pred_tracks_and_attention(tmp_path, repo_root, capsy
     frames = list(range(0, 40, 4))
     for f in frames:
         Image.new("RGB", (64, 48), (40, 40, 40)).save(vdir / f"{f:06d}.jpg", quality=95)
-    (vdir / "index.json").write_text(json.dumps({"frame_idx": frames}))
+    index = {
+        "fps": 10.0, "width": 64, "height": 48, "frame_idx": frames,
+        "samples": {"s": {"status": "ok", "grid_frame_idx": frames,
+                          "mllm_frame_idx": frames[::2]}},
+    }  # fmt: skip
+    (vdir / "index.json").write_text(json.dumps(index))
+    manifest = {
+        "videos": {sample.video_id: {"status": "ok", "frames_dir": sample.video_id}},
+        "samples": {"s": {"status": "ok", "flags": []}},
+    }
+    (tmp_path / "frames" / "manifest.json").write_text(json.dumps(manifest))
     track = Track(7, "person", {f: (45.0, 5.0, 60.0, 40.0) for f in frames})
     official_format.write(tmp_path / "props.json", frames, [track], 64, 48)
     np.save(tmp_path / "att.npy", np.random.default_rng(0).random((5, 3, 4)))

@@ -142,8 +142,6 @@ rule visualize:
         gif="results/figures/{dataset}/{backend}/{variant}/{sample_id}.gif",
     params:
         params_file=PARAMS_FILE,
-        frames_dir=lambda w, input: os.path.dirname(input.frames),
-        proposals=lambda w, input: os.path.dirname(input.proposals),
         attention=lambda w, input: os.path.join(
             os.path.dirname(input.attention), f"{safe_name(w.sample_id)}.attn.npy"
         ),
@@ -155,5 +153,5 @@ rule visualize:
     shell:
         "zstvg visualize --params {params.params_file} --sample-id {wildcards.sample_id} "
         "--samples {input.samples} --predictions {input.predictions} "
-        "--frames {params.frames_dir} --proposals {params.proposals} "
+        "--frames {input.frames} --proposals {input.proposals} "
         "--attention {params.attention} --out {params.out} --log-file {log}"

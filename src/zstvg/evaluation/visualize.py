@@ -22,6 +22,8 @@ import numpy as np
 from zstvg.config import Params
 from zstvg.evaluation.evaluate_cli import load_predictions, load_samples
 from zstvg.io import InputError, atomic_open
+from zstvg.proposals.store import ProposalStore
+from zstvg.video.store import FrameStore, frame_path
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--frames",
         required=True,
-        help="frames directory of sample-frames (<frames>/<video_id>/*.jpg)",
+        help="frames manifest.json of sample-frames (or its folder)",
     )
     parser.add_argument(
         "--proposals",
         default=None,
-        help="proposal tracks in the authors' JSON format: this video's file, or "
-        "a directory of per-video files (<dir>/<video_id>.json)",
+        help="proposals manifest.json of import-proposals / propose (or its folder), or one "
+        "proposal file in the authors' JSON format",
     )
     parser.add_argument(
         "--attention",
@@ -142,20 +144,23 @@ def run(args: argparse.Namespace, params: Params) -> int:
             pred = dict(zip(fb.frames.tolist(), fb.boxes.tolist(), strict=True))
     tracks: list[Any] = []
     if args.proposals:
-        from zstvg.proposals import official_format
-
         source = Path(args.proposals)
-        if source.is_dir():
-            source = source / f"{sample.video_id}.json"
-        tracks = list(official_format.read(source).tracks)
-    video_dir = Path(args.frames) / sample.video_id
-    files = sorted(video_dir.glob("*.jpg"))
-    if not files:
-        raise InputError(f"{video_dir}: no frames (*.jpg); run sample-frames first")
-    try:
-        frame_idx = [int(f.stem) for f in files]
-    except ValueError:
-        raise InputError(f"{video_dir}: frame files must be named <frame_idx:06d>.jpg") from None
+        if source.name == "manifest.json" or source.is_dir():
+            tracks = ProposalStore(source).tracks(sample.video_id)
+        else:
+            from zstvg.proposals import official_format
+
+            tracks = list(official_format.read(source).tracks)
+    frames_manifest = Path(args.frames)
+    if frames_manifest.is_dir():
+        frames_manifest = frames_manifest / "manifest.json"
+    store = FrameStore(frames_manifest)
+    grid = store.sample(sample.video_id, sample.sample_id, kind="grid")
+    mllm = store.sample(sample.video_id, sample.sample_id, kind="mllm")
+    frame_idx = sorted(set(grid.frame_idx) | set(mllm.frame_idx))
+    files = [frame_path(grid.directory, f) for f in frame_idx]
+    if not frame_idx:
+        raise InputError(f"{grid.directory}: no frames stored for sample {sample.sample_id!r}")
     att = None
     att_frames: np.ndarray | None = None
     if args.attention:
@@ -164,8 +169,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
             raise InputError(
                 f"{args.attention}: attention must have shape (T, h, w), got {att.shape}"
             )
-        c0, c1 = sample.clip_span
-        att_frames = np.linspace(c0, c1 - 1, att.shape[0]).round().astype(int)
+        if att.shape[0] == len(mllm.frame_idx):  # one map per MLLM frame
+            att_frames = np.asarray(mllm.frame_idx)
+        else:  # a temporal slot spans several frames (Qwen): T slots uniform over the clip
+            c0, c1 = sample.clip_span
+            att_frames = np.linspace(c0, c1 - 1, att.shape[0]).round().astype(int)
     images, shown = [], []
     for i in _uniform(len(files), args.max_frames):
         f = frame_idx[i]
