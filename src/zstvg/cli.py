@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.mllm.probe_cli",
         "run a frozen MLLM on each sample: attention of its grounding tokens + Yes/No logits",
     ),
+    "ground": (
+        "zstvg.grounding.ground_cli",
+        "the method: pick a track and a span per sample with a frozen MLLM (one variant)",
+    ),
     "predict-reference": (
         "zstvg.grounding.reference_cli",
         "proposal-only reference predictions: oracle track (upper bound), largest, random",

@@ -114,6 +114,22 @@ class MLLMConfig:
 
 
 @dataclass(frozen=True)
+class GroundConfig:
+    n_frames: int
+    eps: float
+    neutral_prompt: str
+    subquery_template: str
+    k_frames: int
+    temporal_mode: str
+    n_steps: int
+    lr: float
+    beta: float
+    neutral_contrast: bool
+    answer_words: tuple[str, ...]
+    gti_activation: str
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     grid_fps: float
     max_grid_frames: int
@@ -131,6 +147,7 @@ class Params:
     proposals: ProposalsConfig
     models: Mapping[str, ModelConfig]
     mllm: MLLMConfig
+    ground: GroundConfig
     evaluate: EvaluateConfig
     # The validated plain-dict form, for hashing and provenance records.
     raw: Mapping[str, Any] = dataclasses.field(repr=False, compare=False, default_factory=dict)
@@ -151,6 +168,7 @@ _SECTIONS: dict[str, type] = {
     "decompose": DecomposeConfig,
     "proposals": ProposalsConfig,
     "mllm": MLLMConfig,
+    "ground": GroundConfig,
     "evaluate": EvaluateConfig,
 }
 

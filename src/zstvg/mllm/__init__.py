@@ -17,6 +17,8 @@ MLLMS.register("qwen2.5-vl", "zstvg.mllm.qwen2_5_vl:Qwen2_5VL")
 MLLMS.register("qwen3-vl", "zstvg.mllm.qwen3_vl:Qwen3VL")
 MLLMS.register("llava-next-video", "zstvg.mllm.llava_next_video:LlavaNextVideo")
 MLLMS.register("internvl3", "zstvg.mllm.internvl3:InternVL3")
+# Known attention on the GT boxes (checkpoint = a samples.jsonl): checks the grounding chain.
+MLLMS.register("attention-oracle", "zstvg.grounding.oracle:AttentionOracle")
 
 
 def build_mllm(

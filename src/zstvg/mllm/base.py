@@ -216,6 +216,12 @@ class MLLM:
     # mm_encoder_outputs key of the visual tokens ("image" where frames go in as images).
     modality = "video"
     temporal_patch = 1  # frames per temporal slot
+    # Whether reversing the visual tokens in time equals a forward on reversed frames (TAS);
+    # False where a temporal slot mixes frames (Qwen): the reversal is then approximate.
+    exact_reversal = True
+    # The authors' fixed grounding token (DESIGN §3), by text, and its index from the end of
+    # their template where our tokenizer spells it otherwise.
+    fixed_token = ("<|im_start|>", -3)
 
     def __init__(
         self,
@@ -390,6 +396,17 @@ class MLLM:
             frames_of_t=frames_of_t,
             extra_index=index[n_grid:],
         )
+
+    def set_answer_words(self, words: Sequence[str]) -> None:
+        """The words whose first-answer-token logits are z_yes and z_no (params
+        ``ground.answer_words``; the authors use lowercase "yes"/"no")."""
+        self.yes_ids = self._word_ids(words[0])
+        self.no_ids = self._word_ids(words[1])
+
+    def grid_region(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """The frame region (x0, y0, x1, y1 pixels) the visual grid covers: the whole frame
+        for processors that resize or squash; backends that crop override this."""
+        return (0.0, 0.0, float(width), float(height))
 
     def _word_ids(self, word: str) -> tuple[int, ...]:
         ids = []

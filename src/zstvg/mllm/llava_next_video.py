@@ -27,6 +27,27 @@ class LlavaNextVideo(MLLM):
     name = "llava-next-video"
     model_class = "LlavaNextVideoForConditionalGeneration"
     grounding_suffix = " ASSISTANT:"
+    fixed_token = ("▁A", -5)  # "▁A" of "ASSISTANT:" in the authors' Vicuna template
+
+    def grid_region(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """The centre square the processor keeps: resize the shortest edge to S, crop C x C.
+
+        In frame pixels the crop is C / scale wide with scale = S / min(width, height): for
+        S = C a 2:1 frame keeps its middle half (the outer quarter of each side is never seen),
+        a 16:9 one its middle 56%.
+        """
+        vp = self.processor.video_processor
+        if not getattr(vp, "do_center_crop", False):
+            return super().grid_region(width, height)
+        size = dict(getattr(vp, "size", {}) or {})
+        crop = dict(getattr(vp, "crop_size", {}) or {})
+        shortest = size.get("shortest_edge")
+        if not shortest or not crop:
+            return super().grid_region(width, height)
+        scale = float(shortest) / min(width, height)
+        cw, ch = float(crop["width"]) / scale, float(crop["height"]) / scale
+        x0, y0 = (width - cw) / 2.0, (height - ch) / 2.0
+        return (max(0.0, x0), max(0.0, y0), min(float(width), x0 + cw), min(float(height), y0 + ch))
 
     def _grid(
         self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any], n_frames: int

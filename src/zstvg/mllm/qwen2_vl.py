@@ -30,6 +30,7 @@ class Qwen2VL(MLLM):
     model_class = "Qwen2VLForConditionalGeneration"
     grounding_suffix = "<|im_end|>\n<|im_start|>assistant\n"
     temporal_patch = 2
+    exact_reversal = False  # a temporal patch mixes 2 frames
 
     def _grid(
         self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any], n_frames: int

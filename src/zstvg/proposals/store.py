@@ -61,6 +61,16 @@ class ProposalStore:
     def path(self, video_id: str) -> Path:
         return self.root / self.videos[video_id]["file"]
 
+    def read(self, video_id: str) -> Any:
+        """The video's proposals (:class:`official_format.OfficialProposals`: sample frames and
+        tracks); InputError (naming the file) when the video has no usable file."""
+        from zstvg.proposals import official_format
+
+        status = self.video_status(video_id)
+        if not status.ok:
+            raise InputError(status.reason)
+        return official_format.read(self.path(video_id))
+
     def tracks(self, video_id: str) -> list[Track]:
         """The video's tracks, read and validated; InputError (naming the file) when the
         video has no usable file."""

@@ -1,0 +1,297 @@
+"""``zstvg ground``: the method (DESIGN §3) on every sample, one variant, one MLLM.
+
+Outputs under ``--out DIR``::
+
+    records/<sample>.json   per sample: the prediction and how it was made (candidate tokens and
+                            their activations per map, chosen tokens, LRA losses and gradient
+                            norms, track scores, frame scores, span, LLM calls, seconds)
+    manifest.json           every sample: ok or failed with the first reason and its step
+    predictions.json        the DESIGN §4 contract (or --predictions FILE)
+
+A sample that failed upstream is failed with that reason, without computing; any exception of
+one sample (no tracks, an unreadable frame, out of memory) fails that sample with its type and
+message and the run goes on. Records are written atomically and carry a job hash (parameters,
+checkpoint content, the sample's inputs): a rerun skips every finished sample, so a job killed
+at a time limit resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zstvg.config import Params
+
+log = logging.getLogger(__name__)
+
+STEP = "ground"
+MANIFEST = "manifest.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from zstvg.grounding.variants import VARIANTS
+
+    parser.add_argument("--samples", required=True, help="samples.jsonl from prepare-data")
+    parser.add_argument("--frames", required=True, help="frames manifest.json (sample-frames)")
+    parser.add_argument(
+        "--proposals", required=True, help="proposals manifest.json (import-proposals/propose)"
+    )
+    parser.add_argument("--decompositions", required=True, help="decompositions.jsonl (decompose)")
+    parser.add_argument("--model", required=True, help="a key of `models` in the params")
+    parser.add_argument("--variant", required=True, choices=list(VARIANTS), help="method variant")
+    parser.add_argument("--out", required=True, metavar="DIR", help="records + manifest folder")
+    parser.add_argument(
+        "--predictions", default=None, metavar="FILE",
+        help="predictions JSON to write (default: <out>/predictions.json)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sample-id", action="append", default=[], dest="sample_ids", metavar="ID",
+        help="only these samples (repeatable)",
+    )  # fmt: skip
+
+
+def mllm_frames(proposal_frames: list[int], clip_span: tuple[int, int], n: int) -> list[int]:
+    """A uniform subset of the proposal frames inside the clip (DESIGN §3): every MLLM frame
+    has every track's mask, nothing is guessed. Bin centres over the frame list, as
+    ``uniform_frame_idx`` does over native frames."""
+    from zstvg.video.index import uniform_frame_idx
+
+    inside = [f for f in proposal_frames if clip_span[0] <= f < clip_span[1]]
+    if not inside:
+        raise ValueError(f"no proposal frame inside the clip {list(clip_span)}")
+    return [inside[i] for i in uniform_frame_idx((0, len(inside)), n)]
+
+
+class _Frames:
+    """MLLM frames of one video: stored JPEGs where sample-frames kept them, else decoded
+    from the video once (released proposals may sit on frames the grid does not hold)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._decoded: dict[str, dict[int, np.ndarray]] = {}
+
+    def get(self, video_id: str, video_path: str, frame_idx: list[int]) -> list[np.ndarray]:
+        from zstvg.video.store import frame_path, read_frame
+
+        directory = Path(self.store.index(video_id)["_dir"])
+        missing = [f for f in frame_idx if not frame_path(directory, f).is_file()]
+        decoded = self._decoded.setdefault(video_id, {})
+        todo = [f for f in missing if f not in decoded]
+        if todo:
+            from zstvg.video.decode import decode_frames
+
+            def sink(f: int, _t: float | None, image: Any) -> None:
+                decoded[f] = np.asarray(image.convert("RGB"))
+
+            report = decode_frames(video_path, todo, sink)
+            if report.missing_frame_idx:
+                raise ValueError(
+                    f"{video_path}: frames {report.missing_frame_idx[:5]} are past the video's "
+                    f"end ({report.n_frames} frames)"
+                )
+        return [decoded[f] if f in decoded else read_frame(directory, f) for f in frame_idx]
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    from zstvg.data.samples_file import read_samples, sample_status
+    from zstvg.failures import print_failures
+    from zstvg.grounding.engine import GroundInput, ReferenceEngine, texts_for
+    from zstvg.grounding.variants import get_variant
+    from zstvg.io import (
+        InputError,
+        fingerprint_tree,
+        provenance_path,
+        read_json,
+        sha256_file,
+        sha256_json,
+        write_json,
+        write_provenance,
+    )
+    from zstvg.predictions import write_predictions
+    from zstvg.proposals.store import ProposalStore
+    from zstvg.queries.schema import read_decompositions
+    from zstvg.structures import Prediction, Status, first_failure
+    from zstvg.video.store import FrameStore, video_dir_name
+
+    started = time.perf_counter()
+    if args.model not in params.models:
+        raise InputError(
+            f"--model {args.model!r}: not a key of `models` in {params.source}; "
+            f"known: {', '.join(sorted(params.models))}"
+        )
+    model_cfg = params.models[args.model]
+    variant = get_variant(args.variant)
+    samples = read_samples(args.samples)
+    if args.sample_ids:
+        unknown = sorted(set(args.sample_ids) - {s.sample_id for s in samples})
+        if unknown:
+            raise InputError(f"--sample-id {', '.join(unknown)}: not in {args.samples}")
+        samples = [s for s in samples if s.sample_id in set(args.sample_ids)]
+    store = FrameStore(args.frames)
+    proposals = ProposalStore(args.proposals)
+    decompositions = read_decompositions(args.decompositions)
+    out = Path(args.out)
+    records_dir = out / "records"
+    records_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        known = read_json(provenance_path(out / MANIFEST)).get("checkpoint_fingerprint")
+    except (InputError, AttributeError):
+        known = None
+    checkpoint_fp = (
+        fingerprint_tree(model_cfg.checkpoint, known)
+        if Path(model_cfg.checkpoint).exists()
+        else None  # a hub id: its revision is its identity
+    )
+    base_job = {
+        "ground": params.section("ground"),
+        "mllm": params.section("mllm"),
+        "model": {"backend": model_cfg.backend, "checkpoint": model_cfg.checkpoint},
+        "checkpoint_sha256": checkpoint_fp["sha256"] if checkpoint_fp else None,
+        "variant": variant.to_json(),
+        "seed": params.seed,
+    }
+    engine: ReferenceEngine | None = None
+    frames = _Frames(store)
+    proposal_sha: dict[str, str] = {}
+    preds: dict[str, Prediction] = {}
+    entries: dict[str, dict[str, Any]] = {}
+    n_reused = 0
+    for sample in samples:
+        sid = sample.sample_id
+        record_path = records_dir / f"{video_dir_name(sid)}.json"
+        upstream = first_failure(
+            sample_status(sample),
+            store.sample_status(sid),
+            proposals.video_status(sample.video_id),
+        )
+        if upstream is not None:  # carried on, never recomputed
+            preds[sid] = Prediction(sid, None, error=upstream.reason)
+            entries[sid] = {"status": "failed", "step": upstream.step, "error": upstream.reason}
+            continue
+        dec = decompositions.get(sid)
+        if sample.video_id not in proposal_sha:
+            proposal_sha[sample.video_id] = sha256_file(proposals.path(sample.video_id))
+        job = sha256_json({
+            **base_job,
+            "sample": sample.to_json(),
+            "frames": store.samples.get(sid),
+            "proposals_sha256": proposal_sha[sample.video_id],
+            "decomposition": dec.to_json() if dec is not None else None,
+        })  # fmt: skip
+        previous = _finished(record_path, job)
+        if previous is not None:
+            preds[sid] = Prediction.from_json(sid, previous["prediction"])
+            entries[sid] = _entry(previous)
+            n_reused += 1
+            continue
+        t0 = time.perf_counter()
+        try:
+            if engine is None:
+                engine = _build_engine(params, model_cfg)
+            props = proposals.read(sample.video_id)
+            frame_idx = mllm_frames(list(props.frame_idx), sample.clip_span, params.ground.n_frames)
+            spatial, temporal, text_flags = texts_for(sample, dec, params.ground.subquery_template)
+            frames_status = store.sample_status(sid)
+            gin = GroundInput(
+                sample=sample,
+                frames=frames.get(sample.video_id, sample.video_path, frame_idx),
+                mllm_frame_idx=tuple(frame_idx),
+                fps=float(store.index(sample.video_id)["fps"]),
+                tracks=props.tracks,
+                spatial_text=spatial,
+                temporal_text=temporal,
+                eval_frame_idx=store.sample(sample.video_id, sid, kind="grid").frame_idx,
+                flags=(*text_flags, *frames_status.flags),
+            )
+            pred, record = engine.ground(gin, variant)
+        except Exception as exc:  # one sample's failure is data; the run goes on
+            reason = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+            status = Status(STEP, reason)
+            log.warning("%s: %s", sid, reason)
+            pred = Prediction(sid, None, error=status.reason)
+            record = {"sample_id": sid, "status": "failed", "step": STEP, "error": status.reason}
+        record.update(job_sha256=job, prediction=pred.to_json(),
+                      seconds=round(time.perf_counter() - t0, 4))  # fmt: skip
+        write_json(record_path, record)
+        preds[sid] = pred
+        entries[sid] = _entry(record)
+
+    predictions_path = Path(args.predictions) if args.predictions else out / "predictions.json"
+    write_predictions(predictions_path, preds)
+    failed = {k: e["error"] for k, e in entries.items() if e["status"] != "ok"}
+    manifest = {
+        "step": STEP,
+        "model": args.model,
+        "backend": model_cfg.backend,
+        "variant": variant.name,
+        "n_samples": len(entries),
+        "n_failed": len(failed),
+        "samples": entries,
+    }
+    write_json(out / MANIFEST, manifest)
+    provenance = dict(
+        step=STEP,
+        params={k: base_job[k] for k in ("ground", "mllm", "seed")},
+        model=args.model,
+        backend=model_cfg.backend,
+        checkpoint=model_cfg.checkpoint,
+        checkpoint_fingerprint=checkpoint_fp,
+        variant=variant.name,
+        samples=str(args.samples),
+        frames=str(args.frames),
+        proposals=str(args.proposals),
+        decompositions=str(args.decompositions),
+    )
+    write_provenance(out / MANIFEST, **provenance)
+    write_provenance(predictions_path, **provenance)
+    print(
+        f"ground ({variant.name}, {args.model}: {model_cfg.backend}): {len(entries)} samples, "
+        f"{len(failed)} failed, {n_reused} already done, in "
+        f"{time.perf_counter() - started:.1f} s -> {predictions_path}"
+    )
+    print_failures(failed, out / MANIFEST)
+    return 0
+
+
+def _build_engine(params: Params, model_cfg: Any) -> Any:
+    import torch
+
+    from zstvg.grounding.engine import ReferenceEngine
+    from zstvg.mllm import build_mllm
+
+    torch.manual_seed(params.seed)
+    mllm = build_mllm(
+        model_cfg.backend,
+        model_cfg.checkpoint,
+        dtype=params.mllm.dtype,
+        device=params.mllm.device,
+        layer_start=params.mllm.layer_start,
+        layer_stop=params.mllm.layer_stop,
+    )
+    return ReferenceEngine(mllm, params.ground)
+
+
+def _finished(path: Path, job: str) -> dict[str, Any] | None:
+    """The record of this exact job when it finished ok (failed samples are retried)."""
+    from zstvg.io import InputError, read_json
+
+    if not path.is_file():
+        return None
+    try:
+        record = read_json(path)
+    except InputError:
+        return None
+    if not isinstance(record, dict) or record.get("job_sha256") != job:
+        return None
+    return record if record.get("status") == "ok" else None
+
+
+def _entry(record: dict[str, Any]) -> dict[str, Any]:
+    if record.get("status") == "ok":
+        return {"status": "ok", "track_id": record.get("chosen_track"), "span": record.get("span")}
+    return {"status": "failed", "step": record.get("step", STEP), "error": record.get("error")}

@@ -1,0 +1,104 @@
+"""LRA, logit-guided re-attention (DESIGN §3): test-time tuning of a visual prompt.
+
+A prompt ``p`` with the shape of the post-projector visual embeddings (extra tokens included)
+is added to them. From p_0 = 0, for k = 0..N-1::
+
+    x_k = beta * p_k + (1 - beta) * p_{k-1}        (p_{-1} = p_0)
+    L   = 1 - (z_yes - z_no)(x_k)                  first answer position, one forward
+    g   = dL / dp_k                                 a non-finite g is skipped and counted
+    p_{k+1} = p_k - lr * g
+
+and inference uses x_N (N = 1: x_1 = -beta * lr * g). Only ``p`` receives a gradient: the
+model's weights are frozen (``requires_grad=False``) and are never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+# (delta) -> ForwardResult of the forward whose answer is tuned
+ForwardFn = Callable[[torch.Tensor], Any]
+
+
+@dataclass
+class TuningLog:
+    """What one LRA run did: the loss before each step, the gradient norm, skipped steps."""
+
+    objective: str
+    steps: list[dict[str, float | bool]] = field(default_factory=list)
+    n_skipped: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"objective": self.objective, "steps": self.steps, "n_skipped": self.n_skipped}
+
+
+def margin(result: Any) -> torch.Tensor:
+    """z_yes - z_no of a forward's first answer token."""
+    return result.yes_logit - result.no_logit
+
+
+def entropy(result: Any) -> torch.Tensor:
+    """Entropy (nats) of the first answer token's distribution."""
+    logp = torch.log_softmax(result.last_logits.float(), dim=-1)
+    return -(logp.exp() * logp).sum()
+
+
+def loss(result: Any, objective: str, neutral: Any | None = None) -> torch.Tensor:
+    """The LRA objective of a forward (``neutral``: the neutral prompt's forward at the same
+    visual prompt, for the authors' contrast term)."""
+    if objective == "entropy":
+        return entropy(result)
+    value = margin(result)
+    if neutral is not None:
+        value = value - margin(neutral)
+    return 1.0 - value
+
+
+def tune(
+    forward: ForwardFn,
+    shape: tuple[int, ...],
+    *,
+    n_steps: int,
+    lr: float,
+    beta: float,
+    objective: str = "yesno",
+    neutral_forward: ForwardFn | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[torch.Tensor, TuningLog]:
+    """Run LRA; returns x_N (detached, float32) and the log.
+
+    ``forward(delta)`` runs the sub-query forward with ``delta`` added to the visual
+    embeddings; ``neutral_forward`` the neutral prompt's (used only with the contrast term).
+    """
+    log = TuningLog(objective)
+    p_prev = torch.zeros(shape, dtype=torch.float32, device=device)
+    p = p_prev.clone()
+    for _ in range(n_steps):
+        p_k = p.clone().requires_grad_(True)
+        x_k = beta * p_k + (1.0 - beta) * p_prev
+        result = forward(x_k)
+        neutral = neutral_forward(x_k) if neutral_forward is not None else None
+        value = loss(result, objective, neutral)
+        (grad,) = torch.autograd.grad(value, p_k, allow_unused=True)
+        if grad is None:  # the answer does not depend on the prompt (a scripted model)
+            grad = torch.zeros_like(p_k)
+        finite = bool(torch.isfinite(grad).all())
+        step = {
+            "loss_before": float(value.detach()),
+            "margin_before": float(margin(result).detach()),
+            "grad_norm": float(grad.norm()) if finite else float("nan"),
+            "skipped": not finite,
+        }
+        log.steps.append(step)
+        p_prev = p_k.detach()
+        if finite:
+            p = p_k.detach() - lr * grad.detach().float()
+        else:
+            log.n_skipped += 1
+            p = p_k.detach()
+    x_n = beta * p + (1.0 - beta) * p_prev
+    return x_n.detach(), log

@@ -1,0 +1,78 @@
+"""The method's variants (DESIGN §3) as data: one row of switches each, one code path.
+
+- ``token``: how the grounding token is picked: ``mean`` (mean of the candidates' relative
+  maps, Table 2 row 1), ``gti`` (highest visual activation), ``fixed`` (the authors' fixed
+  template token).
+- ``spatial`` / ``temporal``: which text drives that map: ``query`` (the whole query, untuned),
+  ``sub`` (the DSTH sub-query, untuned), ``tuned`` (the DSTH sub-query with an LRA-tuned visual
+  prompt), ``tuned-query`` (LRA on the whole query: Fig. 6's vanilla tuning).
+- ``tas``: TAS on the spatial map (a second prompt tuned on the time-reversed video).
+- ``objective``: what LRA minimises: ``yesno`` (1 - (z_yes - z_no)) or ``entropy`` (the
+  entropy of the first answer token's distribution; Table 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+TOKEN_MODES = ("mean", "gti", "fixed")
+MAP_SOURCES = ("query", "sub", "tuned", "tuned-query")
+OBJECTIVES = ("yesno", "entropy")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    token: str
+    spatial: str
+    temporal: str
+    tas: bool = False
+    objective: str = "yesno"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.token not in TOKEN_MODES:
+            raise ValueError(f"variant {self.name}: token {self.token!r} not in {TOKEN_MODES}")
+        for source in (self.spatial, self.temporal):
+            if source not in MAP_SOURCES:
+                raise ValueError(f"variant {self.name}: map source {source!r} not in {MAP_SOURCES}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"variant {self.name}: objective {self.objective!r}")
+
+    @property
+    def tunes(self) -> bool:
+        return self.tas or any(s.startswith("tuned") for s in (self.spatial, self.temporal))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("baseline-mean-special", "mean", "query", "query",
+                description="Table 2 row 1: mean of the special tokens' relative maps"),
+        Variant("gti", "gti", "query", "query", description="+ grounding-token identification"),
+        Variant("gti+spatial", "gti", "tuned", "query",
+                description="+ spatial prompt tuned on the attribute sub-query"),
+        Variant("gti+temporal", "gti", "query", "tuned",
+                description="+ temporal prompt tuned on the action sub-query"),
+        Variant("gti+dsth", "gti", "tuned", "tuned", description="+ both prompts (DSTH)"),
+        Variant("full", "gti", "tuned", "tuned", tas=True, description="+ TAS (the method)"),
+        Variant("vanilla-tuning", "gti", "tuned-query", "tuned-query",
+                description="Fig. 6: LRA on the whole query, no decomposition"),
+        Variant("gti+entropy", "gti", "tuned", "tuned", objective="entropy",
+                description="Table 3: DSTH with the entropy objective"),
+        Variant("gti+yesno", "gti", "tuned", "tuned", objective="yesno",
+                description="Table 3: DSTH with the Yes/No logit objective"),
+        Variant("fixed-token", "fixed", "query", "query",
+                description="the authors' released behaviour: fixed token, no tuning"),
+    )
+}  # fmt: skip
+
+
+def get_variant(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+    return VARIANTS[name]
