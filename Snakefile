@@ -32,13 +32,17 @@ include: "workflow/rules/evaluation.smk"
 DATASETS = config["run"]["datasets"]
 PROTOCOLS = config["run"]["protocols"]
 MODELS = config["run"]["models"]
+MLLM_MODELS = mllm_models()
+VARIANTS = config["run"]["variants"]
 
 
 rule all:
     input:
         expand("results/tables/{protocol}/table1.md", protocol=PROTOCOLS),
         expand("results/figures/{protocol}", protocol=PROTOCOLS),
-        expand("results/attention/{dataset}/{model}/manifest.json", dataset=DATASETS, model=MODELS),
+        expand(
+            "results/attention/{dataset}/{model}/manifest.json", dataset=DATASETS, model=MLLM_MODELS
+        ),
 
 
 # One target per phase: each DVC stage (dvc.yaml) builds one of these with only that phase's
@@ -69,14 +73,16 @@ rule phase_checkpoints:
         "results/checkpoints/tiny-sam2/config.json",
         [
             model_checkpoint_marker(m)
-            for m in MODELS
+            for m in MLLM_MODELS
             if config["models"][m]["checkpoint"].startswith("results/checkpoints/")
         ],
 
 
 rule phase_attention:
     input:
-        expand("results/attention/{dataset}/{model}/manifest.json", dataset=DATASETS, model=MODELS),
+        expand(
+            "results/attention/{dataset}/{model}/manifest.json", dataset=DATASETS, model=MLLM_MODELS
+        ),
 
 
 rule phase_predictions:
@@ -85,6 +91,16 @@ rule phase_predictions:
             "results/predictions/{dataset}/reference/{variant}.json",
             dataset=DATASETS,
             variant=REFERENCE_VARIANTS,
+        ),
+
+
+rule phase_grounding:
+    input:
+        expand(
+            "results/predictions/{dataset}/{model}/{variant}.json",
+            dataset=DATASETS,
+            model=MODELS,
+            variant=VARIANTS,
         ),
 
 
@@ -102,11 +118,15 @@ rule demo:
             proposals_manifest("synthetic"),
             "results/proposals/synthetic/tiny-demo/manifest.json",
         ],
-        tables=["results/tables/tubedetr/table1.md", "results/tables/tubedetr/table2.md"],
+        tables=[
+            "results/tables/tubedetr/table1.md",
+            "results/tables/tubedetr/table2.md",
+            "results/tables/tubedetr/table3.md",
+        ],
         per_sample="results/metrics/synthetic/reference/oracle/tubedetr.per_sample.csv",
         figures="results/figures/tubedetr",
         sheet="results/figures/synthetic/reference/largest/synthetic_000_sheet.png",
-        attention=expand("results/attention/synthetic/{model}/manifest.json", model=MODELS),
+        attention=expand("results/attention/synthetic/{model}/manifest.json", model=MLLM_MODELS),
     output:
         "results/demo/SUMMARY.md",
     log:

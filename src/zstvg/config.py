@@ -30,6 +30,7 @@ class ParamsError(InputError):
 class RunConfig:
     datasets: tuple[str, ...]
     models: tuple[str, ...]
+    variants: tuple[str, ...]
     protocols: tuple[str, ...]
 
 

@@ -16,7 +16,9 @@ from zstvg.config import Params
 CHANCE_NOTE = (
     "> Models in this run are tiny random-weight checkpoints built offline: every MLLM and "
     "detector number below is chance-level and says nothing about the method. The `oracle` "
-    "rows are the proposals' upper bound, `largest`/`random` the floors."
+    "rows are the proposals' upper bound, `largest`/`random` the floors; `attention-oracle` "
+    "rows plant the attention on the GT boxes: they check the chain from maps to tracks, spans "
+    "and metrics, not the method."
 )
 
 

@@ -8,6 +8,7 @@
 #   metrics/{dataset}/{backend}/{variant}/{protocol}.json  tables/{protocol}/  figures/
 import json
 import os
+import re
 
 from zstvg.video.store import video_dir_name as safe_name
 
@@ -15,6 +16,16 @@ PARAMS_FILE = "params.yaml"
 
 # Proposal-only reference predictors evaluated for every dataset (grounding/reference.py).
 REFERENCE_VARIANTS = ["oracle", "largest", "random"]
+# The backend whose maps are planted on the GT boxes (checks the chain; no weights).
+ORACLE = "attention-oracle"
+# The method's variants (zstvg.grounding.variants), as a wildcard pattern ('+' escaped).
+VARIANT_PATTERN = "|".join(
+    re.escape(v)
+    for v in (
+        "baseline-mean-special", "gti", "gti+spatial", "gti+temporal", "gti+dsth", "full",
+        "vanilla-tuning", "gti+entropy", "gti+yesno", "fixed-token",
+    )
+)
 
 
 def section(*names):
@@ -41,12 +52,31 @@ def model_checkpoint_marker(model):
     return os.path.join(config["models"][model]["checkpoint"], "config.json")
 
 
+def mllm_models():
+    """The models of `run` that are real MLLMs (the attention oracle has no weights)."""
+    return [m for m in config["run"]["models"] if config["models"][m]["backend"] != ORACLE]
+
+
+def model_inputs(wildcards):
+    """The checkpoint marker of a model, none for the attention oracle."""
+    if config["models"][wildcards.model]["backend"] == ORACLE:
+        return []
+    return [model_checkpoint_marker(wildcards.model)]
+
+
 def all_metrics(protocol):
-    return [
+    reference = [
         f"results/metrics/{d}/reference/{v}/{protocol}.json"
         for d in config["run"]["datasets"]
         for v in REFERENCE_VARIANTS
     ]
+    grounded = [
+        f"results/metrics/{d}/{m}/{v}/{protocol}.json"
+        for d in config["run"]["datasets"]
+        for m in config["run"]["models"]
+        for v in config["run"]["variants"]
+    ]
+    return reference + grounded
 
 
 def dataset_videos(wildcards):

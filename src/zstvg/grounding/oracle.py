@@ -7,7 +7,7 @@ reversed maps, as a real model's would), and its Yes/No logits from a function o
 prompt (so LRA has a gradient to follow). Each visual feature row carries the index of the frame
 it shows, which is how reversal is seen.
 
-:class:`AttentionOracle` (backend ``attention-oracle``; its "checkpoint" is a samples.jsonl)
+:class:`AttentionOracle` (backend ``attention-oracle``, no checkpoint)
 puts each frame's attention on the ground-truth box centre and nothing on frames outside the GT
 span, weighted by how much of the frame's bin lies inside the span. A correct chain then picks,
 on every sample, the track the ``oracle`` reference predictor picks, with a span inside the GT.
@@ -117,21 +117,20 @@ class AttentionOracle(ScriptedMLLM):
 
     name = "attention-oracle"
 
-    def __init__(self, samples: dict[str, Sample], neutral_prompt: str | None = None) -> None:
+    def __init__(self, neutral_prompt: str | None = None) -> None:
         super().__init__(self._maps, grid_hw=(16, 16))
-        self.samples = samples
         self.sample: Sample | None = None
         self.frame_idx: tuple[int, ...] = ()
         self.neutral_prompt = neutral_prompt
 
     @classmethod
     def load(cls, checkpoint: str | Path, **_: Any) -> AttentionOracle:
-        from zstvg.data.samples_file import read_samples
-
-        return cls({s.sample_id: s for s in read_samples(checkpoint)})
+        """No weights: the maps come from the sample's GT (``checkpoint`` is ignored)."""
+        return cls()
 
     def bind_sample(self, sample: Sample) -> None:
-        self.sample = self.samples.get(sample.sample_id, sample)
+        """The sample being grounded (with its GT boxes), set by the engine."""
+        self.sample = sample
 
     def encode(self, frames: Sequence[Any], frame_idx: Sequence[int], prompt: str,
                fps: float) -> MLLMInputs:  # fmt: skip
