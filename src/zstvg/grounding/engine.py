@@ -183,14 +183,15 @@ class ReferenceEngine:
             return sub
 
         t1 = time.perf_counter()
-        spatial = self._map(ctx, text_for(variant.spatial, gin.spatial_text),
-                            tuned=variant.spatial.startswith("tuned"),
-                            objective=variant.objective)  # fmt: skip
-        same = (variant.temporal, gin.temporal_text) == (variant.spatial, gin.spatial_text)
-        temporal = spatial if same else self._map(
-            ctx, text_for(variant.temporal, gin.temporal_text),
-            tuned=variant.temporal.startswith("tuned"), objective=variant.objective,
-        )  # fmt: skip
+        s_text = text_for(variant.spatial, gin.spatial_text)
+        t_text = text_for(variant.temporal, gin.temporal_text)
+        s_tuned, t_tuned = variant.spatial.startswith("tuned"), variant.temporal.startswith("tuned")
+        spatial = self._map(ctx, s_text, tuned=s_tuned, objective=variant.objective)
+        # One text and one tuning setting give one map (deterministic): computed once.
+        same = (s_text, s_tuned) == (t_text, t_tuned)
+        temporal = (
+            spatial if same else self._map(ctx, t_text, tuned=t_tuned, objective=variant.objective)
+        )
         for m in {id(spatial): spatial, id(temporal): temporal}.values():
             if variant.token == "fixed":
                 m.token = self._fixed_token(m.tokens)
