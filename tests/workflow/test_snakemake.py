@@ -75,3 +75,83 @@ def test_profiles_parse_and_plan_the_full_run(demo_dir, profile):
     # (the SLURM plugin is loaded, nothing is submitted).
     out = run(["snakemake", "-n", "--profile", f"workflow/profiles/{profile}", "all"], demo_dir)
     assert "This was a dry-run" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("variant", ["gti", "full"])
+def test_attention_oracle_picks_the_oracle_track_with_spans_inside_gt(demo_dir, variant):
+    """Attention planted on the GT boxes: the whole chain (maps -> track -> span -> metrics)
+    must pick the track the `oracle` reference picks, and keep the span inside the GT span
+    wherever that span holds at least K MLLM-frame bins."""
+    root = demo_dir / "results"
+    oracle = json.loads((root / "predictions/synthetic/reference/oracle.json").read_text())
+    preds = json.loads(
+        (root / f"predictions/synthetic/attention-oracle/{variant}.json").read_text()
+    )
+    samples = {
+        json.loads(line)["sample_id"]: json.loads(line)
+        for line in (root / "samples/synthetic.jsonl").read_text().splitlines()
+    }
+    k = yaml.safe_load((demo_dir / "params.yaml").read_text())["ground"]["k_frames"]
+    records = root / f"grounding/synthetic/attention-oracle/{variant}/records"
+    assert preds.keys() == oracle.keys()
+    for sid, pred in preds.items():
+        assert "error" not in pred, pred
+        assert pred["track_id"] == oracle[sid]["track_id"], sid
+        record = json.loads((records / f"{sid}.json").read_text())
+        frames = record["mllm_frame_idx"] + [samples[sid]["clip_span"][1]]
+        g0, g1 = samples[sid]["gt_span"]
+        full_bins = sum(g0 <= a and b <= g1 for a, b in zip(frames, frames[1:], strict=False))
+        if full_bins >= k:
+            assert g0 <= pred["span"][0] and pred["span"][1] <= g1, (sid, pred["span"], (g0, g1))
+    metrics = json.loads((root / f"metrics/synthetic/attention-oracle/{variant}/tubedetr.json")
+                         .read_text())  # fmt: skip
+    assert metrics["n_failed"] == 0 and metrics["vIoU@0.5"] == pytest.approx(1.0)
+
+
+def _ground(demo_dir, out, model="tiny-qwen2-vl", variant="full", proposals=None):
+    root = "results"
+    return run(
+        ["zstvg", "ground", "--samples", f"{root}/samples/synthetic.jsonl", "--frames",
+         f"{root}/frames/synthetic/manifest.json", "--proposals",
+         str(proposals or f"{root}/proposals/synthetic/released/manifest.json"),
+         "--decompositions", f"{root}/decompositions/synthetic.jsonl", "--model", model,
+         "--variant", variant, "--out", str(out)],
+        demo_dir,
+    )  # fmt: skip
+
+
+def test_ground_is_deterministic_on_cpu_and_resumes(demo_dir, tmp_path):
+    _ground(demo_dir, tmp_path / "one")
+    _ground(demo_dir, tmp_path / "two")
+    one = (tmp_path / "one/predictions.json").read_bytes()
+    assert one == (tmp_path / "two/predictions.json").read_bytes()
+    assert one == (demo_dir / "results/predictions/synthetic/tiny-qwen2-vl/full.json").read_bytes()
+    again = _ground(demo_dir, tmp_path / "one")
+    assert "2 samples, 0 failed, 2 already done" in again.stdout
+
+
+def test_empty_proposal_set_fails_the_sample_and_scores_zero(demo_dir, tmp_path):
+    src = demo_dir / "results/proposals/synthetic/released"
+    manifest = json.loads((src / "manifest.json").read_text())
+    first = sorted(manifest["videos"])[0]
+    manifest["videos"][first] = {**manifest["videos"][first], "status": "empty", "n_tracks": 0}
+    props = tmp_path / "props"
+    props.mkdir()
+    for f in src.glob("*.json"):
+        (props / f.name).write_bytes(f.read_bytes())
+    (props / "manifest.json").write_text(json.dumps(manifest))
+    _ground(
+        demo_dir,
+        tmp_path / "g",
+        model="attention-oracle",
+        variant="gti",
+        proposals=props / "manifest.json",
+    )
+    preds = json.loads((tmp_path / "g/predictions.json").read_text())
+    assert preds[first]["error"] == "import-proposals: empty proposal set"
+    assert sum("error" in p for p in preds.values()) == 1
+    run(["zstvg", "evaluate", "--samples", "results/samples/synthetic.jsonl", "--predictions",
+         str(tmp_path / "g/predictions.json"), "--out", str(tmp_path / "m.json"), "--per-sample",
+         str(tmp_path / "per.csv")], demo_dir)  # fmt: skip
+    assert json.loads((tmp_path / "m.json").read_text())["n_failed"] == 1
+    assert "import-proposals: empty proposal set" in (tmp_path / "per.csv").read_text()
