@@ -1,0 +1,115 @@
+"""Seconds per video and LLM work per variant of ``zstvg ground`` (the reference engine).
+
+Builds a small synthetic benchmark and the tiny Qwen2-VL checkpoint in a scratch folder (the
+real commands: make-synthetic, prepare-data, sample-frames, import-proposals,
+import-decompositions, decompose --offline, make-tiny-checkpoint), then runs ``ground`` for
+every variant and reads the per-sample records:
+
+- ``s_per_video``: mean grounding seconds per video (model load excluded; records' total_s);
+- ``forwards`` / ``backwards``: full-sequence LLM forward and backward passes per video, as
+  the engine counts them (a naive ``full`` with N = 1 is 9 + 3, ``gti`` is 2).
+
+This is the baseline the fast engine of [8/11] must beat. Writes
+``results/benchmarks/grounding.json`` as ``{"variants": {"<variant>": {"s_per_video",
+"forwards", "backwards"}}, "machine": ..., "config": ...}``.
+
+    .venv/bin/python benchmarks/bench_grounding.py [--videos 4] [--frames 20] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from zstvg.cli import main as zstvg
+from zstvg.grounding.variants import VARIANTS
+
+
+def _quiet(argv: list[str]) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = zstvg(argv)
+    if rc != 0:
+        raise SystemExit(f"zstvg {' '.join(argv)} exited {rc}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=4, help="synthetic videos (one query each)")
+    parser.add_argument("--frames", type=int, default=20, help="MLLM frames (ground.n_frames)")
+    parser.add_argument("--out", default="results/benchmarks/grounding.json")
+    args = parser.parse_args()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one "Loading weights" bar per variant otherwise
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        sets = [
+            "--set", f"synthetic.n_videos={args.videos}",
+            "--set", f"ground.n_frames={args.frames}",
+            "--set", f"decompose.cache_dir={root / 'cache'}",
+            "--set", f"models.tiny-qwen2-vl.checkpoint={root / 'ckpt'}",
+        ]  # fmt: skip
+        syn = root / "synthetic"
+        steps = [
+            ["make-synthetic", "--out", str(syn)],
+            ["prepare-data", "--dataset", "synthetic", "--annotations",
+             str(syn / "annotations/test_v2.json"), "--videos", str(syn / "videos"), "--out",
+             str(root / "samples.jsonl")],
+            ["sample-frames", "--samples", str(root / "samples.jsonl"), "--out",
+             str(root / "frames/manifest.json"), "--workers", "1"],
+            ["import-proposals", "--src", str(syn / "proposals"), "--out", str(root / "props")],
+            ["import-decompositions", "--file",
+             str(syn / "annotations/gpt4_decompose_attr_action.json"), "--samples",
+             str(root / "samples.jsonl"), "--report", str(root / "import.json")],
+            ["decompose", "--samples", str(root / "samples.jsonl"), "--out",
+             str(root / "dec.jsonl"), "--offline", "--no-progress"],
+            ["make-tiny-checkpoint", "--family", "qwen2-vl", "--out", str(root / "ckpt")],
+        ]  # fmt: skip
+        t0 = time.perf_counter()
+        for step in steps:
+            _quiet([*step[:1], *sets, *step[1:]])
+        print(f"scratch benchmark ready in {time.perf_counter() - t0:.1f} s: {args.videos} "
+              f"videos, {args.frames} MLLM frames, tiny Qwen2-VL on CPU")  # fmt: skip
+        results = {}
+        print(f"{'variant':24s} {'s/video':>8s} {'forwards':>9s} {'backwards':>10s}")
+        for name in VARIANTS:
+            out = root / "ground" / name
+            _quiet(["ground", *sets, "--samples", str(root / "samples.jsonl"), "--frames",
+                    str(root / "frames/manifest.json"), "--proposals",
+                    str(root / "props/manifest.json"), "--decompositions",
+                    str(root / "dec.jsonl"), "--model", "tiny-qwen2-vl", "--variant", name,
+                    "--out", str(out)])  # fmt: skip
+            records = [json.loads(p.read_text()) for p in sorted((out / "records").glob("*.json"))]
+            ok = [r for r in records if r.get("status") == "ok"]
+            results[name] = {
+                "s_per_video": round(statistics.mean(r["times_s"]["total_s"] for r in ok), 4),
+                "forwards": statistics.mean(r["llm_calls"]["forwards"] for r in ok),
+                "backwards": statistics.mean(r["llm_calls"]["backwards"] for r in ok),
+                "n_videos": len(ok),
+            }
+            r = results[name]
+            print(f"{name:24s} {r['s_per_video']:8.3f} {r['forwards']:9.1f} {r['backwards']:10.1f}")
+    report = {
+        "variants": results,
+        "engine": "reference",
+        "config": {"videos": args.videos, "mllm_frames": args.frames, "model": "tiny qwen2-vl"},
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {out_path}")
+
+
+if __name__ == "__main__":
+    main()
