@@ -59,6 +59,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.grounding.ground_cli",
         "the method: pick a track and a span per sample with a frozen MLLM (one variant)",
     ),
+    "ground-video": (
+        "zstvg.grounding.video_cli",
+        "the whole method on one video file: frames, decomposition, tracks, grounding, MP4/GIF",
+    ),
     "predict-reference": (
         "zstvg.grounding.reference_cli",
         "proposal-only reference predictions: oracle track (upper bound), largest, random",

@@ -62,11 +62,12 @@ def test_visualize_draws_gt_pred_tracks_and_attention(tmp_path, repo_root, capsy
     )
     assert rc == 0
     sheet = np.asarray(Image.open(out / "s_sheet.png").convert("RGB")).astype(int)
-    assert sheet.shape == (3 * 48, 4 * 64, 3)  # 10 frames on a 4-column sheet
+    band = sheet.shape[0] - 3 * 48  # the header: query line + legend
+    assert band == 14 * 2 + 6 and sheet.shape[1:] == (4 * 64, 3)  # 10 frames, 4 columns
     gif = Image.open(out / "s.gif")
     assert gif.n_frames == 10
     # Frame 8 is the third tile (row 0, col 2): green GT edge at x = 0..2, red edge at x = 30.
-    tile = sheet[:48, 128:192]
+    tile = sheet[band : band + 48, 128:192]
     assert tile[5, 1, 1] > 150 and tile[5, 1, 0] < 100  # green
     assert tile[25, 30, 0] > 150 and tile[25, 30, 1] < 100  # red
     assert "1 proposal tracks, attention yes" in capsys.readouterr().out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=16,
         help="frames on the sheet and in the GIF, uniform over those stored",
     )
+    parser.add_argument(
+        "--decompositions", default=None, help="decompositions.jsonl: sub-queries on the sheet"
+    )
+    parser.add_argument(
+        "--region", type=float, nargs=4, default=None, metavar=("X0", "Y0", "X1", "Y1"),
+        help="frame region the attention grid covers (a centre-cropping backend); "
+        "default: the whole frame",
+    )  # fmt: skip
     parser.add_argument("--out", required=True, help="output directory")
 
 
@@ -75,6 +84,11 @@ def _uniform(n: int, k: int) -> list[int]:
     if n <= k:
         return list(range(n))
     return sorted({int(round(x)) for x in np.linspace(0, n - 1, k)})
+
+
+# The heat map's most-attended cells reach this opacity (of 255): the frame under it stays
+# readable everywhere (the demo sheet of [5/11] used 160 and hid the frames).
+HEAT_MAX_ALPHA = 110
 
 
 def _heat(att: np.ndarray, size: tuple[int, int]) -> Any:
@@ -87,24 +101,34 @@ def _heat(att: np.ndarray, size: tuple[int, int]) -> Any:
     rgba[..., 0] = (255 * np.clip(1.5 * a - 0.25, 0, 1)).astype(np.uint8)
     rgba[..., 1] = (255 * np.clip(1.5 - np.abs(3 * a - 1.5), 0, 1)).astype(np.uint8)
     rgba[..., 2] = (255 * np.clip(1.25 - 1.5 * a, 0, 1)).astype(np.uint8)
-    rgba[..., 3] = (160 * a).astype(np.uint8)
+    rgba[..., 3] = (HEAT_MAX_ALPHA * a).astype(np.uint8)
     return Image.fromarray(rgba, "RGBA").resize(size, Image.BILINEAR)
 
 
 def draw_frame(
-    path: Path,
+    image: Path | np.ndarray | Any,
     frame_idx: int,
     gt: Mapping[int, Sequence[float]],
     pred: Mapping[int, Sequence[float]],
     tracks: Sequence[Any],
     attention: np.ndarray | None,
+    attention_region: Sequence[float] | None = None,
 ) -> Any:
-    """One annotated RGB frame: attention under, tracks thin, GT green, prediction red."""
+    """One annotated RGB frame: translucent attention under (on the region the model saw),
+    tracks thin, GT green, prediction red, the frame index in a corner."""
     from PIL import Image, ImageDraw
 
-    img = Image.open(path).convert("RGB")
+    if isinstance(image, Path | str):
+        img = Image.open(image).convert("RGB")
+    elif isinstance(image, np.ndarray):
+        img = Image.fromarray(image).convert("RGB")
+    else:
+        img = image.convert("RGB")
     if attention is not None:
-        img = Image.alpha_composite(img.convert("RGBA"), _heat(attention, img.size)).convert("RGB")
+        x0, y0, x1, y1 = (int(round(v)) for v in (attention_region or (0, 0, *img.size)))
+        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+        layer.paste(_heat(attention, (max(1, x1 - x0), max(1, y1 - y0))), (x0, y0))
+        img = Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
     draw = ImageDraw.Draw(img)
     for i, track in enumerate(tracks):
         box = track.boxes_xyxy.get(frame_idx)
@@ -114,8 +138,42 @@ def draw_frame(
         draw.rectangle(tuple(gt[frame_idx]), outline=GT_COLOR, width=3)
     if frame_idx in pred:
         draw.rectangle(tuple(pred[frame_idx]), outline=PRED_COLOR, width=2)
-    draw.text((4, 4), f"frame {frame_idx}", fill=(255, 255, 255))
+    label = f"frame {frame_idx}"  # bottom-left: boxes near the top stay visible
+    bottom = img.size[1]
+    draw.rectangle((0, bottom - 14, 8 + 6 * len(label), bottom), fill=(0, 0, 0))
+    draw.text((4, bottom - 13), label, fill=(255, 255, 255))
     return img
+
+
+def with_header(image: Any, lines: Sequence[str], legend: bool = True, gt: bool = True) -> Any:
+    """The image under a black band holding ``lines`` (the query, its sub-queries) and a
+    colour legend (GT green, prediction red, proposals thin, attention heat map)."""
+    from PIL import Image, ImageDraw
+
+    width = image.size[0]
+    chars = max(20, width // 7)
+    wrapped = [w for ln in lines for w in (textwrap.wrap(ln, chars) or [""])]
+    rows = len(wrapped) + (1 if legend else 0)
+    band = 14 * rows + 6
+    out = Image.new("RGB", (width, image.size[1] + band), (0, 0, 0))
+    out.paste(image, (0, band))
+    draw = ImageDraw.Draw(out)
+    for i, text in enumerate(wrapped):
+        draw.text((4, 3 + 14 * i), text, fill=(255, 255, 255))
+    if legend:
+        y = 3 + 14 * len(wrapped)
+        x = 4
+        keys = (
+            *((("GT", GT_COLOR),) if gt else ()),
+            ("prediction", PRED_COLOR),
+            ("proposals", TRACK_COLORS[0]),
+            ("attention", (255, 200, 0)),
+        )
+        for label, color in keys:
+            draw.rectangle((x, y + 2, x + 10, y + 10), outline=color, width=2)
+            draw.text((x + 14, y), label, fill=(255, 255, 255))
+            x += 14 + 7 * len(label) + 10
+    return out
 
 
 def contact_sheet(images: Sequence[Any], cols: int = 4) -> Any:
@@ -180,16 +238,24 @@ def run(args: argparse.Namespace, params: Params) -> int:
         a = None
         if att is not None and att_frames is not None:
             a = att[int(np.argmin(np.abs(att_frames - f)))]
-        images.append(draw_frame(files[i], f, gt, pred, tracks, a))
+        images.append(draw_frame(files[i], f, gt, pred, tracks, a, args.region))
         shown.append(f)
+    header = [f"query: {sample.query}"]
+    if args.decompositions:
+        from zstvg.queries.schema import read_decompositions
+
+        dec = read_decompositions(args.decompositions).get(sample.sample_id)
+        if dec is not None:
+            header += [f"attribute: {dec.attribute}", f"action: {dec.action}"]
+    gif_frames = [with_header(im, [f"query: {sample.query}"]) for im in images]
     out = Path(args.out)
     sheet_path = out / f"{sample.sample_id}_sheet.png"
     gif_path = out / f"{sample.sample_id}.gif"
     with atomic_open(sheet_path, "wb") as fh:
-        contact_sheet(images).save(fh, format="PNG")
+        with_header(contact_sheet(images), header).save(fh, format="PNG")
     with atomic_open(gif_path, "wb") as fh:
-        images[0].save(
-            fh, format="GIF", save_all=True, append_images=images[1:], duration=250, loop=0
+        gif_frames[0].save(
+            fh, format="GIF", save_all=True, append_images=gif_frames[1:], duration=250, loop=0
         )
     print(
         f"{sample.sample_id}: {len(shown)} frames ({shown[0]}..{shown[-1]}), "

@@ -251,6 +251,11 @@ class ReferenceEngine:
             "llm_calls": {"forwards": ctx.n_forward, "backwards": ctx.n_backward},
             "times_s": {k: round(v, 4) for k, v in times.items()},
             "flags": list(prediction.flags),
+            # arrays for the caller to store beside the record (not JSON)
+            "_maps": {
+                "spatial": np.asarray(spatial_thw, np.float32),
+                "temporal": np.asarray(temporal.map_thw, np.float32),
+            },
         }
         return prediction, record
 

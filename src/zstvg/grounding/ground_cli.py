@@ -104,6 +104,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.grounding.variants import get_variant
     from zstvg.io import (
         InputError,
+        atomic_open,
         fingerprint_tree,
         provenance_path,
         read_json,
@@ -215,6 +216,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
             log.warning("%s: %s", sid, reason)
             pred = Prediction(sid, None, error=status.reason)
             record = {"sample_id": sid, "status": "failed", "step": STEP, "error": status.reason}
+        maps = record.pop("_maps", None)
+        if maps is not None:  # the spatial map (TAS-assembled) drawn by visualize
+            with atomic_open(record_path.with_suffix(".spatial.npy"), "wb") as fh:
+                np.save(fh, maps["spatial"])
         record.update(job_sha256=job, prediction=pred.to_json(),
                       seconds=round(time.perf_counter() - t0, 4))  # fmt: skip
         write_json(record_path, record)
