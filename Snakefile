@@ -126,6 +126,11 @@ rule demo:
         per_sample="results/metrics/synthetic/reference/oracle/tubedetr.per_sample.csv",
         figures="results/figures/tubedetr",
         sheet="results/figures/synthetic/reference/largest/synthetic_000_sheet.png",
+        variant_sheets=expand(
+            "results/figures/synthetic/{model}/{variant}/synthetic_000_sheet.png",
+            model=MLLM_MODELS[:1],
+            variant=VARIANTS,
+        ),
         attention=expand("results/attention/synthetic/{model}/manifest.json", model=MLLM_MODELS),
     output:
         "results/demo/SUMMARY.md",
@@ -139,4 +144,5 @@ rule demo:
         "--decompositions {input.decompositions} --proposals {input.proposals} "
         "--attention {input.attention} --per-sample {input.per_sample} "
         "--tables {input.tables} --figures {input.figures}/*.png {input.sheet} "
+        "{input.variant_sheets} "
         "--out {output} --log-file {log}"

@@ -102,3 +102,19 @@ def decompose_inputs(wildcards):
     if dataset_cfg(wildcards)["decompositions"]:
         inputs["imported"] = f"results/decompositions/{wildcards.dataset}.import.json"
     return inputs
+
+
+def attention_source(wildcards):
+    """The manifest whose maps a sheet draws: the grounding run of that backend and variant,
+    or, for the proposal-only reference predictors, the attention probe of the first MLLM."""
+    if wildcards.backend == "reference":
+        return f"results/attention/{wildcards.dataset}/{mllm_models()[0]}/manifest.json"
+    return f"results/grounding/{wildcards.dataset}/{wildcards.backend}/{wildcards.variant}/manifest.json"
+
+
+def attention_map(wildcards, input):
+    name = safe_name(wildcards.sample_id)
+    folder = os.path.dirname(input.attention)
+    if wildcards.backend == "reference":
+        return os.path.join(folder, f"{name}.attn.npy")
+    return os.path.join(folder, "records", f"{name}.spatial.npy")

@@ -167,7 +167,8 @@ rule visualize:
         predictions="results/predictions/{dataset}/{backend}/{variant}.json",
         frames="results/frames/{dataset}/manifest.json",
         proposals=lambda w: proposals_manifest(w.dataset),
-        attention=lambda w: f"results/attention/{w.dataset}/{config['run']['models'][0]}/manifest.json",
+        decompositions="results/decompositions/{dataset}.jsonl",
+        attention=attention_source,
     output:
         sheet=report(
             "results/figures/{dataset}/{backend}/{variant}/{sample_id}_sheet.png",
@@ -177,9 +178,7 @@ rule visualize:
         gif="results/figures/{dataset}/{backend}/{variant}/{sample_id}.gif",
     params:
         params_file=PARAMS_FILE,
-        attention=lambda w, input: os.path.join(
-            os.path.dirname(input.attention), f"{safe_name(w.sample_id)}.attn.npy"
-        ),
+        attention=attention_map,
         out=lambda w, output: os.path.dirname(output.sheet),
     log:
         "results/logs/{dataset}/{backend}/{variant}/visualize_{sample_id}.log",
@@ -189,4 +188,5 @@ rule visualize:
         "zstvg visualize --params {params.params_file} --sample-id {wildcards.sample_id} "
         "--samples {input.samples} --predictions {input.predictions} "
         "--frames {input.frames} --proposals {input.proposals} "
+        "--decompositions {input.decompositions} "
         "--attention {params.attention} --out {params.out} --log-file {log}"

@@ -222,6 +222,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
     att = None
     att_frames: np.ndarray | None = None
     if args.attention:
+        if not Path(args.attention).is_file():
+            raise InputError(f"--attention: attention map not found: {args.attention}")
         att = np.load(args.attention)
         if att.ndim != 3:
             raise InputError(

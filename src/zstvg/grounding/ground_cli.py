@@ -293,7 +293,9 @@ def _finished(path: Path, job: str) -> dict[str, Any] | None:
         return None
     if not isinstance(record, dict) or record.get("job_sha256") != job:
         return None
-    return record if record.get("status") == "ok" else None
+    if record.get("status") != "ok" or not path.with_suffix(".spatial.npy").is_file():
+        return None
+    return record
 
 
 def _entry(record: dict[str, Any]) -> dict[str, Any]:
