@@ -90,18 +90,19 @@ def test_frames_index_and_manifest(dataset, tmp_path, capsys):
 
     index = json.loads((out.parent / "clipA" / "index.json").read_text())
     a_whole, a_part = index["samples"]["a-whole"], index["samples"]["a-part"]
-    # [0, 60) in 4 bins of 15: centres 7.5, 22.5, 37.5, 52.5; [10, 30) in bins of 5.
-    assert a_whole["mllm_frame_idx"] == [7, 22, 37, 52]
-    assert a_part["mllm_frame_idx"] == [12, 17, 22, 27]
+    # The MLLM frames are a uniform subset of the grid: [0, 60)'s 12 grid frames in 4 bins of
+    # 3, centres at positions 1, 4, 7, 10 -> frames 5, 20, 35, 50; [10, 30) has 4 grid frames.
+    assert a_whole["mllm_frame_idx"] == [5, 20, 35, 50]
+    assert a_part["mllm_frame_idx"] == [10, 15, 20, 25]
     assert a_whole["grid_frame_idx"] == list(range(0, 60, 5))  # 25 fps -> every 5th frame
     assert a_part["grid_frame_idx"] == [10, 15, 20, 25]
-    assert a_whole["mllm_t_sec"] == pytest.approx([0.28, 0.88, 1.48, 2.08])
+    assert a_whole["mllm_t_sec"] == pytest.approx([0.2, 0.8, 1.4, 2.0])
     assert (index["n_frames"], index["width"], index["height"], index["fps"]) == (60, 64, 48, 25)
     # one decode for both samples: the union of their frames is stored, each frame once
-    union = sorted({7, 22, 37, 52, 12, 17, 27, *range(0, 60, 5)})
+    union = list(range(0, 60, 5))  # the MLLM frames are grid frames: nothing else stored
     assert index["frame_idx"] == union
     assert sorted(int(p.stem) for p in (out.parent / "clipA").glob("*.jpg")) == union
-    for f in (0, 7, 27, 55):
+    for f in (0, 5, 25, 55):
         with Image.open(out.parent / "clipA" / f"{f:06d}.jpg") as img:
             assert read_index(np.asarray(img.convert("RGB"))) == f
 
@@ -122,7 +123,7 @@ def test_frames_index_and_manifest(dataset, tmp_path, capsys):
         "status": "ok",
         "flags": ["fewer_frames_than_requested"],
         "frames_dir": "clipB",
-        "mllm_frame_idx": [5, 6],
+        "mllm_frame_idx": [5],  # [5, 7) at 25 fps holds one 5 fps grid frame
         "n_grid_frames": 1,
     }
     assert samples["b-claims-60"]["status"] == "failed"
