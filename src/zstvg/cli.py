@@ -145,6 +145,13 @@ def _common() -> argparse.ArgumentParser:
         dest="overrides",
         help="override one parameter, e.g. --set frames.n_mllm_frames=8 (repeatable)",
     )
+    g.add_argument(
+        "--preset",
+        default=None,
+        metavar="NAME",
+        help="merge a packaged params overlay before --set (authors: the released code's "
+        "settings: squashed frames, 6x6 tokens, fp16, system turn, N 2, lowercase yes/no)",
+    )
     g.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     g.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     g.add_argument("--log-file", metavar="PATH", help="also write the log to this file")
@@ -178,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from zstvg.io import InputError
 
     try:
-        params = load_params(args.params, args.overrides)
+        params = load_params(args.params, args.overrides, preset=args.preset)
         return int(args._module.run(args, params) or 0)
     except InputError as exc:
         log.error("%s", exc)

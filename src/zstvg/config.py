@@ -104,6 +104,14 @@ class ProposalsConfig:
 class ModelConfig:
     backend: str
     checkpoint: str
+    # keyword arguments of every processor call (Qwen's per-frame pixel budget
+    # {"size": {"shortest_edge": ..., "longest_edge": ...}}, LLaVA's resize/crop settings)
+    processor: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # model config attributes overridden at load (LLaVA-NeXT-Video's spatial_pool_stride)
+    config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # frames squashed to [height, width] before the processor (the authors' 336^2 / 224^2)
+    frame_size: tuple[int, int] | None = None
+    system_prompt: str | None = None  # a system turn before the user's (None: no system turn)
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,7 @@ class EvaluateConfig:
 @dataclass(frozen=True)
 class Params:
     seed: int
+    preset: str | None
     run: RunConfig
     datasets: Mapping[str, DatasetConfig]
     synthetic: SyntheticConfig
@@ -268,8 +277,16 @@ def parse(raw: dict[str, Any], source: str = "params.yaml") -> Params:
     kwargs["datasets"] = MappingProxyType(
         {k: DatasetConfig(**v) for k, v in raw["datasets"].items()}
     )
-    kwargs["models"] = MappingProxyType({k: ModelConfig(**v) for k, v in raw["models"].items()})
-    return Params(seed=raw["seed"], raw=MappingProxyType(raw), source=source, **kwargs)
+    kwargs["models"] = MappingProxyType(
+        {k: ModelConfig(**{f: _freeze(x) for f, x in v.items()}) for k, v in raw["models"].items()}
+    )
+    return Params(
+        seed=raw["seed"],
+        preset=raw.get("preset"),
+        raw=MappingProxyType(raw),
+        source=source,
+        **kwargs,
+    )
 
 
 def default_params_path() -> Path:
@@ -277,7 +294,33 @@ def default_params_path() -> Path:
     return Path(str(resources.files("zstvg").joinpath("resources/params.yaml")))
 
 
-def load_params(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Params:
+def preset_names() -> list[str]:
+    """The packaged presets (``resources/presets/<name>.yaml``)."""
+    folder = resources.files("zstvg").joinpath("resources/presets")
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def apply_preset(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """``raw`` with the preset's overlay merged in (nested mappings merged key by key, other
+    values replaced) and ``preset: <name>`` set, so every result records which one it used."""
+    if name not in preset_names():
+        raise ParamsError(f"--preset {name!r}: unknown preset; known: {', '.join(preset_names())}")
+    text = resources.files("zstvg").joinpath(f"resources/presets/{name}.yaml").read_text("utf-8")
+    overlay = yaml.safe_load(text) or {}
+
+    def merge(base: Any, top: Any) -> Any:
+        if isinstance(base, dict) and isinstance(top, dict):
+            return {**base, **{k: merge(base.get(k), v) for k, v in top.items()}}
+        return copy.deepcopy(top)
+
+    out = merge(raw, overlay)
+    out["preset"] = name
+    return out
+
+
+def load_params(
+    path: str | Path | None = None, overrides: Sequence[str] = (), preset: str | None = None
+) -> Params:
     """Read, override, validate and parse a params file.
 
     ``path=None`` means ``./params.yaml`` when it exists, else the packaged defaults, so a
@@ -294,4 +337,6 @@ def load_params(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         raise ParamsError(f"{path}: malformed YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of sections at the top level")
+    if preset is not None:
+        raw = apply_preset(raw, preset)
     return parse(apply_overrides(raw, overrides), str(path))

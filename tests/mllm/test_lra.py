@@ -57,3 +57,21 @@ def test_nan_gradient_is_skipped_and_counted(loaded, family):
     assert log.n_skipped == 2 and all(s["skipped"] for s in log.steps)
     assert torch.count_nonzero(delta) == 0  # no step was taken
     assert np.isnan(log.steps[0]["grad_norm"])
+
+
+def test_llava_next_video_region_is_its_centre_crop(loaded):
+    """HF LLaVA-NeXT-Video resizes the shortest edge to 84 and crops 84 x 84: of a 2:1 frame
+    the model sees the middle half (x in [W/4, 3W/4)); a planted top-right cell lands there."""
+    from zstvg.grounding.scoring import upsample
+
+    m = loaded("llava-next-video")
+    assert m.grid_region(200, 100) == (50.0, 0.0, 150.0, 100.0)
+    assert m.grid_region(100, 200) == (0.0, 50.0, 100.0, 150.0)
+    cell = np.zeros((2, 2))
+    cell[0, 1] = 1.0
+    up = upsample(cell, 100, 200, m.grid_region(200, 100))
+    y, x = np.unravel_index(np.argmax(up), up.shape)
+    assert 100 <= x < 150 and y < 50  # the top-right quarter of the crop, not of the frame
+    assert up[:, :50].max() == 0.0 and up[:, 150:].max() == 0.0
+    # squashing backends see the whole frame
+    assert loaded("llava-ov").grid_region(200, 100) == (0.0, 0.0, 200.0, 100.0)

@@ -277,12 +277,8 @@ class _SampleContext:
         self.n_forward = 0
         self.n_backward = 0
         self.height, self.width = gin.frames[0].shape[:2]
-        self.region = tuple(
-            float(v)
-            for v in getattr(mllm, "grid_region", lambda w, h: (0.0, 0.0, w, h))(
-                self.width, self.height
-            )
-        )
+        region = getattr(mllm, "region", None) or mllm.grid_region
+        self.region = tuple(float(v) for v in region(self.width, self.height))
         self.approximate_reversal = not getattr(mllm, "exact_reversal", True)
         self._slots: list[int] | None = None
 

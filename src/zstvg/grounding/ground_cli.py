@@ -153,8 +153,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
         "mllm": params.section("mllm"),
         "model": {"backend": model_cfg.backend, "checkpoint": model_cfg.checkpoint},
         "checkpoint_sha256": checkpoint_fp["sha256"] if checkpoint_fp else None,
+        "model_settings": {
+            k: params.section("models")[args.model].get(k)
+            for k in ("processor", "config", "frame_size", "system_prompt")
+        },
         "variant": variant.to_json(),
         "seed": params.seed,
+        "preset": params.preset,
     }
     engine: ReferenceEngine | None = None
     frames = _Frames(store)
@@ -234,6 +239,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         "model": args.model,
         "backend": model_cfg.backend,
         "variant": variant.name,
+        "preset": params.preset,
         "n_samples": len(entries),
         "n_failed": len(failed),
         "samples": entries,
@@ -242,6 +248,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     provenance = dict(
         step=STEP,
         params={k: base_job[k] for k in ("ground", "mllm", "seed")},
+        preset=params.preset,
         model=args.model,
         backend=model_cfg.backend,
         checkpoint=model_cfg.checkpoint,
@@ -267,7 +274,7 @@ def _build_engine(params: Params, model_cfg: Any) -> Any:
     import torch
 
     from zstvg.grounding.engine import ReferenceEngine
-    from zstvg.mllm import build_mllm
+    from zstvg.mllm import build_mllm, model_kwargs
 
     torch.manual_seed(params.seed)
     mllm = build_mllm(
@@ -277,6 +284,7 @@ def _build_engine(params: Params, model_cfg: Any) -> Any:
         device=params.mllm.device,
         layer_start=params.mllm.layer_start,
         layer_stop=params.mllm.layer_stop,
+        **model_kwargs(model_cfg),
     )
     return ReferenceEngine(mllm, params.ground)
 

@@ -126,7 +126,7 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
     from zstvg.grounding.scoring import interpolate_boxes
     from zstvg.grounding.variants import get_variant
     from zstvg.io import InputError, write_json
-    from zstvg.mllm import build_mllm
+    from zstvg.mllm import build_mllm, model_kwargs
     from zstvg.proposals.detectors import build_detector
     from zstvg.proposals.frames import ArrayFrames
     from zstvg.proposals.manager import resolve_device
@@ -177,7 +177,7 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
     model_cfg = params.models[args.model]
     mllm = build_mllm(model_cfg.backend, model_cfg.checkpoint, dtype=params.mllm.dtype,
                       device=params.mllm.device, layer_start=params.mllm.layer_start,
-                      layer_stop=params.mllm.layer_stop)  # fmt: skip
+                      layer_stop=params.mllm.layer_stop, **model_kwargs(model_cfg))  # fmt: skip
     engine = ReferenceEngine(mllm, params.ground)
     frame_idx = mllm_frames(grid, sample.clip_span, params.ground.n_frames)
     spatial, temporal, text_flags = texts_for(sample, dec, params.ground.subquery_template)

@@ -41,4 +41,16 @@ def build_mllm(
     )
 
 
-__all__ = ["MLLMS", "build_mllm"]
+def model_kwargs(model_cfg: Any) -> dict[str, Any]:
+    """The per-model processor, config, frame-size and system-prompt settings of params."""
+    if model_cfg.backend == "attention-oracle":
+        return {}
+    return {
+        "video_kwargs": dict(model_cfg.processor),
+        "config_overrides": dict(model_cfg.config),
+        "frame_size": model_cfg.frame_size,
+        "system_prompt": model_cfg.system_prompt,
+    }
+
+
+__all__ = ["MLLMS", "build_mllm", "model_kwargs"]

@@ -230,11 +230,15 @@ class MLLM:
         layer_start: int = -26,
         layer_stop: int | None = -6,
         video_kwargs: Mapping[str, Any] | None = None,
+        frame_size: Sequence[int] | None = None,
+        system_prompt: str | None = None,
     ) -> None:
         self.model = model
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.video_kwargs = dict(video_kwargs or {})
+        self.frame_size = (int(frame_size[0]), int(frame_size[1])) if frame_size else None
+        self.system_prompt = system_prompt
         for p in model.parameters():
             p.requires_grad_(False)
         model.eval()
@@ -253,6 +257,9 @@ class MLLM:
         layer_stop: int | None = -6,
         attn_implementation: str | dict | None = None,
         video_kwargs: Mapping[str, Any] | None = None,
+        config_overrides: Mapping[str, Any] | None = None,
+        frame_size: Sequence[int] | None = None,
+        system_prompt: str | None = None,
     ) -> MLLM:
         """Load a local checkpoint directory (or hub id) with the capture attention.
 
@@ -269,14 +276,19 @@ class MLLM:
         impl = attn_implementation or {"": "sdpa", "text_config": cap.CAPTURE_IMPL}
         model_cls = getattr(transformers, cls.model_class)
         model = model_cls.from_pretrained(
-            str(checkpoint), dtype=torch_dtype, attn_implementation=impl
+            str(checkpoint),
+            dtype=torch_dtype,
+            attn_implementation=impl,
+            **dict(config_overrides or {}),  # config attributes (spatial_pool_stride, ...)
         ).to(dev)
         processor = AutoProcessor.from_pretrained(str(checkpoint))
         if getattr(processor, "video_processor", None) is None or not processor.chat_template:
             raise ValueError(
                 f"{checkpoint}: the processor has no video processor or no chat template"
             )
-        return cls(model, processor, layer_start, layer_stop, video_kwargs)
+        return cls(
+            model, processor, layer_start, layer_stop, video_kwargs, frame_size, system_prompt
+        )
 
     # ------------------------------------------------------------------------- properties
     @property
@@ -317,10 +329,19 @@ class MLLM:
             raise ValueError(f"{len(frames)} frames but {len(frame_idx)} frame indices")
         if not fps or fps <= 0:
             raise ValueError(f"fps must be positive, got {fps!r}")
-        video = np.stack(as_rgb_arrays(frames))
+        arrays = as_rgb_arrays(frames)
+        if self.frame_size is not None:  # squashed, as the authors feed 336^2 / 224^2 frames
+            from PIL import Image
+
+            h, w = self.frame_size
+            arrays = [np.asarray(Image.fromarray(a).resize((w, h), Image.BICUBIC)) for a in arrays]
+        video = np.stack(arrays)
         messages = [
             {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]}
         ]
+        if self.system_prompt is not None:
+            system = [{"type": "text", "text": self.system_prompt}]
+            messages.insert(0, {"role": "system", "content": system})
         text = self.processor.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=False
         )
@@ -404,9 +425,20 @@ class MLLM:
         self.no_ids = self._word_ids(words[1])
 
     def grid_region(self, width: int, height: int) -> tuple[float, float, float, float]:
-        """The frame region (x0, y0, x1, y1 pixels) the visual grid covers: the whole frame
-        for processors that resize or squash; backends that crop override this."""
+        """The region (x0, y0, x1, y1 pixels) of a ``width`` x ``height`` processor input the
+        visual grid covers: all of it for processors that resize or squash; backends that
+        crop override this."""
         return (0.0, 0.0, float(width), float(height))
+
+    def region(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """The region of an original frame the grid covers, through the optional squash to
+        ``frame_size`` (a squashed square frame is fully seen even by a centre crop)."""
+        if self.frame_size is None:
+            return self.grid_region(width, height)
+        fh, fw = self.frame_size
+        x0, y0, x1, y1 = self.grid_region(fw, fh)
+        sx, sy = width / fw, height / fh
+        return (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
 
     def _word_ids(self, word: str) -> tuple[int, ...]:
         ids = []

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_json,
         write_provenance,
     )
-    from zstvg.mllm import build_mllm
+    from zstvg.mllm import build_mllm, model_kwargs
     from zstvg.structures import first_failure
     from zstvg.video.store import FrameStore, video_dir_name
 
@@ -127,6 +127,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         device=params.mllm.device,
         layer_start=params.mllm.layer_start,
         layer_stop=params.mllm.layer_stop,
+        **model_kwargs(model_cfg),
     )
     entries: dict[str, dict[str, Any]] = {}
     for sample in samples:
