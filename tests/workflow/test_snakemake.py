@@ -125,9 +125,18 @@ def test_ground_is_deterministic_on_cpu_and_resumes(demo_dir, tmp_path):
     _ground(demo_dir, tmp_path / "two")
     one = (tmp_path / "one/predictions.json").read_bytes()
     assert one == (tmp_path / "two/predictions.json").read_bytes()
-    assert one == (demo_dir / "results/predictions/synthetic/tiny-qwen2-vl/full.json").read_bytes()
     again = _ground(demo_dir, tmp_path / "one")
     assert "2 samples, 0 failed, 2 already done" in again.stdout
+
+
+@pytest.mark.parametrize("variant", ["gti", "gti+dsth", "full", "fixed-token"])
+def test_one_multi_variant_job_equals_separate_runs(demo_dir, tmp_path, variant):
+    """The workflow grounds all variants in one job (shared stages); each file must equal a
+    separate run of that variant, byte for byte."""
+    _ground(demo_dir, tmp_path / variant, variant=variant)
+    separate = (tmp_path / variant / "predictions.json").read_bytes()
+    job = demo_dir / f"results/predictions/synthetic/tiny-qwen2-vl/{variant}.json"
+    assert separate == job.read_bytes()
 
 
 def test_empty_proposal_set_fails_the_sample_and_scores_zero(demo_dir, tmp_path):

@@ -18,14 +18,6 @@ PARAMS_FILE = "params.yaml"
 REFERENCE_VARIANTS = ["oracle", "largest", "random"]
 # The backend whose maps are planted on the GT boxes (checks the chain; no weights).
 ORACLE = "attention-oracle"
-# The method's variants (zstvg.grounding.variants), as a wildcard pattern ('+' escaped).
-VARIANT_PATTERN = "|".join(
-    re.escape(v)
-    for v in (
-        "baseline-mean-special", "gti", "gti+spatial", "gti+temporal", "gti+dsth", "full",
-        "vanilla-tuning", "gti+entropy", "gti+yesno", "fixed-token",
-    )
-)
 
 
 def section(*names):

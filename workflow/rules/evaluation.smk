@@ -25,6 +25,9 @@ rule predict_reference:
         "--out {output.predictions} --log-file {log}"
 
 
+# One job per dataset x model grounds every variant of `run.variants`: the stages they share
+# (the video's features, the p = 0 maps, each tuned prompt) are computed once, and the results
+# equal separate runs (tests/workflow).
 rule ground:
     input:
         samples="results/samples/{dataset}.jsonl",
@@ -33,30 +36,36 @@ rule ground:
         decompositions="results/decompositions/{dataset}.jsonl",
         checkpoint=model_inputs,
     output:
-        predictions="results/predictions/{dataset}/{model}/{variant}.json",
-        manifest="results/grounding/{dataset}/{model}/{variant}/manifest.json",
+        predictions=expand(
+            "results/predictions/{{dataset}}/{{model}}/{variant}.json", variant=config["run"]["variants"]
+        ),
+        manifests=expand(
+            "results/grounding/{{dataset}}/{{model}}/{variant}/manifest.json",
+            variant=config["run"]["variants"],
+        ),
     wildcard_constraints:
         model="|".join(re.escape(m) for m in config["models"]),
-        variant=VARIANT_PATTERN,
     params:
         params_file=PARAMS_FILE,
         # a function: the sub-query template's "{description}" is not a wildcard
         cfg=lambda w: section("ground", "mllm", "models", "seed"),
-        out=lambda w, output: os.path.dirname(output.manifest),
+        variants=",".join(config["run"]["variants"]),
+        out=lambda w: f"results/grounding/{w.dataset}/{w.model}",
+        predictions=lambda w: f"results/predictions/{w.dataset}/{w.model}",
     resources:
         gpu=1,
     log:
-        "results/logs/{dataset}/ground/{model}/{variant}.log",
+        "results/logs/{dataset}/ground_{model}.log",
     benchmark:
-        "results/benchmarks/{dataset}/ground/{model}/{variant}.tsv"
+        "results/benchmarks/{dataset}/ground_{model}.tsv"
     conda:
         "../../envs/gpu.yaml"
     shell:
         "zstvg ground --params {params.params_file} --samples {input.samples} "
         "--frames {input.frames} --proposals {input.proposals} "
         "--decompositions {input.decompositions} --model {wildcards.model} "
-        "--variant '{wildcards.variant}' --out {params.out} "
-        "--predictions {output.predictions} --log-file {log}"
+        "--variants '{params.variants}' --out {params.out} "
+        "--predictions-dir {params.predictions} --log-file {log}"
 
 
 rule evaluate:

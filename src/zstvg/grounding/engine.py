@@ -10,6 +10,7 @@ is a full forward; [8/11]'s fast engine shares prefixes and stages.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class MapResult:
     tuning: dict[str, Any] | None = None
     margin: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    cost: tuple[int, int] = (0, 0)  # (forwards, backwards) it took
 
     @property
     def map_thw(self) -> np.ndarray:
@@ -112,7 +114,29 @@ class ReferenceEngine:
         objective: str,
         reversed_video: bool = False,
     ) -> MapResult:
-        """The relative maps of ``text`` (with a visual prompt tuned on it when ``tuned``)."""
+        """The relative maps of ``text`` (with a visual prompt tuned on it when ``tuned``).
+
+        Computed once per sample and setting; later calls (other variants of one job) get a
+        copy, so a variant's token choice never leaks into another's.
+        """
+        key = (text, tuned, objective if tuned else None, reversed_video)
+        if key not in ctx.maps:
+            before = (ctx.n_forward, ctx.n_backward)
+            result = self._compute_map(ctx, text, tuned=tuned, objective=objective,
+                                       reversed_video=reversed_video)  # fmt: skip
+            result.cost = (ctx.n_forward - before[0], ctx.n_backward - before[1])
+            ctx.maps[key] = result
+        return dataclasses.replace(ctx.maps[key])
+
+    def _compute_map(
+        self,
+        ctx: _SampleContext,
+        text: str,
+        *,
+        tuned: bool,
+        objective: str,
+        reversed_video: bool,
+    ) -> MapResult:
         features = ctx.reversed_features() if reversed_video else ctx.features
         inputs = ctx.inputs(text)
         neutral = ctx.inputs(self.cfg.neutral_prompt)
@@ -162,15 +186,32 @@ class ReferenceEngine:
 
     # ----------------------------------------------------------------------------- ground
     def ground(self, gin: GroundInput, variant: Variant) -> tuple[Prediction, dict[str, Any]]:
-        """One sample: (prediction, record). Raises on a failure (the caller records it)."""
-        times: dict[str, float] = {}
-        t0 = time.perf_counter()
-        sample = gin.sample
+        """One sample, one variant: (prediction, record). Raises on a failure."""
+        return self.ground_many(gin, [variant])[variant.name]
+
+    def ground_many(
+        self, gin: GroundInput, variants: Sequence[Variant]
+    ) -> dict[str, tuple[Prediction, dict[str, Any]]]:
+        """One sample, several variants sharing every stage they have in common (the video's
+        features, the p = 0 maps, each tuned prompt): {variant: (prediction, record)}, each
+        identical to a separate run. ``self.last_calls`` holds the job's real LLM calls."""
         tracks = [t for t in gin.tracks if t.boxes_xyxy]
         if not tracks:
             raise ValueError("empty proposal set")
         ctx = _SampleContext(self.mllm, gin)
-        times["features_s"] = ctx.prepare()
+        features_s = ctx.prepare()
+        out = {v.name: self._ground_one(ctx, tracks, v, features_s) for v in variants}
+        self.last_calls = {"forwards": ctx.n_forward, "backwards": ctx.n_backward}
+        return out
+
+    def _ground_one(
+        self, ctx: _SampleContext, tracks: list[Track], variant: Variant, features_s: float
+    ) -> tuple[Prediction, dict[str, Any]]:
+        gin = ctx.gin
+        times: dict[str, float] = {"features_s": features_s}
+        t0 = time.perf_counter()
+        sample = gin.sample
+        used: dict[tuple[str, bool, str | None, bool], MapResult] = {}
         flags = list(gin.flags)
         if ctx.approximate_reversal and variant.tas:
             flags.append("tas_approximate_reversal")
@@ -187,11 +228,13 @@ class ReferenceEngine:
         t_text = text_for(variant.temporal, gin.temporal_text)
         s_tuned, t_tuned = variant.spatial.startswith("tuned"), variant.temporal.startswith("tuned")
         spatial = self._map(ctx, s_text, tuned=s_tuned, objective=variant.objective)
+        used[(s_text, s_tuned, variant.objective if s_tuned else None, False)] = spatial
         # One text and one tuning setting give one map (deterministic): computed once.
         same = (s_text, s_tuned) == (t_text, t_tuned)
         temporal = (
             spatial if same else self._map(ctx, t_text, tuned=t_tuned, objective=variant.objective)
         )
+        used[(t_text, t_tuned, variant.objective if t_tuned else None, False)] = temporal
         for m in {id(spatial): spatial, id(temporal): temporal}.values():
             if variant.token == "fixed":
                 m.token = self._fixed_token(m.tokens)
@@ -205,6 +248,7 @@ class ReferenceEngine:
             rev = self._map(ctx, gin.spatial_text, tuned=True, objective=variant.objective,
                             reversed_video=True)  # fmt: skip
             rev.token = spatial.token  # the same j* as the forward map (DESIGN §3)
+            used[(gin.spatial_text, True, variant.objective, True)] = rev
             spatial_thw = scoring.tas_assemble(spatial_thw, rev.map_thw)
             times["tas_s"] = time.perf_counter() - t2
         else:
@@ -248,7 +292,11 @@ class ReferenceEngine:
             "frame_scores": [float(v) for v in s_f],
             "span_mllm_positions": [first, last],
             "span": list(span),
-            "llm_calls": {"forwards": ctx.n_forward, "backwards": ctx.n_backward},
+            # the variant's own cost (as if run alone), whatever it shared in this job
+            "llm_calls": {
+                "forwards": sum(m.cost[0] for m in used.values()),
+                "backwards": sum(m.cost[1] for m in used.values()),
+            },
             "times_s": {k: round(v, 4) for k, v in times.items()},
             "flags": list(prediction.flags),
             # arrays for the caller to store beside the record (not JSON)
@@ -272,6 +320,7 @@ class _SampleContext:
         self.mllm = mllm
         self.gin = gin
         self._inputs: dict[str, Any] = {}
+        self.maps: dict[tuple[str, bool, str | None, bool], MapResult] = {}
         self.features: Any = None
         self._reversed: Any = None
         self.n_forward = 0

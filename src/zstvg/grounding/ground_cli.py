@@ -43,11 +43,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--decompositions", required=True, help="decompositions.jsonl (decompose)")
     parser.add_argument("--model", required=True, help="a key of `models` in the params")
-    parser.add_argument("--variant", required=True, choices=list(VARIANTS), help="method variant")
+    parser.add_argument("--variant", default=None, choices=list(VARIANTS), help="method variant")
+    parser.add_argument(
+        "--variants", default=None, metavar="A,B,C",
+        help="several variants in one job, sharing every stage they have in common (features, "
+        f"p = 0 maps, tuned prompts); results equal separate runs. Known: {', '.join(VARIANTS)}",
+    )  # fmt: skip
     parser.add_argument("--out", required=True, metavar="DIR", help="records + manifest folder")
     parser.add_argument(
         "--predictions", default=None, metavar="FILE",
         help="predictions JSON to write (default: <out>/predictions.json)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--predictions-dir", default=None, metavar="DIR",
+        help="with --variants: write <DIR>/<variant>.json "
+        "(default: <out>/<variant>/predictions.json)",
     )  # fmt: skip
     parser.add_argument(
         "--sample-id", action="append", default=[], dest="sample_ids", metavar="ID",
@@ -125,8 +135,17 @@ def run(args: argparse.Namespace, params: Params) -> int:
             f"--model {args.model!r}: not a key of `models` in {params.source}; "
             f"known: {', '.join(sorted(params.models))}"
         )
+    if (args.variant is None) == (args.variants is None):
+        raise InputError("give exactly one of --variant NAME and --variants A,B,C")
+    names = [args.variant] if args.variant else [v for v in args.variants.split(",") if v]
+    try:
+        variants = [get_variant(n) for n in dict.fromkeys(names)]
+    except ValueError as exc:
+        raise InputError(f"--variants: {exc}") from None
+    single = args.variant is not None
+    if not single and args.predictions:
+        raise InputError("--predictions names one file: use --predictions-dir with --variants")
     model_cfg = params.models[args.model]
-    variant = get_variant(args.variant)
     samples = read_samples(args.samples)
     if args.sample_ids:
         unknown = sorted(set(args.sample_ids) - {s.sample_id for s in samples})
@@ -137,10 +156,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
     proposals = ProposalStore(args.proposals)
     decompositions = read_decompositions(args.decompositions)
     out = Path(args.out)
-    records_dir = out / "records"
-    records_dir.mkdir(parents=True, exist_ok=True)
+    # one variant: --out is its folder; several: one sub-folder per variant
+    folders = {v.name: out if single else out / v.name for v in variants}
+    for folder in folders.values():
+        (folder / "records").mkdir(parents=True, exist_ok=True)
     try:
-        known = read_json(provenance_path(out / MANIFEST)).get("checkpoint_fingerprint")
+        first = folders[variants[0].name] / MANIFEST
+        known = read_json(provenance_path(first)).get("checkpoint_fingerprint")
     except (InputError, AttributeError):
         known = None
     checkpoint_fp = (
@@ -157,43 +179,52 @@ def run(args: argparse.Namespace, params: Params) -> int:
             k: params.section("models")[args.model].get(k)
             for k in ("processor", "config", "frame_size", "system_prompt")
         },
-        "variant": variant.to_json(),
         "seed": params.seed,
         "preset": params.preset,
     }
     engine: ReferenceEngine | None = None
     frames = _Frames(store)
     proposal_sha: dict[str, str] = {}
-    preds: dict[str, Prediction] = {}
-    entries: dict[str, dict[str, Any]] = {}
+    preds: dict[str, dict[str, Prediction]] = {v.name: {} for v in variants}
+    entries: dict[str, dict[str, dict[str, Any]]] = {v.name: {} for v in variants}
     n_reused = 0
+    job_calls = {"forwards": 0, "backwards": 0}
     for sample in samples:
         sid = sample.sample_id
-        record_path = records_dir / f"{video_dir_name(sid)}.json"
+        paths = {n: f / "records" / f"{video_dir_name(sid)}.json" for n, f in folders.items()}
         upstream = first_failure(
             sample_status(sample),
             store.sample_status(sid),
             proposals.video_status(sample.video_id),
         )
         if upstream is not None:  # carried on, never recomputed
-            preds[sid] = Prediction(sid, None, error=upstream.reason)
-            entries[sid] = {"status": "failed", "step": upstream.step, "error": upstream.reason}
+            for v in variants:
+                preds[v.name][sid] = Prediction(sid, None, error=upstream.reason)
+                entries[v.name][sid] = {
+                    "status": "failed", "step": upstream.step, "error": upstream.reason
+                }  # fmt: skip
             continue
         dec = decompositions.get(sid)
         if sample.video_id not in proposal_sha:
             proposal_sha[sample.video_id] = sha256_file(proposals.path(sample.video_id))
-        job = sha256_json({
+        inputs_job = {
             **base_job,
             "sample": sample.to_json(),
             "frames": store.samples.get(sid),
             "proposals_sha256": proposal_sha[sample.video_id],
             "decomposition": dec.to_json() if dec is not None else None,
-        })  # fmt: skip
-        previous = _finished(record_path, job)
-        if previous is not None:
-            preds[sid] = Prediction.from_json(sid, previous["prediction"])
-            entries[sid] = _entry(previous)
+        }
+        jobs = {v.name: sha256_json({**inputs_job, "variant": v.to_json()}) for v in variants}
+        todo = []
+        for v in variants:
+            previous = _finished(paths[v.name], jobs[v.name])
+            if previous is None:
+                todo.append(v)
+                continue
+            preds[v.name][sid] = Prediction.from_json(sid, previous["prediction"])
+            entries[v.name][sid] = _entry(previous)
             n_reused += 1
+        if not todo:
             continue
         t0 = time.perf_counter()
         try:
@@ -214,37 +245,30 @@ def run(args: argparse.Namespace, params: Params) -> int:
                 eval_frame_idx=store.sample(sample.video_id, sid, kind="grid").frame_idx,
                 flags=(*text_flags, *frames_status.flags),
             )
-            pred, record = engine.ground(gin, variant)
+            results = engine.ground_many(gin, todo)
+            for k in job_calls:
+                job_calls[k] += engine.last_calls[k]
         except Exception as exc:  # one sample's failure is data; the run goes on
             reason = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
             status = Status(STEP, reason)
             log.warning("%s: %s", sid, reason)
-            pred = Prediction(sid, None, error=status.reason)
-            record = {"sample_id": sid, "status": "failed", "step": STEP, "error": status.reason}
-        maps = record.pop("_maps", None)
-        if maps is not None:  # the spatial map (TAS-assembled) drawn by visualize
-            with atomic_open(record_path.with_suffix(".spatial.npy"), "wb") as fh:
-                np.save(fh, maps["spatial"])
-        record.update(job_sha256=job, prediction=pred.to_json(),
-                      seconds=round(time.perf_counter() - t0, 4))  # fmt: skip
-        write_json(record_path, record)
-        preds[sid] = pred
-        entries[sid] = _entry(record)
+            failed_record = {"sample_id": sid, "status": "failed", "step": STEP,
+                             "error": status.reason}  # fmt: skip
+            results = {
+                v.name: (Prediction(sid, None, error=status.reason), dict(failed_record))
+                for v in todo
+            }
+        seconds = round(time.perf_counter() - t0, 4)
+        for name, (pred, record) in results.items():
+            maps = record.pop("_maps", None)
+            if maps is not None:  # the spatial map (TAS-assembled) drawn by visualize
+                with atomic_open(paths[name].with_suffix(".spatial.npy"), "wb") as fh:
+                    np.save(fh, maps["spatial"])
+            record.update(job_sha256=jobs[name], prediction=pred.to_json(), seconds=seconds)
+            write_json(paths[name], record)
+            preds[name][sid] = pred
+            entries[name][sid] = _entry(record)
 
-    predictions_path = Path(args.predictions) if args.predictions else out / "predictions.json"
-    write_predictions(predictions_path, preds)
-    failed = {k: e["error"] for k, e in entries.items() if e["status"] != "ok"}
-    manifest = {
-        "step": STEP,
-        "model": args.model,
-        "backend": model_cfg.backend,
-        "variant": variant.name,
-        "preset": params.preset,
-        "n_samples": len(entries),
-        "n_failed": len(failed),
-        "samples": entries,
-    }
-    write_json(out / MANIFEST, manifest)
     provenance = dict(
         step=STEP,
         params={k: base_job[k] for k in ("ground", "mllm", "seed")},
@@ -253,20 +277,37 @@ def run(args: argparse.Namespace, params: Params) -> int:
         backend=model_cfg.backend,
         checkpoint=model_cfg.checkpoint,
         checkpoint_fingerprint=checkpoint_fp,
-        variant=variant.name,
         samples=str(args.samples),
         frames=str(args.frames),
         proposals=str(args.proposals),
         decompositions=str(args.decompositions),
     )
-    write_provenance(out / MANIFEST, **provenance)
-    write_provenance(predictions_path, **provenance)
+    all_failed: dict[str, str] = {}
+    for v in variants:
+        folder = folders[v.name]
+        if single:
+            path = Path(args.predictions) if args.predictions else folder / "predictions.json"
+        elif args.predictions_dir:
+            path = Path(args.predictions_dir) / f"{v.name}.json"
+        else:
+            path = folder / "predictions.json"
+        write_predictions(path, preds[v.name])
+        failed = {k: e["error"] for k, e in entries[v.name].items() if e["status"] != "ok"}
+        all_failed.update({f"{k} ({v.name})": e for k, e in failed.items()})
+        write_json(folder / MANIFEST, {
+            "step": STEP, "model": args.model, "backend": model_cfg.backend,
+            "variant": v.name, "preset": params.preset, "n_samples": len(entries[v.name]),
+            "n_failed": len(failed), "samples": entries[v.name],
+        })  # fmt: skip
+        write_provenance(folder / MANIFEST, **provenance, variant=v.name)
+        write_provenance(path, **provenance, variant=v.name)
     print(
-        f"ground ({variant.name}, {args.model}: {model_cfg.backend}): {len(entries)} samples, "
-        f"{len(failed)} failed, {n_reused} already done, in "
-        f"{time.perf_counter() - started:.1f} s -> {predictions_path}"
+        f"ground ({', '.join(v.name for v in variants)}; {args.model}: {model_cfg.backend}): "
+        f"{len(samples)} samples, {len(all_failed)} failed, {n_reused} already done, "
+        f"{job_calls['forwards']} LLM forwards + {job_calls['backwards']} backwards, in "
+        f"{time.perf_counter() - started:.1f} s -> {out}"
     )
-    print_failures(failed, out / MANIFEST)
+    print_failures(all_failed, out)
     return 0
 
 
