@@ -103,3 +103,14 @@ def test_slot_of_frame_maps_qwen_two_frame_slots():
     assert scoring.slot_of_frame(((5, 15), (25, 35)), [5, 15, 25, 35]) == [0, 0, 1, 1]
     with pytest.raises(ValueError, match="no temporal slot"):
         scoring.slot_of_frame(((5,),), [6])
+
+
+def test_mllm_frames_are_a_uniform_subset_of_the_proposal_frames_inside_the_clip():
+    from zstvg.grounding.ground_cli import mllm_frames
+
+    released = list(range(0, 200, 10))  # every 10th native frame, as the authors' files
+    # clip [50, 150): 10 proposal frames 50..140; 5 bin centres at positions 1, 3, 5, 7, 9
+    assert mllm_frames(released, (50, 150), 5) == [60, 80, 100, 120, 140]
+    assert mllm_frames(released, (50, 80), 20) == [50, 60, 70]  # fewer than asked: all
+    with pytest.raises(ValueError, match="no proposal frame inside the clip"):
+        mllm_frames(released, (201, 300), 5)

@@ -90,7 +90,9 @@ class _Frames:
 
         directory = Path(self.store.index(video_id)["_dir"])
         missing = [f for f in frame_idx if not frame_path(directory, f).is_file()]
-        decoded = self._decoded.setdefault(video_id, {})
+        if video_id not in self._decoded:  # samples come video by video: keep one video's
+            self._decoded = {video_id: {}}  # frames, not 10,000 videos' worth
+        decoded = self._decoded[video_id]
         todo = [f for f in missing if f not in decoded]
         if todo:
             from zstvg.video.decode import decode_frames
