@@ -85,10 +85,10 @@ def summarize_samples(path: str) -> list[str]:
 
 
 def summarize_frames(path: str) -> list[str]:
-    from zstvg.io import read_json
+    from zstvg.video.store import FrameStore
 
-    m: dict[str, Any] = read_json(path, what="frames manifest")
-    videos = m.get("videos", {})
+    store = FrameStore(path)
+    videos = store.videos
     failed = _failed_videos(videos)
     stored = sum(v.get("n_frames_stored", 0) for v in videos.values())
     lines = [
@@ -96,12 +96,8 @@ def summarize_frames(path: str) -> list[str]:
         f"{stored} frames stored: `{Path(path).parent}`"
     ]
     lines += _failures("videos failed", failed)
-    samples = m.get("samples", {})
-    failed_samples = {
-        k: f"{v.get('step', 'sample-frames')}: {v.get('error', v.get('status'))}"
-        for k, v in samples.items()
-        if v.get("status") != "ok"
-    }
+    statuses = {k: store.sample_status(k) for k in store.samples}
+    failed_samples = {k: st.reason for k, st in statuses.items() if not st.ok}
     lines += _failures("samples failed before the MLLM", failed_samples)
     return lines
 
@@ -137,10 +133,14 @@ def summarize_decompositions(path: str) -> list[str]:
 
 def summarize_proposals(path: str) -> list[str]:
     from zstvg.io import read_json
+    from zstvg.proposals.store import ProposalStore
 
-    m: dict[str, Any] = read_json(path, what="proposals manifest")
-    videos = m.get("videos", {})
-    failed = _failed_videos(videos)
+    store = ProposalStore(path)
+    m: dict[str, Any] = read_json(store.manifest_path, what="proposals manifest")
+    videos = store.videos
+    failed = {
+        k: store.video_status(k).reason for k, v in videos.items() if v.get("status") == "failed"
+    }
     n_tracks = sum(int(v.get("n_tracks", 0)) for v in videos.values())
     source = m.get("tracker") or m.get("source") or Path(path).parent.name
     lines = [
