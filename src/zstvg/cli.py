@@ -57,7 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "ground": (
         "zstvg.grounding.ground_cli",
-        "the method: pick a track and a span per sample with a frozen MLLM (one variant)",
+        "the method: pick a track and a span per sample with a frozen MLLM (one or more variants)",
     ),
     "ground-video": (
         "zstvg.grounding.video_cli",

@@ -299,7 +299,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_json(folder / MANIFEST, {
             "step": STEP, "model": args.model, "backend": model_cfg.backend,
             "variant": v.name, "preset": params.preset, "n_samples": len(entries[v.name]),
-            "n_failed": len(failed), "samples": entries[v.name],
+            "n_failed": len(failed),
+            # the LLM calls this job made (shared across its variants; reused samples: 0)
+            "job": {"variants": [x.name for x in variants], "llm_calls": job_calls},
+            "samples": entries[v.name],
         })  # fmt: skip
         write_provenance(folder / MANIFEST, **provenance, variant=v.name)
         write_provenance(path, **provenance, variant=v.name)
