@@ -124,6 +124,7 @@ class MLLMConfig:
 
 @dataclass(frozen=True)
 class GroundConfig:
+    engine: str
     n_frames: int
     eps: float
     neutral_prompt: str

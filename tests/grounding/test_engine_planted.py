@@ -85,7 +85,7 @@ def test_planted_track_wins_and_span_is_the_planted_k_frames():
     assert record["span_mllm_positions"] == [1, 3]
     assert pred.span == (15, 45)  # bins of frames 15, 25, 35
     assert sorted(pred.boxes_xyxy) == list(range(16, 45, 2))
-    assert record["llm_calls"] == {"forwards": 2, "backwards": 0}
+    assert record["llm_calls"] == {"forwards": 2, "backwards": 0, "forward_equivalents": 2.0}
 
 
 def test_absent_track_frames_score_zero_and_bound_the_span():
@@ -188,4 +188,4 @@ def test_zero_tracks_fail_the_sample():
 def test_naive_full_costs_nine_forwards_and_three_backwards():
     engine = ReferenceEngine(ScriptedMLLM(_maps(lambda p: _blob(7, 7))), _cfg(n_steps=1))
     _, record = engine.ground(_input(_tracks()), get_variant("full"))
-    assert record["llm_calls"] == {"forwards": 9, "backwards": 3}
+    assert record["llm_calls"] == {"forwards": 9, "backwards": 3, "forward_equivalents": 12.0}

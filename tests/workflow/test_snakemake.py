@@ -108,14 +108,14 @@ def test_attention_oracle_picks_the_oracle_track_with_spans_inside_gt(demo_dir, 
     assert metrics["n_failed"] == 0 and metrics["vIoU@0.5"] == pytest.approx(1.0)
 
 
-def _ground(demo_dir, out, model="tiny-qwen2-vl", variant="full", proposals=None):
+def _ground(demo_dir, out, model="tiny-qwen2-vl", variant="full", proposals=None, extra=()):
     root = "results"
     return run(
         ["zstvg", "ground", "--samples", f"{root}/samples/synthetic.jsonl", "--frames",
          f"{root}/frames/synthetic/manifest.json", "--proposals",
          str(proposals or f"{root}/proposals/synthetic/released/manifest.json"),
          "--decompositions", f"{root}/decompositions/synthetic.jsonl", "--model", model,
-         "--variant", variant, "--out", str(out)],
+         "--variant", variant, "--out", str(out), *extra],
         demo_dir,
     )  # fmt: skip
 
@@ -164,3 +164,15 @@ def test_empty_proposal_set_fails_the_sample_and_scores_zero(demo_dir, tmp_path)
          str(tmp_path / "per.csv")], demo_dir)  # fmt: skip
     assert json.loads((tmp_path / "m.json").read_text())["n_failed"] == 1
     assert "import-proposals: empty proposal set" in (tmp_path / "per.csv").read_text()
+
+
+@pytest.mark.parametrize("variant", ["gti", "full"])
+def test_fast_engine_gives_the_reference_predictions_with_less_work(demo_dir, tmp_path, variant):
+    _ground(demo_dir, tmp_path / "fast", variant=variant, extra=["--set", "ground.engine=fast"])
+    fast = (tmp_path / "fast/predictions.json").read_bytes()
+    reference = demo_dir / f"results/predictions/synthetic/tiny-qwen2-vl/{variant}.json"
+    assert fast == reference.read_bytes()
+    record = next((tmp_path / "fast/records").glob("*.json"))
+    calls = json.loads(record.read_text())["llm_calls"]
+    naive = calls["forwards"] + calls["backwards"]
+    assert calls["forward_equivalents"] < naive  # the neutral forwards stop early

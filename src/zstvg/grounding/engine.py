@@ -52,7 +52,9 @@ class MapResult:
     tuning: dict[str, Any] | None = None
     margin: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    cost: tuple[int, int] = (0, 0)  # (forwards, backwards) it took
+    # (forwards, backwards, forward-equivalents) it took; a forward-equivalent is a full
+    # forward of the whole sequence through every layer, a backward counts 1
+    cost: tuple[int, int, float] = (0, 0, 0.0)
 
     @property
     def map_thw(self) -> np.ndarray:
@@ -97,11 +99,21 @@ class ReferenceEngine:
 
     # --------------------------------------------------------------------------- forwards
     def _attn(
-        self, inputs: Any, features: Any, delta: torch.Tensor | None
+        self,
+        ctx: _SampleContext,
+        inputs: Any,
+        features: Any,
+        delta: torch.Tensor | None,
+        rows_only: bool = False,
     ) -> tuple[np.ndarray, float]:
-        """Layer-mean maps of the candidate tokens ``(n_tokens, t, h, w)`` and z_yes - z_no."""
+        """Layer-mean maps of the candidate tokens ``(n_tokens, t, h, w)`` and z_yes - z_no
+        (NaN for a ``rows_only`` forward, which stops after the last captured layer)."""
+        rows_only = rows_only and self.cfg.engine == "fast"
         with torch.no_grad():
-            out = self.mllm.forward(inputs, features, visual_delta=delta)
+            out = self.mllm.forward(inputs, features, visual_delta=delta, rows_only=rows_only)
+        ctx.n_forward += 1
+        fraction = getattr(self.mllm, "layer_fraction", lambda r: 1.0)(rows_only)
+        ctx.work += fraction
         attn = out.attn_thw.detach().float().cpu().numpy()
         return scoring.layer_mean(attn), float(margin(out))
 
@@ -121,10 +133,11 @@ class ReferenceEngine:
         """
         key = (text, tuned, objective if tuned else None, reversed_video)
         if key not in ctx.maps:
-            before = (ctx.n_forward, ctx.n_backward)
+            before = (ctx.n_forward, ctx.n_backward, ctx.work)
             result = self._compute_map(ctx, text, tuned=tuned, objective=objective,
                                        reversed_video=reversed_video)  # fmt: skip
-            result.cost = (ctx.n_forward - before[0], ctx.n_backward - before[1])
+            result.cost = (ctx.n_forward - before[0], ctx.n_backward - before[1],
+                           ctx.work - before[2])  # fmt: skip
             ctx.maps[key] = result
         return dataclasses.replace(ctx.maps[key])
 
@@ -163,9 +176,11 @@ class ReferenceEngine:
             tuning = {**log.to_json(), "seconds": round(time.perf_counter() - t0, 4)}
             ctx.n_backward += self.cfg.n_steps
             ctx.n_forward += self.cfg.n_steps * (2 if contrast else 1)
-        raw, after = self._attn(inputs, features, delta)
-        neutral_raw, _ = self._attn(neutral, features, delta)
-        ctx.n_forward += 2
+            ctx.work += self.cfg.n_steps * (3 if contrast else 2)  # a backward counts 1
+        raw, after = self._attn(ctx, inputs, features, delta)
+        # the neutral forward's answer is never read: its rows need no layer after the last
+        # captured one (engine: fast)
+        neutral_raw, _ = self._attn(ctx, neutral, features, delta, rows_only=True)
         if tuning is not None and tuning["steps"]:
             tuning["margin_after"] = after
             tuning["loss_after"] = 1.0 - after if objective == "yesno" else None
@@ -201,7 +216,11 @@ class ReferenceEngine:
         ctx = _SampleContext(self.mllm, gin)
         features_s = ctx.prepare()
         out = {v.name: self._ground_one(ctx, tracks, v, features_s) for v in variants}
-        self.last_calls = {"forwards": ctx.n_forward, "backwards": ctx.n_backward}
+        self.last_calls = {
+            "forwards": ctx.n_forward,
+            "backwards": ctx.n_backward,
+            "forward_equivalents": round(ctx.work, 4),
+        }
         return out
 
     def _ground_one(
@@ -296,7 +315,9 @@ class ReferenceEngine:
             "llm_calls": {
                 "forwards": sum(m.cost[0] for m in used.values()),
                 "backwards": sum(m.cost[1] for m in used.values()),
+                "forward_equivalents": round(sum(m.cost[2] for m in used.values()), 4),
             },
+            "engine": self.cfg.engine,
             "times_s": {k: round(v, 4) for k, v in times.items()},
             "flags": list(prediction.flags),
             # arrays for the caller to store beside the record (not JSON)
@@ -325,6 +346,7 @@ class _SampleContext:
         self._reversed: Any = None
         self.n_forward = 0
         self.n_backward = 0
+        self.work = 0.0  # forward-equivalents
         self.height, self.width = gin.frames[0].shape[:2]
         region = getattr(mllm, "region", None) or mllm.grid_region
         self.region = tuple(float(v) for v in region(self.width, self.height))

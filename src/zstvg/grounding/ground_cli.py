@@ -190,7 +190,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     preds: dict[str, dict[str, Prediction]] = {v.name: {} for v in variants}
     entries: dict[str, dict[str, dict[str, Any]]] = {v.name: {} for v in variants}
     n_reused = 0
-    job_calls = {"forwards": 0, "backwards": 0}
+    job_calls: dict[str, float] = {"forwards": 0, "backwards": 0, "forward_equivalents": 0.0}
     for sample in samples:
         sid = sample.sample_id
         paths = {n: f / "records" / f"{video_dir_name(sid)}.json" for n, f in folders.items()}
@@ -249,7 +249,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
             )
             results = engine.ground_many(gin, todo)
             for k in job_calls:
-                job_calls[k] += engine.last_calls[k]
+                job_calls[k] = round(job_calls[k] + engine.last_calls[k], 4)
         except Exception as exc:  # one sample's failure is data; the run goes on
             reason = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
             status = Status(STEP, reason)
