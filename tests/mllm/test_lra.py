@@ -96,3 +96,34 @@ def test_rows_only_forward_gives_the_full_forwards_rows(tiny_checkpoint, family)
         assert torch.isnan(short.yes_logit) and torch.isfinite(full.yes_logit)
     assert len(m.decoder_layers()) == n  # the model is whole again
     assert m.layer_fraction(True) == pytest.approx((n // 2) / n)
+
+
+def test_prefix_and_suffix_equal_the_full_forward(loaded, family):
+    """engine fast: one visual prefix + a short forward per text gives the full forward's
+    attention rows and answer logits (with and without a visual prompt, reversed or not),
+    and the LRA gradient through the cached prefix equals the full forward's."""
+    m = loaded(family)
+    query = m.encode(frames(), FRAME_IDX, SUBQUERY, FPS)
+    neutral = m.encode(frames(), FRAME_IDX, "Describe this video in details.", FPS)
+    base = m.visual_features(query)
+    for reversed_video in (False, True):
+        feats = m.reverse(base, query) if reversed_video else base
+        delta = 0.01 * torch.randn(feats.embeds.shape, generator=torch.Generator().manual_seed(1))
+        for d in (None, delta):
+            with torch.no_grad():
+                state = m.prefix(query, feats, d)
+                for inputs in (query, neutral, query):  # the cache is restored after each
+                    full = m.forward(inputs, feats, visual_delta=d)
+                    short = m.suffix(inputs, state)
+                    torch.testing.assert_close(short.attn_thw, full.attn_thw, rtol=0, atol=1e-5)
+                    torch.testing.assert_close(short.last_logits, full.last_logits, rtol=0,
+                                               atol=1e-5)  # fmt: skip
+    x = torch.zeros_like(base.embeds, requires_grad=True)
+    (reference,) = torch.autograd.grad(1 - margin(m.forward(query, base, visual_delta=x,
+                                                            capture=False)), x)  # fmt: skip
+    x0 = torch.zeros_like(base.embeds, requires_grad=True)
+    state = m.prefix(query, base, x0)
+    with torch.no_grad():  # a rows-only suffix in between must not break the prefix's graph
+        m.suffix(neutral, state)
+    (fast,) = torch.autograd.grad(1 - margin(m.suffix(query, state, capture=False)), x0)
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)

@@ -11,6 +11,7 @@ is a full forward; [8/11]'s fast engine shares prefixes and stages.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,9 +22,12 @@ import torch
 
 from zstvg.config import GroundConfig
 from zstvg.grounding import scoring
+from zstvg.grounding.tuning import loss as tuning_loss
 from zstvg.grounding.tuning import margin, tune
 from zstvg.grounding.variants import Variant
 from zstvg.structures import Prediction, Sample, Track
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,6 +88,11 @@ class ReferenceEngine:
             mllm.set_answer_words(tuple(cfg.answer_words))
         if hasattr(mllm, "neutral_prompt"):  # the attention oracle answers it uniformly
             mllm.neutral_prompt = cfg.neutral_prompt
+        # engine fast: shared visual prefixes where the backend takes a cached prefix
+        self._prefixed = cfg.engine == "fast" and hasattr(mllm, "prefix")
+        if cfg.engine == "fast" and not self._prefixed:
+            log.info("%s takes no cached prefix: engine fast runs full forwards for it",
+                     getattr(mllm, "name", type(mllm).__name__))  # fmt: skip
 
     # --------------------------------------------------------------------------- helpers
     def _fixed_token(self, tokens: Sequence[str]) -> int:
@@ -155,6 +164,11 @@ class ReferenceEngine:
         neutral = ctx.inputs(self.cfg.neutral_prompt)
         delta = None
         tuning = None
+        if self._prefixed:
+            return self._compute_map_fast(
+                ctx, text, inputs, neutral, features,
+                tuned=tuned, objective=objective, reversed_video=reversed_video,
+            )  # fmt: skip
         if tuned:
             t0 = time.perf_counter()
             contrast = None
@@ -184,6 +198,12 @@ class ReferenceEngine:
         if tuning is not None and tuning["steps"]:
             tuning["margin_after"] = after
             tuning["loss_after"] = 1.0 - after if objective == "yesno" else None
+        return self._map_result(text, inputs, raw, neutral_raw, tuning, after)
+
+    def _map_result(
+        self, text: str, inputs: Any, raw: np.ndarray, neutral_raw: np.ndarray,
+        tuning: dict[str, Any] | None, after: float,
+    ) -> MapResult:  # fmt: skip
         relative = scoring.relative_map(raw, neutral_raw, self.cfg.eps)
         activation = scoring.visual_activation(
             raw if self.cfg.gti_activation == "raw" else relative
@@ -198,6 +218,83 @@ class ReferenceEngine:
             after,
             {"text": text, "raw_activation": raw_activation},
         )
+
+    # ------------------------------------------------------------------- fast: prefix
+    def _compute_map_fast(
+        self, ctx: _SampleContext, text: str, inputs: Any, neutral: Any, features: Any, *,
+        tuned: bool, objective: str, reversed_video: bool,
+    ) -> MapResult:  # fmt: skip
+        """``_compute_map`` over shared visual prefixes: the p = 0 prefix of the video (one
+        per direction, kept with its graph) serves the untuned maps and the first LRA step of
+        every sub-query; a tuned prompt's prefix serves its sub-query and the neutral prompt;
+        each text is a short suffix forward. Same numbers as the reference path (fp32 ~1e-7)."""
+        mllm, cfg = self.mllm, self.cfg
+        state0, x0 = ctx.prefix0(reversed_video)
+        delta = None
+        tuning = None
+        if tuned:
+            t0 = time.perf_counter()
+            if cfg.n_steps == 1 and not cfg.neutral_contrast:
+                # step 0 on the shared p = 0 prefix: x_0 = beta p_0 + (1 - beta) p_{-1}, so
+                # dL/dp_0 = beta dL/dx_0; p_1 = -lr g; x_1 = beta p_1 (as tuning.tune)
+                result = mllm.suffix(inputs, state0, capture=False)
+                ctx.count(inputs, state0, suffix=True)
+                value = tuning_loss(result, objective)
+                (grad_x,) = torch.autograd.grad(value, x0, retain_graph=True)
+                ctx.n_backward += 1
+                ctx.work += 1.0
+                g = cfg.beta * grad_x.detach().float()
+                finite = bool(torch.isfinite(g).all())
+                steps = [{"loss_before": float(value.detach()),
+                          "margin_before": float(margin(result).detach()),
+                          "grad_norm": float(g.norm()) if finite else float("nan"),
+                          "skipped": not finite}]  # fmt: skip
+                p1 = -cfg.lr * g if finite else torch.zeros_like(g)
+                delta = cfg.beta * p1
+                tuning = {"objective": objective, "steps": steps, "n_skipped": int(not finite)}
+            else:  # later steps have prompts of their own: a prefix each
+
+                def forward(d: torch.Tensor) -> Any:
+                    state = mllm.prefix(inputs, features, d)
+                    ctx.count(inputs, state, suffix=False)
+                    ctx.count(inputs, state, suffix=True)
+                    return mllm.suffix(inputs, state, capture=False)
+
+                contrast = None
+                if cfg.neutral_contrast:
+
+                    def contrast(d: torch.Tensor) -> Any:
+                        state = mllm.prefix(neutral, features, d)
+                        ctx.count(neutral, state, suffix=False)
+                        ctx.count(neutral, state, suffix=True)
+                        return mllm.suffix(neutral, state, capture=False)
+
+                delta, steps_log = tune(
+                    forward, tuple(features.embeds.shape), n_steps=cfg.n_steps, lr=cfg.lr,
+                    beta=cfg.beta, objective=objective, neutral_forward=contrast,
+                    device=features.embeds.device,
+                )  # fmt: skip
+                tuning = steps_log.to_json()
+                ctx.n_backward += cfg.n_steps
+                ctx.work += cfg.n_steps
+            tuning["seconds"] = round(time.perf_counter() - t0, 4)
+        with torch.no_grad():
+            if delta is None:
+                state = state0
+            else:
+                state = mllm.prefix(inputs, features, delta.to(features.embeds.device))
+                ctx.count(inputs, state, suffix=False)
+            out = mllm.suffix(inputs, state)
+            ctx.count(inputs, state, suffix=True)
+            neutral_out = mllm.suffix(neutral, state)
+            ctx.count(neutral, state, suffix=True)
+        raw = scoring.layer_mean(out.attn_thw.detach().float().cpu().numpy())
+        neutral_raw = scoring.layer_mean(neutral_out.attn_thw.detach().float().cpu().numpy())
+        after = float(margin(out))
+        if tuning is not None and tuning["steps"]:
+            tuning["margin_after"] = after
+            tuning["loss_after"] = 1.0 - after if objective == "yesno" else None
+        return self._map_result(text, inputs, raw, neutral_raw, tuning, after)
 
     # ----------------------------------------------------------------------------- ground
     def ground(self, gin: GroundInput, variant: Variant) -> tuple[Prediction, dict[str, Any]]:
@@ -347,6 +444,7 @@ class _SampleContext:
         self.n_forward = 0
         self.n_backward = 0
         self.work = 0.0  # forward-equivalents
+        self._prefix0: dict[bool, tuple[Any, torch.Tensor]] = {}
         self.height, self.width = gin.frames[0].shape[:2]
         region = getattr(mllm, "region", None) or mllm.grid_region
         self.region = tuple(float(v) for v in region(self.width, self.height))
@@ -369,6 +467,25 @@ class _SampleContext:
                 _check_match(inp, self.features, self._inputs[self.gin.sample.query])
             self._inputs[text] = inp
         return self._inputs[text]
+
+    def prefix0(self, reversed_video: bool) -> tuple[Any, torch.Tensor]:
+        """The p = 0 prefix of the video (forward or reversed), computed once with a zero
+        leaf prompt ``x0`` that requires grad, so every sub-query's first LRA step can
+        backpropagate through it (the graph is kept for the sample)."""
+        if reversed_video not in self._prefix0:
+            features = self.reversed_features() if reversed_video else self.features
+            first = self._inputs[self.gin.sample.query]
+            x0 = torch.zeros_like(features.embeds, dtype=torch.float32, requires_grad=True)
+            state = self.mllm.prefix(first, features, x0)
+            self.count(first, state, suffix=False)
+            self._prefix0[reversed_video] = (state, x0)
+        return self._prefix0[reversed_video]
+
+    def count(self, inputs: Any, state: Any, suffix: bool) -> None:
+        """Add one prefix or suffix forward to the counters (as a share of the full one)."""
+        self.n_forward += 1
+        n, length = state.length, inputs.seq_len
+        self.work += (length - n) / length if suffix else n / length
 
     def reversed_features(self) -> Any:
         if self._reversed is None:

@@ -205,6 +205,38 @@ def slots_of_frames(frame_idx: Sequence[int], temporal_patch: int) -> tuple[tupl
     )
 
 
+# Per-token inputs besides the ids (sliced with them for a prefix or a suffix forward).
+TOKEN_KEYS = ("mm_token_type_ids", "token_type_ids")
+
+
+def _tokens(extra: Mapping[str, Any], start: int, stop: int, length: int) -> dict[str, Any]:
+    """``extra`` with its per-token tensors (shape (1, length)) cut to [start, stop)."""
+    return {
+        k: v[:, start:stop] if torch.is_tensor(v) and v.dim() == 2 and v.shape[1] == length else v
+        for k, v in extra.items()
+    }
+
+
+@dataclass
+class PrefixState:
+    """The KV cache of a sequence's visual prefix (its first ``length`` tokens)."""
+
+    length: int
+    cache: Any
+    input_ids: torch.Tensor
+    saved: list[tuple[Any, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The prefix's own key/value tensors. A suffix forward appends to them (torch.cat);
+        # putting these back afterwards, rather than slicing the appended ones, keeps the
+        # prefix's autograd graph even when the suffix ran under no_grad.
+        self.saved = [(layer.keys, layer.values) for layer in self.cache.layers]
+
+    def restore(self) -> None:
+        for layer, (keys, values) in zip(self.cache.layers, self.saved, strict=True):
+            layer.keys, layer.values = keys, values
+
+
 class MLLM:
     """Shared machinery; a backend subclass sets the class attributes and the ``_`` hooks."""
 
@@ -538,6 +570,95 @@ class MLLM:
         grid = layout.grid_index.to(self.device)
         per_layer = [recorder.rows[i][0][:, grid].reshape(-1, t, h, w) for i in self.layers]
         return torch.stack(per_layer, dim=1)
+
+    # ------------------------------------------------------------- shared visual prefix
+    def prefix(
+        self,
+        inputs: MLLMInputs,
+        features: VisualFeatures,
+        visual_delta: torch.Tensor | None = None,
+    ) -> PrefixState:
+        """Run the sequence up to its last visual token once and keep the KV cache.
+
+        Every prompt of one video is [system?, visual tokens, text, template]: the prefix's
+        keys and values depend on the visual input only (features + prompt), not on the text
+        after it (causal attention), so one prefix serves every text suffix. With a
+        ``visual_delta`` that requires grad the cache keeps the graph: a suffix's loss
+        backpropagates into the delta through it.
+        """
+        n = int(inputs.layout.visual_index.max()) + 1
+        visual = features.embeds.to(self.dtype)
+        if visual_delta is not None:
+            visual = visual + visual_delta.to(visual.dtype)
+        encoder_outputs = {self.modality: self._encoder_output(visual, features)}
+        positions = self._position_ids(inputs)
+        if hasattr(self.model.model, "rope_deltas"):
+            self.model.model.rope_deltas = None
+        out = self.model(
+            input_ids=inputs.input_ids[:, :n],
+            attention_mask=torch.ones_like(inputs.input_ids[:, :n]),
+            use_cache=True,
+            mm_encoder_outputs=encoder_outputs,
+            logits_to_keep=1,
+            **_tokens(inputs.extra, 0, n, inputs.seq_len),
+            **({"position_ids": positions[..., :n]} if positions is not None else {}),
+        )
+        return PrefixState(n, out.past_key_values, inputs.input_ids[:, :n].clone())
+
+    def suffix(
+        self,
+        inputs: MLLMInputs,
+        state: PrefixState,
+        positions: Sequence[int] | None = None,
+        capture: bool = True,
+    ) -> ForwardResult:
+        """The text part of ``inputs`` as a short forward over the prefix's cache.
+
+        Attention rows of the suffix positions over all keys (prefix included) and the first
+        answer token's logits equal those of the full forward (fp32: to ~1e-7). The cache is
+        cropped back to the prefix afterwards, so the next suffix sees the same prefix.
+        """
+        n = state.length
+        if not torch.equal(inputs.input_ids[:, :n], state.input_ids):
+            raise ValueError("these inputs do not start with the prefix's tokens (another video)")
+        pos = tuple(positions) if positions is not None else inputs.candidate_positions
+        recorder = None
+        if capture:
+            modules = {self.decoder_layers()[i].self_attn: i for i in self.layers}
+            recorder = cap.AttentionCapture(modules, [p - n for p in pos])
+        full_positions = self._position_ids(inputs)
+        length = inputs.seq_len
+        try:
+            with cap.capturing(recorder):
+                out = self.model(
+                    input_ids=inputs.input_ids[:, n:],
+                    attention_mask=torch.ones_like(inputs.input_ids),
+                    cache=state.cache,
+                    use_cache=True,
+                    cache_position=torch.arange(n, length, device=self.device),
+                    logits_to_keep=1,
+                    **{k: v for k, v in _tokens(inputs.extra, n, length, length).items()
+                       if k in TOKEN_KEYS},
+                    **({"position_ids": full_positions[..., n:]}
+                       if full_positions is not None else {}),
+                )  # fmt: skip
+        finally:
+            state.restore()
+        attn_thw = self._rows_to_thw(recorder, inputs.layout) if recorder else None
+        logits = out.logits[0, -1].float()
+        return ForwardResult(
+            positions=pos,
+            layers=self.layers,
+            attn_thw=attn_thw,
+            yes_logit=logits[list(self.yes_ids)].max(),
+            no_logit=logits[list(self.no_ids)].max(),
+            last_logits=logits,
+        )
+
+    def _position_ids(self, inputs: MLLMInputs) -> torch.Tensor | None:
+        """Explicit position ids of the whole sequence where the model computes its own from
+        the full input (Qwen's 3-D M-RoPE); None where positions are 0..L-1."""
+        return None
 
     @contextlib.contextmanager
     def _truncated(self, stop: int | None) -> Iterator[None]:

@@ -46,6 +46,20 @@ class Qwen2VL(MLLM):
             return_dict=True,
         )
 
+    def _position_ids(self, inputs: Any) -> torch.Tensor:
+        """The 3-D M-RoPE positions of the whole sequence (the model's own ``get_rope_index``
+        on the full input): a prefix and a suffix forward then use exactly the positions of the
+        full forward."""
+        import inspect
+
+        rope = self.model.model.get_rope_index
+        known = inspect.signature(rope).parameters
+        kwargs = {k: v for k, v in inputs.extra.items() if k in known}
+        positions, _ = rope(
+            inputs.input_ids, attention_mask=torch.ones_like(inputs.input_ids), **kwargs
+        )
+        return positions
+
     def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> Any:
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
