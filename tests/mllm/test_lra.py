@@ -77,27 +77,6 @@ def test_llava_next_video_region_is_its_centre_crop(loaded):
     assert loaded("llava-ov").grid_region(200, 100) == (0.0, 0.0, 200.0, 100.0)
 
 
-def test_rows_only_forward_gives_the_full_forwards_rows(tiny_checkpoint, family):
-    """Stopping after the last captured layer (engine: fast) changes no attention row."""
-    from zstvg.mllm import build_mllm
-
-    probe = build_mllm(family, str(tiny_checkpoint(family)), dtype="float32", device="cpu")
-    n = probe.num_layers
-    m = build_mllm(family, str(tiny_checkpoint(family)), dtype="float32", device="cpu",
-                   layer_start=0, layer_stop=n // 2)  # fmt: skip
-    inputs = m.encode(frames(), FRAME_IDX, SUBQUERY, FPS)
-    feats = m.visual_features(inputs)
-    delta = 0.01 * torch.randn(feats.embeds.shape, generator=torch.Generator().manual_seed(0))
-    for d in (None, delta):
-        with torch.no_grad():
-            full = m.forward(inputs, feats, visual_delta=d)
-            short = m.forward(inputs, feats, visual_delta=d, rows_only=True)
-        torch.testing.assert_close(short.attn_thw, full.attn_thw, rtol=0, atol=1e-6)
-        assert torch.isnan(short.yes_logit) and torch.isfinite(full.yes_logit)
-    assert len(m.decoder_layers()) == n  # the model is whole again
-    assert m.layer_fraction(True) == pytest.approx((n // 2) / n)
-
-
 def test_prefix_and_suffix_equal_the_full_forward(loaded, family):
     """engine fast: one visual prefix + a short forward per text gives the full forward's
     attention rows and answer logits (with and without a visual prompt, reversed or not),

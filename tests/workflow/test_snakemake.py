@@ -175,4 +175,4 @@ def test_fast_engine_gives_the_reference_predictions_with_less_work(demo_dir, tm
     record = next((tmp_path / "fast/records").glob("*.json"))
     calls = json.loads(record.read_text())["llm_calls"]
     naive = calls["forwards"] + calls["backwards"]
-    assert calls["forward_equivalents"] < naive  # the neutral forwards stop early
+    assert calls["forward_equivalents"] < 0.7 * naive  # shared prefixes, short suffixes

@@ -108,21 +108,13 @@ class ReferenceEngine:
 
     # --------------------------------------------------------------------------- forwards
     def _attn(
-        self,
-        ctx: _SampleContext,
-        inputs: Any,
-        features: Any,
-        delta: torch.Tensor | None,
-        rows_only: bool = False,
+        self, ctx: _SampleContext, inputs: Any, features: Any, delta: torch.Tensor | None
     ) -> tuple[np.ndarray, float]:
-        """Layer-mean maps of the candidate tokens ``(n_tokens, t, h, w)`` and z_yes - z_no
-        (NaN for a ``rows_only`` forward, which stops after the last captured layer)."""
-        rows_only = rows_only and self.cfg.engine == "fast"
+        """Layer-mean maps of the candidate tokens ``(n_tokens, t, h, w)`` and z_yes - z_no."""
         with torch.no_grad():
-            out = self.mllm.forward(inputs, features, visual_delta=delta, rows_only=rows_only)
+            out = self.mllm.forward(inputs, features, visual_delta=delta)
         ctx.n_forward += 1
-        fraction = getattr(self.mllm, "layer_fraction", lambda r: 1.0)(rows_only)
-        ctx.work += fraction
+        ctx.work += 1.0
         attn = out.attn_thw.detach().float().cpu().numpy()
         return scoring.layer_mean(attn), float(margin(out))
 
@@ -192,9 +184,7 @@ class ReferenceEngine:
             ctx.n_forward += self.cfg.n_steps * (2 if contrast else 1)
             ctx.work += self.cfg.n_steps * (3 if contrast else 2)  # a backward counts 1
         raw, after = self._attn(ctx, inputs, features, delta)
-        # the neutral forward's answer is never read: its rows need no layer after the last
-        # captured one (engine: fast)
-        neutral_raw, _ = self._attn(ctx, neutral, features, delta, rows_only=True)
+        neutral_raw, _ = self._attn(ctx, neutral, features, delta)
         if tuning is not None and tuning["steps"]:
             tuning["margin_after"] = after
             tuning["loss_after"] = 1.0 - after if objective == "yesno" else None

@@ -83,7 +83,7 @@ class ScriptedMLLM:
 
     def forward(self, inputs: MLLMInputs, features: VisualFeatures | None = None,
                 visual_delta: torch.Tensor | None = None, positions: Any = None,
-                capture: bool = True, rows_only: bool = False) -> ForwardResult:  # fmt: skip
+                capture: bool = True) -> ForwardResult:  # fmt: skip
         self.n_forward += 1
         feats = features if features is not None else self.visual_features(inputs)
         t, h, w = inputs.layout.grid_thw

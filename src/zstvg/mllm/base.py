@@ -29,10 +29,9 @@ token after "assistant\\n" is, in practice, the no-space form; the max keeps eit
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -518,15 +517,11 @@ class MLLM:
         visual_delta: torch.Tensor | None = None,
         positions: Sequence[int] | None = None,
         capture: bool = True,
-        rows_only: bool = False,
     ) -> ForwardResult:
         """One forward pass on the embeddings path.
 
         ``positions`` defaults to the grounding candidates (the last one is the last position).
-        ``visual_delta`` (n_visual, hidden) is added to the visual embeddings. ``rows_only``
-        stops the LLM after the last captured layer: the attention rows are exactly those of
-        the full forward (the layers before are the same computation), the logits are not
-        computed (NaN); with layers [-26:-6] of 28 that is 22/28 = 0.79 of a forward.
+        ``visual_delta`` (n_visual, hidden) is added to the visual embeddings.
         """
         feats = features if features is not None else self.visual_features(inputs)
         visual = feats.embeds.to(self.dtype)
@@ -543,13 +538,10 @@ class MLLM:
         if capture:
             modules = {self.decoder_layers()[i].self_attn: i for i in self.layers}
             recorder = cap.AttentionCapture(modules, pos)
-        stop = max(self.layers) + 1 if rows_only and capture else None
-        with cap.capturing(recorder), self._truncated(stop):
+        with cap.capturing(recorder):
             out = self._run(inputs, mm_encoder_outputs=encoder_outputs, logits_to_keep=1)
         attn_thw = self._rows_to_thw(recorder, inputs.layout) if recorder else None
         logits = out.logits[0, -1].float()
-        if stop is not None:  # the head saw a truncated stack: no answer logits
-            logits = torch.full_like(logits, float("nan"))
         return ForwardResult(
             positions=pos,
             layers=self.layers,
@@ -659,24 +651,6 @@ class MLLM:
         """Explicit position ids of the whole sequence where the model computes its own from
         the full input (Qwen's 3-D M-RoPE); None where positions are 0..L-1."""
         return None
-
-    @contextlib.contextmanager
-    def _truncated(self, stop: int | None) -> Iterator[None]:
-        """Run only the first ``stop`` decoder layers (None: all) inside the block."""
-        if stop is None or stop >= self.num_layers:
-            yield
-            return
-        owner = self.model.model.language_model
-        full = owner.layers
-        owner.layers = torch.nn.ModuleList(list(full)[:stop])
-        try:
-            yield
-        finally:
-            owner.layers = full
-
-    def layer_fraction(self, rows_only: bool) -> float:
-        """The share of a full forward's decoder layers a forward runs."""
-        return (max(self.layers) + 1) / self.num_layers if rows_only else 1.0
 
     def plain_forward(self, inputs: MLLMInputs, **kwargs: Any) -> Any:
         """The model's own forward from token ids + pixels (the reference for tests)."""
