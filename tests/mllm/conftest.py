@@ -46,3 +46,12 @@ def loaded(tiny_checkpoint):
         return cache[key]
 
     return get
+
+
+@pytest.fixture(
+    params=["internvl3", "llava-next-video", "llava-ov", "qwen2-vl", "qwen2.5-vl", "qwen3-vl"],
+    scope="module",
+)
+def family(request: pytest.FixtureRequest) -> str:
+    """Every MLLM backend, by its tiny-checkpoint family name."""
+    return request.param

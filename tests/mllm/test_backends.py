@@ -37,11 +37,6 @@ def frames(seed: int = 0) -> list[np.ndarray]:
     )
 
 
-@pytest.fixture(params=sorted(BACKENDS), scope="module")
-def family(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 def test_candidates_are_the_template_tokens_after_the_user_text(loaded, family):
     m = loaded(family)
     inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)

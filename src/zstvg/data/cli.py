@@ -13,10 +13,9 @@ import logging
 from pathlib import Path
 
 from zstvg.config import Params
+from zstvg.failures import print_failures
 
 log = logging.getLogger(__name__)
-
-MAX_LISTED_FAILURES = 20  # the summary lists this many failed samples; all are in the output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,9 +86,6 @@ def run(args: argparse.Namespace, params: Params) -> int:
         print(f"  flag {flag}: {n} samples")
     failed = [s for s in samples if s.error]
     print(f"  failed: {len(failed)} samples (kept with 'error'; they score 0)")
-    for s in failed[:MAX_LISTED_FAILURES]:
-        print(f"    {s.sample_id}: {s.error}")
-    if len(failed) > MAX_LISTED_FAILURES:
-        print(f"    ... and {len(failed) - MAX_LISTED_FAILURES} more (see 'error' in {out})")
+    print_failures({s.sample_id: s.error or "" for s in failed}, out)
     print(f"  wrote {out} and {out.name}.provenance.json")
     return 0

@@ -108,6 +108,17 @@ def read_samples(path: PathLike) -> list[Sample]:
     return out
 
 
+def select_samples(samples: list[Sample], ids: list[str], path: PathLike) -> list[Sample]:
+    """The samples with these ids (all when ``ids`` is empty); unknown ids are an error."""
+    if not ids:
+        return samples
+    unknown = sorted(set(ids) - {s.sample_id for s in samples})
+    if unknown:
+        raise InputError(f"--sample-id {', '.join(unknown)}: not in {path}")
+    wanted = set(ids)
+    return [s for s in samples if s.sample_id in wanted]
+
+
 def sample_status(sample: Sample) -> Status:
     """The sample's status as prepare-data left it."""
     return Status(STEP, sample.error)

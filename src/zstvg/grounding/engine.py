@@ -22,7 +22,6 @@ import torch
 
 from zstvg.config import GroundConfig
 from zstvg.grounding import scoring
-from zstvg.grounding.tuning import loss as tuning_loss
 from zstvg.grounding.tuning import margin, tune
 from zstvg.grounding.variants import Variant
 from zstvg.structures import Prediction, Sample, Track
@@ -103,9 +102,6 @@ class ReferenceEngine:
             return list(tokens).index(text)
         return len(tokens) + from_end
 
-    def _subquery(self, description: str) -> str:
-        return self.cfg.subquery_template.format(description=description.strip().rstrip("."))
-
     # --------------------------------------------------------------------------- forwards
     def _attn(
         self, ctx: _SampleContext, inputs: Any, features: Any, delta: torch.Tensor | None
@@ -170,7 +166,7 @@ class ReferenceEngine:
                     return self.mllm.forward(neutral, features, visual_delta=d, capture=False)
 
             delta, log = tune(
-                lambda d: self.mllm.forward(inputs, features, visual_delta=d, capture=False),
+                lambda d: (self.mllm.forward(inputs, features, visual_delta=d, capture=False), d),
                 tuple(features.embeds.shape),
                 n_steps=self.cfg.n_steps,
                 lr=self.cfg.lr,
@@ -224,50 +220,34 @@ class ReferenceEngine:
         tuning = None
         if tuned:
             t0 = time.perf_counter()
-            if cfg.n_steps == 1 and not cfg.neutral_contrast:
-                # step 0 on the shared p = 0 prefix: x_0 = beta p_0 + (1 - beta) p_{-1}, so
-                # dL/dp_0 = beta dL/dx_0; p_1 = -lr g; x_1 = beta p_1 (as tuning.tune)
-                result = mllm.suffix(inputs, state0, capture=False)
-                ctx.count(inputs, state0, suffix=True)
-                value = tuning_loss(result, objective)
-                (grad_x,) = torch.autograd.grad(value, x0, retain_graph=True)
-                ctx.n_backward += 1
-                ctx.work += 1.0
-                g = cfg.beta * grad_x.detach().float()
-                finite = bool(torch.isfinite(g).all())
-                steps = [{"loss_before": float(value.detach()),
-                          "margin_before": float(margin(result).detach()),
-                          "grad_norm": float(g.norm()) if finite else float("nan"),
-                          "skipped": not finite}]  # fmt: skip
-                p1 = -cfg.lr * g if finite else torch.zeros_like(g)
-                delta = cfg.beta * p1
-                tuning = {"objective": objective, "steps": steps, "n_skipped": int(not finite)}
-            else:  # later steps have prompts of their own: a prefix each
+            states: dict[int, Any] = {id(x0): state0}
 
-                def forward(d: torch.Tensor) -> Any:
-                    state = mllm.prefix(inputs, features, d)
-                    ctx.count(inputs, state, suffix=False)
-                    ctx.count(inputs, state, suffix=True)
-                    return mllm.suffix(inputs, state, capture=False)
+            def prefixed(inp: Any, x: torch.Tensor) -> tuple[Any, torch.Tensor]:
+                """The suffix forward of ``inp`` over the prefix of prompt ``x`` (one prefix
+                per prompt, shared by the sub-query and the neutral prompt); a zero prompt
+                (step 0) is the video's p = 0 prefix, kept with its graph."""
+                if id(x) not in states and not bool(x.detach().any()):
+                    x = x0
+                if id(x) not in states:
+                    states[id(x)] = mllm.prefix(inputs, features, x)
+                    ctx.count(inputs, states[id(x)], suffix=False)
+                ctx.count(inp, states[id(x)], suffix=True)
+                return mllm.suffix(inp, states[id(x)], capture=False), x
 
-                contrast = None
-                if cfg.neutral_contrast:
+            contrast = None
+            if cfg.neutral_contrast:
 
-                    def contrast(d: torch.Tensor) -> Any:
-                        state = mllm.prefix(neutral, features, d)
-                        ctx.count(neutral, state, suffix=False)
-                        ctx.count(neutral, state, suffix=True)
-                        return mllm.suffix(neutral, state, capture=False)
+                def contrast(x: torch.Tensor) -> Any:
+                    return prefixed(neutral, x)[0]
 
-                delta, steps_log = tune(
-                    forward, tuple(features.embeds.shape), n_steps=cfg.n_steps, lr=cfg.lr,
-                    beta=cfg.beta, objective=objective, neutral_forward=contrast,
-                    device=features.embeds.device,
-                )  # fmt: skip
-                tuning = steps_log.to_json()
-                ctx.n_backward += cfg.n_steps
-                ctx.work += cfg.n_steps
-            tuning["seconds"] = round(time.perf_counter() - t0, 4)
+            delta, steps_log = tune(
+                lambda x: prefixed(inputs, x), tuple(features.embeds.shape),
+                n_steps=cfg.n_steps, lr=cfg.lr, beta=cfg.beta, objective=objective,
+                neutral_forward=contrast, device=features.embeds.device,
+            )  # fmt: skip
+            tuning = {**steps_log.to_json(), "seconds": round(time.perf_counter() - t0, 4)}
+            ctx.n_backward += cfg.n_steps
+            ctx.work += cfg.n_steps  # a backward counts 1
         with torch.no_grad():
             if delta is None:
                 state = state0
@@ -326,7 +306,7 @@ class ReferenceEngine:
             if source == "query":
                 return sample.query
             if source == "tuned-query":
-                return self._subquery(sample.query)
+                return subquery(self.cfg.subquery_template, sample.query)
             return sub
 
         t1 = time.perf_counter()
@@ -435,6 +415,7 @@ class _SampleContext:
         self.n_backward = 0
         self.work = 0.0  # forward-equivalents
         self._prefix0: dict[bool, tuple[Any, torch.Tensor]] = {}
+        self._masks: dict[int, list[np.ndarray | None]] = {}
         self.height, self.width = gin.frames[0].shape[:2]
         region = getattr(mllm, "region", None) or mllm.grid_region
         self.region = tuple(float(v) for v in region(self.width, self.height))
@@ -494,6 +475,12 @@ class _SampleContext:
         return out
 
     def masks(self, track: Track) -> list[np.ndarray | None]:
+        """The track's mask on each MLLM frame (None: absent), decoded once per sample."""
+        if track.track_id not in self._masks:
+            self._masks[track.track_id] = self._decode_masks(track)
+        return self._masks[track.track_id]
+
+    def _decode_masks(self, track: Track) -> list[np.ndarray | None]:
         from zstvg.proposals import rle as rle_mod
 
         out: list[np.ndarray | None] = []
@@ -504,7 +491,7 @@ class _SampleContext:
             rle = track.rles.get(f)
             mask = rle_mod.decode(rle) if rle is not None else None
             if mask is None or mask.shape != (self.height, self.width) or not mask.any():
-                mask = scoring.box_mask(track.boxes_xyxy[f], self.height, self.width)
+                mask = rle_mod.box_pixels(track.boxes_xyxy[f], self.height, self.width)
             out.append(mask)
         return out
 
@@ -529,10 +516,17 @@ def texts_for(
     """The DSTH sub-queries (spatial from the attribute, temporal from the action); a missing
     or failed decomposition falls back to the full query for both, flagged."""
 
-    def sub(description: str) -> str:
-        return template.format(description=description.strip().rstrip("."))
-
     if decomposition is None or getattr(decomposition, "error", None):
-        return sub(sample.query), sub(sample.query), ("decomposition_fallback_to_query",)
+        whole = subquery(template, sample.query)
+        return whole, whole, ("decomposition_fallback_to_query",)
     flags = tuple(f"decomposition:{f}" for f in getattr(decomposition, "flags", ()) or ())
-    return sub(decomposition.attribute), sub(decomposition.action), flags
+    return (
+        subquery(template, decomposition.attribute),
+        subquery(template, decomposition.action),
+        flags,
+    )
+
+
+def subquery(template: str, description: str) -> str:
+    """The DSTH question about a description, its trailing period dropped."""
+    return template.format(description=description.strip().rstrip("."))

@@ -110,7 +110,7 @@ class _Frames:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    from zstvg.data.samples_file import read_samples, sample_status
+    from zstvg.data.samples_file import read_samples, sample_status, select_samples
     from zstvg.failures import print_failures
     from zstvg.grounding.engine import GroundInput, ReferenceEngine, texts_for
     from zstvg.grounding.variants import get_variant
@@ -125,6 +125,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_json,
         write_provenance,
     )
+    from zstvg.mllm import model_config
     from zstvg.predictions import write_predictions
     from zstvg.proposals.store import ProposalStore
     from zstvg.queries.schema import read_decompositions
@@ -132,11 +133,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.video.store import FrameStore, video_dir_name
 
     started = time.perf_counter()
-    if args.model not in params.models:
-        raise InputError(
-            f"--model {args.model!r}: not a key of `models` in {params.source}; "
-            f"known: {', '.join(sorted(params.models))}"
-        )
+    model_cfg = model_config(params, args.model)
     if (args.variant is None) == (args.variants is None):
         raise InputError("give exactly one of --variant NAME and --variants A,B,C")
     names = [args.variant] if args.variant else [v for v in args.variants.split(",") if v]
@@ -147,13 +144,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     single = args.variant is not None
     if not single and args.predictions:
         raise InputError("--predictions names one file: use --predictions-dir with --variants")
-    model_cfg = params.models[args.model]
-    samples = read_samples(args.samples)
-    if args.sample_ids:
-        unknown = sorted(set(args.sample_ids) - {s.sample_id for s in samples})
-        if unknown:
-            raise InputError(f"--sample-id {', '.join(unknown)}: not in {args.samples}")
-        samples = [s for s in samples if s.sample_id in set(args.sample_ids)]
+    samples = select_samples(read_samples(args.samples), args.sample_ids, args.samples)
     store = FrameStore(args.frames)
     proposals = ProposalStore(args.proposals)
     decompositions = read_decompositions(args.decompositions)
@@ -320,19 +311,10 @@ def _build_engine(params: Params, model_cfg: Any) -> Any:
     import torch
 
     from zstvg.grounding.engine import ReferenceEngine
-    from zstvg.mllm import build_mllm, model_kwargs
+    from zstvg.mllm import load_model
 
     torch.manual_seed(params.seed)
-    mllm = build_mllm(
-        model_cfg.backend,
-        model_cfg.checkpoint,
-        dtype=params.mllm.dtype,
-        device=params.mllm.device,
-        layer_start=params.mllm.layer_start,
-        layer_stop=params.mllm.layer_stop,
-        **model_kwargs(model_cfg),
-    )
-    return ReferenceEngine(mllm, params.ground)
+    return ReferenceEngine(load_model(params, model_cfg), params.ground)
 
 
 def _finished(path: Path, job: str) -> dict[str, Any] | None:

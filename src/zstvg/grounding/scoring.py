@@ -63,17 +63,6 @@ def upsample(
     return out
 
 
-def box_mask(box_xyxy: Sequence[float], height: int, width: int) -> np.ndarray:
-    """Filled box as a mask (a track without masks); edges rounded outward, clipped."""
-    x1, y1, x2, y2 = box_xyxy
-    mask = np.zeros((height, width), dtype=bool)
-    mask[
-        max(0, int(np.floor(y1))) : max(0, int(np.ceil(y2))),
-        max(0, int(np.floor(x1))) : max(0, int(np.ceil(x2))),
-    ] = True
-    return mask
-
-
 def masked_max(up_map: np.ndarray, mask: np.ndarray | None) -> float:
     """max over the mask's pixels of the upsampled map; -inf when the track is absent."""
     if mask is None or not mask.any():

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-# (delta) -> ForwardResult of the forward whose answer is tuned
+# (visual prompt leaf) -> (ForwardResult of the forward whose answer is tuned, the leaf it used)
 ForwardFn = Callable[[torch.Tensor], Any]
 
 
@@ -71,21 +71,26 @@ def tune(
 ) -> tuple[torch.Tensor, TuningLog]:
     """Run LRA; returns x_N (detached, float32) and the log.
 
-    ``forward(delta)`` runs the sub-query forward with ``delta`` added to the visual
-    embeddings; ``neutral_forward`` the neutral prompt's (used only with the contrast term).
+    ``forward(x)`` runs the sub-query forward with the visual prompt ``x`` (a leaf that
+    requires grad) and returns ``(result, leaf)``: the leaf the result depends on, normally
+    ``x`` itself; an engine whose p = 0 prefix is already computed returns that prefix's own
+    zero leaf at step 0. ``neutral_forward(leaf)`` is the neutral prompt's forward (only with
+    the contrast term). With x_k = beta p_k + (1 - beta) p_{k-1} and p_{k-1} held fixed,
+    dL/dp_k = beta dL/dx_k.
     """
     log = TuningLog(objective)
     p_prev = torch.zeros(shape, dtype=torch.float32, device=device)
     p = p_prev.clone()
     for _ in range(n_steps):
-        p_k = p.clone().requires_grad_(True)
-        x_k = beta * p_k + (1.0 - beta) * p_prev
-        result = forward(x_k)
-        neutral = neutral_forward(x_k) if neutral_forward is not None else None
+        x_k = (beta * p + (1.0 - beta) * p_prev).requires_grad_(True)
+        result, leaf = forward(x_k)
+        neutral = neutral_forward(leaf) if neutral_forward is not None else None
         value = loss(result, objective, neutral)
-        (grad,) = torch.autograd.grad(value, p_k, allow_unused=True)
-        if grad is None:  # the answer does not depend on the prompt (a scripted model)
-            grad = torch.zeros_like(p_k)
+        (grad_x,) = torch.autograd.grad(value, leaf, retain_graph=leaf is not x_k,
+                                        allow_unused=True)  # fmt: skip
+        if grad_x is None:  # the answer does not depend on the prompt (a scripted model)
+            grad_x = torch.zeros_like(x_k)
+        grad = beta * grad_x.detach().float()
         finite = bool(torch.isfinite(grad).all())
         step = {
             "loss_before": float(value.detach()),
@@ -94,11 +99,10 @@ def tune(
             "skipped": not finite,
         }
         log.steps.append(step)
-        p_prev = p_k.detach()
+        p_prev = p
         if finite:
-            p = p_k.detach() - lr * grad.detach().float()
+            p = p - lr * grad
         else:
             log.n_skipped += 1
-            p = p_k.detach()
     x_n = beta * p + (1.0 - beta) * p_prev
     return x_n.detach(), log

@@ -99,22 +99,17 @@ def _tiny_settings(params: Params, tiny_dir: Path, model: str) -> list[str]:
 def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.config import load_params
     from zstvg.io import InputError
+    from zstvg.mllm import model_config
 
     video = Path(args.video)
     if not video.is_file():
         raise InputError(f"video file not found: {video}")
+    model_config(params, args.model)
     if args.tiny:
         overrides = list(getattr(args, "overrides", None) or [])
-        if args.model not in params.models:
-            raise InputError(f"--model {args.model!r}: not a key of `models` in {params.source}")
         tiny = _tiny_settings(params, Path(args.tiny_dir), args.model)
         params = load_params(params.source, [*overrides, *tiny])
         print(TINY_WARNING)
-    if args.model not in params.models:
-        raise InputError(
-            f"--model {args.model!r}: not a key of `models` in {params.source}; "
-            f"known: {', '.join(sorted(params.models))}"
-        )
     return _ground_video(args, params, video)
 
 
@@ -126,7 +121,7 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
     from zstvg.grounding.scoring import interpolate_boxes
     from zstvg.grounding.variants import get_variant
     from zstvg.io import InputError, write_json
-    from zstvg.mllm import build_mllm, model_kwargs
+    from zstvg.mllm import load_model
     from zstvg.proposals.detectors import build_detector
     from zstvg.proposals.frames import ArrayFrames
     from zstvg.proposals.manager import resolve_device
@@ -174,11 +169,7 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
 
     t = time.perf_counter()
     torch.manual_seed(params.seed)
-    model_cfg = params.models[args.model]
-    mllm = build_mllm(model_cfg.backend, model_cfg.checkpoint, dtype=params.mllm.dtype,
-                      device=params.mllm.device, layer_start=params.mllm.layer_start,
-                      layer_stop=params.mllm.layer_stop, **model_kwargs(model_cfg))  # fmt: skip
-    engine = ReferenceEngine(mllm, params.ground)
+    engine = ReferenceEngine(load_model(params, params.models[args.model]), params.ground)
     frame_idx = mllm_frames(grid, sample.clip_span, params.ground.n_frames)
     spatial, temporal, text_flags = texts_for(sample, dec, params.ground.subquery_template)
     gin = GroundInput(sample, [frames[f] for f in frame_idx], tuple(frame_idx), fps, tracks,

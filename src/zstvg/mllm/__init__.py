@@ -41,6 +41,31 @@ def build_mllm(
     )
 
 
+def model_config(params: Any, name: str) -> Any:
+    """``params.models[name]``, or an InputError listing the known names."""
+    from zstvg.io import InputError
+
+    if name not in params.models:
+        raise InputError(
+            f"--model {name!r}: not a key of `models` in {params.source}; "
+            f"known: {', '.join(sorted(params.models))}"
+        )
+    return params.models[name]
+
+
+def load_model(params: Any, model_cfg: Any) -> Any:
+    """The backend of ``model_cfg`` with the ``mllm`` section and the model's own settings."""
+    return build_mllm(
+        model_cfg.backend,
+        model_cfg.checkpoint,
+        dtype=params.mllm.dtype,
+        device=params.mllm.device,
+        layer_start=params.mllm.layer_start,
+        layer_stop=params.mllm.layer_stop,
+        **model_kwargs(model_cfg),
+    )
+
+
 def model_kwargs(model_cfg: Any) -> dict[str, Any]:
     """The per-model processor, config, frame-size and system-prompt settings of params."""
     if model_cfg.backend == "attention-oracle":
@@ -53,4 +78,4 @@ def model_kwargs(model_cfg: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["MLLMS", "build_mllm", "model_kwargs"]
+__all__ = ["MLLMS", "build_mllm", "load_model", "model_config", "model_kwargs"]

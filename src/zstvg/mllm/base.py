@@ -102,6 +102,7 @@ class MLLMInputs:
     candidate_tokens: tuple[str, ...]
     frame_idx: tuple[int, ...]
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    position_ids: torch.Tensor | None = None  # explicit positions, where a backend needs them
 
     @property
     def last_position(self) -> int:
@@ -524,15 +525,7 @@ class MLLM:
         ``visual_delta`` (n_visual, hidden) is added to the visual embeddings.
         """
         feats = features if features is not None else self.visual_features(inputs)
-        visual = feats.embeds.to(self.dtype)
-        if visual_delta is not None:
-            if visual_delta.shape != visual.shape:
-                raise ValueError(
-                    f"visual_delta has shape {tuple(visual_delta.shape)}, the visual tokens "
-                    f"{tuple(visual.shape)}"
-                )
-            visual = visual + visual_delta.to(visual.dtype)
-        encoder_outputs = {self.modality: self._encoder_output(visual, feats)}
+        encoder_outputs = self._mm_outputs(feats, visual_delta)
         pos = tuple(positions) if positions is not None else inputs.candidate_positions
         recorder = None
         if capture:
@@ -550,6 +543,20 @@ class MLLM:
             no_logit=logits[list(self.no_ids)].max(),
             last_logits=logits,
         )
+
+    def _mm_outputs(
+        self, features: VisualFeatures, visual_delta: torch.Tensor | None
+    ) -> dict[str, Any]:
+        """The ``mm_encoder_outputs`` of a forward: the features plus the visual prompt."""
+        visual = features.embeds.to(self.dtype)
+        if visual_delta is not None:
+            if visual_delta.shape != visual.shape:
+                raise ValueError(
+                    f"visual_delta has shape {tuple(visual_delta.shape)}, the visual tokens "
+                    f"{tuple(visual.shape)}"
+                )
+            visual = visual + visual_delta.to(visual.dtype)
+        return {self.modality: self._encoder_output(visual, features)}
 
     def _rows_to_thw(self, recorder: cap.AttentionCapture, layout: VisualLayout) -> torch.Tensor:
         missing = [i for i in self.layers if i not in recorder.rows]
@@ -579,10 +586,7 @@ class MLLM:
         backpropagates into the delta through it.
         """
         n = int(inputs.layout.visual_index.max()) + 1
-        visual = features.embeds.to(self.dtype)
-        if visual_delta is not None:
-            visual = visual + visual_delta.to(visual.dtype)
-        encoder_outputs = {self.modality: self._encoder_output(visual, features)}
+        encoder_outputs = self._mm_outputs(features, visual_delta)
         positions = self._position_ids(inputs)
         if hasattr(self.model.model, "rope_deltas"):
             self.model.model.rope_deltas = None
@@ -649,7 +653,13 @@ class MLLM:
 
     def _position_ids(self, inputs: MLLMInputs) -> torch.Tensor | None:
         """Explicit position ids of the whole sequence where the model computes its own from
-        the full input (Qwen's 3-D M-RoPE); None where positions are 0..L-1."""
+        the full input (Qwen's 3-D M-RoPE); None where positions are 0..L-1. Computed once
+        per inputs (a prefix and every suffix of one text share them)."""
+        if inputs.position_ids is None:
+            inputs.position_ids = self._compute_position_ids(inputs)
+        return inputs.position_ids
+
+    def _compute_position_ids(self, inputs: MLLMInputs) -> torch.Tensor | None:
         return None
 
     def plain_forward(self, inputs: MLLMInputs, **kwargs: Any) -> Any:

@@ -90,7 +90,7 @@ def probe_sample(
 def run(args: argparse.Namespace, params: Params) -> int:
     import numpy as np
 
-    from zstvg.data.samples_file import read_samples, sample_status
+    from zstvg.data.samples_file import read_samples, sample_status, select_samples
     from zstvg.failures import print_failures
     from zstvg.io import (
         InputError,
@@ -100,35 +100,17 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_json,
         write_provenance,
     )
-    from zstvg.mllm import build_mllm, model_kwargs
+    from zstvg.mllm import load_model, model_config
     from zstvg.structures import first_failure
     from zstvg.video.store import FrameStore, video_dir_name
 
-    if args.model not in params.models:
-        raise InputError(
-            f"--model {args.model!r}: not a key of `models` in {params.source}; "
-            f"known: {', '.join(sorted(params.models))}"
-        )
-    model_cfg = params.models[args.model]
-    samples = read_samples(args.samples)
-    if args.sample_ids:
-        unknown = sorted(set(args.sample_ids) - {s.sample_id for s in samples})
-        if unknown:
-            raise InputError(f"--sample-id {', '.join(unknown)}: not in {args.samples}")
-        samples = [s for s in samples if s.sample_id in set(args.sample_ids)]
+    model_cfg = model_config(params, args.model)
+    samples = select_samples(read_samples(args.samples), args.sample_ids, args.samples)
     store = FrameStore(args.frames)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    mllm = build_mllm(
-        model_cfg.backend,
-        model_cfg.checkpoint,
-        dtype=params.mllm.dtype,
-        device=params.mllm.device,
-        layer_start=params.mllm.layer_start,
-        layer_stop=params.mllm.layer_stop,
-        **model_kwargs(model_cfg),
-    )
+    mllm = load_model(params, model_cfg)
     entries: dict[str, dict[str, Any]] = {}
     for sample in samples:
         name = video_dir_name(sample.sample_id)

@@ -46,7 +46,7 @@ class Qwen2VL(MLLM):
             return_dict=True,
         )
 
-    def _position_ids(self, inputs: Any) -> torch.Tensor:
+    def _compute_position_ids(self, inputs: Any) -> torch.Tensor:
         """The 3-D M-RoPE positions of the whole sequence (the model's own ``get_rope_index``
         on the full input): a prefix and a suffix forward then use exactly the positions of the
         full forward."""

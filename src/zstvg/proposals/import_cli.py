@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from zstvg.config import Params
+from zstvg.failures import print_failures
 from zstvg.io import InputError, fingerprint, read_json, write_json, write_provenance
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 STEP = "import-proposals"
-MAX_LISTED_FAILURES = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +108,5 @@ def run(args: argparse.Namespace, params: Params) -> int:
         f"valid, {len(failed)} rejected, {n_reused} unchanged since the last import); wrote "
         f"them and {MANIFEST} to {out}"
     )
-    for name, e in list(failed.items())[:MAX_LISTED_FAILURES]:
-        print(f"  rejected {name}: {e['error']}")
+    print_failures({name: e["error"] for name, e in failed.items()}, out / MANIFEST, "rejected")
     return 0

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from zstvg.config import Params, ProposalsConfig
+from zstvg.failures import print_failures
 from zstvg.io import InputError, read_json, sha256_json, write_json, write_provenance
 from zstvg.proposals.frames import FrameSource, JpegFrames
 from zstvg.structures import Track
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 STEP = "propose"
-MAX_LISTED_FAILURES = 20
 
 
 # -- pure core ------------------------------------------------------------------------------
@@ -336,7 +336,6 @@ def run(args: argparse.Namespace, params: Params) -> int:
         f"{n_empty} empty, {len(failed)} failed, {n_skipped} already done) in "
         f"{time.perf_counter() - started:.1f} s; detector {cfg.detector}, tracker {cfg.tracker}"
     )
-    for vid, e in list(failed.items())[:MAX_LISTED_FAILURES]:
-        print(f"  failed {vid}: {e['error']}")
+    print_failures({vid: e["error"] for vid, e in failed.items()}, out / MANIFEST)
     print(f"  wrote {len(entries)} proposal files and {out / MANIFEST}")
     return 0

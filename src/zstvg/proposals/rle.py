@@ -77,15 +77,21 @@ def box_xyxy(rle: Mapping[str, Any]) -> BoxXYXY | None:
     return (x, y, x + w, y + h)
 
 
-def box_mask(box: BoxXYXY, height: int, width: int) -> RLE:
-    """RLE of the pixels a ``xyxy`` box covers (fractional edges rounded outward, clipped).
-
-    Used where a track has a box but no mask (box trackers), so every frame still has a mask.
-    """
+def box_pixels(box: BoxXYXY, height: int, width: int) -> np.ndarray:
+    """The boolean mask of the pixels a ``xyxy`` box covers (fractional edges rounded
+    outward, clipped to the frame)."""
     x1, y1, x2, y2 = box
     mask = np.zeros((height, width), dtype=bool)
     mask[
         max(0, int(np.floor(y1))) : max(0, int(np.ceil(y2))),
         max(0, int(np.floor(x1))) : max(0, int(np.ceil(x2))),
     ] = True
-    return encode(mask)
+    return mask
+
+
+def box_mask(box: BoxXYXY, height: int, width: int) -> RLE:
+    """RLE of :func:`box_pixels`.
+
+    Used where a track has a box but no mask (box trackers), so every frame still has a mask.
+    """
+    return encode(box_pixels(box, height, width))

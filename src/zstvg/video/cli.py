@@ -33,6 +33,7 @@ from typing import Any
 
 from zstvg.config import FramesConfig, Params
 from zstvg.data.samples_file import read_sample_rows
+from zstvg.failures import print_failures
 from zstvg.io import (
     InputError,
     atomic_open,
@@ -47,7 +48,6 @@ from zstvg.video.store import STEP, frame_path, video_dir_name
 
 log = logging.getLogger(__name__)
 
-MAX_LISTED_FAILURES = 20  # the summary lists this many failures; all are in the manifest
 INDEX_NAME = "index.json"
 # Annotation and decoded frame sizes may differ by rounding (a 321x241 annotation of a 320x240
 # encode); a ratio that agrees on both axes to within this is a uniform scaling of the boxes.
@@ -542,9 +542,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         f"failed), {n_written} frames written in {seconds:.1f} s "
         f"(fingerprinting the videos: {fingerprint_s:.2f} s)"
     )
-    for sid, entry in list(failed_samples.items())[:MAX_LISTED_FAILURES]:
-        print(f"  failed {sid}: {entry.get('step', STEP)}: {entry['error']}")
-    if len(failed_samples) > MAX_LISTED_FAILURES:
-        print(f"  ... and {len(failed_samples) - MAX_LISTED_FAILURES} more (see {manifest_path})")
+    reasons = {sid: f"{e.get('step', STEP)}: {e['error']}" for sid, e in failed_samples.items()}
+    print_failures(reasons, manifest_path)
     print(f"  wrote {manifest_path} (+ .provenance.json) and frames under {manifest_path.parent}")
     return 0
