@@ -125,6 +125,7 @@ class MLLMConfig:
 @dataclass(frozen=True)
 class GroundConfig:
     engine: str
+    gradient_checkpointing: bool
     n_frames: int
     eps: float
     neutral_prompt: str

@@ -89,12 +89,21 @@ def test_prefix_and_suffix_equal_the_full_forward(loaded, family):
         for d in (None, delta):
             with torch.no_grad():
                 state = m.prefix(query, feats, d)
+                rows = m.prefix(query, feats, d, rows_only=True)  # up to the last captured layer
                 for inputs in (query, neutral, query):  # the cache is restored after each
                     full = m.forward(inputs, feats, visual_delta=d)
                     short = m.suffix(inputs, state)
                     torch.testing.assert_close(short.attn_thw, full.attn_thw, rtol=0, atol=1e-5)
                     torch.testing.assert_close(short.last_logits, full.last_logits, rtol=0,
                                                atol=1e-5)  # fmt: skip
+                    for over in (state, rows):  # rows-only suffix over either prefix
+                        cut = m.suffix(inputs, over, rows_only=True)
+                        torch.testing.assert_close(cut.attn_thw, full.attn_thw, rtol=0, atol=1e-5)
+                        if m.rows_depth < m.num_layers:  # no head on a cut stack
+                            assert torch.isnan(cut.last_logits).all()
+                if m.rows_depth < m.num_layers:
+                    with pytest.raises(ValueError, match="suffix through 8 layers over a prefix"):
+                        m.suffix(query, rows)
     x = torch.zeros_like(base.embeds, requires_grad=True)
     (reference,) = torch.autograd.grad(1 - margin(m.forward(query, base, visual_delta=x,
                                                             capture=False)), x)  # fmt: skip
@@ -104,3 +113,35 @@ def test_prefix_and_suffix_equal_the_full_forward(loaded, family):
         m.suffix(neutral, state)
     (fast,) = torch.autograd.grad(1 - margin(m.suffix(query, state, capture=False)), x0)
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_recomputed_activations_give_the_same_gradient(loaded, family):
+    """ground.gradient_checkpointing: the LRA gradient through a full forward and through a
+    cached prefix + suffix is the one without recomputation, and the cache is written once."""
+    m = loaded(family)
+    query = m.encode(frames(), FRAME_IDX, SUBQUERY, FPS)
+    base = m.visual_features(query)
+
+    mlp_calls = []
+    # a pre-hook: the recompute stops once it has every saved tensor (before the hooks)
+    m.decoder_layers()[0].mlp.register_forward_pre_hook(lambda *_: mlp_calls.append(1))
+
+    def grads(recompute: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.zeros_like(base.embeds, requires_grad=True)
+        mlp_calls.clear()
+        with m.recomputing(recompute):
+            loss = 1 - margin(m.forward(query, base, visual_delta=x, capture=False))
+        (full,) = torch.autograd.grad(loss, x)
+        assert len(mlp_calls) == (2 if recompute else 1)  # the backward ran the layer again
+        x0 = torch.zeros_like(base.embeds, requires_grad=True)
+        with m.recomputing(recompute):
+            state = m.prefix(query, base, x0)
+        (cached,) = torch.autograd.grad(1 - margin(m.suffix(query, state, capture=False)), x0)
+        assert all(layer.keys.shape[-2] == state.length for layer in state.cache.layers)
+        return full, cached
+
+    plain, recomputed = grads(False), grads(True)
+    for a, b in zip(plain, recomputed, strict=True):
+        assert a.abs().max() > 0
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
+    assert "forward" not in vars(m.decoder_layers()[0])  # the class's forward is back

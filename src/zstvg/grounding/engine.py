@@ -10,6 +10,7 @@ is a full forward; [8/11]'s fast engine shares prefixes and stages.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -102,6 +103,14 @@ class ReferenceEngine:
             return list(tokens).index(text)
         return len(tokens) + from_end
 
+    def _recomputing(self) -> Any:
+        """Activation checkpointing of the forwards LRA backpropagates through (a full
+        forward, or a prefix: the suffix over it is short), when configured and supported."""
+        recomputing = getattr(self.mllm, "recomputing", None)
+        if recomputing is None:
+            return contextlib.nullcontext()
+        return recomputing(self.cfg.gradient_checkpointing)
+
     # --------------------------------------------------------------------------- forwards
     def _attn(
         self, ctx: _SampleContext, inputs: Any, features: Any, delta: torch.Tensor | None
@@ -165,8 +174,12 @@ class ReferenceEngine:
                 def contrast(d: torch.Tensor) -> Any:
                     return self.mllm.forward(neutral, features, visual_delta=d, capture=False)
 
+            def forward(d: torch.Tensor) -> tuple[Any, torch.Tensor]:
+                with self._recomputing():
+                    return self.mllm.forward(inputs, features, visual_delta=d, capture=False), d
+
             delta, log = tune(
-                lambda d: (self.mllm.forward(inputs, features, visual_delta=d, capture=False), d),
+                forward,
                 tuple(features.embeds.shape),
                 n_steps=self.cfg.n_steps,
                 lr=self.cfg.lr,
@@ -188,7 +201,7 @@ class ReferenceEngine:
 
     def _map_result(
         self, text: str, inputs: Any, raw: np.ndarray, neutral_raw: np.ndarray,
-        tuning: dict[str, Any] | None, after: float,
+        tuning: dict[str, Any] | None, after: float | None,
     ) -> MapResult:  # fmt: skip
         relative = scoring.relative_map(raw, neutral_raw, self.cfg.eps)
         activation = scoring.visual_activation(
@@ -211,9 +224,12 @@ class ReferenceEngine:
         tuned: bool, objective: str, reversed_video: bool,
     ) -> MapResult:  # fmt: skip
         """``_compute_map`` over shared visual prefixes: the p = 0 prefix of the video (one
-        per direction, kept with its graph) serves the untuned maps and the first LRA step of
-        every sub-query; a tuned prompt's prefix serves its sub-query and the neutral prompt;
-        each text is a short suffix forward. Same numbers as the reference path (fp32 ~1e-7)."""
+        per direction, kept with its graph when the job tunes) serves the untuned maps and the
+        first LRA step of every sub-query; a tuned prompt's prefix serves its sub-query and
+        the neutral prompt; each text is a short suffix forward. Forwards that only give maps
+        (every one but the LRA steps') stop after the last captured layer, so they have no
+        answer logits: ``margin_after`` is None. Same maps as the reference path (fp32
+        ~1e-7), hence the same predictions."""
         mllm, cfg = self.mllm, self.cfg
         state0, x0 = ctx.prefix0(reversed_video)
         delta = None
@@ -229,9 +245,10 @@ class ReferenceEngine:
                 if id(x) not in states and not bool(x.detach().any()):
                     x = x0
                 if id(x) not in states:
-                    states[id(x)] = mllm.prefix(inputs, features, x)
+                    with self._recomputing():
+                        states[id(x)] = mllm.prefix(inputs, features, x)
                     ctx.count(inputs, states[id(x)], suffix=False)
-                ctx.count(inp, states[id(x)], suffix=True)
+                ctx.count(inp, states[id(x)], suffix=True, depth=mllm.num_layers)
                 return mllm.suffix(inp, states[id(x)], capture=False), x
 
             contrast = None
@@ -248,23 +265,23 @@ class ReferenceEngine:
             tuning = {**steps_log.to_json(), "seconds": round(time.perf_counter() - t0, 4)}
             ctx.n_backward += cfg.n_steps
             ctx.work += cfg.n_steps  # a backward counts 1
+        rows = mllm.rows_depth
         with torch.no_grad():
             if delta is None:
                 state = state0
             else:
-                state = mllm.prefix(inputs, features, delta.to(features.embeds.device))
+                delta = delta.to(features.embeds.device)
+                state = mllm.prefix(inputs, features, delta, rows_only=True)
                 ctx.count(inputs, state, suffix=False)
-            out = mllm.suffix(inputs, state)
-            ctx.count(inputs, state, suffix=True)
-            neutral_out = mllm.suffix(neutral, state)
-            ctx.count(neutral, state, suffix=True)
+            out = mllm.suffix(inputs, state, rows_only=True)
+            ctx.count(inputs, state, suffix=True, depth=rows)
+            neutral_out = mllm.suffix(neutral, state, rows_only=True)
+            ctx.count(neutral, state, suffix=True, depth=rows)
         raw = scoring.layer_mean(out.attn_thw.detach().float().cpu().numpy())
         neutral_raw = scoring.layer_mean(neutral_out.attn_thw.detach().float().cpu().numpy())
-        after = float(margin(out))
         if tuning is not None and tuning["steps"]:
-            tuning["margin_after"] = after
-            tuning["loss_after"] = 1.0 - after if objective == "yesno" else None
-        return self._map_result(text, inputs, raw, neutral_raw, tuning, after)
+            tuning["margin_after"] = tuning["loss_after"] = None  # no head on the cut stack
+        return self._map_result(text, inputs, raw, neutral_raw, tuning, None)
 
     # ----------------------------------------------------------------------------- ground
     def ground(self, gin: GroundInput, variant: Variant) -> tuple[Prediction, dict[str, Any]]:
@@ -280,7 +297,8 @@ class ReferenceEngine:
         tracks = [t for t in gin.tracks if t.boxes_xyxy]
         if not tracks:
             raise ValueError("empty proposal set")
-        ctx = _SampleContext(self.mllm, gin)
+        ctx = _SampleContext(self.mllm, gin, tunes=any(v.tunes for v in variants),
+                             recomputing=self._recomputing)  # fmt: skip
         features_s = ctx.prepare()
         out = {v.name: self._ground_one(ctx, tracks, v, features_s) for v in variants}
         self.last_calls = {
@@ -404,9 +422,14 @@ class _SampleContext:
     """One sample's shared state: encoded inputs per text, the video's features (computed
     once, reused by every forward), masks and upsampling at frame resolution."""
 
-    def __init__(self, mllm: Any, gin: GroundInput) -> None:
+    def __init__(
+        self, mllm: Any, gin: GroundInput, tunes: bool = True,
+        recomputing: Any = contextlib.nullcontext,
+    ) -> None:  # fmt: skip
         self.mllm = mllm
         self.gin = gin
+        self.recomputing = recomputing
+        self.tunes = tunes  # whether any LRA step will backpropagate through the p = 0 prefix
         self._inputs: dict[str, Any] = {}
         self.maps: dict[tuple[str, bool, str | None, bool], MapResult] = {}
         self.features: Any = None
@@ -440,23 +463,30 @@ class _SampleContext:
         return self._inputs[text]
 
     def prefix0(self, reversed_video: bool) -> tuple[Any, torch.Tensor]:
-        """The p = 0 prefix of the video (forward or reversed), computed once with a zero
-        leaf prompt ``x0`` that requires grad, so every sub-query's first LRA step can
-        backpropagate through it (the graph is kept for the sample)."""
+        """The p = 0 prefix of the video (forward or reversed), computed once. When the job
+        tunes, through every layer with a zero leaf prompt ``x0`` that requires grad, so every
+        sub-query's first LRA step can backpropagate through it (the graph is kept for the
+        sample); otherwise only its maps are read: no graph, cut after the last captured
+        layer."""
         if reversed_video not in self._prefix0:
             features = self.reversed_features() if reversed_video else self.features
             first = self._inputs[self.gin.sample.query]
-            x0 = torch.zeros_like(features.embeds, dtype=torch.float32, requires_grad=True)
-            state = self.mllm.prefix(first, features, x0)
+            x0 = torch.zeros_like(features.embeds, dtype=torch.float32, requires_grad=self.tunes)
+            with torch.set_grad_enabled(self.tunes), self.recomputing():
+                state = self.mllm.prefix(first, features, x0, rows_only=not self.tunes)
             self.count(first, state, suffix=False)
             self._prefix0[reversed_video] = (state, x0)
         return self._prefix0[reversed_video]
 
-    def count(self, inputs: Any, state: Any, suffix: bool) -> None:
-        """Add one prefix or suffix forward to the counters (as a share of the full one)."""
+    def count(self, inputs: Any, state: Any, suffix: bool, depth: int | None = None) -> None:
+        """Add one prefix or suffix forward to the counters: its share of the full sequence's
+        tokens times its share of the decoder layers (a prefix runs ``state.depth`` of them,
+        a suffix ``depth``)."""
         self.n_forward += 1
         n, length = state.length, inputs.seq_len
-        self.work += (length - n) / length if suffix else n / length
+        tokens = (length - n) / length if suffix else n / length
+        layers = (depth if suffix and depth is not None else state.depth) / self.mllm.num_layers
+        self.work += tokens * layers
 
     def reversed_features(self) -> Any:
         if self._reversed is None:

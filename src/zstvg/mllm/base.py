@@ -29,9 +29,10 @@ token after "assistant\\n" is, in practice, the no-space form; the max keeps eit
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,11 +220,13 @@ def _tokens(extra: Mapping[str, Any], start: int, stop: int, length: int) -> dic
 
 @dataclass
 class PrefixState:
-    """The KV cache of a sequence's visual prefix (its first ``length`` tokens)."""
+    """The KV cache of a sequence's visual prefix (its first ``length`` tokens) through its
+    first ``depth`` decoder layers (all of them, or up to the last captured one)."""
 
     length: int
     cache: Any
     input_ids: torch.Tensor
+    depth: int
     saved: list[tuple[Any, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -576,6 +579,7 @@ class MLLM:
         inputs: MLLMInputs,
         features: VisualFeatures,
         visual_delta: torch.Tensor | None = None,
+        rows_only: bool = False,
     ) -> PrefixState:
         """Run the sequence up to its last visual token once and keep the KV cache.
 
@@ -583,23 +587,26 @@ class MLLM:
         keys and values depend on the visual input only (features + prompt), not on the text
         after it (causal attention), so one prefix serves every text suffix. With a
         ``visual_delta`` that requires grad the cache keeps the graph: a suffix's loss
-        backpropagates into the delta through it.
+        backpropagates into the delta through it. ``rows_only`` stops after the last captured
+        layer (:meth:`rows_depth`): its suffixes give attention rows but no logits.
         """
         n = int(inputs.layout.visual_index.max()) + 1
         encoder_outputs = self._mm_outputs(features, visual_delta)
         positions = self._position_ids(inputs)
         if hasattr(self.model.model, "rope_deltas"):
             self.model.model.rope_deltas = None
-        out = self.model(
-            input_ids=inputs.input_ids[:, :n],
-            attention_mask=torch.ones_like(inputs.input_ids[:, :n]),
-            use_cache=True,
-            mm_encoder_outputs=encoder_outputs,
-            logits_to_keep=1,
-            **_tokens(inputs.extra, 0, n, inputs.seq_len),
-            **({"position_ids": positions[..., :n]} if positions is not None else {}),
-        )
-        return PrefixState(n, out.past_key_values, inputs.input_ids[:, :n].clone())
+        depth = self.rows_depth if rows_only else self.num_layers
+        with self._truncated(depth):
+            out = self.model(
+                input_ids=inputs.input_ids[:, :n],
+                attention_mask=torch.ones_like(inputs.input_ids[:, :n]),
+                use_cache=True,
+                mm_encoder_outputs=encoder_outputs,
+                logits_to_keep=1,
+                **_tokens(inputs.extra, 0, n, inputs.seq_len),
+                **({"position_ids": positions[..., :n]} if positions is not None else {}),
+            )
+        return PrefixState(n, out.past_key_values, inputs.input_ids[:, :n].clone(), depth)
 
     def suffix(
         self,
@@ -607,16 +614,24 @@ class MLLM:
         state: PrefixState,
         positions: Sequence[int] | None = None,
         capture: bool = True,
+        rows_only: bool = False,
     ) -> ForwardResult:
         """The text part of ``inputs`` as a short forward over the prefix's cache.
 
         Attention rows of the suffix positions over all keys (prefix included) and the first
         answer token's logits equal those of the full forward (fp32: to ~1e-7). The cache is
         cropped back to the prefix afterwards, so the next suffix sees the same prefix.
+        ``rows_only`` (required over a ``rows_only`` prefix) stops after the last captured
+        layer: the rows are exact, the logits NaN.
         """
         n = state.length
         if not torch.equal(inputs.input_ids[:, :n], state.input_ids):
             raise ValueError("these inputs do not start with the prefix's tokens (another video)")
+        depth = self.rows_depth if rows_only else self.num_layers
+        if depth > state.depth:
+            raise ValueError(
+                f"a suffix through {depth} layers over a prefix cached for {state.depth}"
+            )
         pos = tuple(positions) if positions is not None else inputs.candidate_positions
         recorder = None
         if capture:
@@ -625,7 +640,7 @@ class MLLM:
         full_positions = self._position_ids(inputs)
         length = inputs.seq_len
         try:
-            with cap.capturing(recorder):
+            with cap.capturing(recorder), self._truncated(depth):
                 out = self.model(
                     input_ids=inputs.input_ids[:, n:],
                     attention_mask=torch.ones_like(inputs.input_ids),
@@ -642,6 +657,8 @@ class MLLM:
             state.restore()
         attn_thw = self._rows_to_thw(recorder, inputs.layout) if recorder else None
         logits = out.logits[0, -1].float()
+        if depth < self.num_layers:  # the head saw a truncated stack: no answer logits
+            logits = torch.full_like(logits, float("nan"))
         return ForwardResult(
             positions=pos,
             layers=self.layers,
@@ -650,6 +667,52 @@ class MLLM:
             no_logit=logits[list(self.no_ids)].max(),
             last_logits=logits,
         )
+
+    @property
+    def rows_depth(self) -> int:
+        """Decoder layers a forward runs when only attention rows are needed: up to the last
+        captured one (layers [-26:-6] of 28: 22, so 0.79 of a forward)."""
+        return max(self.layers) + 1
+
+    @contextlib.contextmanager
+    def _truncated(self, depth: int) -> Iterator[None]:
+        """Run only the first ``depth`` decoder layers inside the block (the layers before
+        the cut are the same computation, so their keys, values and rows are exact)."""
+        if depth >= self.num_layers:
+            yield
+            return
+        owner = self.model.model.language_model
+        full = owner.layers
+        owner.layers = torch.nn.ModuleList(list(full)[:depth])
+        try:
+            yield
+        finally:
+            owner.layers = full
+
+    @contextlib.contextmanager
+    def recomputing(self, enabled: bool = True) -> Iterator[None]:
+        """Gradient checkpointing of the decoder layers inside the block (params
+        ``ground.gradient_checkpointing``): a forward with grad keeps each layer's input and
+        recomputes the layer in the backward, so an LRA step holds one layer's activations
+        instead of all of them (a 7B layer at 4k tokens: ~0.6 GB each in bf16; see
+        benchmarks/bench_grounding.py --memory). Same gradient to ~1e-7 in fp32.
+
+        For forwards that start from an empty cache (full forwards, visual prefixes): the
+        recompute runs the layer without the cache, which then sees the same keys. A layer
+        whose cache already holds keys (a suffix) runs as is.
+        """
+        layers = list(self.decoder_layers())
+        if not enabled:
+            yield
+            return
+        originals = [layer.forward for layer in layers]
+        for layer, forward in zip(layers, originals, strict=True):
+            layer.forward = _checkpointed(forward, getattr(layer.self_attn, "layer_idx", None))
+        try:
+            yield
+        finally:
+            for layer in layers:
+                del layer.forward  # back to the class's forward
 
     def _position_ids(self, inputs: MLLMInputs) -> torch.Tensor | None:
         """Explicit position ids of the whole sequence where the model computes its own from
@@ -704,3 +767,26 @@ class MLLM:
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
         return BaseModelOutputWithPooling(pooler_output=visual[None])
+
+
+def _checkpointed(forward: Any, layer_idx: int | None) -> Any:
+    """``forward`` of one decoder layer under non-reentrant activation checkpointing."""
+    from torch.utils.checkpoint import checkpoint
+
+    def run(hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        cache = kwargs.get("cache")
+        holds = cache is not None and layer_idx is not None and cache.get_seq_length(layer_idx)
+        if not torch.is_grad_enabled() or holds:
+            return forward(hidden_states, *args, **kwargs)
+        calls = []
+
+        def layer(h: torch.Tensor) -> Any:
+            # The first call writes the prefix's keys into the cache; the backward's recompute
+            # must not append them a second time.
+            again = bool(calls)
+            calls.append(1)
+            return forward(h, *args, **({**kwargs, "cache": None} if again else kwargs))
+
+        return checkpoint(layer, hidden_states, use_reentrant=False)
+
+    return run

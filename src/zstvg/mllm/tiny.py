@@ -88,11 +88,33 @@ QWEN2_VL_TEMPLATE = (
 )
 
 
-def make_tiny_checkpoint(family: str, out_dir: str | Path, seed: int = 0) -> Path:
-    """Write the tiny checkpoint of ``family`` into ``out_dir`` and return the directory."""
+# Families whose LLM shape can be changed (``text``): the benchmarks' 7B-shape and 28-layer
+# models are Qwen2-VL with real widths and a tiny vision tower.
+SHAPED = ("qwen2-vl",)
+
+
+def make_tiny_checkpoint(
+    family: str,
+    out_dir: str | Path,
+    seed: int = 0,
+    text: dict[str, Any] | None = None,
+    dtype: str = "float32",
+) -> Path:
+    """Write the tiny checkpoint of ``family`` into ``out_dir`` and return the directory.
+
+    ``text`` overrides LLM config fields (``num_hidden_layers``, ``hidden_size``, ...) of the
+    families in ``SHAPED``; ``dtype`` is the stored weight type (a 7B-wide layer is 0.47 GB in
+    bfloat16).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    FAMILIES.get(family)(out, seed)
+    builder = FAMILIES.get(family)
+    if text:
+        if family not in SHAPED:
+            raise ValueError(f"tiny {family}: text config overrides are supported for {SHAPED}")
+        builder(out, seed, text=text, dtype=dtype)
+    else:
+        builder(out, seed)
     log.info("wrote tiny %s checkpoint to %s (seed %d)", family, out, seed)
     return out
 
@@ -194,30 +216,39 @@ def _qwen_processor(
     )
 
 
-def _qwen_text(tokenizer: Any, **extra: Any) -> dict[str, Any]:
+def _qwen_text(tokenizer: Any, shape: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    text = {**TINY_TEXT, **(shape or {})}
+    half = text["hidden_size"] // text["num_attention_heads"] // 2
+    # M-RoPE splits the rotary half-dimension into (t, h, w) as 1/4, 3/8, 3/8, like the real
+    # models ([16, 24, 24] of 64); the tiny one's 8 -> [2, 3, 3].
+    section = [half // 4, half * 3 // 8, half - half // 4 - half * 3 // 8]
     return dict(
         vocab_size=len(tokenizer),
-        **TINY_TEXT,
+        **text,
         **_text_token_ids(tokenizer),
         rope_parameters={
             "rope_type": "default",
-            "mrope_section": [2, 3, 3],
+            "mrope_section": section,
             "rope_theta": 10000.0,
             **extra,
         },
     )
 
 
-def build_qwen2_vl(out: Path, seed: int) -> None:
+def build_qwen2_vl(
+    out: Path, seed: int, text: dict[str, Any] | None = None, dtype: str = "float32"
+) -> None:
+    import torch
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
     tokenizer = _qwen_tokenizer(QWEN2_VL_TEMPLATE)
+    text_config = _qwen_text(tokenizer, text)
     config = Qwen2VLConfig(
-        text_config=_qwen_text(tokenizer),
+        text_config=text_config,
         vision_config=dict(
             depth=2,
             embed_dim=32,
-            hidden_size=64,
+            hidden_size=text_config["hidden_size"],  # the merger's output: the LLM's width
             num_heads=2,
             mlp_ratio=2,
             patch_size=14,
@@ -227,7 +258,7 @@ def build_qwen2_vl(out: Path, seed: int) -> None:
         **_qwen_vision_ids(tokenizer),
     )
     _seeded(seed)
-    model = Qwen2VLForConditionalGeneration(config)
+    model = Qwen2VLForConditionalGeneration(config).to(getattr(torch, dtype))
     _save(model, _qwen_processor("Qwen2VLProcessor", tokenizer, QWEN2_VL_TEMPLATE, 14), out)
 
 
