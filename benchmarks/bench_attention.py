@@ -30,36 +30,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 
+from _memory import peak_bytes, reset_peak, rss_bytes
+
 MODES = ("sdpa", "capture", "eager")
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS counter (VmHWM); False where that is not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_bytes(reset: bool) -> int:
-    if reset:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def run_one(mode: str, n_tokens: int, n_layers: int, dtype_name: str, repeats: int) -> dict:
@@ -88,8 +65,8 @@ def run_one(mode: str, n_tokens: int, n_layers: int, dtype_name: str, repeats: i
     positions = list(range(n_tokens - 6, n_tokens))
     layers = {layer.self_attn: i for i, layer in enumerate(model.layers)}
     times = []
-    base = _rss_bytes()
-    reset = _reset_peak()
+    base = rss_bytes()
+    reset = reset_peak()
     for _ in range(repeats):
         recorder = cap.AttentionCapture(layers, positions)
         t0 = time.perf_counter()
@@ -101,7 +78,7 @@ def run_one(mode: str, n_tokens: int, n_layers: int, dtype_name: str, repeats: i
                 rows = [recorder.rows[i][0] for i in range(n_layers)]
         times.append(time.perf_counter() - t0)
         del out
-    peak = _peak_bytes(reset)
+    peak = peak_bytes(reset)
     result = {
         "mode": mode,
         "tokens": n_tokens,

@@ -51,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--out", required=True, metavar="DIR", help="records + manifest folder")
     parser.add_argument(
+        "--no-progress", action="store_true",
+        help="no progress bar (default: one on a terminal's stderr, none in logs)",
+    )  # fmt: skip
+    parser.add_argument(
         "--predictions", default=None, metavar="FILE",
         help="predictions JSON to write (default: <out>/predictions.json)",
     )  # fmt: skip
@@ -182,7 +186,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
     entries: dict[str, dict[str, dict[str, Any]]] = {v.name: {} for v in variants}
     n_reused = 0
     job_calls: dict[str, float] = {"forwards": 0, "backwards": 0, "forward_equivalents": 0.0}
-    for sample in samples:
+    from tqdm import tqdm
+
+    bar = tqdm(samples, desc="ground", unit="sample", disable=True if args.no_progress else None)
+    for sample in bar:
         sid = sample.sample_id
         paths = {n: f / "records" / f"{video_dir_name(sid)}.json" for n, f in folders.items()}
         upstream = first_failure(

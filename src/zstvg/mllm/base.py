@@ -596,7 +596,7 @@ class MLLM:
         if hasattr(self.model.model, "rope_deltas"):
             self.model.model.rope_deltas = None
         depth = self.rows_depth if rows_only else self.num_layers
-        with self._truncated(depth):
+        with self.truncated(depth):
             out = self.model(
                 input_ids=inputs.input_ids[:, :n],
                 attention_mask=torch.ones_like(inputs.input_ids[:, :n]),
@@ -640,7 +640,7 @@ class MLLM:
         full_positions = self._position_ids(inputs)
         length = inputs.seq_len
         try:
-            with cap.capturing(recorder), self._truncated(depth):
+            with cap.capturing(recorder), self.truncated(depth):
                 out = self.model(
                     input_ids=inputs.input_ids[:, n:],
                     attention_mask=torch.ones_like(inputs.input_ids),
@@ -675,7 +675,7 @@ class MLLM:
         return max(self.layers) + 1
 
     @contextlib.contextmanager
-    def _truncated(self, depth: int) -> Iterator[None]:
+    def truncated(self, depth: int) -> Iterator[None]:
         """Run only the first ``depth`` decoder layers inside the block (the layers before
         the cut are the same computation, so their keys, values and rows are exact)."""
         if depth >= self.num_layers:
