@@ -223,7 +223,8 @@ def measure_memory(ckpt: Path, shape_name: str, depths: tuple[int, ...]) -> dict
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             r = rows[-1]
             print(f"  LRA step, {depth} layers, recompute {recompute!s:5s}: "
-                  f"{r['peak_extra_gib']:6.2f} GiB extra, {r['seconds']:6.1f} s", flush=True)  # fmt: skip
+                  f"{r['peak_extra_gib']:6.2f} GiB extra, {r['seconds']:6.1f} s",
+                  flush=True)  # fmt: skip
     out: dict[str, Any] = {"steps": rows, "tokens": rows[0]["tokens"]}
     for recompute in (False, True):
         a, b = _fit([(r["layers"], r["peak_extra_gib"]) for r in rows
@@ -292,8 +293,10 @@ def main() -> None:
         "--videos", type=int, default=None, help="synthetic videos (one query each)"
     )
     parser.add_argument("--frames", type=int, default=20, help="MLLM frames (ground.n_frames)")
-    parser.add_argument("--memory", action="store_true",
-                        help="cpu-7b: the LRA step's peak memory per layer, both settings")  # fmt: skip
+    parser.add_argument(
+        "--memory", action="store_true",
+        help="cpu-7b: the LRA step's peak memory per layer, both settings",
+    )  # fmt: skip
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--out", default="results/benchmarks/grounding.json")
     args = parser.parse_args()
