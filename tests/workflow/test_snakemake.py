@@ -195,3 +195,32 @@ def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, 
             fast_calls["llm_calls"]["forward_equivalents"]
             < 0.8 * (ref_calls["llm_calls"]["forward_equivalents"])
         ), name
+
+
+def test_configfile_and_config_overrides_reach_the_commands(tmp_path):
+    """One source of configuration: Snakemake's merged config (params.yaml, --configfile,
+    --config) is the file every command reads, so an override changes what it claims to."""
+    from zstvg.video.store import FrameStore
+
+    work = make_workdir(tmp_path / "w", tiny_params())
+    (work / "override.yaml").write_text("frames:\n  n_mllm_frames: 3\n")
+    target = "results/frames/synthetic/manifest.json"
+    run(["snakemake", "--cores", "1", target, "--configfile", "override.yaml"], work)
+    store = FrameStore(work / target)
+    samples = [json.loads(line) for line in (work / "results/samples/synthetic.jsonl")
+               .read_text().splitlines()]  # fmt: skip
+    counts = {len(store.sample(s["video_id"], s["sample_id"]).frame_idx) for s in samples}
+    assert counts == {3}
+    merged = yaml.safe_load((work / "results/config/params.yaml").read_text())
+    assert merged["frames"]["n_mllm_frames"] == 3 and merged["synthetic"]["n_videos"] == 2
+    # --config on top: the job whose section changed reruns, and writes that value
+    run(["snakemake", "--cores", "1", target, "--configfile", "override.yaml", "--config",
+         "frames={n_mllm_frames: 2, grid_fps: 5.0, max_grid_frames: 200, jpeg_quality: 95}"],
+        work)  # fmt: skip
+    store = FrameStore(work / target)
+    counts = {len(store.sample(s["video_id"], s["sample_id"]).frame_idx) for s in samples}
+    assert counts == {2}
+    dry = run(["snakemake", "-n", "--cores", "1", target, "--configfile", "override.yaml",
+               "--config", "frames={n_mllm_frames: 2, grid_fps: 5.0, max_grid_frames: 200, "
+               "jpeg_quality: 95}"], work)  # fmt: skip
+    assert "Nothing to be done" in dry.stdout + dry.stderr

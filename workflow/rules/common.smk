@@ -1,6 +1,7 @@
-# Shared helpers for the rules. No job reads params.yaml itself: each passes the file to the
-# command (`--params`), and declares the sections it depends on as `params:` so that Snakemake
-# reruns exactly the jobs whose parameters changed.
+# Shared helpers for the rules. One source of configuration: Snakemake's merged config
+# (params.yaml, then any --configfile, then --config) is written once per run to PARAMS_FILE,
+# and every job passes that file to its command (`--params`); each rule declares the sections
+# it depends on as `params:`, so Snakemake reruns exactly the jobs whose parameters changed.
 #
 # results/ is laid out by phase, so each DVC stage owns one directory:
 #   synthetic/  samples/{dataset}.jsonl  frames/{dataset}/  decompositions/{dataset}.jsonl
@@ -12,7 +13,31 @@ import re
 
 from zstvg.video.store import video_dir_name as safe_name
 
-PARAMS_FILE = "params.yaml"
+
+
+def write_merged_params(cfg, path):
+    """Write the merged config to ``path`` (atomically, and only when its text changed, so a
+    rerun with the same config leaves the file as it was) and return the path."""
+    import yaml
+
+    text = yaml.safe_dump(dict(cfg), sort_keys=False, allow_unicode=True, width=100)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            if fh.read() == text:
+                return path
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+# A fixed path (not content-addressed): the file name is a rule param, and a changed name would
+# rerun every job; the sections in each rule's params decide what reruns.
+PARAMS_FILE = write_merged_params(config, "results/config/params.yaml")
 
 # Proposal-only reference predictors evaluated for every dataset (grounding/reference.py).
 REFERENCE_VARIANTS = ["oracle", "largest", "random"]
@@ -69,15 +94,6 @@ def all_metrics(protocol):
         for v in config["run"]["variants"]
     ]
     return reference + grounded
-
-
-def dataset_videos(wildcards):
-    """The video files samples.jsonl names that exist (missing ones are failed samples, not
-    missing inputs), read once prepare_data has written it (a checkpoint)."""
-    samples = checkpoints.prepare_data.get(dataset=wildcards.dataset).output.samples
-    with open(samples, encoding="utf-8") as fh:
-        paths = {json.loads(line)["video_path"] for line in fh if line.strip()}
-    return sorted(p for p in paths if os.path.isfile(p))
 
 
 def dataset_videos(wildcards):

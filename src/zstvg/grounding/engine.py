@@ -10,6 +10,7 @@ is a full forward; [8/11]'s fast engine shares prefixes and stages.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -28,6 +29,9 @@ from zstvg.grounding.variants import Variant
 from zstvg.structures import Prediction, Sample, Track
 
 log = logging.getLogger(__name__)
+
+# A map's identity in one sample: (text, tuned, LRA objective or None, reversed video).
+MapKey = tuple[str, bool, str | None, bool]
 
 
 @dataclass
@@ -265,6 +269,8 @@ class ReferenceEngine:
             tuning = {**steps_log.to_json(), "seconds": round(time.perf_counter() - t0, 4)}
             ctx.n_backward += cfg.n_steps
             ctx.work += cfg.n_steps  # a backward counts 1
+            ctx.tuned_done(reversed_video)
+            del states, prefixed, contrast  # the step-k prefixes' graphs go with them
         rows = mllm.rows_depth
         with torch.no_grad():
             if delta is None:
@@ -299,6 +305,11 @@ class ReferenceEngine:
             raise ValueError("empty proposal set")
         ctx = _SampleContext(self.mllm, gin, tunes=any(v.tunes for v in variants),
                              recomputing=self._recomputing)  # fmt: skip
+        # The tuned maps the job will compute, per direction: once the last of a direction is
+        # done, its p = 0 prefix's graph is released (only its cache is read after that), so
+        # `full` never holds the forward and the reversed graphs at once.
+        tuned_keys = {k for v in variants for k in self._map_keys(gin, v).values() if k and k[1]}
+        ctx.pending_tuned = collections.Counter(k[3] for k in tuned_keys)
         features_s = ctx.prepare()
         out = {v.name: self._ground_one(ctx, tracks, v, features_s) for v in variants}
         self.last_calls = {
@@ -308,6 +319,25 @@ class ReferenceEngine:
         }
         return out
 
+    def _map_keys(self, gin: GroundInput, variant: Variant) -> dict[str, MapKey | None]:
+        """The maps a variant reads, as (text, tuned, objective or None, reversed) keys."""
+
+        def key(source: str, sub: str) -> MapKey:
+            tuned = source.startswith("tuned")
+            if source == "query":
+                text = gin.sample.query
+            elif source == "tuned-query":
+                text = subquery(self.cfg.subquery_template, gin.sample.query)
+            else:
+                text = sub
+            return (text, tuned, variant.objective if tuned else None, False)
+
+        return {
+            "spatial": key(variant.spatial, gin.spatial_text),
+            "temporal": key(variant.temporal, gin.temporal_text),
+            "tas": (gin.spatial_text, True, variant.objective, True) if variant.tas else None,
+        }
+
     def _ground_one(
         self, ctx: _SampleContext, tracks: list[Track], variant: Variant, features_s: float
     ) -> tuple[Prediction, dict[str, Any]]:
@@ -315,30 +345,21 @@ class ReferenceEngine:
         times: dict[str, float] = {"features_s": features_s}
         t0 = time.perf_counter()
         sample = gin.sample
-        used: dict[tuple[str, bool, str | None, bool], MapResult] = {}
+        used: dict[MapKey, MapResult] = {}
         flags = list(gin.flags)
         if ctx.approximate_reversal and variant.tas:
             flags.append("tas_approximate_reversal")
 
-        def text_for(source: str, sub: str) -> str:
-            if source == "query":
-                return sample.query
-            if source == "tuned-query":
-                return subquery(self.cfg.subquery_template, sample.query)
-            return sub
-
         t1 = time.perf_counter()
-        s_text = text_for(variant.spatial, gin.spatial_text)
-        t_text = text_for(variant.temporal, gin.temporal_text)
-        s_tuned, t_tuned = variant.spatial.startswith("tuned"), variant.temporal.startswith("tuned")
-        spatial = self._map(ctx, s_text, tuned=s_tuned, objective=variant.objective)
-        used[(s_text, s_tuned, variant.objective if s_tuned else None, False)] = spatial
+        keys = self._map_keys(gin, variant)
+        s_key, t_key = keys["spatial"], keys["temporal"]
+        spatial = self._map(ctx, s_key[0], tuned=s_key[1], objective=variant.objective)
+        used[s_key] = spatial
         # One text and one tuning setting give one map (deterministic): computed once.
-        same = (s_text, s_tuned) == (t_text, t_tuned)
-        temporal = (
-            spatial if same else self._map(ctx, t_text, tuned=t_tuned, objective=variant.objective)
-        )
-        used[(t_text, t_tuned, variant.objective if t_tuned else None, False)] = temporal
+        temporal = spatial if s_key == t_key else self._map(
+            ctx, t_key[0], tuned=t_key[1], objective=variant.objective
+        )  # fmt: skip
+        used[t_key] = temporal
         for m in {id(spatial): spatial, id(temporal): temporal}.values():
             if variant.token == "fixed":
                 m.token = self._fixed_token(m.tokens)
@@ -347,12 +368,12 @@ class ReferenceEngine:
         times["maps_s"] = time.perf_counter() - t1
 
         spatial_thw = spatial.map_thw
-        if variant.tas:
+        if keys["tas"] is not None:
             t2 = time.perf_counter()
             rev = self._map(ctx, gin.spatial_text, tuned=True, objective=variant.objective,
                             reversed_video=True)  # fmt: skip
             rev.token = spatial.token  # the same j* as the forward map (DESIGN §3)
-            used[(gin.spatial_text, True, variant.objective, True)] = rev
+            used[keys["tas"]] = rev
             spatial_thw = scoring.tas_assemble(spatial_thw, rev.map_thw)
             times["tas_s"] = time.perf_counter() - t2
         else:
@@ -429,9 +450,10 @@ class _SampleContext:
         self.mllm = mllm
         self.gin = gin
         self.recomputing = recomputing
+        self.pending_tuned: collections.Counter[bool] = collections.Counter()
         self.tunes = tunes  # whether any LRA step will backpropagate through the p = 0 prefix
         self._inputs: dict[str, Any] = {}
-        self.maps: dict[tuple[str, bool, str | None, bool], MapResult] = {}
+        self.maps: dict[MapKey, MapResult] = {}
         self.features: Any = None
         self._reversed: Any = None
         self.n_forward = 0
@@ -477,6 +499,15 @@ class _SampleContext:
             self.count(first, state, suffix=False)
             self._prefix0[reversed_video] = (state, x0)
         return self._prefix0[reversed_video]
+
+    def tuned_done(self, reversed_video: bool) -> None:
+        """One planned tuned map of this direction is done; after the last one the p = 0
+        prefix keeps its cache (for the untuned maps) but drops its autograd graph."""
+        self.pending_tuned[reversed_video] -= 1
+        if self.pending_tuned[reversed_video] <= 0 and reversed_video in self._prefix0:
+            state, _ = self._prefix0[reversed_video]
+            state.saved = [(k.detach(), v.detach()) for k, v in state.saved]
+            state.restore()
 
     def count(self, inputs: Any, state: Any, suffix: bool, depth: int | None = None) -> None:
         """Add one prefix or suffix forward to the counters: its share of the full sequence's
