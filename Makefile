@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 TORCH_PIN := $(shell grep -E '^(torch|torchvision)==' requirements.lock)
 UV_PIN := uv==0.13.9
 
-.PHONY: demo test lint env lock clean-demo
+.PHONY: demo test test-slurm lint env lock clean-demo
 
 env: $(STAMP)
 
@@ -27,6 +27,13 @@ $(STAMP): requirements.lock pyproject.toml
 # Lint first: a formatting slip or a Snakemake lint fails in seconds, before the suite runs.
 test: lint
 	$(VENV)/bin/python -m pytest -q
+
+# The workflow through profiles/slurm on a local single-node SLURM with two fake GPUs (needs
+# root and the Debian packages tools/slurm-local.sh installs); the cluster is stopped after.
+test-slurm: $(STAMP)
+	tools/slurm-local.sh up
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/python -m pytest -q -m slurm \
+	  tests/workflow/test_slurm.py; rc=$$?; tools/slurm-local.sh down; exit $$rc
 
 demo: $(STAMP)
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/snakemake --cores all demo

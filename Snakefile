@@ -1,7 +1,7 @@
 # zstvg workflow: thin rules, each a call of one `zstvg <step>` (DESIGN §2, §8).
 #   snakemake --cores all --resources gpu=4     everything `run` in params.yaml selects
 #   snakemake --cores all demo                   the synthetic benchmark with tiny models
-#   snakemake --profile workflow/profiles/slurm  on a SLURM cluster
+#   snakemake --workflow-profile slurm           on a SLURM cluster (profiles/slurm)
 # One table cell: snakemake results/metrics/<dataset>/<backend>/<variant>/<protocol>.json
 from snakemake.utils import min_version, validate
 
@@ -27,6 +27,20 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/queries.smk"
 include: "workflow/rules/proposals.smk"
 include: "workflow/rules/evaluation.smk"
+
+
+# Targets that only gather files run in the Snakemake process, never as cluster jobs.
+localrules:
+    all,
+    phase_samples,
+    phase_frames,
+    phase_decompositions,
+    phase_proposals,
+    phase_checkpoints,
+    phase_attention,
+    phase_predictions,
+    phase_grounding,
+    phase_metrics,
 
 
 DATASETS = config["run"]["datasets"]
@@ -134,12 +148,18 @@ rule demo:
         attention=expand("results/attention/synthetic/{model}/manifest.json", model=MLLM_MODELS),
     output:
         "results/demo/SUMMARY.md",
+    params:
+        params_file=PARAMS_FILE,
+    resources:
+        mem_mb=2000,
+        runtime=15,
     log:
         "results/logs/demo.log",
     conda:
         "envs/cpu.yaml"
     shell:
-        "zstvg summarize --title 'zstvg demo: synthetic benchmark' --chance-note "
+        "zstvg summarize --params {params.params_file} "
+        "--title 'zstvg demo: synthetic benchmark' --chance-note "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --proposals {input.proposals} "
         "--attention {input.attention} --per-sample {input.per_sample} "

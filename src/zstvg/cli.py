@@ -87,6 +87,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.summary_cli",
         "write a Markdown page of what a run produced: counts, failures, tables, figures",
     ),
+    "devices": (
+        "zstvg.devices",
+        "show the device a step would run on here (visible GPUs, claimed slot, torch's choice)",
+    ),
 }
 
 log = logging.getLogger("zstvg")
@@ -152,7 +156,15 @@ def _common() -> argparse.ArgumentParser:
         help="merge a packaged params overlay before --set (authors: the released code's "
         "settings: squashed frames, 6x6 tokens, fp16, system turn, N 2, lowercase yes/no)",
     )
-    g.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    g.add_argument(
+        "--claim-gpu", default=None, metavar="DIR",
+        help="take a free GPU from the slot pool in DIR (one lock file per GPU) for this "
+        "command's lifetime; kept as is where CUDA_VISIBLE_DEVICES is set (SLURM)",
+    )  # fmt: skip
+    g.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="debug logging (-vv: also the HTTP and plotting libraries')",
+    )  # fmt: skip
     g.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     g.add_argument("--log-file", metavar="PATH", help="also write the log to this file")
     return common
@@ -184,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from zstvg.config import load_params
     from zstvg.io import InputError
 
+    if args.claim_gpu:  # before anything starts CUDA
+        from zstvg.devices import claim_gpu
+
+        claim_gpu(args.claim_gpu)
     try:
         params = load_params(args.params, args.overrides, preset=args.preset)
         return int(args._module.run(args, params) or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -73,8 +74,24 @@ def test_html_report_embeds_tables_and_figures(demo_dir):
 def test_profiles_parse_and_plan_the_full_run(demo_dir, profile):
     # A dry run validates the profile's keys against this Snakemake and its executor plugin
     # (the SLURM plugin is loaded, nothing is submitted).
-    out = run(["snakemake", "-n", "--profile", f"workflow/profiles/{profile}", "all"], demo_dir)
+    out = run(["snakemake", "-n", "--workflow-profile", profile, "all"], demo_dir)
     assert "This was a dry-run" in out.stdout + out.stderr
+    assert f"Using workflow specific profile profiles/{profile}" in out.stdout + out.stderr
+
+
+def test_default_profile_is_picked_up_and_every_job_declares_its_resources(demo_dir):
+    """`snakemake`, `make demo` and `dvc repro` run with profiles/default; the SLURM profile
+    holds only cluster knobs and names no rule (the rules declare their own resources)."""
+    out = run(["snakemake", "-n", "--cores", "1", "all"], demo_dir)
+    assert "Using workflow specific profile profiles/default" in out.stdout + out.stderr
+    slurm = yaml.safe_load((demo_dir / "profiles/slurm/config.yaml").read_text())
+    assert "set-resources" not in slurm and "set-threads" not in slurm
+    text = "".join(p.read_text() for p in sorted((demo_dir / "workflow/rules").glob("*.smk")))
+    blocks = re.split(r"^(?=rule |checkpoint )", text + (demo_dir / "Snakefile").read_text(),
+                      flags=re.M)  # fmt: skip
+    for body in blocks:
+        if "    shell:" in body:
+            assert "mem_mb=" in body and "runtime=" in body, body.splitlines()[0]
 
 
 @pytest.mark.parametrize("variant", ["gti", "full"])

@@ -25,7 +25,7 @@ def tiny_params() -> dict:
 def make_workdir(path: Path, params: dict) -> Path:
     """A working directory that sees the repo's workflow and code through symlinks."""
     path.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "workflow", "dvc.yaml", "src", ".dvcignore"):
+    for name in ("Snakefile", "workflow", "profiles", "dvc.yaml", "src", ".dvcignore"):
         (path / name).symlink_to(REPO / name)
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return path

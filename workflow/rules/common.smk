@@ -38,6 +38,9 @@ def write_merged_params(cfg, path):
 # A fixed path (not content-addressed): the file name is a rule param, and a changed name would
 # rerun every job; the sections in each rule's params decide what reruns.
 PARAMS_FILE = write_merged_params(config, "results/config/params.yaml")
+# The GPU slot pool of a local run (zstvg.devices): each running GPU job takes its own device;
+# under SLURM the scheduler's CUDA_VISIBLE_DEVICES is kept.
+GPU_SLOTS = ".snakemake/gpu-slots"
 
 # Proposal-only reference predictors evaluated for every dataset (grounding/reference.py).
 REFERENCE_VARIANTS = ["oracle", "largest", "random"]

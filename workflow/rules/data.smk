@@ -9,6 +9,9 @@ rule make_synthetic:
         params_file=PARAMS_FILE,
         cfg=section("seed", "synthetic"),
         out=lambda w, output: os.path.dirname(os.path.dirname(output.annotations)),
+    resources:
+        mem_mb=2000,
+        runtime=15,
     log:
         "results/logs/make_synthetic.log",
     benchmark:
@@ -33,6 +36,9 @@ checkpoint prepare_data:
         fmt=lambda w: dataset_cfg(w)["format"],
         videos=lambda w: dataset_cfg(w)["videos"],
         boxes=lambda w: f"--boxes {dataset_cfg(w)['boxes']}" if dataset_cfg(w)["boxes"] else "",
+    resources:
+        mem_mb=4000,
+        runtime=15,
     log:
         "results/logs/{dataset}/prepare_data.log",
     benchmark:
@@ -55,6 +61,9 @@ rule sample_frames:
         params_file=PARAMS_FILE,
         cfg=section("frames"),
     threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=240,
     log:
         "results/logs/{dataset}/sample_frames.log",
     benchmark:

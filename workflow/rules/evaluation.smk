@@ -15,6 +15,9 @@ rule predict_reference:
     params:
         params_file=PARAMS_FILE,
         cfg=section("seed"),
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/{dataset}/reference/{method}.log",
     conda:
@@ -47,6 +50,7 @@ rule ground:
         model="|".join(re.escape(m) for m in config["models"]),
     params:
         params_file=PARAMS_FILE,
+        gpu_slots=GPU_SLOTS,
         # a function: the sub-query template's "{description}" is not a wildcard
         cfg=lambda w: section("ground", "mllm", "models", "seed"),
         variants=",".join(config["run"]["variants"]),
@@ -54,6 +58,8 @@ rule ground:
         predictions=lambda w: f"results/predictions/{w.dataset}/{w.model}",
     resources:
         gpu=1,
+        mem_mb=64000,
+        runtime=720,
     log:
         "results/logs/{dataset}/ground_{model}.log",
     benchmark:
@@ -61,7 +67,7 @@ rule ground:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg ground --params {params.params_file} --samples {input.samples} "
+        "zstvg ground --params {params.params_file} --claim-gpu {params.gpu_slots} --samples {input.samples} "
         "--frames {input.frames} --proposals {input.proposals} "
         "--decompositions {input.decompositions} --model {wildcards.model} "
         "--variants '{params.variants}' --out {params.out} "
@@ -79,6 +85,9 @@ rule evaluate:
     params:
         params_file=PARAMS_FILE,
         cfg=section("evaluate"),
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/{dataset}/{backend}/{variant}/evaluate_{protocol}.log",
     conda:
@@ -112,6 +121,9 @@ rule tables:
         out="results/tables/{protocol}",
         ablation_dataset=lambda w: config["run"]["datasets"][0],
         variants=" ".join([*REFERENCE_VARIANTS, "full"]),
+    resources:
+        mem_mb=2000,
+        runtime=15,
     log:
         "results/logs/tables_{protocol}.log",
     conda:
@@ -136,6 +148,9 @@ rule figures:
     params:
         params_file=PARAMS_FILE,
         ablation_dataset=lambda w: config["run"]["datasets"][0],
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/figures_{protocol}.log",
     conda:
@@ -155,10 +170,13 @@ rule probe_attention:
         manifest="results/attention/{dataset}/{model}/manifest.json",
     params:
         params_file=PARAMS_FILE,
+        gpu_slots=GPU_SLOTS,
         cfg=section("mllm", "models"),
         out=lambda w, output: os.path.dirname(output.manifest),
     resources:
         gpu=1,
+        mem_mb=64000,
+        runtime=720,
     log:
         "results/logs/{dataset}/probe_attention_{model}.log",
     benchmark:
@@ -166,7 +184,7 @@ rule probe_attention:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg probe-attention --params {params.params_file} --samples {input.samples} "
+        "zstvg probe-attention --params {params.params_file} --claim-gpu {params.gpu_slots} --samples {input.samples} "
         "--frames {input.frames} --model {wildcards.model} --out {params.out} --log-file {log}"
 
 
@@ -189,6 +207,9 @@ rule visualize:
         params_file=PARAMS_FILE,
         attention=attention_map,
         out=lambda w, output: os.path.dirname(output.sheet),
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/{dataset}/{backend}/{variant}/visualize_{sample_id}.log",
     conda:

@@ -11,6 +11,9 @@ rule import_proposals:
         params_file=PARAMS_FILE,
         src=lambda w: dataset_cfg(w)["proposals"],
         out=lambda w, output: os.path.dirname(output.manifest),
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         "results/logs/{dataset}/import_proposals.log",
     conda:
@@ -27,6 +30,9 @@ rule make_tiny_checkpoint:
         params_file=PARAMS_FILE,
         cfg=section("seed"),
         out=lambda w, output: os.path.dirname(output.config),
+    resources:
+        mem_mb=2000,
+        runtime=15,
     log:
         "results/logs/make_tiny_checkpoint_{family}.log",
     conda:
@@ -47,11 +53,14 @@ rule propose:
         tracker="sam2-hf|sam2-official|bytetrack|botsort",
     params:
         params_file=PARAMS_FILE,
+        gpu_slots=GPU_SLOTS,
         cfg=section("proposals"),
         out=lambda w, output: os.path.dirname(output.manifest),
         default_class=lambda w: dataset_cfg(w)["default_class"],
     resources:
         gpu=1,
+        mem_mb=32000,
+        runtime=720,
     log:
         "results/logs/{dataset}/propose_{tracker}.log",
     benchmark:
@@ -59,7 +68,7 @@ rule propose:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg propose --params {params.params_file} --set proposals.tracker={wildcards.tracker} "
+        "zstvg propose --params {params.params_file} --claim-gpu {params.gpu_slots} --set proposals.tracker={wildcards.tracker} "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --default-class {params.default_class} "
         "--out {params.out} --log-file {log}"
@@ -79,9 +88,13 @@ rule propose_tiny_demo:
         manifest="results/proposals/synthetic/tiny-demo/manifest.json",
     params:
         params_file=PARAMS_FILE,
+        cfg=section("proposals"),  # the settings not overridden below still apply
         out=lambda w, output: os.path.dirname(output.manifest),
         gdino=lambda w, input: os.path.dirname(input.gdino),
         sam2=lambda w, input: os.path.dirname(input.sam2),
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
         "results/logs/synthetic/propose_tiny_demo.log",
     conda:

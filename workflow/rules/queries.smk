@@ -10,6 +10,9 @@ rule import_decompositions:
     params:
         params_file=PARAMS_FILE,
         cfg=section("decompose"),
+    resources:
+        mem_mb=2000,
+        runtime=15,
     log:
         "results/logs/{dataset}/import_decompositions.log",
     conda:
@@ -27,6 +30,9 @@ rule decompose:
     params:
         params_file=PARAMS_FILE,
         cfg=section("decompose"),
+    resources:
+        mem_mb=2000,
+        runtime=120,
     log:
         "results/logs/{dataset}/decompose.log",
     benchmark:
