@@ -43,6 +43,7 @@ class DatasetConfig:
     default_class: str
     decompositions: str | None
     proposals: str | None
+    shards: int = 1  # GPU steps run as this many jobs, each over a stable subset of videos
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,30 @@ def model_inputs(wildcards):
     return [model_checkpoint_marker(wildcards.model)]
 
 
+def n_shards(wildcards):
+    """How many shard jobs a dataset's GPU steps run as (`datasets.<name>.shards`)."""
+    return int(config["datasets"][wildcards.dataset].get("shards", 1))
+
+
+def ground_inputs(wildcards):
+    return {
+        "samples": f"results/samples/{wildcards.dataset}.jsonl",
+        "frames": f"results/frames/{wildcards.dataset}/manifest.json",
+        "proposals": proposals_manifest(wildcards.dataset),
+        "decompositions": f"results/decompositions/{wildcards.dataset}.jsonl",
+        "checkpoint": model_inputs(wildcards),
+    }
+
+
+def ground_shard_files(wildcards):
+    """The shard manifests a merge assembles (none when the dataset is one job)."""
+    n = n_shards(wildcards)
+    if n == 1:
+        return []
+    base = f"results/grounding/{wildcards.dataset}/{wildcards.model}/shards"
+    return [f"{base}/{i}-of-{n}.json" for i in range(n)]
+
+
 def all_metrics(protocol):
     reference = [
         f"results/metrics/{d}/reference/{v}/{protocol}.json"

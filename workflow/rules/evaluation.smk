@@ -30,17 +30,51 @@ rule predict_reference:
 
 # One job per dataset x model grounds every variant of `run.variants`: the stages they share
 # (the video's features, the p = 0 maps, each tuned prompt) are computed once, and the results
-# equal separate runs (tests/workflow).
+# equal separate runs (tests/workflow). With `datasets.<name>.shards: N` > 1 that work runs as N
+# GPU jobs (ground_shard, each over a stable subset of the videos: zstvg.shards), and `ground`
+# only assembles their records (CPU, seconds); a killed shard reruns alone and resumes per
+# sample.
+rule ground_shard:
+    input:
+        unpack(ground_inputs),
+    output:
+        shard="results/grounding/{dataset}/{model}/shards/{shard}-of-{n}.json",
+    wildcard_constraints:
+        model="|".join(re.escape(m) for m in config["models"]),
+        shard=r"\d+",
+        n=r"\d+",
+    params:
+        params_file=PARAMS_FILE,
+        gpu_slots=GPU_SLOTS,
+        cfg=lambda w: section("ground", "mllm", "models", "seed"),
+        variants=",".join(config["run"]["variants"]),
+        out=lambda w: f"results/grounding/{w.dataset}/{w.model}",
+    resources:
+        gpu=1,
+        mem_mb=64000,
+        runtime=720,
+    log:
+        "results/logs/{dataset}/ground_{model}_{shard}-of-{n}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/ground_{model}_{shard}-of-{n}.tsv"
+    conda:
+        "../../envs/gpu.yaml"
+    shell:
+        "zstvg ground --params {params.params_file} --claim-gpu {params.gpu_slots} "
+        "--samples {input.samples} --frames {input.frames} --proposals {input.proposals} "
+        "--decompositions {input.decompositions} --model {wildcards.model} "
+        "--variants '{params.variants}' --out {params.out} "
+        "--shard {wildcards.shard}/{wildcards.n} --no-progress --log-file {log}"
+
+
 rule ground:
     input:
-        samples="results/samples/{dataset}.jsonl",
-        frames="results/frames/{dataset}/manifest.json",
-        proposals=lambda w: proposals_manifest(w.dataset),
-        decompositions="results/decompositions/{dataset}.jsonl",
-        checkpoint=model_inputs,
+        unpack(ground_inputs),
+        shards=ground_shard_files,
     output:
         predictions=expand(
-            "results/predictions/{{dataset}}/{{model}}/{variant}.json", variant=config["run"]["variants"]
+            "results/predictions/{{dataset}}/{{model}}/{variant}.json",
+            variant=config["run"]["variants"],
         ),
         manifests=expand(
             "results/grounding/{{dataset}}/{{model}}/{variant}/manifest.json",
@@ -50,16 +84,18 @@ rule ground:
         model="|".join(re.escape(m) for m in config["models"]),
     params:
         params_file=PARAMS_FILE,
-        gpu_slots=GPU_SLOTS,
+        # the GPU slot for the one-job run; none for a merge of shards
+        claim=lambda w: "" if n_shards(w) > 1 else f"--claim-gpu {GPU_SLOTS}",
+        merge=lambda w: f"--merge {n_shards(w)}" if n_shards(w) > 1 else "",
         # a function: the sub-query template's "{description}" is not a wildcard
         cfg=lambda w: section("ground", "mllm", "models", "seed"),
         variants=",".join(config["run"]["variants"]),
         out=lambda w: f"results/grounding/{w.dataset}/{w.model}",
         predictions=lambda w: f"results/predictions/{w.dataset}/{w.model}",
     resources:
-        gpu=1,
-        mem_mb=64000,
-        runtime=720,
+        gpu=lambda w: 0 if n_shards(w) > 1 else 1,
+        mem_mb=lambda w: 4000 if n_shards(w) > 1 else 64000,
+        runtime=lambda w: 30 if n_shards(w) > 1 else 720,
     log:
         "results/logs/{dataset}/ground_{model}.log",
     benchmark:
@@ -67,11 +103,11 @@ rule ground:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg ground --params {params.params_file} --claim-gpu {params.gpu_slots} --samples {input.samples} "
+        "zstvg ground --params {params.params_file} {params.claim} --samples {input.samples} "
         "--frames {input.frames} --proposals {input.proposals} "
         "--decompositions {input.decompositions} --model {wildcards.model} "
         "--variants '{params.variants}' --out {params.out} "
-        "--predictions-dir {params.predictions} --log-file {log}"
+        "--predictions-dir {params.predictions} {params.merge} --log-file {log}"
 
 
 rule evaluate:

@@ -67,6 +67,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sample-id", action="append", default=[], dest="sample_ids", metavar="ID",
         help="only these samples (repeatable)",
     )  # fmt: skip
+    parser.add_argument(
+        "--shard", default=None, metavar="I/N",
+        help="only the samples of the videos in shard I of N (zstvg.shards); writes their "
+        "records and <out>/shards/I-of-N.json (per variant folder), not the predictions",
+    )  # fmt: skip
+    parser.add_argument(
+        "--merge", type=int, default=None, metavar="N",
+        help="compute nothing: assemble predictions and manifests from the records the N "
+        "shard jobs wrote; a sample without a record of this job fails, named",
+    )  # fmt: skip
 
 
 def mllm_frames(proposal_frames: list[int], clip_span: tuple[int, int], n: int) -> list[int]:
@@ -133,6 +143,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.predictions import write_predictions
     from zstvg.proposals.store import ProposalStore
     from zstvg.queries.schema import read_decompositions
+    from zstvg.shards import parse_shard, shard_name, shard_of
     from zstvg.structures import Prediction, Status, first_failure
     from zstvg.video.store import FrameStore, video_dir_name
 
@@ -149,6 +160,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
     if not single and args.predictions:
         raise InputError("--predictions names one file: use --predictions-dir with --variants")
     samples = select_samples(read_samples(args.samples), args.sample_ids, args.samples)
+    shard = parse_shard(args.shard) if args.shard else None
+    if shard and args.merge is not None:
+        raise InputError("--shard runs one shard, --merge assembles them: give one of them")
+    if shard:
+        samples = [s for s in samples if shard_of(s.video_id, shard[1]) == shard[0]]
     store = FrameStore(args.frames)
     proposals = ProposalStore(args.proposals)
     decompositions = read_decompositions(args.decompositions)
@@ -217,7 +233,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
         jobs = {v.name: sha256_json({**inputs_job, "variant": v.to_json()}) for v in variants}
         todo = []
         for v in variants:
-            previous = _finished(paths[v.name], jobs[v.name])
+            merging = args.merge is not None
+            previous = _finished(paths[v.name], jobs[v.name], failed_too=merging)
+            if previous is None and merging:
+                reason = f"{STEP}: no record of this job (its shard did not finish)"
+                preds[v.name][sid] = Prediction(sid, None, error=reason)
+                entries[v.name][sid] = {"status": "failed", "step": STEP, "error": reason}
+                continue
             if previous is None:
                 todo.append(v)
                 continue
@@ -282,7 +304,27 @@ def run(args: argparse.Namespace, params: Params) -> int:
         proposals=str(args.proposals),
         decompositions=str(args.decompositions),
     )
-    all_failed: dict[str, str] = {}
+    all_failed = {f"{k} ({v.name})": e["error"] for v in variants
+                  for k, e in entries[v.name].items() if e["status"] != "ok"}  # fmt: skip
+    if shard:  # the records are the output; the merge writes predictions and manifests
+        shard_file = out / "shards" / f"{shard_name(*shard)}.json"
+        write_json(shard_file, {
+            "step": STEP, "model": args.model, "shard": args.shard,
+            "n_samples": len(samples), "job": {"llm_calls": job_calls},
+            "variants": {v.name: entries[v.name] for v in variants},
+        })  # fmt: skip
+        write_provenance(shard_file, **provenance)
+        print(f"ground shard {args.shard} ({', '.join(v.name for v in variants)}; {args.model}):"
+              f" {len(samples)} samples, {len(all_failed)} failed, {n_reused} already done, in "
+              f"{time.perf_counter() - started:.1f} s -> {shard_file}")  # fmt: skip
+        print_failures(all_failed, shard_file)
+        return 0
+    if args.merge is not None:  # the LLM calls are those of the shard jobs
+        for i in range(args.merge):
+            f = out / "shards" / f"{shard_name(i, args.merge)}.json"
+            if f.is_file():
+                calls = read_json(f)["job"]["llm_calls"]
+                job_calls = {k: round(job_calls[k] + calls[k], 4) for k in job_calls}
     for v in variants:
         folder = folders[v.name]
         if single:
@@ -293,7 +335,6 @@ def run(args: argparse.Namespace, params: Params) -> int:
             path = folder / "predictions.json"
         write_predictions(path, preds[v.name])
         failed = {k: e["error"] for k, e in entries[v.name].items() if e["status"] != "ok"}
-        all_failed.update({f"{k} ({v.name})": e for k, e in failed.items()})
         write_json(folder / MANIFEST, {
             "step": STEP, "model": args.model, "backend": model_cfg.backend,
             "variant": v.name, "preset": params.preset, "n_samples": len(entries[v.name]),
@@ -324,8 +365,9 @@ def _build_engine(params: Params, model_cfg: Any) -> Any:
     return ReferenceEngine(load_model(params, model_cfg), params.ground)
 
 
-def _finished(path: Path, job: str) -> dict[str, Any] | None:
-    """The record of this exact job when it finished ok (failed samples are retried)."""
+def _finished(path: Path, job: str, failed_too: bool = False) -> dict[str, Any] | None:
+    """The record of this exact job when it finished ok (failed samples are retried), or
+    also when it failed (``failed_too``: the merge of shards takes records as they are)."""
     from zstvg.io import InputError, read_json
 
     if not path.is_file():
@@ -336,6 +378,8 @@ def _finished(path: Path, job: str) -> dict[str, Any] | None:
         return None
     if not isinstance(record, dict) or record.get("job_sha256") != job:
         return None
+    if record.get("status") == "failed" and failed_too:
+        return record
     if record.get("status") != "ok" or not path.with_suffix(".spatial.npy").is_file():
         return None
     return record

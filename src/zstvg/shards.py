@@ -1,0 +1,37 @@
+"""Shards of a dataset: stable subsets of its videos, known before any data is read.
+
+A video belongs to shard ``blake2b-64(video_id) mod N``: the same video always lands in the same
+shard (adding or removing videos moves no other one), every sample of a video stays together,
+and the workflow knows the N shard jobs of a dataset when it plans the DAG (a dry run shows
+them all), from ``datasets.<name>.shards`` alone. With N = 1 there is one shard: the dataset.
+(Not CRC-32: it is linear, so ids that differ in one character, "video_000" / "video_001",
+share its low bits and would all land in one shard of two.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from zstvg.io import InputError
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` (0 <= I < N) as (I, N)."""
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i = n = -1
+    if not sep or n < 1 or not 0 <= i < n:
+        raise InputError(f"--shard {text!r}: expected I/N with 0 <= I < N, e.g. 0/4")
+    return i, n
+
+
+def shard_of(video_id: str, n_shards: int) -> int:
+    digest = hashlib.blake2b(video_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n_shards
+
+
+def shard_name(index: int, n_shards: int) -> str:
+    """The file stem of a shard's manifest: ``"0-of-4"``."""
+    return f"{index}-of-{n_shards}"
