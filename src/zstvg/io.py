@@ -213,7 +213,7 @@ def fingerprint_tree(path: PathLike, known: Any = None) -> dict[str, Any]:
     files = {
         str(p.relative_to(path)): fingerprint(p, earlier.get(str(p.relative_to(path))))
         for p in sorted(path.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
+        if p.is_file() and not p.name.startswith(".") and not is_sidecar(p)
     }
     return {"sha256": sha256_json({k: v["sha256"] for k, v in files.items()}), "files": files}
 
@@ -251,18 +251,36 @@ def provenance_path(output: PathLike) -> Path:
 
 
 def write_provenance(output: PathLike, *, step: str, params: Any = None, **extra: Any) -> Path:
-    """Write the provenance sidecar of ``output``: step, params hash, git revision, versions."""
+    """Write the provenance sidecar of ``output``: step, params and their hash, version, inputs.
+
+    It holds only what decides the output, so rerunning a step on the same inputs rewrites the
+    same bytes and DVC does not rerun the stages after it. The git revision the output was made
+    at changes with every commit, README edits included: it goes to ``<sidecar>.run.json``
+    instead (``run_record_path``), which ``.dvcignore`` keeps out of DVC's output hashes.
+    """
     from zstvg import __version__
 
     record: dict[str, Any] = {
         "step": step,
         "output": str(output),
         "zstvg_version": __version__,
-        "git_revision": git_revision(),
         "params_sha256": sha256_json(params) if params is not None else None,
         "params": params,
     }
     record.update(extra)
     path = provenance_path(output)
     write_json(path, record)
+    write_json(run_record_path(path), {"step": step, "git_revision": git_revision()})
     return path
+
+
+def is_sidecar(path: PathLike) -> bool:
+    """Whether a file is a provenance sidecar or its run record (not an output itself)."""
+    name = Path(path).name
+    return name.endswith(("provenance.json", "provenance.run.json"))
+
+
+def run_record_path(sidecar: PathLike) -> Path:
+    """Where the volatile facts of a run (its git revision) go, beside the sidecar."""
+    sidecar = Path(sidecar)
+    return sidecar.with_name(sidecar.name[: -len(".json")] + ".run.json")

@@ -85,6 +85,7 @@ def test_writes_samples_provenance_and_summary(
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "samples.jsonl",
         "samples.jsonl.provenance.json",
+        "samples.jsonl.provenance.run.json",  # the git revision, kept out of DVC's hashes
     ]
 
 

@@ -40,3 +40,19 @@ def test_second_repro_is_up_to_date_and_a_param_change_invalidates_only_its_stag
     (dvc_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = json.loads(run(["dvc", "status", "--json", "frames"], dvc_repo).stdout)
     assert set(status) == {"frames"}  # synthetic and samples do not read `frames`
+
+
+def test_a_rerun_at_a_new_commit_leaves_the_stages_after_it_up_to_date(dvc_repo):
+    """The sidecars hold only what decides an output (the git revision goes to a .run.json
+    that .dvcignore skips): a stage rerun at another commit rewrites the same bytes, so the
+    stages after it stay up to date."""
+    run(["dvc", "repro", "frames"], dvc_repo)  # up to date, whatever the tests above changed
+    (dvc_repo / "NOTES.md").write_text("a commit that touches no stage dependency\n")
+    run(["git", "add", "-A"], dvc_repo)
+    run(["git", "commit", "-qm", "notes"], dvc_repo)
+    assert json.loads(run(["dvc", "status", "--json", "frames"], dvc_repo).stdout) == {}
+    run(["dvc", "repro", "--force", "--single-item", "samples"], dvc_repo)
+    run_record = dvc_repo / "results/samples/synthetic.jsonl.provenance.run.json"
+    assert json.loads(run_record.read_text())["git_revision"]
+    # frames depends on results/samples: the rerun rewrote the same bytes
+    assert json.loads(run(["dvc", "status", "--json", "frames"], dvc_repo).stdout) == {}

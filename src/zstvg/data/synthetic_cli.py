@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from zstvg.config import Params
-from zstvg.io import InputError
+from zstvg.io import InputError, is_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +214,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         params={"seed": seed, "synthetic": params.section("synthetic")},
         n_videos=n_videos,
         codec=codec,
-        files={
-            str(p.relative_to(out)): sha256_file(p)
-            for p in files
-            if not p.name.endswith("provenance.json")
-        },
+        files={str(p.relative_to(out)): sha256_file(p) for p in files if not is_sidecar(p)},
     )
     seconds = time.perf_counter() - t0
     n_actors = sum(len(v["actors"]) for v in manifest.values())

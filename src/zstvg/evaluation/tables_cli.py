@@ -17,7 +17,7 @@ from zstvg.evaluation.tables import (
     to_markdown,
     write_tables,
 )
-from zstvg.io import InputError, read_json, write_provenance
+from zstvg.io import InputError, is_sidecar, read_json, write_provenance
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def collect(paths: list[str]) -> list[Result]:
     results = []
     for p in map(Path, paths):
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*.json") if not f.name.endswith(".provenance.json"))
+            files = sorted(f for f in p.rglob("*.json") if not is_sidecar(f))
             for f in files:
                 if is_metrics(read_json(f, what="JSON file")):
                     results.append(parse_result(str(f), read_metrics(f)))

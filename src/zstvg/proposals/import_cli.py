@@ -16,7 +16,14 @@ from typing import Any
 
 from zstvg.config import Params
 from zstvg.failures import print_failures
-from zstvg.io import InputError, fingerprint, read_json, write_json, write_provenance
+from zstvg.io import (
+    InputError,
+    fingerprint,
+    is_sidecar,
+    read_json,
+    write_json,
+    write_provenance,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +62,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     src, out = Path(args.src), Path(args.out)
     if not src.is_dir():
         raise InputError(f"--src: proposal folder not found: {src}")
-    files = sorted(
-        p
-        for p in src.glob("*.json")
-        if not p.name.endswith(".provenance.json") and p.name != MANIFEST
-    )
+    files = sorted(p for p in src.glob("*.json") if not is_sidecar(p) and p.name != MANIFEST)
     out.mkdir(parents=True, exist_ok=True)
     previous = _previous_entries(out)
     entries: dict[str, dict[str, Any]] = {}
