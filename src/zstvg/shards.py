@@ -11,8 +11,13 @@ share its low bits and would all land in one shard of two.)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
 
 from zstvg.io import InputError
+
+T = TypeVar("T")
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -35,3 +40,16 @@ def shard_of(video_id: str, n_shards: int) -> int:
 def shard_name(index: int, n_shards: int) -> str:
     """The file stem of a shard's manifest: ``"0-of-4"``."""
     return f"{index}-of-{n_shards}"
+
+
+def samples_in_shard(samples: Sequence[T], shard: tuple[int, int] | None) -> list[T]:
+    """The samples (anything with a ``video_id``) of shard (I, N); all of them for None."""
+    if shard is None:
+        return list(samples)
+    index, n_shards = shard
+    return [s for s in samples if shard_of(s.video_id, n_shards) == index]  # type: ignore[attr-defined]
+
+
+def shard_path(out_dir: str | Path, index: int, n_shards: int) -> Path:
+    """Where a shard job writes its manifest: ``<out>/shards/I-of-N.json``."""
+    return Path(out_dir) / "shards" / f"{shard_name(index, n_shards)}.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from wf_helpers import make_workdir, run, tiny_params
@@ -13,6 +14,7 @@ pytestmark = pytest.mark.workflow
 
 VARIANTS = ["gti", "full"]
 TARGET = "results/predictions/synthetic/tiny-qwen2-vl/{}.json"
+ATTENTION = "results/attention/synthetic/tiny-qwen2-vl/manifest.json"
 
 
 def test_shards_partition_the_videos_stably():
@@ -33,14 +35,26 @@ def sharded(tmp_path_factory):
     params["datasets"]["synthetic"]["shards"] = 2
     params["run"]["variants"] = VARIANTS
     work = make_workdir(tmp_path_factory.mktemp("shards") / "w", params)
-    dry = run(["snakemake", "-n", "--cores", "1", *[TARGET.format(v) for v in VARIANTS]], work)
-    run(["snakemake", "--cores", "2", *[TARGET.format(v) for v in VARIANTS]], work)
+    targets = [*[TARGET.format(v) for v in VARIANTS], ATTENTION]
+    dry = run(["snakemake", "-n", "--cores", "1", *targets], work)
+    run(["snakemake", "--cores", "2", *targets], work)
     return work, dry.stdout + dry.stderr
 
 
 def test_dry_run_plans_every_shard_job(sharded):
     _, dry = sharded
     assert "ground_shard" in dry and "0-of-2" in dry and "1-of-2" in dry
+    assert "probe_attention_shard" in dry
+
+
+def test_merged_attention_probe_equals_the_one_job_run(sharded, demo_dir):
+    work, _ = sharded
+    merged = json.loads((work / ATTENTION).read_text())
+    assert merged["samples"] == json.loads((demo_dir / ATTENTION).read_text())["samples"]
+    rerun = run(["zstvg", "probe-attention", "--samples", "results/samples/synthetic.jsonl",
+                 "--frames", "results/frames/synthetic/manifest.json", "--model",
+                 "tiny-qwen2-vl", "--out", str(Path(ATTENTION).parent)], work)  # fmt: skip
+    assert "2 samples, 0 failed, 2 already done" in rerun.stdout  # resumed per sample
 
 
 def test_merged_shards_equal_the_one_job_run(sharded, demo_dir):

@@ -108,6 +108,14 @@ def ground_shard_files(wildcards):
     return [f"{base}/{i}-of-{n}.json" for i in range(n)]
 
 
+def probe_shard_files(wildcards):
+    n = n_shards(wildcards)
+    if n == 1:
+        return []
+    base = f"results/attention/{wildcards.dataset}/{wildcards.model}/shards"
+    return [f"{base}/{i}-of-{n}.json" for i in range(n)]
+
+
 def all_metrics(protocol):
     reference = [
         f"results/metrics/{d}/reference/{v}/{protocol}.json"

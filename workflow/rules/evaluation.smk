@@ -197,22 +197,54 @@ rule figures:
         "--ablation-dataset {params.ablation_dataset} --out {output.figures} --log-file {log}"
 
 
-rule probe_attention:
+# As ground: one job, or with `datasets.<name>.shards` > 1 N GPU shard jobs and a CPU merge.
+rule probe_attention_shard:
     input:
         samples="results/samples/{dataset}.jsonl",
         frames="results/frames/{dataset}/manifest.json",
         checkpoint=lambda w: model_checkpoint_marker(w.model),
     output:
-        manifest="results/attention/{dataset}/{model}/manifest.json",
+        shard="results/attention/{dataset}/{model}/shards/{shard}-of-{n}.json",
+    wildcard_constraints:
+        shard=r"\d+",
+        n=r"\d+",
     params:
         params_file=PARAMS_FILE,
         gpu_slots=GPU_SLOTS,
         cfg=section("mllm", "models"),
-        out=lambda w, output: os.path.dirname(output.manifest),
+        out=lambda w: f"results/attention/{w.dataset}/{w.model}",
     resources:
         gpu=1,
         mem_mb=64000,
         runtime=720,
+    log:
+        "results/logs/{dataset}/probe_attention_{model}_{shard}-of-{n}.log",
+    conda:
+        "../../envs/gpu.yaml"
+    shell:
+        "zstvg probe-attention --params {params.params_file} --claim-gpu {params.gpu_slots} "
+        "--samples {input.samples} --frames {input.frames} --model {wildcards.model} "
+        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --log-file {log}"
+
+
+rule probe_attention:
+    input:
+        samples="results/samples/{dataset}.jsonl",
+        frames="results/frames/{dataset}/manifest.json",
+        checkpoint=lambda w: model_checkpoint_marker(w.model),
+        shards=probe_shard_files,
+    output:
+        manifest="results/attention/{dataset}/{model}/manifest.json",
+    params:
+        params_file=PARAMS_FILE,
+        claim=lambda w: "" if n_shards(w) > 1 else f"--claim-gpu {GPU_SLOTS}",
+        merge=lambda w: f"--merge {n_shards(w)}" if n_shards(w) > 1 else "",
+        cfg=section("mllm", "models"),
+        out=lambda w, output: os.path.dirname(output.manifest),
+    resources:
+        gpu=lambda w: 0 if n_shards(w) > 1 else 1,
+        mem_mb=lambda w: 4000 if n_shards(w) > 1 else 64000,
+        runtime=lambda w: 30 if n_shards(w) > 1 else 720,
     log:
         "results/logs/{dataset}/probe_attention_{model}.log",
     benchmark:
@@ -220,8 +252,9 @@ rule probe_attention:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg probe-attention --params {params.params_file} --claim-gpu {params.gpu_slots} --samples {input.samples} "
-        "--frames {input.frames} --model {wildcards.model} --out {params.out} --log-file {log}"
+        "zstvg probe-attention --params {params.params_file} {params.claim} "
+        "--samples {input.samples} --frames {input.frames} --model {wildcards.model} "
+        "--out {params.out} {params.merge} --log-file {log}"
 
 
 rule visualize:

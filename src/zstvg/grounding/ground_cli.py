@@ -143,7 +143,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.predictions import write_predictions
     from zstvg.proposals.store import ProposalStore
     from zstvg.queries.schema import read_decompositions
-    from zstvg.shards import parse_shard, shard_name, shard_of
+    from zstvg.shards import parse_shard, samples_in_shard, shard_path
     from zstvg.structures import Prediction, Status, first_failure
     from zstvg.video.store import FrameStore, video_dir_name
 
@@ -163,8 +163,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     shard = parse_shard(args.shard) if args.shard else None
     if shard and args.merge is not None:
         raise InputError("--shard runs one shard, --merge assembles them: give one of them")
-    if shard:
-        samples = [s for s in samples if shard_of(s.video_id, shard[1]) == shard[0]]
+    samples = samples_in_shard(samples, shard)
     store = FrameStore(args.frames)
     proposals = ProposalStore(args.proposals)
     decompositions = read_decompositions(args.decompositions)
@@ -307,7 +306,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     all_failed = {f"{k} ({v.name})": e["error"] for v in variants
                   for k, e in entries[v.name].items() if e["status"] != "ok"}  # fmt: skip
     if shard:  # the records are the output; the merge writes predictions and manifests
-        shard_file = out / "shards" / f"{shard_name(*shard)}.json"
+        shard_file = shard_path(out, *shard)
         write_json(shard_file, {
             "step": STEP, "model": args.model, "shard": args.shard,
             "n_samples": len(samples), "job": {"llm_calls": job_calls},
@@ -321,7 +320,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         return 0
     if args.merge is not None:  # the LLM calls are those of the shard jobs
         for i in range(args.merge):
-            f = out / "shards" / f"{shard_name(i, args.merge)}.json"
+            f = shard_path(out, i, args.merge)
             if f.is_file():
                 calls = read_json(f)["job"]["llm_calls"]
                 job_calls = {k: round(job_calls[k] + calls[k], 4) for k in job_calls}

@@ -59,8 +59,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         required=True,
         metavar="DIR",
-        help="output folder: <name>.npz and <name>.attn.npy per sample + manifest.json",
+        help="output folder: <name>.npz, <name>.attn.npy and <name>.json per sample + "
+        "manifest.json; a rerun reuses every sample whose record has this job's hash",
     )
+    parser.add_argument(
+        "--shard", default=None, metavar="I/N",
+        help="only the samples of the videos in shard I of N (zstvg.shards); writes their "
+        "files and <out>/shards/I-of-N.json, not the manifest",
+    )  # fmt: skip
+    parser.add_argument(
+        "--merge", type=int, default=None, metavar="N",
+        help="compute nothing: write the manifest from the records of the N shard jobs",
+    )  # fmt: skip
 
 
 def probe_sample(
@@ -101,17 +111,30 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_provenance,
     )
     from zstvg.mllm import load_model, model_config
+    from zstvg.shards import parse_shard, samples_in_shard, shard_path
     from zstvg.structures import first_failure
     from zstvg.video.store import FrameStore, video_dir_name
 
     model_cfg = model_config(params, args.model)
     samples = select_samples(read_samples(args.samples), args.sample_ids, args.samples)
+    shard = parse_shard(args.shard) if args.shard else None
+    if shard and args.merge is not None:
+        raise InputError("--shard runs one shard, --merge assembles them: give one of them")
+    samples = samples_in_shard(samples, shard)
     store = FrameStore(args.frames)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    mllm = load_model(params, model_cfg)
+    checkpoint_sha = (
+        fingerprint_tree(model_cfg.checkpoint)["sha256"]
+        if Path(model_cfg.checkpoint).exists()
+        else None  # a hub id: its revision is the checkpoint's identity
+    )
+    base_job = {"mllm": params.section("mllm"), "model": params.section("models")[args.model],
+                "checkpoint_sha256": checkpoint_sha, "prompt": args.prompt}  # fmt: skip
+    mllm = None  # loaded on the first sample that needs computing
     entries: dict[str, dict[str, Any]] = {}
+    n_reused = 0
     for sample in samples:
         name = video_dir_name(sample.sample_id)
         prompt = args.prompt.format(query=sample.query)
@@ -119,13 +142,29 @@ def run(args: argparse.Namespace, params: Params) -> int:
         if upstream is not None:  # carried on, never recomputed
             entries[sample.sample_id] = {"status": "failed", "error": upstream.reason}
             continue
+        job = sha256_json({**base_job, "sample": sample.to_json(),
+                           "frames": store.samples.get(sample.sample_id)})  # fmt: skip
+        previous = _finished(out / f"{name}.json", job, failed_too=args.merge is not None)
+        if previous is not None:
+            entries[sample.sample_id] = previous["entry"]
+            n_reused += 1
+            continue
+        if args.merge is not None:
+            reason = "probe-attention: no record of this job (its shard did not finish)"
+            entries[sample.sample_id] = {"status": "failed", "error": reason}
+            continue
         try:
+            if mllm is None:
+                mllm = load_model(params, model_cfg)
             frames = store.sample(sample.video_id, sample.sample_id, kind="mllm")
             probe = probe_sample(mllm, frames.read(), frames.frame_idx, frames.fps, prompt)
         except Exception as exc:  # one sample's failure (bad frames, out of memory) is data
             reason = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
             log.warning("%s: %s", sample.sample_id, reason)
             entries[sample.sample_id] = {"status": "failed", "error": f"probe-attention: {reason}"}
+            write_json(
+                out / f"{name}.json", {"job_sha256": job, "entry": entries[sample.sample_id]}
+            )
             continue
         attn = probe.pop("attn_thw")
         with atomic_open(out / f"{name}.npz", "wb") as fh:
@@ -139,6 +178,18 @@ def run(args: argparse.Namespace, params: Params) -> int:
             "gti_token_text": probe["candidate_tokens"][probe["gti_token"]],
             **probe,
         }
+        # written last: a record means the sample's files are complete
+        write_json(out / f"{name}.json", {"job_sha256": job, "entry": entries[sample.sample_id]})
+    if shard:
+        failed = {k: v["error"] for k, v in entries.items() if v["status"] != "ok"}
+        shard_file = shard_path(out, *shard)
+        write_json(shard_file, {"step": "probe-attention", "shard": args.shard,
+                                "n_samples": len(entries), "samples": entries})  # fmt: skip
+        print(f"probe-attention shard {args.shard} ({args.model}): {len(entries)} samples, "
+              f"{len(failed)} failed, {n_reused} already done, in "
+              f"{time.perf_counter() - started:.1f} s -> {shard_file}")  # fmt: skip
+        print_failures(failed, shard_file)
+        return 0
     failed = sorted(k for k, v in entries.items() if v["status"] != "ok")
     write_json(
         out / MANIFEST,
@@ -158,19 +209,34 @@ def run(args: argparse.Namespace, params: Params) -> int:
         model=args.model,
         backend=model_cfg.backend,
         checkpoint=model_cfg.checkpoint,
-        checkpoint_fingerprint=(
-            fingerprint_tree(model_cfg.checkpoint)["sha256"]
-            if Path(model_cfg.checkpoint).exists()
-            else None  # a hub id: its revision is the checkpoint's identity
-        ),
+        checkpoint_fingerprint=checkpoint_sha,
         prompt_template=args.prompt,
         prompt_sha256=sha256_json(args.prompt),
         samples=str(args.samples),
     )
     print(
         f"probe-attention ({args.model}: {model_cfg.backend} from {model_cfg.checkpoint}): "
-        f"{len(entries)} samples, {len(failed)} failed, in "
+        f"{len(entries)} samples, {len(failed)} failed, {n_reused} already done, in "
         f"{time.perf_counter() - started:.1f} s -> {out}"
     )
     print_failures({sid: entries[sid]["error"] for sid in failed}, out / MANIFEST)
     return 0
+
+
+def _finished(path: Path, job: str, failed_too: bool) -> dict[str, Any] | None:
+    """The sample's record of this exact job when it finished ok (failed ones are retried),
+    or also when it failed (``failed_too``: a merge takes the shards' records as they are)."""
+    from zstvg.io import InputError, read_json
+
+    if not path.is_file():
+        return None
+    try:
+        record = read_json(path)
+    except InputError:
+        return None
+    if not isinstance(record, dict) or record.get("job_sha256") != job:
+        return None
+    entry = record.get("entry") or {}
+    if entry.get("status") == "ok" and (path.parent / entry.get("file", "")).is_file():
+        return record
+    return record if failed_too and entry.get("status") == "failed" else None
