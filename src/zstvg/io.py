@@ -250,13 +250,22 @@ def provenance_path(output: PathLike) -> Path:
     return output.with_name(output.name + ".provenance.json")
 
 
-def write_provenance(output: PathLike, *, step: str, params: Any = None, **extra: Any) -> Path:
+def write_provenance(
+    output: PathLike,
+    *,
+    step: str,
+    params: Any = None,
+    volatile: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Path:
     """Write the provenance sidecar of ``output``: step, params and their hash, version, inputs.
 
     It holds only what decides the output, so rerunning a step on the same inputs rewrites the
     same bytes and DVC does not rerun the stages after it. The git revision the output was made
     at changes with every commit, README edits included: it goes to ``<sidecar>.run.json``
-    instead (``run_record_path``), which ``.dvcignore`` keeps out of DVC's output hashes.
+    instead (``run_record_path``), which ``.dvcignore`` keeps out of DVC's output hashes, with
+    the other facts of this run that differ between identical reruns (``volatile``: seconds,
+    the device).
     """
     from zstvg import __version__
 
@@ -270,7 +279,9 @@ def write_provenance(output: PathLike, *, step: str, params: Any = None, **extra
     record.update(extra)
     path = provenance_path(output)
     write_json(path, record)
-    write_json(run_record_path(path), {"step": step, "git_revision": git_revision()})
+    write_json(
+        run_record_path(path), {"step": step, "git_revision": git_revision(), **(volatile or {})}
+    )
     return path
 
 

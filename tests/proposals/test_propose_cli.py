@@ -217,3 +217,39 @@ def test_changed_checkpoint_redoes_the_videos(tiny_gdino, tmp_path, make_frames,
     assert "0 already done" in capsys.readouterr().out
     prov = json.loads((out / "provenance.json").read_text())
     assert set(prov["checkpoint_fingerprints"]) == {"detector"}
+
+
+def test_shards_and_their_merge_give_the_one_job_manifest(
+    tiny_gdino, tiny_sam2, tmp_path, capsys, make_frames
+) -> None:
+    """propose --shard I/N over the videos of shard I, then --merge N: the manifest (a failed
+    video included, with its reason) is the one-job run's; a shard never run is named."""
+    from zstvg.shards import shard_of
+
+    inputs = write_inputs(tmp_path, make_frames)
+    settings = [f"proposals.detector_checkpoint={tiny_gdino}",
+                f"proposals.tracker_checkpoint={tiny_sam2}", "proposals.box_threshold=0.0",
+                "proposals.text_threshold=0.0", "proposals.device=cpu"]  # fmt: skip
+    assert propose(inputs, tmp_path / "one", *settings) == 0
+    n = 3
+    # one video in shard 0, one in shard 2, none in shard 1 (an empty shard is fine too)
+    assert [shard_of(v, n) for v in ("vid_ok", "vid_bad")] == [0, 2]
+    out = tmp_path / "sharded"
+    for i in range(n):
+        assert main(["propose", "--samples", str(inputs["samples"]), "--frames",
+                     str(inputs["frames"]), "--decompositions", str(inputs["decomp"]),
+                     "--out", str(out), "--shard", f"{i}/{n}",
+                     *[a for s in settings for a in ("--set", s)]]) == 0  # fmt: skip
+    assert not (out / "manifest.json").exists()  # shards write only their files
+    merge = ["propose", "--samples", str(inputs["samples"]), "--frames", str(inputs["frames"]),
+             "--decompositions", str(inputs["decomp"]), "--out", str(out), "--merge", str(n),
+             *[a for s in settings for a in ("--set", s)]]  # fmt: skip
+    assert main(merge) == 0
+    one = json.loads((tmp_path / "one/manifest.json").read_text())["videos"]
+    merged = json.loads((out / "manifest.json").read_text())["videos"]
+    assert merged == one
+    (out / "vid_ok.json").unlink()  # as if its shard had never run
+    assert main(merge) == 0
+    merged = json.loads((out / "manifest.json").read_text())["videos"]
+    assert "its shard did not finish" in merged["vid_ok"]["error"]
+    capsys.readouterr()

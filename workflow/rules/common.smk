@@ -101,19 +101,20 @@ def ground_inputs(wildcards):
 
 def ground_shard_files(wildcards):
     """The shard manifests a merge assembles (none when the dataset is one job)."""
-    n = n_shards(wildcards)
-    if n == 1:
-        return []
-    base = f"results/grounding/{wildcards.dataset}/{wildcards.model}/shards"
-    return [f"{base}/{i}-of-{n}.json" for i in range(n)]
+    return _shard_files(wildcards, f"results/grounding/{wildcards.dataset}/{wildcards.model}")
 
 
 def probe_shard_files(wildcards):
+    return _shard_files(wildcards, f"results/attention/{wildcards.dataset}/{wildcards.model}")
+
+
+def propose_shard_files(wildcards):
+    return _shard_files(wildcards, f"results/proposals/{wildcards.dataset}/{wildcards.tracker}")
+
+
+def _shard_files(wildcards, folder):
     n = n_shards(wildcards)
-    if n == 1:
-        return []
-    base = f"results/attention/{wildcards.dataset}/{wildcards.model}/shards"
-    return [f"{base}/{i}-of-{n}.json" for i in range(n)]
+    return [] if n == 1 else [f"{folder}/shards/{i}-of-{n}.json" for i in range(n)]
 
 
 def all_metrics(protocol):

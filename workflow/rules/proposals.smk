@@ -42,25 +42,60 @@ rule make_tiny_checkpoint:
         "--out {params.out} --log-file {log}"
 
 
+# As ground: one job, or with `datasets.<name>.shards` > 1 N GPU shard jobs and a CPU merge.
+rule propose_shard:
+    input:
+        samples="results/samples/{dataset}.jsonl",
+        frames="results/frames/{dataset}/manifest.json",
+        decompositions="results/decompositions/{dataset}.jsonl",
+    output:
+        shard="results/proposals/{dataset}/{tracker}/shards/{shard}-of-{n}.json",
+    wildcard_constraints:
+        tracker="sam2-hf|sam2-official|bytetrack|botsort",
+        shard=r"\d+",
+        n=r"\d+",
+    params:
+        params_file=PARAMS_FILE,
+        gpu_slots=GPU_SLOTS,
+        cfg=section("proposals"),
+        out=lambda w: f"results/proposals/{w.dataset}/{w.tracker}",
+        default_class=lambda w: dataset_cfg(w)["default_class"],
+    resources:
+        gpu=1,
+        mem_mb=32000,
+        runtime=720,
+    log:
+        "results/logs/{dataset}/propose_{tracker}_{shard}-of-{n}.log",
+    conda:
+        "../../envs/gpu.yaml"
+    shell:
+        "zstvg propose --params {params.params_file} --claim-gpu {params.gpu_slots} --set proposals.tracker={wildcards.tracker} "
+        "--samples {input.samples} --frames {input.frames} "
+        "--decompositions {input.decompositions} --default-class {params.default_class} "
+        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --log-file {log}"
+
+
 rule propose:
     input:
         samples="results/samples/{dataset}.jsonl",
         frames="results/frames/{dataset}/manifest.json",
         decompositions="results/decompositions/{dataset}.jsonl",
+        shards=propose_shard_files,
     output:
         manifest="results/proposals/{dataset}/{tracker}/manifest.json",
     wildcard_constraints:
         tracker="sam2-hf|sam2-official|bytetrack|botsort",
     params:
         params_file=PARAMS_FILE,
-        gpu_slots=GPU_SLOTS,
+        claim=lambda w: "" if n_shards(w) > 1 else f"--claim-gpu {GPU_SLOTS}",
+        merge=lambda w: f"--merge {n_shards(w)}" if n_shards(w) > 1 else "",
         cfg=section("proposals"),
         out=lambda w, output: os.path.dirname(output.manifest),
         default_class=lambda w: dataset_cfg(w)["default_class"],
     resources:
-        gpu=1,
-        mem_mb=32000,
-        runtime=720,
+        gpu=lambda w: 0 if n_shards(w) > 1 else 1,
+        mem_mb=lambda w: 4000 if n_shards(w) > 1 else 32000,
+        runtime=lambda w: 30 if n_shards(w) > 1 else 720,
     log:
         "results/logs/{dataset}/propose_{tracker}.log",
     benchmark:
@@ -68,10 +103,10 @@ rule propose:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg propose --params {params.params_file} --claim-gpu {params.gpu_slots} --set proposals.tracker={wildcards.tracker} "
+        "zstvg propose --params {params.params_file} {params.claim} --set proposals.tracker={wildcards.tracker} "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --default-class {params.default_class} "
-        "--out {params.out} --log-file {log}"
+        "--out {params.out} {params.merge} --log-file {log}"
 
 
 # The demo runs the real detector and tracker code (tiny random-weight Grounding DINO and SAM 2,

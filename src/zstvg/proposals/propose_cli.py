@@ -31,6 +31,7 @@ from zstvg.config import Params, ProposalsConfig
 from zstvg.failures import print_failures
 from zstvg.io import InputError, read_json, sha256_json, write_json, write_provenance
 from zstvg.proposals.frames import FrameSource, JpegFrames
+from zstvg.shards import parse_shard, shard_of, shard_path
 from zstvg.structures import Track
 from zstvg.video.store import FrameStore
 
@@ -142,6 +143,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="detector prompt when a sample has no target class "
         "(default: person, the HC-STVG target)",
     )
+    parser.add_argument(
+        "--shard", default=None, metavar="I/N",
+        help="only the videos in shard I of N (zstvg.shards); writes their files and "
+        "<out>/shards/I-of-N.json, not the manifest",
+    )  # fmt: skip
+    parser.add_argument(
+        "--merge", type=int, default=None, metavar="N",
+        help="compute nothing: write the manifest from the files of the N shard jobs",
+    )  # fmt: skip
 
 
 def _load_inputs(
@@ -191,7 +201,9 @@ def _checkpoint_fingerprints(cfg: ProposalsConfig, out: Path) -> dict[str, dict[
     }
 
 
-def _finished(path: Path, job_hash: str) -> dict[str, Any] | None:
+def _finished(path: Path, job_hash: str, failed_too: bool = False) -> dict[str, Any] | None:
+    """The provenance of this exact job's file when it did not fail (a failed video is
+    retried), or also when it failed (``failed_too``: a merge takes the shards' files)."""
     from zstvg.io import provenance_path
 
     prov = provenance_path(path)
@@ -201,11 +213,9 @@ def _finished(path: Path, job_hash: str) -> dict[str, Any] | None:
         record = read_json(prov)
     except InputError:
         return None
-    return (
-        record
-        if record.get("job_sha256") == job_hash and record.get("status") != "failed"
-        else None
-    )
+    if record.get("job_sha256") != job_hash:
+        return None
+    return record if failed_too or record.get("status") != "failed" else None
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
@@ -220,6 +230,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
         if unknown:
             raise InputError(f"--video-id {', '.join(unknown)}: not in {args.samples}")
         by_video = {v: by_video[v] for v in args.video_ids}
+    shard = parse_shard(args.shard) if args.shard else None
+    if shard and args.merge is not None:
+        raise InputError("--shard runs one shard, --merge assembles them: give one of them")
+    if shard:
+        by_video = {v: s for v, s in by_video.items() if shard_of(v, shard[1]) == shard[0]}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     section = params.section("proposals")
@@ -256,10 +271,18 @@ def run(args: argparse.Namespace, params: Params) -> int:
                 "frames": v,
             }
         )
-        done = _finished(path, job_hash)
+        done = _finished(path, job_hash, failed_too=args.merge is not None)
         if done is not None:
-            entries[video_id] = {k: done[k] for k in ("file", "status", "n_tracks", "classes")}
+            keys = ("file", "status", "failed_step", "n_tracks", "classes", "error")
+            entries[video_id] = {
+                ("step" if k == "failed_step" else k): done[k] for k in keys if k in done
+            }
             n_skipped += 1
+            continue
+        if args.merge is not None:
+            reason = "no proposals of this job (its shard did not finish)"
+            entries[video_id] = {"file": path.name, "status": "failed", "step": STEP,
+                                 "n_tracks": 0, "classes": classes, "error": reason}  # fmt: skip
             continue
         t0 = time.perf_counter()
         frame_idx: list[int] = []
@@ -302,16 +325,26 @@ def run(args: argparse.Namespace, params: Params) -> int:
             params=section,
             job_sha256=job_hash,
             video_id=video_id,
-            device=backends.get("device"),
             n_frames=len(frame_idx),
-            seconds=round(time.perf_counter() - t0, 3),
-            # a failed video is never reused, so its failing step needs no record here
-            **{k: v for k, v in entry.items() if k != "step"},
+            volatile={
+                "device": str(backends.get("device")),
+                "seconds": round(time.perf_counter() - t0, 3),
+            },  # fmt: skip
+            # a failed video's step and reason too: a merge of shards reads them
+            **{("failed_step" if k == "step" else k): v for k, v in entry.items()},
         )
         entries[video_id] = entry
 
     failed = {k: e for k, e in entries.items() if e["status"] == "failed"}
     n_empty = sum(e["status"] == "empty" for e in entries.values())
+    if shard:  # the per-video files are the output; the merge writes the manifest
+        shard_file = shard_path(out, *shard)
+        write_json(shard_file, {"step": STEP, "shard": args.shard, "videos": entries})
+        print(f"propose shard {args.shard}: {len(entries)} videos ({n_empty} empty, "
+              f"{len(failed)} failed, {n_skipped} already done) in "
+              f"{time.perf_counter() - started:.1f} s -> {shard_file}")  # fmt: skip
+        print_failures({vid: e["error"] for vid, e in failed.items()}, shard_file)
+        return 0
     write_json(
         out / MANIFEST,
         {
