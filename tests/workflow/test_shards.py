@@ -44,7 +44,17 @@ def sharded(tmp_path_factory):
 def test_dry_run_plans_every_shard_job(sharded):
     _, dry = sharded
     assert "ground_shard" in dry and "0-of-2" in dry and "1-of-2" in dry
-    assert "probe_attention_shard" in dry
+    assert "probe_attention_shard" in dry and "sample_frames_shard" in dry
+
+
+def test_frames_of_the_shards_equal_the_one_job_run(sharded, demo_dir):
+    work, _ = sharded
+    name = "results/frames/synthetic/manifest.json"
+    merged, one = (json.loads((d / name).read_text()) for d in (work, demo_dir))
+    assert merged["videos"] == one["videos"] and merged["samples"] == one["samples"]
+    shards = [json.loads((work / f"results/frames/synthetic/shards/{i}-of-2.json").read_text())
+              for i in range(2)]  # fmt: skip
+    assert sorted(v for s in shards for v in s["videos"]) == sorted(one["videos"])
 
 
 def test_merged_attention_probe_equals_the_one_job_run(sharded, demo_dir):

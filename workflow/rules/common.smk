@@ -134,11 +134,21 @@ def all_metrics(protocol):
 
 def dataset_videos(wildcards):
     """The video files samples.jsonl names that exist (missing ones are failed samples, not
-    missing inputs), read once prepare_data has written it (a checkpoint)."""
+    missing inputs), read once prepare_data has written it (a checkpoint); a shard job's
+    are those of its shard."""
+    from zstvg.shards import shard_of
+
     samples = checkpoints.prepare_data.get(dataset=wildcards.dataset).output.samples
     with open(samples, encoding="utf-8") as fh:
-        paths = {json.loads(line)["video_path"] for line in fh if line.strip()}
-    return sorted(p for p in paths if os.path.isfile(p))
+        rows = [json.loads(line) for line in fh if line.strip()]
+    if hasattr(wildcards, "shard"):
+        index, n = int(wildcards.shard), int(wildcards.n)
+        rows = [r for r in rows if shard_of(str(r["video_id"]), n) == index]
+    return sorted({r["video_path"] for r in rows if os.path.isfile(r["video_path"])})
+
+
+def frames_shard_files(wildcards):
+    return _shard_files(wildcards, f"results/frames/{wildcards.dataset}")
 
 
 def decompose_inputs(wildcards):

@@ -51,10 +51,40 @@ checkpoint prepare_data:
         "--out {output.samples} --log-file {log}"
 
 
+# With `datasets.<name>.shards` > 1: N jobs decode their shard's videos, then sample_frames
+# resumes all of them (a stat each) and writes the manifest.
+rule sample_frames_shard:
+    input:
+        samples="results/samples/{dataset}.jsonl",
+        videos=dataset_videos,
+    output:
+        shard="results/frames/{dataset}/shards/{shard}-of-{n}.json",
+    wildcard_constraints:
+        shard=r"\d+",
+        n=r"\d+",
+    params:
+        params_file=PARAMS_FILE,
+        cfg=section("frames"),
+        out=lambda w: f"results/frames/{w.dataset}/manifest.json",
+    threads: 4
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    log:
+        "results/logs/{dataset}/sample_frames_{shard}-of-{n}.log",
+    conda:
+        "../../envs/cpu.yaml"
+    shell:
+        "zstvg sample-frames --params {params.params_file} --samples {input.samples} "
+        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --workers {threads} "
+        "--log-file {log}"
+
+
 rule sample_frames:
     input:
         samples="results/samples/{dataset}.jsonl",
         videos=dataset_videos,
+        shards=frames_shard_files,
     output:
         manifest="results/frames/{dataset}/manifest.json",
     params:
@@ -63,7 +93,7 @@ rule sample_frames:
     threads: 2
     resources:
         mem_mb=8000,
-        runtime=240,
+        runtime=lambda w: 30 if n_shards(w) > 1 else 240,
     log:
         "results/logs/{dataset}/sample_frames.log",
     benchmark:

@@ -44,6 +44,7 @@ from zstvg.io import (
     write_json,
     write_provenance,
 )
+from zstvg.shards import parse_shard, shard_of, shard_path
 from zstvg.video.store import STEP, frame_path, video_dir_name
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="videos decoded in parallel, one process each (default: min(4, CPU count)); "
         "each decoder also uses FFmpeg threads",
     )
+    parser.add_argument(
+        "--shard", default=None, metavar="I/N",
+        help="only the videos in shard I of N (zstvg.shards): their frames and "
+        "<out dir>/shards/I-of-N.json; the run without --shard after the N shards resumes "
+        "every video (a stat each) and writes the manifest",
+    )  # fmt: skip
 
 
 @dataclass
@@ -501,6 +508,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
         raise InputError(f"--workers: got {args.workers}; expected at least 1")
     rows = read_sample_rows(samples_path)
     jobs = _plan(rows, manifest_path.parent, samples_path)
+    shard = parse_shard(args.shard) if args.shard else None
+    if shard:
+        jobs = [j for j in jobs if shard_of(j.video_id, shard[1]) == shard[0]]
+        rows = [r for r in rows if shard_of(str(r["video_id"]), shard[1]) == shard[0]]
     frames_params = params.section("frames")
 
     results = {r["video_id"]: r for r in _run_jobs(jobs, frames_params, args.workers)}
@@ -514,6 +525,14 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
     failed_videos = {v: e for v, e in videos.items() if e["status"] != "ok"}
     failed_samples = {s: e for s, e in sample_entries.items() if e["status"] != "ok"}
+    if shard:  # the frames are the output; the unsharded run after it writes the manifest
+        shard_file = shard_path(manifest_path.parent, *shard)
+        write_json(shard_file, {"step": STEP, "shard": args.shard, "videos": videos,
+                                "samples": sample_entries})  # fmt: skip
+        print(f"sample-frames shard {args.shard}: {len(videos)} videos "
+              f"({len(failed_videos)} failed, {n_resumed} already done), {n_written} frames "
+              f"written in {time.perf_counter() - started:.1f} s -> {shard_file}")  # fmt: skip
+        return 0
     manifest = {
         "samples_file": str(samples_path),
         "params_sha256": sha256_json(frames_params),
