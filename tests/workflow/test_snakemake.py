@@ -240,3 +240,17 @@ def test_configfile_and_config_overrides_reach_the_commands(tmp_path):
     assert annotations.read_bytes() != before  # the synthetic benchmark of seed 3
     dry = run([*again, "-n"], work)
     assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def test_table_cells_are_one_dvc_metrics_file(demo_dir):
+    """results/tables/<protocol>/metrics.json holds every cell, which dvc.yaml declares as
+    metrics: `dvc metrics show` reads it (the oracle on exact proposals scores 1)."""
+    cells = json.loads((demo_dir / "results/tables/tubedetr/metrics.json").read_text())
+    assert cells["reference/oracle"]["synthetic"]["m_vIoU"] == pytest.approx(1.0)
+    assert (
+        "results/tables/tubedetr/metrics.json"
+        in yaml.safe_load((demo_dir / "dvc.yaml").read_text())["metrics"]
+    )
+    shown = run(["dvc", "metrics", "show", "--json", "results/tables/tubedetr/metrics.json"],
+                demo_dir)  # fmt: skip
+    assert '"m_vIoU": 1.0' in shown.stdout or '"m_vIoU":1.0' in shown.stdout

@@ -142,6 +142,7 @@ rule tables:
         table1="results/tables/{protocol}/table1.md",
         table2="results/tables/{protocol}/table2.md",
         table3="results/tables/{protocol}/table3.md",
+        cells="results/tables/{protocol}/metrics.json",
         csv1=report(
             "results/tables/{protocol}/table1.csv",
             caption="../report/tables.rst",

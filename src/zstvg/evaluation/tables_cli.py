@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from zstvg.config import Params
 from zstvg.evaluation.metrics_file import is_metrics, read_metrics
@@ -17,7 +18,7 @@ from zstvg.evaluation.tables import (
     to_markdown,
     write_tables,
 )
-from zstvg.io import InputError, is_sidecar, read_json, write_provenance
+from zstvg.io import InputError, is_sidecar, read_json, write_json, write_provenance
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,15 @@ def run(args: argparse.Namespace, params: Params) -> int:
     }
     out = Path(args.out)
     written = write_tables(tables, out, captions)
+    # Every cell of this protocol as one nested JSON (backend/variant -> dataset -> metric):
+    # DVC's metrics file (`dvc metrics show`, `dvc metrics diff` across commits).
+    cells: dict[str, dict[str, Any]] = {}
+    for r in results:
+        if r.protocol == args.protocol:
+            key = f"{r.backend}/{r.variant}" + (f"@{r.sweep[0]}={r.sweep[1]}" if r.sweep else "")
+            cells.setdefault(key, {}).update({c: dict(m) for c, m in r.columns.items()})
+    write_json(out / "metrics.json", dict(sorted(cells.items())))
+    written.append(out / "metrics.json")
     write_provenance(
         out, step="tables", params=None, metrics=[r.path for r in results], protocol=args.protocol
     )
