@@ -247,6 +247,8 @@ def test_table_cells_are_one_dvc_metrics_file(demo_dir):
     metrics: `dvc metrics show` reads it (the oracle on exact proposals scores 1)."""
     cells = json.loads((demo_dir / "results/tables/tubedetr/metrics.json").read_text())
     assert cells["reference/oracle"]["synthetic"]["m_vIoU"] == pytest.approx(1.0)
+    assert all(isinstance(v, (int, float)) for c in cells.values() for m in c.values()
+               for v in m.values())  # numbers only: what `dvc metrics` shows and diffs  # fmt: skip
     assert (
         "results/tables/tubedetr/metrics.json"
         in yaml.safe_load((demo_dir / "dvc.yaml").read_text())["metrics"]

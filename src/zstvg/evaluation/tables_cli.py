@@ -102,7 +102,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
     for r in results:
         if r.protocol == args.protocol:
             key = f"{r.backend}/{r.variant}" + (f"@{r.sweep[0]}={r.sweep[1]}" if r.sweep else "")
-            cells.setdefault(key, {}).update({c: dict(m) for c, m in r.columns.items()})
+            cells.setdefault(key, {}).update({
+                c: {k: v for k, v in m.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                for c, m in r.columns.items()
+            })  # fmt: skip
     write_json(out / "metrics.json", dict(sorted(cells.items())))
     written.append(out / "metrics.json")
     write_provenance(
