@@ -2,7 +2,8 @@
 #   snakemake --cores all --resources gpu=4     everything `run` in params.yaml selects
 #   snakemake --cores all demo                   the synthetic benchmark with tiny models
 #   snakemake --workflow-profile slurm           on a SLURM cluster (profiles/slurm)
-# One table cell: snakemake results/metrics/<dataset>/<backend>/<variant>/<protocol>.json
+# One table cell: snakemake results/metrics/<dataset>/<backend>/<variant>[@<sweep point>]/<protocol>.json
+#   (e.g. results/metrics/hcstvg-v1/llava-ov/full@lr=4.0,n_steps=2/tubedetr.json: Table 7)
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -41,11 +42,11 @@ localrules:
     phase_predictions,
     phase_grounding,
     phase_metrics,
+    ground,
 
 
-DATASETS = config["run"]["datasets"]
+DATASETS = cell_datasets()
 PROTOCOLS = config["run"]["protocols"]
-MODELS = config["run"]["models"]
 MLLM_MODELS = mllm_models()
 VARIANTS = config["run"]["variants"]
 
@@ -110,12 +111,7 @@ rule phase_predictions:
 
 rule phase_grounding:
     input:
-        expand(
-            "results/predictions/{dataset}/{model}/{variant}.json",
-            dataset=DATASETS,
-            model=MODELS,
-            variant=VARIANTS,
-        ),
+        all_predictions(),
 
 
 rule phase_metrics:
@@ -136,6 +132,7 @@ rule demo:
             "results/tables/tubedetr/table1.md",
             "results/tables/tubedetr/table2.md",
             "results/tables/tubedetr/table3.md",
+            "results/tables/tubedetr/table7.md",
         ],
         per_sample="results/metrics/synthetic/reference/oracle/tubedetr.per_sample.csv",
         figures="results/figures/tubedetr",

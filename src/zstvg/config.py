@@ -32,6 +32,7 @@ class RunConfig:
     models: tuple[str, ...]
     variants: tuple[str, ...]
     protocols: tuple[str, ...]
+    experiments: tuple[str, ...] = ()  # keys of `experiments` (sweeps, grids) also built
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,12 @@ def validate(raw: Any, source: str = "params.yaml") -> None:
                     problems.append(
                         f"{source}: run.{kind}: got {name!r}; expected one of {sorted(raw[kind])}"
                     )
+        from zstvg.experiments import cells
+
+        try:  # the experiment matrix names known datasets, models, variants and keys
+            cells(raw)
+        except ValueError as exc:
+            problems.append(f"{source}: {exc}")
         syn = raw["synthetic"]
         if syn["min_actors"] > syn["max_actors"]:
             problems.append(

@@ -111,3 +111,19 @@ def test_tables_command_writes_markdown_latex_csv(tmp_path, capsys, repo_root):
     assert "| full" in md and "10.0" in md and "nan" not in md
     assert (out / "table2.csv").read_text().splitlines()[0].startswith("variant,source")
     assert "Table 2" in capsys.readouterr().out
+
+
+def test_table7_pivots_the_learning_rate_x_iterations_grid():
+    results = [
+        parse_result(f"{lr}-{n}.json", metrics("hcstvg-v1", "llava-ov", f"full@lr={lr},n_steps={n}",
+                                               lr / 100 + n / 1000))
+        for lr in (8.0, 4.0) for n in (2, 1)
+    ]  # fmt: skip
+    results.append(parse_result("k.json", metrics("hcstvg-v1", "llava-ov", "full@k_frames=5", 0.1)))
+    t = build_tables(results, None, protocol="tubedetr", ablation_dataset="hcstvg-v1")
+    t7 = t["table7"]
+    assert list(t7.lr) == [4.0, 8.0]  # rows: learning rate, ascending
+    assert list(t7.columns[-2:]) == ["N=1 m_vIoU", "N=2 m_vIoU"]
+    assert list(t7["N=2 m_vIoU"]) == [4.2, 8.2]  # 100 * (lr / 100 + 2 / 1000), one decimal
+    # a two-key point is the grid's, never a Fig. 6 sweep row; a one-key point is a sweep row
+    assert list(t["sweeps"].param) == ["k_frames"]

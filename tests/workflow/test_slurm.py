@@ -73,12 +73,12 @@ def test_tiny_workflow_runs_through_the_slurm_profile(tmp_path):
     targets = [f"results/predictions/synthetic/{m}/gti.json"
                for m in ("tiny-qwen2-vl", "attention-oracle")]  # fmt: skip
     # The rules ask for what real data needs (ground: 64 GB); this node has less.
-    small = [f"{rule}:mem_mb=2000" for rule in ("ground", "propose", "probe_attention",
+    small = [f"{rule}:mem_mb=2000" for rule in ("ground_shard", "propose", "probe_attention",
                                                  "sample_frames")]  # fmt: skip
     _snakemake(["--workflow-profile", "slurm", "--set-resources", *small, "--", *targets], work,
                timeout=900)  # fmt: skip
     for t in targets:
         preds = json.loads((work / t).read_text())
         assert preds and all("error" not in p for p in preds.values()), t
-    log = (work / "results/logs/synthetic/ground_tiny-qwen2-vl.log").read_text()
+    log = (work / "results/logs/synthetic/ground_tiny-qwen2-vl_0-of-1.log").read_text()
     assert "set by the scheduler" in log

@@ -5,12 +5,18 @@
 #
 # results/ is laid out by phase, so each DVC stage owns one directory:
 #   synthetic/  samples/{dataset}.jsonl  frames/{dataset}/  decompositions/{dataset}.jsonl
-#   proposals/{dataset}/{source}/  predictions/{dataset}/{backend}/{variant}.json
-#   metrics/{dataset}/{backend}/{variant}/{protocol}.json  tables/{protocol}/  figures/
+#   proposals/{dataset}/{source}/  grounding/{dataset}/{model}{setting}/
+#   predictions/{dataset}/{backend}/{variant}{setting}.json
+#   metrics/{dataset}/{backend}/{variant}{setting}/{protocol}.json  tables/{protocol}/  figures/
+# where {setting} is "" at the defaults or a sweep point "@lr=4.0,n_steps=2" (zstvg.experiments).
 import json
 import os
 import re
 
+from snakemake.exceptions import WorkflowError
+
+from zstvg import experiments
+from zstvg.grounding.variants import VARIANTS as KNOWN_VARIANTS
 from zstvg.video.store import video_dir_name as safe_name
 
 
@@ -46,6 +52,36 @@ GPU_SLOTS = ".snakemake/gpu-slots"
 REFERENCE_VARIANTS = ["oracle", "largest", "random"]
 # The backend whose maps are planted on the GT boxes (checks the chain; no weights).
 ORACLE = "attention-oracle"
+
+# Every table cell `run` selects (run.datasets x models x variants, and run.experiments' sweeps
+# and grids), and the grounding jobs they make: one per (dataset, model, setting).
+try:
+    CELLS = experiments.cells(config)
+except ValueError as exc:
+    raise WorkflowError(f"params: {exc}") from None
+GROUPS = experiments.groups(CELLS)
+SETTING_RE = r"(@[^/]+)?"
+VARIANT_RE = "|".join(re.escape(v) for v in KNOWN_VARIANTS)
+MODEL_RE = "|".join(re.escape(m) for m in config["models"])
+
+
+def cell_datasets():
+    """The datasets of every cell, in order (run.datasets first)."""
+    return list(dict.fromkeys(c.dataset for c in CELLS))
+
+
+def setting_args(wildcards):
+    """The sweep point of a path as `--set KEY=VALUE` arguments ("" at the defaults)."""
+    setting = experiments.setting_of(CELLS, wildcards.setting) if wildcards.setting else ()
+    return " ".join(f"--set {o}" for o in experiments.overrides(setting))
+
+
+def group_variants(wildcards):
+    """The variants one grounding job runs: those of its (dataset, model, setting) cells."""
+    key = (wildcards.dataset, wildcards.model, wildcards.setting)
+    if key not in GROUPS:
+        raise WorkflowError(f"no cell of run/experiments grounds {key}")
+    return ",".join(GROUPS[key])
 
 
 def section(*names):
@@ -90,18 +126,31 @@ def n_shards(wildcards):
 
 
 def ground_inputs(wildcards):
+    setting = dict(experiments.setting_of(CELLS, wildcards.setting) if wildcards.setting else ())
+    tracker = setting.get("proposals.tracker")  # a tracker sweep: that tracker's proposals
     return {
         "samples": f"results/samples/{wildcards.dataset}.jsonl",
         "frames": f"results/frames/{wildcards.dataset}/manifest.json",
-        "proposals": proposals_manifest(wildcards.dataset),
+        "proposals": (
+            f"results/proposals/{wildcards.dataset}/{tracker}/manifest.json"
+            if tracker
+            else proposals_manifest(wildcards.dataset)
+        ),
         "decompositions": f"results/decompositions/{wildcards.dataset}.jsonl",
         "checkpoint": model_inputs(wildcards),
     }
 
 
+def grounding_dir(wildcards):
+    return f"results/grounding/{wildcards.dataset}/{wildcards.model}{wildcards.setting}"
+
+
 def ground_shard_files(wildcards):
-    """The shard manifests a merge assembles (none when the dataset is one job)."""
-    return _shard_files(wildcards, f"results/grounding/{wildcards.dataset}/{wildcards.model}")
+    """The shard manifests a variant's predictions are assembled from (one when the dataset
+    is one job: grounding always runs as shard jobs, so a variant never waits for the others'
+    merge)."""
+    n = n_shards(wildcards)
+    return [f"{grounding_dir(wildcards)}/shards/{i}-of-{n}.json" for i in range(n)]
 
 
 def probe_shard_files(wildcards):
@@ -117,18 +166,17 @@ def _shard_files(wildcards, folder):
     return [] if n == 1 else [f"{folder}/shards/{i}-of-{n}.json" for i in range(n)]
 
 
+def all_predictions():
+    return [f"results/predictions/{c.dataset}/{c.model}/{c.name}.json" for c in CELLS]
+
+
 def all_metrics(protocol):
     reference = [
         f"results/metrics/{d}/reference/{v}/{protocol}.json"
-        for d in config["run"]["datasets"]
+        for d in cell_datasets()
         for v in REFERENCE_VARIANTS
     ]
-    grounded = [
-        f"results/metrics/{d}/{m}/{v}/{protocol}.json"
-        for d in config["run"]["datasets"]
-        for m in config["run"]["models"]
-        for v in config["run"]["variants"]
-    ]
+    grounded = [f"results/metrics/{c.dataset}/{c.model}/{c.name}/{protocol}.json" for c in CELLS]
     return reference + grounded
 
 
@@ -163,7 +211,9 @@ def attention_source(wildcards):
     or, for the proposal-only reference predictors, the attention probe of the first MLLM."""
     if wildcards.backend == "reference":
         return f"results/attention/{wildcards.dataset}/{mllm_models()[0]}/manifest.json"
-    return f"results/grounding/{wildcards.dataset}/{wildcards.backend}/{wildcards.variant}/manifest.json"
+    variant, at, point = wildcards.variant.partition("@")
+    folder = f"results/grounding/{wildcards.dataset}/{wildcards.backend}{at}{point}"
+    return f"{folder}/{variant}/manifest.json"
 
 
 def attention_map(wildcards, input):

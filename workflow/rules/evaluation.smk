@@ -28,39 +28,42 @@ rule predict_reference:
         "--out {output.predictions} --log-file {log}"
 
 
-# One job per dataset x model grounds every variant of `run.variants`: the stages they share
-# (the video's features, the p = 0 maps, each tuned prompt) are computed once, and the results
-# equal separate runs (tests/workflow). With `datasets.<name>.shards: N` > 1 that work runs as N
-# GPU jobs (ground_shard, each over a stable subset of the videos: zstvg.shards), and `ground`
-# only assembles their records (CPU, seconds); a killed shard reruns alone and resumes per
-# sample.
+# Grounding runs per (dataset, model, setting): one GPU job per shard of the videos
+# (`datasets.<name>.shards`, 1 by default) grounds every variant of that group's cells, sharing
+# what they have in common (the video's features, the p = 0 maps, each tuned prompt; results
+# equal separate runs, tests/workflow); `ground` then assembles one variant's predictions from
+# the shards' records (CPU, seconds, computes nothing). A killed shard reruns alone and resumes
+# per sample; a new sweep point adds its own jobs and leaves the others' outputs as they were.
 rule ground_shard:
     input:
         unpack(ground_inputs),
     output:
-        shard="results/grounding/{dataset}/{model}/shards/{shard}-of-{n}.json",
+        shard="results/grounding/{dataset}/{model}{setting}/shards/{shard}-of-{n}.json",
     wildcard_constraints:
-        model="|".join(re.escape(m) for m in config["models"]),
+        model=MODEL_RE,
+        setting=SETTING_RE,
         shard=r"\d+",
         n=r"\d+",
     params:
         params_file=PARAMS_FILE,
         gpu_slots=GPU_SLOTS,
+        # a function: the sub-query template's "{description}" is not a wildcard
         cfg=lambda w: section("ground", "mllm", "models", "seed"),
-        variants=",".join(config["run"]["variants"]),
-        out=lambda w: f"results/grounding/{w.dataset}/{w.model}",
+        sets=setting_args,
+        variants=group_variants,
+        out=grounding_dir,
     resources:
         gpu=1,
         mem_mb=64000,
         runtime=720,
     log:
-        "results/logs/{dataset}/ground_{model}_{shard}-of-{n}.log",
+        "results/logs/{dataset}/ground_{model}{setting}_{shard}-of-{n}.log",
     benchmark:
-        "results/benchmarks/{dataset}/ground_{model}_{shard}-of-{n}.tsv"
+        "results/benchmarks/{dataset}/ground_{model}{setting}_{shard}-of-{n}.tsv"
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg ground --params {params.params_file} --claim-gpu {params.gpu_slots} "
+        "zstvg ground --params {params.params_file} {params.sets} --claim-gpu {params.gpu_slots} "
         "--samples {input.samples} --frames {input.frames} --proposals {input.proposals} "
         "--decompositions {input.decompositions} --model {wildcards.model} "
         "--variants '{params.variants}' --out {params.out} "
@@ -72,42 +75,31 @@ rule ground:
         unpack(ground_inputs),
         shards=ground_shard_files,
     output:
-        predictions=expand(
-            "results/predictions/{{dataset}}/{{model}}/{variant}.json",
-            variant=config["run"]["variants"],
-        ),
-        manifests=expand(
-            "results/grounding/{{dataset}}/{{model}}/{variant}/manifest.json",
-            variant=config["run"]["variants"],
-        ),
+        predictions="results/predictions/{dataset}/{model}/{variant}{setting}.json",
+        manifest="results/grounding/{dataset}/{model}{setting}/{variant}/manifest.json",
     wildcard_constraints:
-        model="|".join(re.escape(m) for m in config["models"]),
+        model=MODEL_RE,
+        variant=VARIANT_RE,
+        setting=SETTING_RE,
     params:
         params_file=PARAMS_FILE,
-        # the GPU slot for the one-job run; none for a merge of shards
-        claim=lambda w: "" if n_shards(w) > 1 else f"--claim-gpu {GPU_SLOTS}",
-        merge=lambda w: f"--merge {n_shards(w)}" if n_shards(w) > 1 else "",
-        # a function: the sub-query template's "{description}" is not a wildcard
         cfg=lambda w: section("ground", "mllm", "models", "seed"),
-        variants=",".join(config["run"]["variants"]),
-        out=lambda w: f"results/grounding/{w.dataset}/{w.model}",
-        predictions=lambda w: f"results/predictions/{w.dataset}/{w.model}",
+        sets=setting_args,
+        merge=n_shards,
+        out=grounding_dir,
     resources:
-        gpu=lambda w: 0 if n_shards(w) > 1 else 1,
-        mem_mb=lambda w: 4000 if n_shards(w) > 1 else 64000,
-        runtime=lambda w: 30 if n_shards(w) > 1 else 720,
+        mem_mb=4000,
+        runtime=30,
     log:
-        "results/logs/{dataset}/ground_{model}.log",
-    benchmark:
-        "results/benchmarks/{dataset}/ground_{model}.tsv"
+        "results/logs/{dataset}/ground_{model}{setting}_{variant}.log",
     conda:
-        "../../envs/gpu.yaml"
+        "../../envs/cpu.yaml"
     shell:
-        "zstvg ground --params {params.params_file} {params.claim} --samples {input.samples} "
+        "zstvg ground --params {params.params_file} {params.sets} --samples {input.samples} "
         "--frames {input.frames} --proposals {input.proposals} "
         "--decompositions {input.decompositions} --model {wildcards.model} "
-        "--variants '{params.variants}' --out {params.out} "
-        "--predictions-dir {params.predictions} {params.merge} --log-file {log}"
+        "--variants '{wildcards.variant}' --out {params.out} "
+        "--predictions {output.predictions} --merge {params.merge} --log-file {log}"
 
 
 rule evaluate:
@@ -142,6 +134,8 @@ rule tables:
         table1="results/tables/{protocol}/table1.md",
         table2="results/tables/{protocol}/table2.md",
         table3="results/tables/{protocol}/table3.md",
+        table7="results/tables/{protocol}/table7.md",
+        sweeps="results/tables/{protocol}/sweeps.md",
         cells="results/tables/{protocol}/metrics.json",
         csv1=report(
             "results/tables/{protocol}/table1.csv",

@@ -11,6 +11,8 @@ Every metrics file carries ``protocol``, ``dataset``, ``backend`` and ``variant`
 - Table 3: the tuning objectives (``TUNING_VARIANTS``), same layout.
 - Sweeps (Fig. 6): a variant written ``<variant>@<param>=<value>`` is one point of the sweep over
   ``param`` (frames, top-K, tracker); one row per point.
+- Table 7: points ``<variant>@lr=<a>,n_steps=<b>`` of the learning rate x iterations grid; rows
+  learning rate, columns iterations (zstvg.experiments writes these names).
 
 Numbers are shown in percent with one decimal, as the paper prints them. With the reference
 (``resources/paper_reference.yaml``) a row of ours that the paper also reports is followed by the
@@ -58,7 +60,8 @@ class Result:
     protocol: str
     backend: str
     variant: str
-    sweep: tuple[str, str] | None  # (param, value) for "<variant>@<param>=<value>"
+    # ((param, value), ...) for "<variant>@<param>=<value>[,<param>=<value>]"; None at defaults
+    sweep: tuple[tuple[str, str], ...] | None
     columns: Mapping[str, Mapping[str, float | None]]
 
 
@@ -81,12 +84,12 @@ def parse_result(path: str, m: Mapping[str, Any]) -> Result:
     sweep = None
     if "@" in variant:
         variant, point = variant.split("@", 1)
-        if "=" not in point:
+        pairs = [item.partition("=") for item in point.split(",")]
+        if any(not sep or not param for param, sep, _ in pairs):
             raise InputError(
-                f"{path}: variant {m['variant']!r}: expected <variant>@<param>=<value>"
+                f"{path}: variant {m['variant']!r}: expected <variant>@<param>=<value>[,...]"
             )
-        param, value = point.split("=", 1)
-        sweep = (param, value)
+        sweep = tuple((param, value) for param, _, value in pairs)
     return Result(path, str(m["protocol"]), str(m["backend"]), variant, sweep, columns)
 
 
@@ -212,9 +215,9 @@ def sweeps(results: Sequence[Result]) -> Any:
 
     records = []
     for r in results:
-        if r.sweep is None:
+        if r.sweep is None or len(r.sweep) != 1:  # grids have their own table
             continue
-        param, value = r.sweep
+        ((param, value),) = r.sweep
         for d, mm in r.columns.items():
             records.append(
                 {
@@ -237,6 +240,35 @@ def sweeps(results: Sequence[Result]) -> Any:
     return df
 
 
+GRID_PARAMS = ("lr", "n_steps")
+
+
+def table7(results: Sequence[Result]) -> Any:
+    """Table 7: m_vIoU (%) per learning rate (rows) x LRA iterations (columns), one row group
+    per (backend, dataset, variant)."""
+    import pandas as pd
+
+    records = []
+    for r in results:
+        point = dict(r.sweep or ())
+        if set(point) != set(GRID_PARAMS):
+            continue
+        for d, mm in r.columns.items():
+            records.append({
+                "backend": r.backend, "dataset": DATASET_LABELS.get(d, d), "variant": r.variant,
+                "lr": float(point["lr"]), "N": int(point["n_steps"]),
+                "m_vIoU": _pct(mm.get("m_vIoU")),
+            })  # fmt: skip
+    if not records:
+        return pd.DataFrame(columns=["backend", "dataset", "variant", "lr"])
+    df = pd.DataFrame.from_records(records)
+    wide = df.pivot_table(
+        index=["backend", "dataset", "variant", "lr"], columns="N", values="m_vIoU", sort=True
+    )
+    wide.columns = [f"N={n} m_vIoU" for n in wide.columns]
+    return wide.reset_index()
+
+
 def build_tables(
     results: Sequence[Result],
     reference: Mapping[str, Any] | None,
@@ -257,6 +289,7 @@ def build_tables(
         "table3": variant_table(
             chosen, TUNING_VARIANTS, ablation_dataset, (ref or {}).get("table3")
         ),
+        "table7": table7(chosen),
         "sweeps": sweeps(chosen),
     }
 

@@ -92,6 +92,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
         f"{args.protocol} protocol.{src}",
         "table3": f"Table 3: tuning objectives on {args.ablation_dataset} (%), "
         f"{args.protocol} protocol.",
+        "table7": f"Table 7: m_vIoU (%) per LRA learning rate and iterations N, "
+        f"{args.protocol} protocol.",
         "sweeps": f"Fig. 6 sweeps (%), {args.protocol} protocol.",
     }
     out = Path(args.out)
@@ -101,7 +103,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
     cells: dict[str, dict[str, Any]] = {}
     for r in results:
         if r.protocol == args.protocol:
-            key = f"{r.backend}/{r.variant}" + (f"@{r.sweep[0]}={r.sweep[1]}" if r.sweep else "")
+            point = ",".join(f"{k}={v}" for k, v in r.sweep or ())
+            key = f"{r.backend}/{r.variant}" + (f"@{point}" if point else "")
             cells.setdefault(key, {}).update({
                 c: {k: v for k, v in m.items()
                     if isinstance(v, (int, float)) and not isinstance(v, bool)}

@@ -140,7 +140,6 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_provenance,
     )
     from zstvg.mllm import model_config
-    from zstvg.predictions import write_predictions
     from zstvg.proposals.store import ProposalStore
     from zstvg.queries.schema import read_decompositions
     from zstvg.shards import parse_shard, samples_in_shard, shard_path
@@ -157,24 +156,32 @@ def run(args: argparse.Namespace, params: Params) -> int:
     except ValueError as exc:
         raise InputError(f"--variants: {exc}") from None
     single = args.variant is not None
-    if not single and args.predictions:
+    if args.predictions and len(variants) > 1:
         raise InputError("--predictions names one file: use --predictions-dir with --variants")
     samples = select_samples(read_samples(args.samples), args.sample_ids, args.samples)
     shard = parse_shard(args.shard) if args.shard else None
     if shard and args.merge is not None:
         raise InputError("--shard runs one shard, --merge assembles them: give one of them")
     samples = samples_in_shard(samples, shard)
-    store = FrameStore(args.frames)
-    proposals = ProposalStore(args.proposals)
-    decompositions = read_decompositions(args.decompositions)
     out = Path(args.out)
     # one variant: --out is its folder; several: one sub-folder per variant
     folders = {v.name: out if single else out / v.name for v in variants}
     for folder in folders.values():
         (folder / "records").mkdir(parents=True, exist_ok=True)
+    if args.merge is not None:
+        preds, entries, job_calls, provenance = _merge(args, samples, variants, folders)
+        _write_outputs(args, params, model_cfg, variants, folders, preds, entries, job_calls,
+                       provenance)  # fmt: skip
+        print(f"ground --merge {args.merge} ({', '.join(v.name for v in variants)}; "
+              f"{args.model}): {len(samples)} samples -> {out}")  # fmt: skip
+        return 0
+    store = FrameStore(args.frames)
+    proposals = ProposalStore(args.proposals)
+    decompositions = read_decompositions(args.decompositions)
+    # the last run's checkpoint fingerprint: unchanged files are not hashed again
+    earlier = shard_path(out, *shard) if shard else folders[variants[0].name] / MANIFEST
     try:
-        first = folders[variants[0].name] / MANIFEST
-        known = read_json(provenance_path(first)).get("checkpoint_fingerprint")
+        known = read_json(provenance_path(earlier)).get("checkpoint_fingerprint")
     except (InputError, AttributeError):
         known = None
     checkpoint_fp = (
@@ -199,6 +206,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     proposal_sha: dict[str, str] = {}
     preds: dict[str, dict[str, Prediction]] = {v.name: {} for v in variants}
     entries: dict[str, dict[str, dict[str, Any]]] = {v.name: {} for v in variants}
+    jobs_of: dict[str, dict[str, str]] = {v.name: {} for v in variants}  # what a merge reads
     n_reused = 0
     job_calls: dict[str, float] = {"forwards": 0, "backwards": 0, "forward_equivalents": 0.0}
     from tqdm import tqdm
@@ -230,15 +238,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
             "decomposition": dec.to_json() if dec is not None else None,
         }
         jobs = {v.name: sha256_json({**inputs_job, "variant": v.to_json()}) for v in variants}
+        for name, job in jobs.items():
+            jobs_of[name][sid] = job
         todo = []
         for v in variants:
-            merging = args.merge is not None
-            previous = _finished(paths[v.name], jobs[v.name], failed_too=merging)
-            if previous is None and merging:
-                reason = f"{STEP}: no record of this job (its shard did not finish)"
-                preds[v.name][sid] = Prediction(sid, None, error=reason)
-                entries[v.name][sid] = {"status": "failed", "step": STEP, "error": reason}
-                continue
+            previous = _finished(paths[v.name], jobs[v.name])
             if previous is None:
                 todo.append(v)
                 continue
@@ -311,6 +315,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
             "step": STEP, "model": args.model, "shard": args.shard,
             "n_samples": len(samples), "job": {"llm_calls": job_calls},
             "variants": {v.name: entries[v.name] for v in variants},
+            "jobs": jobs_of,
         })  # fmt: skip
         write_provenance(shard_file, **provenance)
         print(f"ground shard {args.shard} ({', '.join(v.name for v in variants)}; {args.model}):"
@@ -318,17 +323,97 @@ def run(args: argparse.Namespace, params: Params) -> int:
               f"{time.perf_counter() - started:.1f} s -> {shard_file}")  # fmt: skip
         print_failures(all_failed, shard_file)
         return 0
-    if args.merge is not None:  # the LLM calls are those of the shard jobs
-        for i in range(args.merge):
-            f = shard_path(out, i, args.merge)
-            if f.is_file():
-                calls = read_json(f)["job"]["llm_calls"]
-                job_calls = {k: round(job_calls[k] + calls[k], 4) for k in job_calls}
+    _write_outputs(args, params, model_cfg, variants, folders, preds, entries, job_calls,
+                   provenance)  # fmt: skip
+    print(
+        f"ground ({', '.join(v.name for v in variants)}; {args.model}: {model_cfg.backend}): "
+        f"{len(samples)} samples, {len(all_failed)} failed, {n_reused} already done, "
+        f"{job_calls['forwards']} LLM forwards + {job_calls['backwards']} backwards, in "
+        f"{time.perf_counter() - started:.1f} s -> {out}"
+    )
+    print_failures(all_failed, out)
+    return 0
+
+
+def _merge(
+    args: argparse.Namespace, samples: list[Any], variants: list[Any], folders: dict[str, Path]
+) -> tuple[dict, dict, dict[str, float], dict[str, Any]]:
+    """Assemble what the shard jobs wrote, computing nothing: each shard manifest names, per
+    variant and sample, the job hash its record must carry, so the merge needs neither the
+    model nor its checkpoint (a 15 GB tree is never re-hashed) nor the proposals. A sample its
+    shard never wrote, or whose record is not that job's, fails, named."""
+    from zstvg.io import provenance_path, read_json
+    from zstvg.shards import shard_path
+    from zstvg.structures import Prediction
+    from zstvg.video.store import video_dir_name
+
+    out = Path(args.out)
+    job_calls: dict[str, float] = {"forwards": 0, "backwards": 0, "forward_equivalents": 0.0}
+    written: dict[str, dict[str, tuple[dict[str, Any], str | None]]] = {
+        v.name: {} for v in variants
+    }
+    provenance: dict[str, Any] = {}
+    for i in range(args.merge):
+        f = shard_path(out, i, args.merge)
+        if not f.is_file():
+            log.warning("%s: missing: its samples fail", f)
+            continue
+        shard = read_json(f)
+        calls = shard["job"]["llm_calls"]
+        job_calls = {k: round(job_calls[k] + calls[k], 4) for k in job_calls}
+        for v in variants:
+            jobs = shard.get("jobs", {}).get(v.name, {})
+            for sid, entry in shard["variants"].get(v.name, {}).items():
+                written[v.name][sid] = (entry, jobs.get(sid))
+        if not provenance:
+            provenance = read_json(provenance_path(f))
+    # what the shard jobs recorded, less what write_provenance derives again
+    for derived in ("output", "zstvg_version", "params_sha256"):
+        provenance.pop(derived, None)
+    preds: dict[str, dict[str, Any]] = {v.name: {} for v in variants}
+    entries: dict[str, dict[str, dict[str, Any]]] = {v.name: {} for v in variants}
+    for v in variants:
+        for sample in samples:
+            sid = sample.sample_id
+            entry, job = written[v.name].get(sid, (None, None))
+            record = None
+            if job is not None:
+                path = folders[v.name] / "records" / f"{video_dir_name(sid)}.json"
+                record = _finished(path, job, failed_too=True)
+            if record is not None:
+                preds[v.name][sid] = Prediction.from_json(sid, record["prediction"])
+                entries[v.name][sid] = _entry(record)
+            elif entry is not None and job is None:  # failed upstream: carried as it is
+                preds[v.name][sid] = Prediction(sid, None, error=entry["error"])
+                entries[v.name][sid] = entry
+            else:
+                reason = f"{STEP}: no record of this job (its shard did not finish)"
+                preds[v.name][sid] = Prediction(sid, None, error=reason)
+                entries[v.name][sid] = {"status": "failed", "step": STEP, "error": reason}
+    return preds, entries, job_calls, provenance
+
+
+def _write_outputs(
+    args: argparse.Namespace,
+    params: Params,
+    model_cfg: Any,
+    variants: list[Any],
+    folders: dict[str, Path],
+    preds: dict[str, dict[str, Any]],
+    entries: dict[str, dict[str, dict[str, Any]]],
+    job_calls: dict[str, float],
+    provenance: dict[str, Any],
+) -> None:
+    """Each variant's predictions file and manifest, with their provenance."""
+    from zstvg.io import write_json, write_provenance
+    from zstvg.predictions import write_predictions
+
+    single = args.variant is not None
     for v in variants:
         folder = folders[v.name]
-        if single:
-            path = Path(args.predictions) if args.predictions else folder / "predictions.json"
-        elif args.predictions_dir:
+        if args.predictions:
+            path = Path(args.predictions)
+        elif args.predictions_dir and not single:
             path = Path(args.predictions_dir) / f"{v.name}.json"
         else:
             path = folder / "predictions.json"
@@ -338,20 +423,14 @@ def run(args: argparse.Namespace, params: Params) -> int:
             "step": STEP, "model": args.model, "backend": model_cfg.backend,
             "variant": v.name, "preset": params.preset, "n_samples": len(entries[v.name]),
             "n_failed": len(failed),
-            # the LLM calls this job made (shared across its variants; reused samples: 0)
+            # the LLM calls of the job(s) that grounded it (shared across its variants;
+            # reused samples: 0)
             "job": {"variants": [x.name for x in variants], "llm_calls": job_calls},
             "samples": entries[v.name],
         })  # fmt: skip
-        write_provenance(folder / MANIFEST, **provenance, variant=v.name)
-        write_provenance(path, **provenance, variant=v.name)
-    print(
-        f"ground ({', '.join(v.name for v in variants)}; {args.model}: {model_cfg.backend}): "
-        f"{len(samples)} samples, {len(all_failed)} failed, {n_reused} already done, "
-        f"{job_calls['forwards']} LLM forwards + {job_calls['backwards']} backwards, in "
-        f"{time.perf_counter() - started:.1f} s -> {out}"
-    )
-    print_failures(all_failed, out)
-    return 0
+        prov = {k: val for k, val in provenance.items() if k != "variant"}
+        write_provenance(folder / MANIFEST, **prov, variant=v.name)
+        write_provenance(path, **prov, variant=v.name)
 
 
 def _build_engine(params: Params, model_cfg: Any) -> Any:
