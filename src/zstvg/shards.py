@@ -10,6 +10,7 @@ share its low bits and would all land in one shard of two.)
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,3 +54,31 @@ def samples_in_shard(samples: Sequence[T], shard: tuple[int, int] | None) -> lis
 def shard_path(out_dir: str | Path, index: int, n_shards: int) -> Path:
     """Where a shard job writes its manifest: ``<out>/shards/I-of-N.json``."""
     return Path(out_dir) / "shards" / f"{shard_name(index, n_shards)}.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser, writes: str, merges: str | None) -> None:
+    """``--shard I/N`` (and ``--merge N`` where the step has a merge) of one command.
+
+    ``writes``: what a shard job writes beside ``<out>/shards/I-of-N.json``; ``merges``: what
+    the merge assembles (None: the step's plain run resumes the shards instead).
+    """
+    parser.add_argument(
+        "--shard", default=None, metavar="I/N",
+        help=f"only the videos in shard I of N (zstvg.shards): {writes} and "
+        "<out>/shards/I-of-N.json",
+    )  # fmt: skip
+    if merges is not None:
+        parser.add_argument(
+            "--merge", type=int, default=None, metavar="N",
+            help=f"compute nothing: {merges} from what the N shard jobs wrote; an item no "
+            "shard wrote fails, named",
+        )  # fmt: skip
+
+
+def from_args(args: argparse.Namespace) -> tuple[int, int] | None:
+    """The shard (I, N) a command runs, or None; ``--shard`` and ``--merge`` exclude each
+    other."""
+    shard = parse_shard(args.shard) if args.shard else None
+    if shard and getattr(args, "merge", None) is not None:
+        raise InputError("--shard runs one shard, --merge assembles them: give one of them")
+    return shard

@@ -146,6 +146,21 @@ def test_ground_is_deterministic_on_cpu_and_resumes(demo_dir, tmp_path):
     assert "2 samples, 0 failed, 2 already done" in again.stdout
 
 
+def test_a_tuning_setting_recomputes_only_the_variants_that_tune(demo_dir, tmp_path):
+    args = ["--model", "attention-oracle", "--variants", "gti,gti+spatial"]
+    cmd = ["zstvg", "ground", "--samples", "results/samples/synthetic.jsonl", "--frames",
+           "results/frames/synthetic/manifest.json", "--proposals",
+           "results/proposals/synthetic/released/manifest.json", "--decompositions",
+           "results/decompositions/synthetic.jsonl", *args,
+           "--out", str(tmp_path / "g")]  # fmt: skip
+    run(cmd, demo_dir)
+    gti = (tmp_path / "g/gti/predictions.json").read_bytes()
+    again = run([*cmd, "--set", "ground.lr=2.0"], demo_dir)
+    # 2 samples x 2 variants: gti never reads the learning rate, so its 2 records stand
+    assert "2 samples, 0 failed, 2 already done" in again.stdout
+    assert (tmp_path / "g/gti/predictions.json").read_bytes() == gti
+
+
 @pytest.mark.parametrize("variant", ["gti", "gti+dsth", "full", "fixed-token"])
 def test_one_multi_variant_job_equals_separate_runs(demo_dir, tmp_path, variant):
     """The workflow grounds all variants in one job (shared stages); each file must equal a

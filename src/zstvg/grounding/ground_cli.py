@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from zstvg import shards
 from zstvg.config import Params
 
 log = logging.getLogger(__name__)
@@ -67,16 +68,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sample-id", action="append", default=[], dest="sample_ids", metavar="ID",
         help="only these samples (repeatable)",
     )  # fmt: skip
-    parser.add_argument(
-        "--shard", default=None, metavar="I/N",
-        help="only the samples of the videos in shard I of N (zstvg.shards); writes their "
-        "records and <out>/shards/I-of-N.json (per variant folder), not the predictions",
-    )  # fmt: skip
-    parser.add_argument(
-        "--merge", type=int, default=None, metavar="N",
-        help="compute nothing: assemble predictions and manifests from the records the N "
-        "shard jobs wrote; a sample without a record of this job fails, named",
-    )  # fmt: skip
+    shards.add_arguments(
+        parser, "their samples' records (per variant folder)", merges="predictions and manifests"
+    )
+
+
+# The LRA's own settings: a variant that tunes nothing never reads them, so its records (and its
+# job hash) stay valid when they change; only the tuned variants of a job are recomputed.
+LRA_KEYS = ("lr", "n_steps", "beta", "neutral_contrast", "gradient_checkpointing")
+
+
+def variant_ground_params(params: Params, variant: Any) -> dict[str, Any]:
+    """The ``ground`` settings one variant's result depends on."""
+    section = params.section("ground")
+    if variant.tunes:
+        return section
+    return {k: v for k, v in section.items() if k not in LRA_KEYS}
 
 
 def mllm_frames(proposal_frames: list[int], clip_span: tuple[int, int], n: int) -> list[int]:
@@ -142,7 +149,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.mllm import model_config
     from zstvg.proposals.store import ProposalStore
     from zstvg.queries.schema import read_decompositions
-    from zstvg.shards import parse_shard, samples_in_shard, shard_path
+    from zstvg.shards import samples_in_shard, shard_path
     from zstvg.structures import Prediction, Status, first_failure
     from zstvg.video.store import FrameStore, video_dir_name
 
@@ -159,9 +166,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     if args.predictions and len(variants) > 1:
         raise InputError("--predictions names one file: use --predictions-dir with --variants")
     samples = select_samples(read_samples(args.samples), args.sample_ids, args.samples)
-    shard = parse_shard(args.shard) if args.shard else None
-    if shard and args.merge is not None:
-        raise InputError("--shard runs one shard, --merge assembles them: give one of them")
+    shard = shards.from_args(args)
     samples = samples_in_shard(samples, shard)
     out = Path(args.out)
     # one variant: --out is its folder; several: one sub-folder per variant
@@ -190,7 +195,6 @@ def run(args: argparse.Namespace, params: Params) -> int:
         else None  # a hub id: its revision is its identity
     )
     base_job = {
-        "ground": params.section("ground"),
         "mllm": params.section("mllm"),
         "model": {"backend": model_cfg.backend, "checkpoint": model_cfg.checkpoint},
         "checkpoint_sha256": checkpoint_fp["sha256"] if checkpoint_fp else None,
@@ -237,7 +241,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
             "proposals_sha256": proposal_sha[sample.video_id],
             "decomposition": dec.to_json() if dec is not None else None,
         }
-        jobs = {v.name: sha256_json({**inputs_job, "variant": v.to_json()}) for v in variants}
+        jobs = {
+            v.name: sha256_json({**inputs_job, "ground": variant_ground_params(params, v),
+                                 "variant": v.to_json()})
+            for v in variants
+        }  # fmt: skip
         for name, job in jobs.items():
             jobs_of[name][sid] = job
         todo = []
@@ -296,7 +304,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
     provenance = dict(
         step=STEP,
-        params={k: base_job[k] for k in ("ground", "mllm", "seed")},
+        params={
+            "ground": params.section("ground"),
+            "mllm": base_job["mllm"],
+            "seed": base_job["seed"],
+        },  # fmt: skip
         preset=params.preset,
         model=args.model,
         backend=model_cfg.backend,

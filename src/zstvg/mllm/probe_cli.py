@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from zstvg import shards
 from zstvg.config import Params
 
 log = logging.getLogger(__name__)
@@ -62,15 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output folder: <name>.npz, <name>.attn.npy and <name>.json per sample + "
         "manifest.json; a rerun reuses every sample whose record has this job's hash",
     )
-    parser.add_argument(
-        "--shard", default=None, metavar="I/N",
-        help="only the samples of the videos in shard I of N (zstvg.shards); writes their "
-        "files and <out>/shards/I-of-N.json, not the manifest",
-    )  # fmt: skip
-    parser.add_argument(
-        "--merge", type=int, default=None, metavar="N",
-        help="compute nothing: write the manifest from the records of the N shard jobs",
-    )  # fmt: skip
+    shards.add_arguments(parser, "their samples' files", merges="the manifest")
 
 
 def probe_sample(
@@ -111,15 +104,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_provenance,
     )
     from zstvg.mllm import load_model, model_config
-    from zstvg.shards import parse_shard, samples_in_shard, shard_path
+    from zstvg.shards import samples_in_shard, shard_path
     from zstvg.structures import first_failure
     from zstvg.video.store import FrameStore, video_dir_name
 
     model_cfg = model_config(params, args.model)
     samples = select_samples(read_samples(args.samples), args.sample_ids, args.samples)
-    shard = parse_shard(args.shard) if args.shard else None
-    if shard and args.merge is not None:
-        raise InputError("--shard runs one shard, --merge assembles them: give one of them")
+    shard = shards.from_args(args)
     samples = samples_in_shard(samples, shard)
     store = FrameStore(args.frames)
     out = Path(args.out)

@@ -27,11 +27,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from zstvg import shards
 from zstvg.config import Params, ProposalsConfig
 from zstvg.failures import print_failures
 from zstvg.io import InputError, read_json, sha256_json, write_json, write_provenance
 from zstvg.proposals.frames import FrameSource, JpegFrames
-from zstvg.shards import parse_shard, shard_of, shard_path
+from zstvg.shards import shard_of, shard_path
 from zstvg.structures import Track
 from zstvg.video.store import FrameStore
 
@@ -143,15 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="detector prompt when a sample has no target class "
         "(default: person, the HC-STVG target)",
     )
-    parser.add_argument(
-        "--shard", default=None, metavar="I/N",
-        help="only the videos in shard I of N (zstvg.shards); writes their files and "
-        "<out>/shards/I-of-N.json, not the manifest",
-    )  # fmt: skip
-    parser.add_argument(
-        "--merge", type=int, default=None, metavar="N",
-        help="compute nothing: write the manifest from the files of the N shard jobs",
-    )  # fmt: skip
+    shards.add_arguments(parser, "their proposal files", merges="the manifest")
 
 
 def _load_inputs(
@@ -230,9 +223,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         if unknown:
             raise InputError(f"--video-id {', '.join(unknown)}: not in {args.samples}")
         by_video = {v: by_video[v] for v in args.video_ids}
-    shard = parse_shard(args.shard) if args.shard else None
-    if shard and args.merge is not None:
-        raise InputError("--shard runs one shard, --merge assembles them: give one of them")
+    shard = shards.from_args(args)
     if shard:
         by_video = {v: s for v, s in by_video.items() if shard_of(v, shard[1]) == shard[0]}
     out = Path(args.out)

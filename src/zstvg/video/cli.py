@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zstvg import shards
 from zstvg.config import FramesConfig, Params
 from zstvg.data.samples_file import read_sample_rows
 from zstvg.failures import print_failures
@@ -44,7 +45,7 @@ from zstvg.io import (
     write_json,
     write_provenance,
 )
-from zstvg.shards import parse_shard, shard_of, shard_path
+from zstvg.shards import shard_of, shard_path
 from zstvg.video.store import STEP, frame_path, video_dir_name
 
 log = logging.getLogger(__name__)
@@ -80,12 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="videos decoded in parallel, one process each (default: min(4, CPU count)); "
         "each decoder also uses FFmpeg threads",
     )
-    parser.add_argument(
-        "--shard", default=None, metavar="I/N",
-        help="only the videos in shard I of N (zstvg.shards): their frames and "
-        "<out dir>/shards/I-of-N.json; the run without --shard after the N shards resumes "
-        "every video (a stat each) and writes the manifest",
-    )  # fmt: skip
+    # no merge: the run without --shard after the N shards resumes every video (a stat each)
+    # and writes the manifest
+    shards.add_arguments(parser, "their frames", merges=None)
 
 
 @dataclass
@@ -508,7 +506,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         raise InputError(f"--workers: got {args.workers}; expected at least 1")
     rows = read_sample_rows(samples_path)
     jobs = _plan(rows, manifest_path.parent, samples_path)
-    shard = parse_shard(args.shard) if args.shard else None
+    shard = shards.from_args(args)
     if shard:
         jobs = [j for j in jobs if shard_of(j.video_id, shard[1]) == shard[0]]
         rows = [r for r in rows if shard_of(str(r["video_id"]), shard[1]) == shard[0]]
