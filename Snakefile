@@ -79,7 +79,7 @@ rule phase_decompositions:
 
 rule phase_proposals:
     input:
-        [proposals_manifest(d) for d in DATASETS],
+        all_proposals(),
 
 
 rule phase_checkpoints:

@@ -166,6 +166,16 @@ def _shard_files(wildcards, folder):
     return [] if n == 1 else [f"{folder}/shards/{i}-of-{n}.json" for i in range(n)]
 
 
+def all_proposals():
+    """Every proposals manifest a cell grounds on: each dataset's, and a tracker sweep's."""
+    found = {proposals_manifest(d): None for d in cell_datasets()}
+    for c in CELLS:
+        tracker = dict(c.setting).get("proposals.tracker")
+        if tracker:
+            found[f"results/proposals/{c.dataset}/{tracker}/manifest.json"] = None
+    return list(found)
+
+
 def all_predictions():
     return [f"results/predictions/{c.dataset}/{c.model}/{c.name}.json" for c in CELLS]
 
