@@ -44,4 +44,5 @@ def test_editing_one_sweep_reruns_only_its_new_points(one_cell):
     dry = run(["snakemake", "-n", "--cores", "1", *targets], one_cell).stdout
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", dry, flags=re.M))
     assert jobs["ground_shard"] == jobs["ground"] == jobs["evaluate"] == "1"
-    assert "k_frames=5" in dry and "k_frames=3" not in dry  # the built cell stays as it is
+    # the built cell stays as it is: no job of its setting
+    assert "setting=@k_frames=5" in dry and "setting=@k_frames=3" not in dry
