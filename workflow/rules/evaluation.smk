@@ -143,16 +143,28 @@ rule tables:
         table2="results/tables/{protocol}/table2.md",
         table3="results/tables/{protocol}/table3.md",
         cells="results/tables/{protocol}/metrics.json",
-        csv1=report(
-            "results/tables/{protocol}/table1.csv",
-            caption="../report/tables.rst",
-            category="Tables",
-        ),
-        csv2=report(
-            "results/tables/{protocol}/table2.csv",
-            caption="../report/tables.rst",
-            category="Tables",
-        ),
+        # The report shows the HTML tables in its page (workflow/report/workflow.rst) and
+        # offers the CSVs as downloads.
+        html=[
+            report(
+                f"results/tables/{{protocol}}/table{i}.html",
+                caption="../report/tables.rst",
+                category="Tables",
+                subcategory="{protocol}",
+                labels={"table": f"Table {i}"},
+            )
+            for i in (1, 2, 3)
+        ],
+        csv=[
+            report(
+                f"results/tables/{{protocol}}/table{i}.csv",
+                caption="../report/tables.rst",
+                category="Tables",
+                subcategory="{protocol} (CSV)",
+                labels={"table": f"Table {i}"},
+            )
+            for i in (1, 2, 3)
+        ],
     params:
         params_file=PARAMS_FILE,
         out="results/tables/{protocol}",
@@ -271,6 +283,8 @@ rule visualize:
             "results/figures/{dataset}/{backend}/{variant}/{sample_id}_sheet.png",
             caption="../report/sample.rst",
             category="Samples",
+            subcategory="{dataset}",
+            labels={"sample": "{sample_id}", "model": "{backend}", "variant": "{variant}"},
         ),
         gif="results/figures/{dataset}/{backend}/{variant}/{sample_id}.gif",
     params:
