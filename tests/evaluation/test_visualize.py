@@ -81,6 +81,21 @@ def test_visualize_without_its_attention_map_draws_the_boxes_and_says_so(
     assert "attention no" in capsys.readouterr().out
 
 
+def test_visualize_a_sample_without_frames_writes_a_sheet_with_the_reason(
+    tmp_path, repo_root, capsys
+):
+    args = _inputs(tmp_path, repo_root)
+    manifest = tmp_path / "frames" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["samples"]["s"] = {"status": "failed", "step": "sample-frames", "error": "moov not found"}
+    manifest.write_text(json.dumps(m))
+    assert main(args) == 0
+    assert Image.open(tmp_path / "vis" / "s_sheet.png").size[0] == 640
+    assert Image.open(tmp_path / "vis" / "s.gif").n_frames == 1
+    out = capsys.readouterr().out
+    assert "s: no frames (sample-frames): moov not found" in out
+
+
 def test_sheet_header_shows_the_query_and_both_sub_queries():
     dec = Decomposition(
         sample_id="s", query="The man in red runs.", target_class="man",

@@ -216,6 +216,15 @@ def contact_sheet(images: Sequence[Any], cols: int = 4) -> Any:
     return sheet
 
 
+def _save(sheet: Any, gif_frames: Sequence[Any], sheet_path: Path, gif_path: Path) -> None:
+    with atomic_open(sheet_path, "wb") as fh:
+        sheet.save(fh, format="PNG")
+    with atomic_open(gif_path, "wb") as fh:
+        gif_frames[0].save(
+            fh, format="GIF", save_all=True, append_images=gif_frames[1:], duration=250, loop=0
+        )
+
+
 def run(args: argparse.Namespace, params: Params) -> int:
     samples, gt_arrays = load_samples(args.samples)
     sample = next((s for s in samples if s.sample_id == args.sample_id), None)
@@ -242,6 +251,26 @@ def run(args: argparse.Namespace, params: Params) -> int:
     if frames_manifest.is_dir():
         frames_manifest = frames_manifest / "manifest.json"
     store = FrameStore(frames_manifest)
+    dec = None
+    if args.decompositions:
+        from zstvg.queries.schema import read_decompositions
+
+        dec = read_decompositions(args.decompositions).get(sample.sample_id)
+    out = Path(args.out)
+    sheet_path = out / f"{sample.sample_id}_sheet.png"
+    gif_path = out / f"{sample.sample_id}.gif"
+    status = store.sample_status(sample.sample_id)
+    if not status.ok:
+        # A sample without frames (a corrupt or missing video) still gets its sheet, saying why:
+        # the workflow draws the first samples of every dataset, failed or not.
+        from PIL import Image
+
+        why = f"no frames ({status.step}): {status.error}"
+        log.warning("%s: %s", sample.sample_id, why)
+        page = with_header(Image.new("RGB", (640, 8)), [*sheet_header(sample.query, dec), why])
+        _save(page, [page], sheet_path, gif_path)
+        print(f"{sample.sample_id}: {why} -> {sheet_path}, {gif_path}")
+        return 0
     grid = store.sample(sample.video_id, sample.sample_id, kind="grid")
     mllm = store.sample(sample.video_id, sample.sample_id, kind="mllm")
     frame_idx = sorted(set(grid.frame_idx) | set(mllm.frame_idx))
@@ -275,22 +304,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
             a = att[int(np.argmin(np.abs(att_frames - f)))]
         images.append(draw_frame(files[i], f, gt, pred, tracks, a, args.region))
         shown.append(f)
-    dec = None
-    if args.decompositions:
-        from zstvg.queries.schema import read_decompositions
-
-        dec = read_decompositions(args.decompositions).get(sample.sample_id)
     header = sheet_header(sample.query, dec) + notes
     gif_frames = [with_header(im, [f"query: {sample.query}"]) for im in images]
-    out = Path(args.out)
-    sheet_path = out / f"{sample.sample_id}_sheet.png"
-    gif_path = out / f"{sample.sample_id}.gif"
-    with atomic_open(sheet_path, "wb") as fh:
-        with_header(contact_sheet(images), header).save(fh, format="PNG")
-    with atomic_open(gif_path, "wb") as fh:
-        gif_frames[0].save(
-            fh, format="GIF", save_all=True, append_images=gif_frames[1:], duration=250, loop=0
-        )
+    _save(with_header(contact_sheet(images), header), gif_frames, sheet_path, gif_path)
     print(
         f"{sample.sample_id}: {len(shown)} frames ({shown[0]}..{shown[-1]}), "
         f"{len(tracks)} proposal tracks, attention {'yes' if att is not None else 'no'} -> "
