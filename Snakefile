@@ -54,10 +54,13 @@ VARIANTS = config["run"]["variants"]
 rule all:
     input:
         expand("results/tables/{protocol}/table1.md", protocol=PROTOCOLS),
+        # the report's tables (an older run's tables step reruns to write them)
+        expand("results/tables/{protocol}/{name}.html", protocol=PROTOCOLS, name=REPORT_TABLES),
         expand("results/figures/{protocol}", protocol=PROTOCOLS),
         expand(
             "results/attention/{dataset}/{model}/manifest.json", dataset=DATASETS, model=MLLM_MODELS
         ),
+        lambda w: sample_sheets(DATASETS),
 
 
 # One target per phase: each DVC stage (dvc.yaml) builds one of these with only that phase's
@@ -134,17 +137,29 @@ rule demo:
             "results/tables/tubedetr/table3.md",
             "results/tables/tubedetr/table7.md",
         ],
+        # the report's copies, not read here (an older run's tables step reruns to write them)
+        report_tables=expand("results/tables/tubedetr/{name}.html", name=REPORT_TABLES),
         per_sample="results/metrics/synthetic/reference/oracle/tubedetr.per_sample.csv",
         figures="results/figures/tubedetr",
         sheet="results/figures/synthetic/reference/largest/synthetic_000_sheet.png",
-        variant_sheets=expand(
-            "results/figures/synthetic/{model}/{variant}/synthetic_000_sheet.png",
-            model=MLLM_MODELS[:1],
-            variant=VARIANTS,
+        # the first samples' sheets (as `all` draws them) and one sample under every variant
+        sheets=lambda w: sorted(
+            {
+                *sample_sheets(["synthetic"]),
+                *expand(
+                    "results/figures/synthetic/{model}/{variant}/synthetic_000_sheet.png",
+                    model=MLLM_MODELS[:1],
+                    variant=VARIANTS,
+                ),
+            }
         ),
         attention=expand("results/attention/synthetic/{model}/manifest.json", model=MLLM_MODELS),
     output:
-        "results/demo/SUMMARY.md",
+        summary="results/demo/SUMMARY.md",
+        # the report's landing page shows it (workflow/report/workflow.rst)
+        html=report(
+            "results/demo/SUMMARY.html", caption="workflow/report/summary.rst", category="Summary"
+        ),
     params:
         params_file=PARAMS_FILE,
     resources:
@@ -160,6 +175,5 @@ rule demo:
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --proposals {input.proposals} "
         "--attention {input.attention} --per-sample {input.per_sample} "
-        "--tables {input.tables} --figures {input.figures}/*.png {input.sheet} "
-        "{input.variant_sheets} "
-        "--out {output} --log-file {log}"
+        "--tables {input.tables} --figures {input.figures}/*.png {input.sheet} {input.sheets} "
+        "--out {output.summary} --html {output.html} --log-file {log}"

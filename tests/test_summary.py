@@ -67,6 +67,8 @@ def test_summary_lists_counts_failures_and_embeds_tables(tmp_path):
             "--tables",
             str(table),
             "--chance-note",
+            "--html",
+            str(tmp_path / "SUMMARY.html"),
         ]
     )
     assert rc == 0
@@ -78,3 +80,6 @@ def test_summary_lists_counts_failures_and_embeds_tables(tmp_path):
     assert "samples failed before the MLLM: 2" in text
     assert "`a`: sample-frames: v1.mp4: video decodes to 30 frames" in text
     assert "`b`: prepare-data: video file not found: v2.mp4" in text
+    # The report's copy: the same page as HTML, the table a real table.
+    html = (tmp_path / "SUMMARY.html").read_text()
+    assert "<td>oracle</td>\n<td>100.0</td>" in html and "<code>b</code>: video file" in html

@@ -24,6 +24,9 @@ CHANCE_NOTE = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="Markdown file to write")
+    parser.add_argument(
+        "--html", default=None, help="also write the page as HTML (for the Snakemake report)"
+    )
     parser.add_argument("--title", default="zstvg run summary", help="page title")
     parser.add_argument("--samples", help="samples.jsonl (prepare-data)")
     parser.add_argument("--frames", help="frames manifest.json (sample-frames)")
@@ -190,7 +193,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
         lines += ["", f"## {Path(table).stem} (`{table}`)", "", Path(table).read_text().strip()]
     if args.figures:
         lines += ["", "## Figures", ""] + [f"- `{f}`" for f in args.figures]
+    text = "\n".join(lines) + "\n"
     with atomic_open(args.out, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print(f"summary: {args.out}")
+        fh.write(text)
+    if args.html:
+        from zstvg.report_html import html_fragment
+
+        with atomic_open(args.html, "w", encoding="utf-8") as fh:
+            fh.write(html_fragment(text))
+    print(f"summary: {args.out}" + (f", {args.html}" if args.html else ""))
     return 0

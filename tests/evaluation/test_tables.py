@@ -110,6 +110,9 @@ def test_tables_command_writes_markdown_latex_csv(tmp_path, capsys, repo_root):
     md = (out / "table1.md").read_text()
     assert "| full" in md and "10.0" in md and "nan" not in md
     assert (out / "table2.csv").read_text().splitlines()[0].startswith("variant,source")
+    # The report's copy: the same Markdown as an HTML table, numbers right-aligned.
+    html = (out / "table1.html").read_text()
+    assert '<td style="text-align:right">10.0</td>' in html and "<th" in html
     assert "Table 2" in capsys.readouterr().out
 
 

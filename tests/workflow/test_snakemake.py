@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import html
 import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -64,10 +68,54 @@ def test_invalid_params_fail_before_any_job(tmp_path):
     assert not (work / "results").exists()
 
 
-def test_html_report_embeds_tables_and_figures(demo_dir):
+@pytest.fixture(scope="module")
+def report_html(demo_dir) -> Path:
     run(["snakemake", "--report", "results/report.html", "demo"], demo_dir)
-    html = (demo_dir / "results/report.html").read_text(errors="replace")
-    assert "table1.csv" in html and "viou_hist.png" in html
+    return demo_dir / "results/report.html"
+
+
+def test_html_report_embeds_tables_figures_sheets_and_runtimes(report_html):
+    html = report_html.read_text(errors="replace")
+    assert "table1.html" in html and "table1.csv" in html and "viou_hist.png" in html
+    # the sheets of the first two samples, as `all` requests them for every dataset
+    assert "full/synthetic_000_sheet.png" in html and "full/synthetic_001_sheet.png" in html
+    # the Statistics view plots every job's runtime by rule (from Snakemake's metadata)
+    spec = json.loads(re.search(r"var runtimes_spec = (.*);", html).group(1))
+    rules = {v["rule"] for v in spec["data"]["values"]}
+    assert {"ground", "evaluate", "visualize", "tables", "demo"} <= rules
+
+
+# Chromium as Debian's package runs it in a container: no sandbox, no GPU, no network calls.
+CHROMIUM = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--virtual-time-budget=10000",  # the report is a React app: let it render before the dump
+]  # fmt: skip
+
+
+def test_report_page_shows_the_tables_numbers_and_the_summary(report_html, demo_dir, tmp_path):
+    """The landing page, as a browser renders it, holds Table 1's rows as table1.csv has them."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium is not installed (Debian package `chromium`; .ci/run installs it)")
+    dom = run(
+        [chromium, *CHROMIUM, f"--user-data-dir={tmp_path}", "--dump-dom", report_html.as_uri()],
+        demo_dir,
+        timeout=120,
+    ).stdout
+    # Only what the page rendered: the report's scripts also hold the HTML, as JSON strings.
+    page = re.sub(r"<script\b.*?</script>", "", dom, flags=re.S)
+    rows = [
+        [html.unescape(c) for c in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", tr, flags=re.S)]
+        for tr in re.findall(r"<tr\b[^>]*>(.*?)</tr>", page, flags=re.S)
+    ]
+    with (demo_dir / "results/tables/tubedetr/table1.csv").open(encoding="utf-8") as fh:
+        table1 = list(csv.reader(fh))
+    assert len(table1) == 6  # header, 3 reference predictors, 2 models' full method
+    for row in table1:
+        assert row in rows, row
+    assert "<h2>Outputs</h2>" in page and "samples: <strong>2</strong>" in page
+    assert "Per-rule runtimes" in page
 
 
 @pytest.mark.parametrize("profile", ["default", "slurm"])

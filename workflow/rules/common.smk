@@ -48,6 +48,14 @@ PARAMS_FILE = write_merged_params(config, "results/config/params.yaml")
 # under SLURM the scheduler's CUDA_VISIBLE_DEVICES is kept.
 GPU_SLOTS = ".snakemake/gpu-slots"
 
+# The tables `zstvg tables` writes, as the report labels them (each also .md, .tex, .csv).
+REPORT_TABLES = {
+    "table1": "Table 1",
+    "table2": "Table 2",
+    "table3": "Table 3",
+    "table7": "Table 7",
+    "sweeps": "Fig. 6 sweeps",
+}
 # Proposal-only reference predictors evaluated for every dataset (grounding/reference.py).
 REFERENCE_VARIANTS = ["oracle", "largest", "random"]
 # The backend whose maps are planted on the GT boxes (checks the chain; no weights).
@@ -203,6 +211,33 @@ def dataset_videos(wildcards):
         index, n = int(wildcards.shard), int(wildcards.n)
         rows = [r for r in rows if shard_of(str(r["video_id"]), n) == index]
     return sorted({r["video_path"] for r in rows if os.path.isfile(r["video_path"])})
+
+
+# Qualitative sheets in the report: the first samples of every dataset, each drawn for every
+# model of `run` with the full method (or the first variant run when `full` is not).
+SHEET_SAMPLES = 2
+
+
+def first_sample_ids(dataset, n=SHEET_SAMPLES):
+    """The first ``n`` samples of samples.jsonl (read once prepare_data, a checkpoint, has
+    written it) that prepared without error and whose video exists: a sheet needs frames."""
+    samples = checkpoints.prepare_data.get(dataset=dataset).output.samples
+    with open(samples, encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    ok = [r for r in rows if not r.get("error") and os.path.isfile(r["video_path"])]
+    return [str(r["sample_id"]) for r in ok[:n]]
+
+
+def sample_sheets(datasets):
+    """The qualitative sheets of ``datasets``' first samples (SHEET_SAMPLES)."""
+    variants = config["run"]["variants"]
+    variant = "full" if "full" in variants else variants[0]
+    return [
+        f"results/figures/{d}/{m}/{variant}/{s}_sheet.png"
+        for d in datasets
+        for s in first_sample_ids(d)
+        for m in config["run"]["models"]
+    ]
 
 
 def frames_shard_files(wildcards):

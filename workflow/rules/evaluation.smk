@@ -137,16 +137,28 @@ rule tables:
         table7="results/tables/{protocol}/table7.md",
         sweeps="results/tables/{protocol}/sweeps.md",
         cells="results/tables/{protocol}/metrics.json",
-        csv1=report(
-            "results/tables/{protocol}/table1.csv",
-            caption="../report/tables.rst",
-            category="Tables",
-        ),
-        csv2=report(
-            "results/tables/{protocol}/table2.csv",
-            caption="../report/tables.rst",
-            category="Tables",
-        ),
+        # The report shows the HTML tables in its page (workflow/report/workflow.rst) and
+        # offers the CSVs as downloads.
+        html=[
+            report(
+                f"results/tables/{{protocol}}/{name}.html",
+                caption="../report/tables.rst",
+                category="Tables",
+                subcategory="{protocol}",
+                labels={"table": label},
+            )
+            for name, label in REPORT_TABLES.items()
+        ],
+        csv=[
+            report(
+                f"results/tables/{{protocol}}/{name}.csv",
+                caption="../report/tables.rst",
+                category="Tables",
+                subcategory="{protocol} (CSV)",
+                labels={"table": label},
+            )
+            for name, label in REPORT_TABLES.items()
+        ],
     params:
         params_file=PARAMS_FILE,
         out="results/tables/{protocol}",
@@ -265,6 +277,8 @@ rule visualize:
             "results/figures/{dataset}/{backend}/{variant}/{sample_id}_sheet.png",
             caption="../report/sample.rst",
             category="Samples",
+            subcategory="{dataset}",
+            labels={"sample": "{sample_id}", "model": "{backend}", "variant": "{variant}"},
         ),
         gif="results/figures/{dataset}/{backend}/{variant}/{sample_id}.gif",
     params:

@@ -314,15 +314,19 @@ def to_latex(df: Any, caption: str) -> str:
 def write_tables(
     tables: Mapping[str, Any], out_dir: Path, captions: Mapping[str, str]
 ) -> list[Path]:
-    """Write ``<name>.md``, ``<name>.tex`` and ``<name>.csv`` per table atomically."""
+    """Write ``<name>.md``, ``<name>.tex``, ``<name>.csv`` and ``<name>.html`` (the Markdown
+    rendered, for the Snakemake report) per table atomically."""
     from zstvg.io import atomic_open
+    from zstvg.report_html import html_fragment
 
     written = []
     for name, df in tables.items():
+        md = f"**{captions[name]}**\n\n{to_markdown(df)}\n"
         for ext, text in (
-            ("md", f"**{captions[name]}**\n\n{to_markdown(df)}\n"),
+            ("md", md),
             ("tex", to_latex(df, captions[name])),
             ("csv", df.to_csv(index=False, float_format="%.1f")),
+            ("html", html_fragment(md)),
         ):
             path = out_dir / f"{name}.{ext}"
             with atomic_open(path, "w", encoding="utf-8") as fh:

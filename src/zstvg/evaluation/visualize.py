@@ -16,7 +16,7 @@ import logging
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from zstvg.evaluation.evaluate_cli import load_predictions, load_samples
 from zstvg.io import InputError, atomic_open
 from zstvg.proposals.store import ProposalStore
 from zstvg.video.store import FrameStore, frame_path
+
+if TYPE_CHECKING:
+    from zstvg.queries.schema import Decomposition
 
 log = logging.getLogger(__name__)
 
@@ -145,23 +148,49 @@ def draw_frame(
     return img
 
 
+def sheet_header(query: str, decomposition: Decomposition | None) -> list[str]:
+    """The text above a sheet: the query and the two yes/no sub-queries the MLLM is asked
+    (spatial: the attribute, temporal: the action), and whether they come from the rule-based
+    fallback (a failed or skipped LLM call) instead of the LLM."""
+    lines = [f"query: {query}"]
+    if decomposition is None:
+        return lines
+    lines += [
+        f"spatial sub-query: {decomposition.spatial_query}",
+        f"temporal sub-query: {decomposition.temporal_query}",
+    ]
+    if decomposition.source == "fallback":
+        why = f": {decomposition.error}" if decomposition.error else ""
+        lines.append(f"sub-queries from the rule-based fallback{why}")
+    return lines
+
+
+def _text_scale(width: int) -> int:
+    """PIL's default font is 10 px high on 14 px lines: legible on the demo's 4 x 96 px sheet,
+    but a sheet of real frames (4 x 640 px and more) is shown ~3x smaller in the report, so the
+    text grows with the sheet: x1 up to 1.5k px, x3 at 2.5k px."""
+    return max(1, round(width / 1000))
+
+
 def with_header(image: Any, lines: Sequence[str], legend: bool = True, gt: bool = True) -> Any:
     """The image under a black band holding ``lines`` (the query, its sub-queries) and a
     colour legend (GT green, prediction red, proposals thin, attention heat map)."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     width = image.size[0]
-    chars = max(20, width // 7)
+    s = _text_scale(width)
+    font = ImageFont.load_default(size=10 * s)
+    chars = max(20, width // (7 * s))
     wrapped = [w for ln in lines for w in (textwrap.wrap(ln, chars) or [""])]
     rows = len(wrapped) + (1 if legend else 0)
-    band = 14 * rows + 6
+    band = 14 * s * rows + 6
     out = Image.new("RGB", (width, image.size[1] + band), (0, 0, 0))
     out.paste(image, (0, band))
     draw = ImageDraw.Draw(out)
     for i, text in enumerate(wrapped):
-        draw.text((4, 3 + 14 * i), text, fill=(255, 255, 255))
+        draw.text((4, 3 + 14 * s * i), text, fill=(255, 255, 255), font=font)
     if legend:
-        y = 3 + 14 * len(wrapped)
+        y = 3 + 14 * s * len(wrapped)
         x = 4
         keys = (
             *((("GT", GT_COLOR),) if gt else ()),
@@ -170,9 +199,9 @@ def with_header(image: Any, lines: Sequence[str], legend: bool = True, gt: bool 
             ("attention", (255, 200, 0)),
         )
         for label, color in keys:
-            draw.rectangle((x, y + 2, x + 10, y + 10), outline=color, width=2)
-            draw.text((x + 14, y), label, fill=(255, 255, 255))
-            x += 14 + 7 * len(label) + 10
+            draw.rectangle((x, y + 2 * s, x + 10 * s, y + 10 * s), outline=color, width=2 * s)
+            draw.text((x + 14 * s, y), label, fill=(255, 255, 255), font=font)
+            x += (14 + 7 * len(label) + 10) * s
     return out
 
 
@@ -185,6 +214,15 @@ def contact_sheet(images: Sequence[Any], cols: int = 4) -> Any:
     for i, im in enumerate(images):
         sheet.paste(im.resize((w, h)), ((i % cols) * w, (i // cols) * h))
     return sheet
+
+
+def _save(sheet: Any, gif_frames: Sequence[Any], sheet_path: Path, gif_path: Path) -> None:
+    with atomic_open(sheet_path, "wb") as fh:
+        sheet.save(fh, format="PNG")
+    with atomic_open(gif_path, "wb") as fh:
+        gif_frames[0].save(
+            fh, format="GIF", save_all=True, append_images=gif_frames[1:], duration=250, loop=0
+        )
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
@@ -213,6 +251,26 @@ def run(args: argparse.Namespace, params: Params) -> int:
     if frames_manifest.is_dir():
         frames_manifest = frames_manifest / "manifest.json"
     store = FrameStore(frames_manifest)
+    dec = None
+    if args.decompositions:
+        from zstvg.queries.schema import read_decompositions
+
+        dec = read_decompositions(args.decompositions).get(sample.sample_id)
+    out = Path(args.out)
+    sheet_path = out / f"{sample.sample_id}_sheet.png"
+    gif_path = out / f"{sample.sample_id}.gif"
+    status = store.sample_status(sample.sample_id)
+    if not status.ok:
+        # A sample without frames (a corrupt or missing video) still gets its sheet, saying why:
+        # the workflow draws the first samples of every dataset, failed or not.
+        from PIL import Image
+
+        why = f"no frames ({status.step}): {status.error}"
+        log.warning("%s: %s", sample.sample_id, why)
+        page = with_header(Image.new("RGB", (640, 8)), [*sheet_header(sample.query, dec), why])
+        _save(page, [page], sheet_path, gif_path)
+        print(f"{sample.sample_id}: {why} -> {sheet_path}, {gif_path}")
+        return 0
     grid = store.sample(sample.video_id, sample.sample_id, kind="grid")
     mllm = store.sample(sample.video_id, sample.sample_id, kind="mllm")
     frame_idx = sorted(set(grid.frame_idx) | set(mllm.frame_idx))
@@ -221,9 +279,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
         raise InputError(f"{grid.directory}: no frames stored for sample {sample.sample_id!r}")
     att = None
     att_frames: np.ndarray | None = None
-    if args.attention:
-        if not Path(args.attention).is_file():
-            raise InputError(f"--attention: attention map not found: {args.attention}")
+    notes = []
+    if args.attention and not Path(args.attention).is_file():
+        # A sample whose grounding failed has no map: its sheet still shows the boxes, and says
+        # so (the workflow draws the first samples of every dataset, failed or not).
+        log.warning("attention map not found, drawn without: %s", args.attention)
+        notes.append(f"no attention map: {Path(args.attention).name} not found")
+    elif args.attention:
         att = np.load(args.attention)
         if att.ndim != 3:
             raise InputError(
@@ -242,23 +304,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
             a = att[int(np.argmin(np.abs(att_frames - f)))]
         images.append(draw_frame(files[i], f, gt, pred, tracks, a, args.region))
         shown.append(f)
-    header = [f"query: {sample.query}"]
-    if args.decompositions:
-        from zstvg.queries.schema import read_decompositions
-
-        dec = read_decompositions(args.decompositions).get(sample.sample_id)
-        if dec is not None:
-            header += [f"attribute: {dec.attribute}", f"action: {dec.action}"]
+    header = sheet_header(sample.query, dec) + notes
     gif_frames = [with_header(im, [f"query: {sample.query}"]) for im in images]
-    out = Path(args.out)
-    sheet_path = out / f"{sample.sample_id}_sheet.png"
-    gif_path = out / f"{sample.sample_id}.gif"
-    with atomic_open(sheet_path, "wb") as fh:
-        with_header(contact_sheet(images), header).save(fh, format="PNG")
-    with atomic_open(gif_path, "wb") as fh:
-        gif_frames[0].save(
-            fh, format="GIF", save_all=True, append_images=gif_frames[1:], duration=250, loop=0
-        )
+    _save(with_header(contact_sheet(images), header), gif_frames, sheet_path, gif_path)
     print(
         f"{sample.sample_id}: {len(shown)} frames ({shown[0]}..{shown[-1]}), "
         f"{len(tracks)} proposal tracks, attention {'yes' if att is not None else 'no'} -> "
