@@ -58,3 +58,19 @@ def test_provenance_sidecar_beside_files_and_inside_directories(tmp_path):
     assert provenance_path(d) == d / "provenance.json"
     rec = json.loads(write_provenance(f, step="t", params={"x": 1}).read_text())
     assert rec["step"] == "t" and rec["params"] == {"x": 1} and len(rec["params_sha256"]) == 64
+
+
+def test_read_finished_takes_only_this_jobs_done_records(tmp_path):
+    from zstvg.io import read_finished, write_json
+
+    path = tmp_path / "s.json"
+    assert read_finished(path, "a") is None  # never written
+    write_json(path, {"job_sha256": "a", "status": "ok"})
+    assert read_finished(path, "a") == {"job_sha256": "a", "status": "ok"}
+    assert read_finished(path, "b") is None  # another job's (changed parameters)
+    assert read_finished(path, "a", complete=lambda r: False) is None  # its files are gone
+    write_json(path, {"job_sha256": "a", "status": "failed"})
+    assert read_finished(path, "a") is None  # a run retries a failed item
+    assert read_finished(path, "a", failed_too=True)["status"] == "failed"  # a merge keeps it
+    path.write_text('{"job_sha256": "a", "sta')  # killed mid-write without atomic_open
+    assert read_finished(path, "a") is None

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -155,6 +155,32 @@ def read_jsonl(path: PathLike, *, what: str = "JSONL file") -> list[dict[str, An
     except OSError as exc:
         raise InputError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     return rows
+
+
+def read_finished(
+    path: PathLike,
+    job: str,
+    *,
+    failed_too: bool = False,
+    status: Callable[[dict[str, Any]], Any] = lambda r: r.get("status"),
+    complete: Callable[[dict[str, Any]], bool] = lambda r: True,
+) -> dict[str, Any] | None:
+    """The per-item record at ``path`` when it is this job's (its ``job_sha256``) and done:
+    not failed and ``complete`` (the files it names exist), or failed when ``failed_too`` (a
+    merge of shards takes the shards' records as they are; a run retries failed items). An
+    unreadable or foreign record is not done: the item is computed again."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        record = read_json(path)
+    except InputError:
+        return None
+    if not isinstance(record, dict) or record.get("job_sha256") != job:
+        return None
+    if status(record) == "failed":
+        return record if failed_too else None
+    return record if complete(record) else None
 
 
 def sha256_text(text: str) -> str:

@@ -456,23 +456,14 @@ def _build_engine(params: Params, model_cfg: Any) -> Any:
 
 
 def _finished(path: Path, job: str, failed_too: bool = False) -> dict[str, Any] | None:
-    """The record of this exact job when it finished ok (failed samples are retried), or
-    also when it failed (``failed_too``: the merge of shards takes records as they are)."""
-    from zstvg.io import InputError, read_json
+    """A sample's record of this job, done when its spatial map (what visualize draws) is
+    there too."""
+    from zstvg.io import read_finished
 
-    if not path.is_file():
-        return None
-    try:
-        record = read_json(path)
-    except InputError:
-        return None
-    if not isinstance(record, dict) or record.get("job_sha256") != job:
-        return None
-    if record.get("status") == "failed" and failed_too:
-        return record
-    if record.get("status") != "ok" or not path.with_suffix(".spatial.npy").is_file():
-        return None
-    return record
+    return read_finished(
+        path, job, failed_too=failed_too,
+        complete=lambda r: r.get("status") == "ok" and path.with_suffix(".spatial.npy").is_file(),
+    )  # fmt: skip
 
 
 def _entry(record: dict[str, Any]) -> dict[str, Any]:

@@ -215,19 +215,14 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
 
 def _finished(path: Path, job: str, failed_too: bool) -> dict[str, Any] | None:
-    """The sample's record of this exact job when it finished ok (failed ones are retried),
-    or also when it failed (``failed_too``: a merge takes the shards' records as they are)."""
-    from zstvg.io import InputError, read_json
+    """A sample's record of this job, done when the attention file its entry names is there."""
+    from zstvg.io import read_finished
 
-    if not path.is_file():
-        return None
-    try:
-        record = read_json(path)
-    except InputError:
-        return None
-    if not isinstance(record, dict) or record.get("job_sha256") != job:
-        return None
-    entry = record.get("entry") or {}
-    if entry.get("status") == "ok" and (path.parent / entry.get("file", "")).is_file():
-        return record
-    return record if failed_too and entry.get("status") == "failed" else None
+    def entry(record: dict[str, Any]) -> dict[str, Any]:
+        return record.get("entry") or {}
+
+    return read_finished(
+        path, job, failed_too=failed_too, status=lambda r: entry(r).get("status"),
+        complete=lambda r: entry(r).get("status") == "ok"
+        and (path.parent / entry(r).get("file", "")).is_file(),
+    )  # fmt: skip

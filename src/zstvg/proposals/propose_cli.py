@@ -195,20 +195,13 @@ def _checkpoint_fingerprints(cfg: ProposalsConfig, out: Path) -> dict[str, dict[
 
 
 def _finished(path: Path, job_hash: str, failed_too: bool = False) -> dict[str, Any] | None:
-    """The provenance of this exact job's file when it did not fail (a failed video is
-    retried), or also when it failed (``failed_too``: a merge takes the shards' files)."""
-    from zstvg.io import provenance_path
+    """The provenance of this job's proposals file (the record of a video), done when the
+    file is there; an empty proposal set is done too (it is a result, not a failure)."""
+    from zstvg.io import provenance_path, read_finished
 
-    prov = provenance_path(path)
-    if not (path.is_file() and prov.is_file()):
-        return None
-    try:
-        record = read_json(prov)
-    except InputError:
-        return None
-    if record.get("job_sha256") != job_hash:
-        return None
-    return record if failed_too or record.get("status") != "failed" else None
+    return read_finished(
+        provenance_path(path), job_hash, failed_too=failed_too, complete=lambda r: path.is_file()
+    )
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
