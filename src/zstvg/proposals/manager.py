@@ -50,15 +50,6 @@ class Propagator(Protocol):
         ...
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a CUDA device exists, else ``cpu``; other values unchanged."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def split_windows(frame_idx: Sequence[int], window_frames: int) -> list[list[int]]:
     """Consecutive windows of ``window_frames`` frames, each starting on the previous one's last
     frame (window_frames >= 2): [0..9] with 4 -> [0,1,2,3], [3,4,5,6], [6,7,8,9]."""

@@ -234,8 +234,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
     def backend() -> tuple[Any, Any, str]:
         if not backends:
+            from zstvg.devices import resolve_device
             from zstvg.proposals.detectors import build_detector
-            from zstvg.proposals.manager import resolve_device
             from zstvg.proposals.trackers import build_tracker
 
             device = resolve_device(cfg.device)

@@ -41,10 +41,11 @@ from typing import Any
 import numpy as np
 
 from zstvg.config import ProposalsConfig
+from zstvg.devices import resolve_device
 from zstvg.io import InputError
 from zstvg.proposals.detectors import Detection
 from zstvg.proposals.frames import FrameSource, StreamedFrames
-from zstvg.proposals.manager import resolve_device, track_with_propagation
+from zstvg.proposals.manager import track_with_propagation
 from zstvg.structures import BoxXYXY, Track
 
 log = logging.getLogger(__name__)
