@@ -105,6 +105,27 @@ def _record(tracks: dict[int, _Building], results: Iterator[tuple[int, int, np.n
         track.rles[frame_idx] = rle
 
 
+class PropagatingTracker:
+    """The ``Tracker`` interface of a ``Propagator`` (both SAM 2 backends): detections on every
+    ``detect_every_n_frames``-th proposal frame, masks propagated in between."""
+
+    dense_detections = False
+    cfg: ProposalsConfig
+
+    def window(
+        self, frames: FrameSource, window: Sequence[int]
+    ) -> contextlib.AbstractContextManager[WindowSession]:
+        raise NotImplementedError
+
+    def track(
+        self,
+        frames: FrameSource,
+        detections: Mapping[int, Sequence[Detection]],
+        class_name: str,
+    ) -> list[Track]:
+        return track_with_propagation(self, frames, detections, class_name, self.cfg)
+
+
 def track_with_propagation(
     propagator: Propagator,
     frames: FrameSource,

@@ -32,6 +32,7 @@ from zstvg.config import Params, ProposalsConfig
 from zstvg.failures import print_failures
 from zstvg.io import InputError, read_json, sha256_json, write_json, write_provenance
 from zstvg.proposals.frames import FrameSource, JpegFrames
+from zstvg.proposals.trackers import renumber_tracks
 from zstvg.shards import shard_of, shard_path
 from zstvg.structures import Track
 from zstvg.video.store import FrameStore
@@ -75,12 +76,7 @@ def propose_video(
     for class_name in classes:
         detections = {f: detector.detect(frames.read(f), class_name) for f in det_frames}
         tracks.extend(tracker.track(frames, detections, class_name))
-    return [
-        Track(
-            track_id=i, class_name=t.class_name, boxes_xyxy=t.boxes_xyxy, rles=t.rles, score=t.score
-        )
-        for i, t in enumerate(tracks[: cfg.max_tracks_per_video])
-    ]
+    return renumber_tracks(tracks[: cfg.max_tracks_per_video])
 
 
 def video_classes(

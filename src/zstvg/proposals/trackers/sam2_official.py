@@ -43,10 +43,9 @@ import numpy as np
 from zstvg.config import ProposalsConfig
 from zstvg.devices import resolve_device
 from zstvg.io import InputError
-from zstvg.proposals.detectors import Detection
 from zstvg.proposals.frames import FrameSource, StreamedFrames
-from zstvg.proposals.manager import track_with_propagation
-from zstvg.structures import BoxXYXY, Track
+from zstvg.proposals.manager import PropagatingTracker
+from zstvg.structures import BoxXYXY
 
 log = logging.getLogger(__name__)
 
@@ -202,10 +201,8 @@ class _OfficialWindow:
         predictor.reset_state(self.state)
 
 
-class Sam2OfficialTracker:
+class Sam2OfficialTracker(PropagatingTracker):
     """SAM 2 (``sam2`` package) tracker with the paper's detection-seeded track management."""
-
-    dense_detections = False
 
     def __init__(self, cfg: ProposalsConfig, device: str = "cpu") -> None:
         import torch
@@ -230,11 +227,3 @@ class Sam2OfficialTracker:
                 yield win
             finally:
                 self.predictor.reset_state(win.state)
-
-    def track(
-        self,
-        frames: FrameSource,
-        detections: Mapping[int, Sequence[Detection]],
-        class_name: str,
-    ) -> list[Track]:
-        return track_with_propagation(self, frames, detections, class_name, self.cfg)
