@@ -20,9 +20,9 @@ are dropped during propagation, so the state stays bounded too. ``offload_video_
 Preprocessing is the package's (``_load_img_as_tensor``): PIL resize to image_size x
 image_size, scale to [0, 1], ImageNet normalisation.
 
-Without the package's compiled extension (``sam2._C``; our install has none, see
-/work/shared/notes/dependencies.md) the predictor's hole filling would warn and skip on every
-frame, so it is switched off (``fill_hole_area = 0`` on the built predictor) instead.
+Without the package's compiled extension (``sam2._C``; our install has none) the predictor's
+hole filling would warn and skip on every frame, so it is switched off (``fill_hole_area = 0``
+on the built predictor) instead.
 
 If the package is missing, building this tracker raises ``Sam2Unavailable`` naming the package
 and how to install it.
