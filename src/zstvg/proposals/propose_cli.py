@@ -115,8 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--decompositions",
         required=True,
         metavar="PATH",
-        help="decompositions.jsonl from decompose-query (sample_id, "
-        "target_class = the detector prompt)",
+        help="decompositions.jsonl from decompose (sample_id, target_class = the detector prompt)",
     )
     parser.add_argument(
         "--out",
