@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import multiprocessing as mp
+import sys
 import tempfile
 import time
 from multiprocessing.connection import Connection
@@ -24,8 +25,11 @@ import yaml
 
 from zstvg.config import DecomposeConfig, default_params_path
 from zstvg.queries.decompose import decompose_samples
-from zstvg.queries.fake_server import FakeChatServer
 from zstvg.queries.prompts import load_prompt
+
+# The fake server is a test double, kept with the tests it serves rather than in the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "queries"))
+from fake_server import FakeChatServer  # noqa: E402
 
 
 def _serve(latency_s: float, conn: Connection) -> None:

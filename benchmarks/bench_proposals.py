@@ -101,8 +101,8 @@ def _run(
     import torch
 
     from zstvg.config import load_params
+    from zstvg.devices import resolve_device
     from zstvg.proposals.detectors import build_detector
-    from zstvg.proposals.manager import resolve_device
     from zstvg.proposals.propose_cli import propose_video
     from zstvg.proposals.trackers import build_tracker
 

@@ -163,7 +163,7 @@ def _common() -> argparse.ArgumentParser:
     )  # fmt: skip
     g.add_argument(
         "-v", "--verbose", action="count", default=0,
-        help="debug logging (-vv: also the HTTP and plotting libraries')",
+        help="DEBUG logging; the HTTP, image and plotting libraries stay at WARNING unless -vv",
     )  # fmt: skip
     g.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     g.add_argument("--log-file", metavar="PATH", help="also write the log to this file")

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from zstvg.io import InputError, sha256_json
+from zstvg.io import InputError
 
 
 class ParamsError(InputError):
@@ -170,9 +170,6 @@ class Params:
     def section(self, name: str) -> dict[str, Any]:
         """Plain-dict copy of one section (what a provenance record stores)."""
         return copy.deepcopy(dict(self.raw)[name])
-
-    def section_hash(self, *names: str) -> str:
-        return sha256_json({n: dict(self.raw)[n] for n in names})
 
 
 _SECTIONS: dict[str, type] = {

@@ -42,6 +42,18 @@ def gpu_count() -> int:
         return 0
 
 
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a CUDA device exists, else ``cpu``; other values unchanged.
+
+    A string, not a ``torch.device``: the proposal backends take strings, and this module
+    stays importable without torch (it runs before CUDA is chosen)."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def claim_gpu(lock_dir: str | Path, poll_s: float = 1.0) -> int | None:
     """Take a free GPU slot (its index, now this process's only visible GPU), or None where
     the devices are already chosen or there is no GPU."""
@@ -86,12 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params: Params) -> int:
     """Print the device a step would use here: the visible GPUs, the slot, torch's pick."""
-    from zstvg.mllm.base import resolve_device
-
     print(json.dumps({
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "gpus_on_machine": gpu_count(),
-        "device": str(resolve_device(params.mllm.device)),
+        "device": resolve_device(params.mllm.device),
         "pid": os.getpid(),
         "t_start": time.time(),
     }), flush=True)  # fmt: skip

@@ -113,10 +113,6 @@ class Sample:
         d["flags"] = tuple(d.get("flags") or ())
         return cls(**d)
 
-    @property
-    def duration_s(self) -> float:
-        return self.n_frames / self.fps
-
 
 def scale_gt_boxes(sample: Sample, scale_xy: tuple[float, float] | None) -> Sample:
     """The sample with its GT boxes mapped onto the decoded frames by ``(sx, sy)``.
@@ -165,14 +161,6 @@ class Track:
             rles={int(f): r for f, r in (d.get("rles") or {}).items()},
             score=d.get("score"),
         )
-
-
-@dataclass(frozen=True)
-class Tube:
-    """A spatio-temporal tube: a half-open span and a box per frame inside it."""
-
-    span: Span
-    boxes_xyxy: dict[int, BoxXYXY]
 
 
 @dataclass(frozen=True)

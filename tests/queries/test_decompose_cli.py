@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from conftest import FAKE_KEY, QUERIES, write_samples
+from fake_server import FakeChatServer, default_answer
 
 from zstvg import cli
 from zstvg.io import provenance_path
-from zstvg.queries.fake_server import FakeChatServer, default_answer
 from zstvg.queries.prompts import load_prompt
 
 

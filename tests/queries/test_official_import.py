@@ -6,10 +6,10 @@ import json
 
 import pytest
 from conftest import QUERIES
+from fake_server import FakeChatServer
 
 from zstvg.io import InputError
 from zstvg.queries.cache import DecompositionCache
-from zstvg.queries.fake_server import FakeChatServer
 from zstvg.queries.official_import import import_official
 
 # The authors' shape: keyed by video file name, one-element lists, a failure marker.

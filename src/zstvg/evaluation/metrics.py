@@ -81,11 +81,6 @@ class FrameBoxes:
         idx = np.clip(np.searchsorted(self.frames, frames), 0, len(self.frames) - 1)
         return self.frames[idx] == frames, idx
 
-    def restrict(self, start: int, end: int) -> FrameBoxes:
-        """The boxes on frames inside ``[start, end)``."""
-        keep = in_span(self.frames, start, end)
-        return FrameBoxes(self.frames[keep], self.boxes[keep])
-
 
 def frame_ious(frames: np.ndarray, pred: FrameBoxes, gt: FrameBoxes) -> np.ndarray:
     """IoU per frame in ``frames``; a frame without a predicted or a GT box scores 0."""

@@ -116,6 +116,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
 def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
     import torch
 
+    from zstvg.devices import resolve_device
     from zstvg.grounding.engine import GroundInput, ReferenceEngine, texts_for
     from zstvg.grounding.ground_cli import mllm_frames
     from zstvg.grounding.scoring import interpolate_boxes
@@ -124,7 +125,6 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
     from zstvg.mllm import load_model
     from zstvg.proposals.detectors import build_detector
     from zstvg.proposals.frames import ArrayFrames
-    from zstvg.proposals.manager import resolve_device
     from zstvg.proposals.propose_cli import propose_video
     from zstvg.proposals.trackers import build_tracker
     from zstvg.queries.decompose import decompose_samples

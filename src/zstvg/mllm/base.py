@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zstvg.devices import resolve_device
 from zstvg.mllm import capture as cap
 
 log = logging.getLogger(__name__)
@@ -138,12 +139,6 @@ class ForwardResult:
     yes_logit: torch.Tensor  # scalar, differentiable w.r.t. visual_delta
     no_logit: torch.Tensor
     last_logits: torch.Tensor  # (vocab,) logits of the first answer token
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
@@ -307,7 +302,7 @@ class MLLM:
         import transformers
         from transformers import AutoProcessor
 
-        dev = resolve_device(device)
+        dev = torch.device(resolve_device(device))
         torch_dtype = resolve_dtype(dtype, dev)
         impl = attn_implementation or {"": "sdpa", "text_config": cap.CAPTURE_IMPL}
         model_cls = getattr(transformers, cls.model_class)

@@ -50,15 +50,6 @@ class Propagator(Protocol):
         ...
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a CUDA device exists, else ``cpu``; other values unchanged."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def split_windows(frame_idx: Sequence[int], window_frames: int) -> list[list[int]]:
     """Consecutive windows of ``window_frames`` frames, each starting on the previous one's last
     frame (window_frames >= 2): [0..9] with 4 -> [0,1,2,3], [3,4,5,6], [6,7,8,9]."""
@@ -112,6 +103,27 @@ def _record(tracks: dict[int, _Building], results: Iterator[tuple[int, int, np.n
             continue
         track.boxes_xyxy[frame_idx] = box
         track.rles[frame_idx] = rle
+
+
+class PropagatingTracker:
+    """The ``Tracker`` interface of a ``Propagator`` (both SAM 2 backends): detections on every
+    ``detect_every_n_frames``-th proposal frame, masks propagated in between."""
+
+    dense_detections = False
+    cfg: ProposalsConfig
+
+    def window(
+        self, frames: FrameSource, window: Sequence[int]
+    ) -> contextlib.AbstractContextManager[WindowSession]:
+        raise NotImplementedError
+
+    def track(
+        self,
+        frames: FrameSource,
+        detections: Mapping[int, Sequence[Detection]],
+        class_name: str,
+    ) -> list[Track]:
+        return track_with_propagation(self, frames, detections, class_name, self.cfg)
 
 
 def track_with_propagation(

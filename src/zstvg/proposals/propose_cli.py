@@ -32,6 +32,7 @@ from zstvg.config import Params, ProposalsConfig
 from zstvg.failures import print_failures
 from zstvg.io import InputError, read_json, sha256_json, write_json, write_provenance
 from zstvg.proposals.frames import FrameSource, JpegFrames
+from zstvg.proposals.trackers import renumber_tracks
 from zstvg.shards import shard_of, shard_path
 from zstvg.structures import Track
 from zstvg.video.store import FrameStore
@@ -75,12 +76,7 @@ def propose_video(
     for class_name in classes:
         detections = {f: detector.detect(frames.read(f), class_name) for f in det_frames}
         tracks.extend(tracker.track(frames, detections, class_name))
-    return [
-        Track(
-            track_id=i, class_name=t.class_name, boxes_xyxy=t.boxes_xyxy, rles=t.rles, score=t.score
-        )
-        for i, t in enumerate(tracks[: cfg.max_tracks_per_video])
-    ]
+    return renumber_tracks(tracks[: cfg.max_tracks_per_video])
 
 
 def video_classes(
@@ -119,8 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--decompositions",
         required=True,
         metavar="PATH",
-        help="decompositions.jsonl from decompose-query (sample_id, "
-        "target_class = the detector prompt)",
+        help="decompositions.jsonl from decompose (sample_id, target_class = the detector prompt)",
     )
     parser.add_argument(
         "--out",
@@ -227,8 +222,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
     def backend() -> tuple[Any, Any, str]:
         if not backends:
+            from zstvg.devices import resolve_device
             from zstvg.proposals.detectors import build_detector
-            from zstvg.proposals.manager import resolve_device
             from zstvg.proposals.trackers import build_tracker
 
             device = resolve_device(cfg.device)

@@ -7,6 +7,6 @@ the paper's template "Is there {description} in this video?". Modules: ``prompts
 versioned few-shot prompt and its hash), ``schema`` (answer schema, tolerant parsing, output
 rows), ``client`` (requests, retries, concurrency, usage), ``cache`` (content-addressed store),
 ``fallback`` (rule-based split), ``official_import`` (the authors' released file),
-``decompose`` (the order cache -> official -> API -> fallback), ``fake_server`` (a local
-chat-completions server for tests and the benchmark), and the two CLI modules.
+``decompose`` (the order cache -> official -> API -> fallback), and the two CLI modules. The
+local chat-completions server that tests and the benchmark use lives in tests/queries.
 """

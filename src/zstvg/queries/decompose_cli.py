@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from zstvg.config import Params
-from zstvg.io import write_jsonl, write_provenance
+from zstvg.failures import print_failures
+from zstvg.io import provenance_path, write_jsonl, write_provenance
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -110,7 +111,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
         f"${usage['estimated_cost_usd']:.4f}"
     )
     if failed:
-        listed = ", ".join(f"{r.sample_id} ({r.error})" for r in failed[:10])
-        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
-        print(f"  {len(failed)} without an LLM answer (fallback used): {listed}{more}")
+        print(f"  {len(failed)} without an LLM answer (fallback used):")
+        print_failures(
+            {r.sample_id: r.error or "" for r in failed}, provenance_path(args.out), "fallback for"
+        )
     return 0

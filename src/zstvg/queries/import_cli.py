@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from zstvg.config import Params
+from zstvg.failures import print_failures
 from zstvg.io import write_json, write_provenance
 
 
@@ -55,15 +56,22 @@ def run(args: argparse.Namespace, params: Params) -> int:
         f"{len(report.imported)} of {len(samples)} samples imported into "
         f"{params.decompose.cache_dir}"
     )
-    for what in (
-        "failed_in_source",
-        "malformed",
-        "unmatched",
-        "ambiguous",
-        "samples_without_entry",
-    ):
-        items = getattr(report, what)
-        if items:
-            more = f" and {len(items) - 5} more" if len(items) > 5 else ""
-            print(f"  {what.replace('_', ' ')}: {len(items)} ({', '.join(items[:5])}{more})")
+    skipped = {
+        what.replace("_", " "): getattr(report, what)
+        for what in (
+            "failed_in_source",
+            "malformed",
+            "unmatched",
+            "ambiguous",
+            "samples_without_entry",
+        )
+    }
+    counts = ", ".join(f"{what} {len(keys)}" for what, keys in skipped.items() if keys)
+    if counts:
+        print(f"  not imported: {counts}")
+    print_failures(
+        {key: what for what, keys in skipped.items() for key in keys},
+        args.report,
+        "not imported",
+    )
     return 0

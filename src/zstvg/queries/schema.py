@@ -15,8 +15,6 @@ from typing import Any
 
 from zstvg.io import InputError, PathLike, read_jsonl
 
-SOURCES = ("api", "cache", "official", "fallback")
-
 # Strict-mode compatible (OpenAI structured outputs need every key required and
 # additionalProperties false); maxLength keeps a runaway answer out of the cache.
 ANSWER_SCHEMA: dict[str, Any] = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-Span = tuple[int, int]
+from zstvg.structures import Span
 
 # Float slack for time -> frame conversion: 2.3 s * 10 fps is 22.999999999999996 in binary
 # floating point and must map to frame 23. 1e-6 frames is far below any real timing precision.

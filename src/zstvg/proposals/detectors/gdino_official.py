@@ -1,7 +1,7 @@
 """Grounding DINO through the authors' package (``groundingdino-py``), where it can be built.
 
 It cannot be built in our environment (measured with groundingdino-py 0.4.0 and transformers
-5.24, /work/shared/notes/dependencies.md): its ``BertModelWarper`` calls
+5.24): its ``BertModelWarper`` calls
 ``get_extended_attention_mask``, ``invert_attention_mask`` and ``get_head_mask``, which
 transformers 5 removed (AttributeError at model construction), and building the model fetches
 ``bert-base-uncased`` from the model hub, which offline runs cannot reach. The backend therefore

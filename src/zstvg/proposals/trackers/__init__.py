@@ -13,6 +13,7 @@ Backends, registered by name and imported only when built:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from zstvg.config import ProposalsConfig
@@ -49,13 +50,13 @@ def build_tracker(cfg: ProposalsConfig, device: str = "cpu") -> Tracker:
     return TRACKERS.build(cfg.tracker, cfg=cfg, device=device)
 
 
+def renumber_tracks(tracks: Sequence[Track]) -> list[Track]:
+    """The tracks numbered 0, 1, ... in their order (ids in a file are dense)."""
+    return [replace(t, track_id=i) for i, t in enumerate(tracks)]
+
+
 def finalize_tracks(tracks: Sequence[Track], min_track_frames: int, max_tracks: int) -> list[Track]:
     """Drop tracks seen on fewer than ``min_track_frames`` frames, keep the first ``max_tracks``
-    in creation order, and number them 0, 1, ... in that order (ids in a file are dense)."""
-    kept = [t for t in tracks if len(t.boxes_xyxy) >= min_track_frames][:max_tracks]
-    return [
-        Track(
-            track_id=i, class_name=t.class_name, boxes_xyxy=t.boxes_xyxy, rles=t.rles, score=t.score
-        )
-        for i, t in enumerate(kept)
-    ]
+    in creation order, and renumber them in that order."""
+    kept = [t for t in tracks if len(t.boxes_xyxy) >= min_track_frames]
+    return renumber_tracks(kept[:max_tracks])

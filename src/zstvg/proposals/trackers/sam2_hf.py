@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from zstvg.config import ProposalsConfig
-from zstvg.proposals.detectors import Detection
+from zstvg.devices import resolve_device
 from zstvg.proposals.detectors.gdino_hf import load_failure_hint
 from zstvg.proposals.frames import FrameSource, StreamedFrames
-from zstvg.proposals.manager import resolve_device, track_with_propagation
-from zstvg.structures import BoxXYXY, Track
+from zstvg.proposals.manager import PropagatingTracker
+from zstvg.structures import BoxXYXY
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,8 @@ class _HFWindow:
         session.reset_tracking_data()
 
 
-class Sam2HFTracker:
+class Sam2HFTracker(PropagatingTracker):
     """SAM 2 (transformers) tracker with the paper's detection-seeded track management."""
-
-    dense_detections = False
 
     def __init__(self, cfg: ProposalsConfig, device: str = "cpu") -> None:
         from transformers import Sam2VideoModel, Sam2VideoProcessor
@@ -147,11 +145,3 @@ class Sam2HFTracker:
             yield win
         finally:
             win.session.reset_inference_session()
-
-    def track(
-        self,
-        frames: FrameSource,
-        detections: Mapping[int, Sequence[Detection]],
-        class_name: str,
-    ) -> list[Track]:
-        return track_with_propagation(self, frames, detections, class_name, self.cfg)

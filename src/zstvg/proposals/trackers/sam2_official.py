@@ -20,9 +20,9 @@ are dropped during propagation, so the state stays bounded too. ``offload_video_
 Preprocessing is the package's (``_load_img_as_tensor``): PIL resize to image_size x
 image_size, scale to [0, 1], ImageNet normalisation.
 
-Without the package's compiled extension (``sam2._C``; our install has none, see
-/work/shared/notes/dependencies.md) the predictor's hole filling would warn and skip on every
-frame, so it is switched off (``fill_hole_area = 0`` on the built predictor) instead.
+Without the package's compiled extension (``sam2._C``; our install has none) the predictor's
+hole filling would warn and skip on every frame, so it is switched off (``fill_hole_area = 0``
+on the built predictor) instead.
 
 If the package is missing, building this tracker raises ``Sam2Unavailable`` naming the package
 and how to install it.
@@ -41,11 +41,11 @@ from typing import Any
 import numpy as np
 
 from zstvg.config import ProposalsConfig
+from zstvg.devices import resolve_device
 from zstvg.io import InputError
-from zstvg.proposals.detectors import Detection
 from zstvg.proposals.frames import FrameSource, StreamedFrames
-from zstvg.proposals.manager import resolve_device, track_with_propagation
-from zstvg.structures import BoxXYXY, Track
+from zstvg.proposals.manager import PropagatingTracker
+from zstvg.structures import BoxXYXY
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +201,8 @@ class _OfficialWindow:
         predictor.reset_state(self.state)
 
 
-class Sam2OfficialTracker:
+class Sam2OfficialTracker(PropagatingTracker):
     """SAM 2 (``sam2`` package) tracker with the paper's detection-seeded track management."""
-
-    dense_detections = False
 
     def __init__(self, cfg: ProposalsConfig, device: str = "cpu") -> None:
         import torch
@@ -229,11 +227,3 @@ class Sam2OfficialTracker:
                 yield win
             finally:
                 self.predictor.reset_state(win.state)
-
-    def track(
-        self,
-        frames: FrameSource,
-        detections: Mapping[int, Sequence[Detection]],
-        class_name: str,
-    ) -> list[Track]:
-        return track_with_propagation(self, frames, detections, class_name, self.cfg)
