@@ -132,7 +132,6 @@ def run(args: argparse.Namespace, params: Params) -> int:
         InputError,
         atomic_open,
         fingerprint_tree,
-        provenance_path,
         read_json,
         sha256_file,
         sha256_json,
@@ -172,13 +171,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
     folders = {v.name: out if single else out / v.name for v in variants}
     for folder in folders.values():
         (folder / "records").mkdir(parents=True, exist_ok=True)
-    try:
-        first = folders[variants[0].name] / MANIFEST
-        known = read_json(provenance_path(first)).get("checkpoint_fingerprint")
-    except (InputError, AttributeError):
-        known = None
     checkpoint_fp = (
-        fingerprint_tree(model_cfg.checkpoint, known)
+        fingerprint_tree(model_cfg.checkpoint)
         if Path(model_cfg.checkpoint).exists()
         else None  # a hub id: its revision is its identity
     )
