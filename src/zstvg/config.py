@@ -44,6 +44,8 @@ class DatasetConfig:
     decompositions: str | None
     proposals: str | None
     shards: int = 1  # GPU steps run as this many jobs, each over a stable subset of videos
+    # videos whose samples fail in prepare-data (known damaged copies; zstvg.data.common)
+    damaged_videos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -278,7 +280,10 @@ def parse(raw: dict[str, Any], source: str = "params.yaml") -> Params:
         for name, cls in _SECTIONS.items()
     }
     kwargs["datasets"] = MappingProxyType(
-        {k: DatasetConfig(**v) for k, v in raw["datasets"].items()}
+        {
+            k: DatasetConfig(**{f: _freeze(x) for f, x in v.items()})
+            for k, v in raw["datasets"].items()
+        }
     )
     kwargs["models"] = MappingProxyType(
         {k: ModelConfig(**{f: _freeze(x) for f, x in v.items()}) for k, v in raw["models"].items()}

@@ -10,6 +10,7 @@
 import json
 import os
 import re
+import shlex
 
 from zstvg.video.store import video_dir_name as safe_name
 
