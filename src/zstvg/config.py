@@ -11,7 +11,7 @@ import copy
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -139,7 +139,7 @@ class GroundConfig:
     lr: float
     beta: float
     neutral_contrast: bool
-    answer_words: tuple[str, ...]
+    answer_words: tuple[str, ...]  # (yes-word, no-word), from params' "Yes/No"
     gti_activation: str
 
 
@@ -279,6 +279,9 @@ def parse(raw: dict[str, Any], source: str = "params.yaml") -> Params:
         name: cls(**{k: _freeze(v) for k, v in raw[name].items()})
         for name, cls in _SECTIONS.items()
     }
+    kwargs["ground"] = replace(
+        kwargs["ground"], answer_words=tuple(raw["ground"]["answer_words"].split("/"))
+    )
     kwargs["datasets"] = MappingProxyType(
         {
             k: DatasetConfig(**{f: _freeze(x) for f, x in v.items()})
