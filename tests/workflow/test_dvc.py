@@ -37,6 +37,12 @@ def _status(repo, *targets: str) -> dict:
     return json.loads(run(["dvc", "status", "--json", *targets], repo).stdout)
 
 
+def _edit_first_query(annotations: bytes) -> str:
+    entries = json.loads(annotations)
+    next(iter(entries.values()))["English"] = "The edited query."
+    return json.dumps(entries)
+
+
 def _sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -62,27 +68,62 @@ def dvc_repo(tmp_path_factory):
 
 def test_repro_builds_the_chain_and_locks_params_and_raw_inputs(dvc_repo):
     lock = yaml.safe_load((dvc_repo / "dvc.lock").read_text())
-    assert {"synthetic", "samples", "frames"} <= set(lock["stages"])
+    assert {"inputs", "synthetic", "samples", "frames"} <= set(lock["stages"])
     assert lock["stages"]["frames"]["params"]["params.yaml"]["frames"]["n_mllm_frames"] == 4
-    assert "data" in {d["path"] for d in lock["stages"]["samples"]["deps"]}
+    assert {"data", "checkpoints"} <= {d["path"] for d in lock["stages"]["inputs"]["deps"]}
+    fingerprints = json.loads((dvc_repo / "results/inputs/datasets.json").read_text())
+    toy = (dvc_repo / TOY_ANNOTATIONS).read_bytes()
+    assert fingerprints["toy"]["annotations"] == {
+        "path": TOY_ANNOTATIONS, "size": len(toy), "sha256": hashlib.sha256(toy).hexdigest()
+    }  # fmt: skip
+    assert fingerprints["synthetic"]["videos"]["kind"] == "stage output"
     for dataset in ("synthetic", "toy"):
         manifest = json.loads((dvc_repo / f"results/frames/{dataset}/manifest.json").read_text())
         assert manifest["n_videos"] == 2 and manifest["n_videos_failed"] == 0
 
 
-def test_an_edited_annotation_file_changes_the_stage_that_reads_it(dvc_repo):
-    """The raw annotations of a `dvc add`ed dataset under data/ and those of the synthetic
-    dataset (a stage output) are both dependencies of `samples`."""
-    for path, dep in ((TOY_ANNOTATIONS, "data"), (SYNTHETIC_ANNOTATIONS, "results/synthetic")):
-        file = dvc_repo / path
-        original = file.read_bytes()
-        entries = json.loads(original)
-        next(iter(entries.values()))["English"] = "The edited query."
-        file.write_text(json.dumps(entries))
-        status = _status(dvc_repo, "samples")
-        assert status["samples"] == [{"changed deps": {dep: "modified"}}]
-        file.write_bytes(original)
-        assert _status(dvc_repo, "samples") == {}
+def test_an_edited_raw_annotation_file_reaches_the_stage_that_reads_it(dvc_repo):
+    """data/ is a dependency of `inputs`, whose fingerprints of what `run` selects are the
+    dependency of `samples`; the restored file leaves everything up to date again."""
+    file = dvc_repo / TOY_ANNOTATIONS
+    original = file.read_bytes()
+    file.write_text(_edit_first_query(original))
+    status = _status(dvc_repo, "--with-deps", "samples")
+    assert status["inputs"] == [{"changed deps": {"data": "modified"}}]
+    assert status["data/toy.dvc"] == [{"changed outs": {"data/toy": "modified"}}]
+    run(["dvc", "repro", "--single-item", "inputs"], dvc_repo)
+    changed = {"results/inputs/datasets.json": "modified"}
+    assert _status(dvc_repo, "samples")["samples"] == [{"changed deps": changed}]
+    file.write_bytes(original)
+    run(["dvc", "repro", "--single-item", "inputs"], dvc_repo)
+    assert _status(dvc_repo, "samples") == {}
+
+
+def test_a_change_run_does_not_select_stops_at_the_inputs_stage(dvc_repo):
+    """A new dataset under data/ and new weights under checkpoints/ rerun `inputs`, which
+    rewrites the same fingerprints: no stage that reads raw files reruns (DVC would delete
+    and recompute their whole phase)."""
+    (dvc_repo / "data" / "other").mkdir()
+    (dvc_repo / "data" / "other" / "test.json").write_text("{}")
+    (dvc_repo / "checkpoints" / "other-model").mkdir()
+    (dvc_repo / "checkpoints" / "other-model" / "config.json").write_text("{}")
+    assert set(_status(dvc_repo, "--with-deps", "frames")) == {"inputs"}
+    out = run(["dvc", "repro", "frames"], dvc_repo).stdout
+    assert "Running stage 'inputs'" in out and out.count("Running stage") == 1
+    shutil.rmtree(dvc_repo / "data" / "other")
+    shutil.rmtree(dvc_repo / "checkpoints" / "other-model")
+    run(["dvc", "repro", "--single-item", "inputs"], dvc_repo)
+
+
+def test_an_edited_synthetic_annotation_file_changes_samples(dvc_repo):
+    """The built-in dataset is the `synthetic` stage's output, a direct dependency."""
+    file = dvc_repo / SYNTHETIC_ANNOTATIONS
+    original = file.read_bytes()
+    file.write_text(_edit_first_query(original))
+    changed = {"results/synthetic": "modified"}
+    assert _status(dvc_repo, "samples")["samples"] == [{"changed deps": changed}]
+    file.write_bytes(original)
+    assert _status(dvc_repo, "samples") == {}
 
 
 def test_second_repro_is_up_to_date_and_a_param_change_invalidates_only_its_stage(dvc_repo):
@@ -130,7 +171,7 @@ def test_push_then_pull_restores_outputs_and_raw_data_from_the_demo_remote(dvc_r
 def test_exp_run_with_a_set_param_reruns_only_the_stages_that_read_it(dvc_repo):
     out = run(["dvc", "exp", "run", "frames", "-S", "frames.jpeg_quality=90"], dvc_repo).stdout
     assert "Running stage 'frames'" in out
-    for stage in ("synthetic", "samples"):  # they read no `frames` key
+    for stage in ("inputs", "synthetic", "samples"):  # they read no `frames` key
         assert f"Running stage '{stage}'" not in out
         assert f"Stage '{stage}' didn't change, skipping" in out
     lock = yaml.safe_load((dvc_repo / "dvc.lock").read_text())
