@@ -74,3 +74,28 @@ def test_packaged_defaults_equal_repo_params(repo_root):
     assert yaml.safe_load(config.default_params_path().read_text()) == yaml.safe_load(
         (repo_root / "params.yaml").read_text()
     )
+
+
+def test_params_survive_the_rewrite_of_dvc_exp_run_set_param(repo_root, tmp_path):
+    """`dvc exp run -S key=value` rewrites params.yaml through OmegaConf and ruamel (YAML 1.2,
+    no quotes kept); Snakemake and zstvg read it with PyYAML (YAML 1.1, where a bare Yes is
+    True). Every value but the one set must read back the same."""
+    from dvc.utils.hydra import apply_overrides as dvc_set_param
+
+    path = tmp_path / "params.yaml"
+    path.write_text((repo_root / "params.yaml").read_text())
+    dvc_set_param(path, ["evaluate.viou_thresholds=[0.3,0.4]"])
+    before = yaml.safe_load((repo_root / "params.yaml").read_text())
+    after = yaml.safe_load(path.read_text())
+    assert after["evaluate"].pop("viou_thresholds") == [0.3, 0.4]
+    before["evaluate"].pop("viou_thresholds")
+    assert after == before
+    assert load_params(path).ground.answer_words == ("Yes", "No")
+
+
+def test_answer_words_are_one_yes_slash_no_string(params_raw):
+    params_raw["ground"]["answer_words"] = ["Yes", "No"]
+    with pytest.raises(ParamsError, match="ground.answer_words"):
+        parse(params_raw)
+    params_raw["ground"]["answer_words"] = "yes/no"
+    assert parse(params_raw).ground.answer_words == ("yes", "no")

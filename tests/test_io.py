@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import stat
 
 import pytest
 
+import zstvg.io
 from zstvg.io import (
     InputError,
     atomic_open,
+    fingerprint,
+    fingerprint_tree,
     provenance_path,
     read_json,
     read_jsonl,
@@ -74,3 +79,43 @@ def test_read_finished_takes_only_this_jobs_done_records(tmp_path):
     assert read_finished(path, "a", failed_too=True)["status"] == "failed"  # a merge keeps it
     path.write_text('{"job_sha256": "a", "sta')  # killed mid-write without atomic_open
     assert read_finished(path, "a") is None
+
+
+def test_fingerprint_is_size_and_content_only_and_survives_a_fresh_copy(tmp_path):
+    """A checkout on another machine (new mtime, new inode) gives the same identity, so
+    provenance that holds it is byte-identical."""
+    f = tmp_path / "a.bin"
+    f.write_bytes(b"abc")
+    fp = fingerprint(f)
+    assert fp == {"size": 3, "sha256": hashlib.sha256(b"abc").hexdigest()}
+    copy = tmp_path / "copy" / "a.bin"
+    copy.parent.mkdir()
+    shutil.copy(f, copy)
+    os.utime(copy, ns=(1, 1))
+    assert fingerprint(copy) == fp
+    tree = fingerprint_tree(tmp_path / "copy")
+    assert tree["files"] == {"a.bin": fp}
+
+
+def test_fingerprint_reads_an_unchanged_file_once_and_a_changed_one_again(tmp_path, monkeypatch):
+    reads = []
+    real = zstvg.io.sha256_file
+    monkeypatch.setattr(zstvg.io, "sha256_file", lambda p: reads.append(p) or real(p))
+    f = tmp_path / "v.mp4"
+    f.write_bytes(b"x" * 10)
+    first = fingerprint(f)
+    assert fingerprint(f) == first and len(reads) == 1  # the hash cache answered
+    f.write_bytes(b"y" * 10)  # same size, new bytes (and mtime)
+    os.utime(f, ns=(10**18, 10**18))
+    assert fingerprint(f)["sha256"] == hashlib.sha256(b"y" * 10).hexdigest() and len(reads) == 2
+    os.utime(f, ns=(2 * 10**18, 2 * 10**18))  # touched: read again, same identity
+    assert fingerprint(f)["sha256"] == hashlib.sha256(b"y" * 10).hexdigest() and len(reads) == 3
+
+
+def test_fingerprint_without_a_writable_hash_cache_still_answers(tmp_path, monkeypatch):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv(zstvg.io.HASH_CACHE_ENV, str(blocker))
+    f = tmp_path / "a.bin"
+    f.write_bytes(b"abc")
+    assert fingerprint(f)["sha256"] == hashlib.sha256(b"abc").hexdigest()

@@ -19,6 +19,10 @@ from zstvg import __version__
 
 # name -> (module, one-line help). Order = pipeline order.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "fingerprint-inputs": (
+        "zstvg.inputs_cli",
+        "size and SHA-256 of the raw data and weights `run` selects (DVC's first stage)",
+    ),
     "make-synthetic": (
         "zstvg.data.synthetic_cli",
         "write the built-in synthetic benchmark (videos, HC-STVG v2 annotations, proposals)",

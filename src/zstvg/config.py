@@ -11,7 +11,7 @@ import copy
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -45,6 +45,8 @@ class DatasetConfig:
     decompositions: str | None
     proposals: str | None
     shards: int = 1  # GPU steps run as this many jobs, each over a stable subset of videos
+    # videos whose samples fail in prepare-data (known damaged copies; zstvg.data.common)
+    damaged_videos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ class GroundConfig:
     lr: float
     beta: float
     neutral_contrast: bool
-    answer_words: tuple[str, ...]
+    answer_words: tuple[str, ...]  # (yes-word, no-word), from params' "Yes/No"
     gti_activation: str
 
 
@@ -281,8 +283,14 @@ def parse(raw: dict[str, Any], source: str = "params.yaml") -> Params:
         name: cls(**{k: _freeze(v) for k, v in raw[name].items()})
         for name, cls in _SECTIONS.items()
     }
+    kwargs["ground"] = replace(
+        kwargs["ground"], answer_words=tuple(raw["ground"]["answer_words"].split("/"))
+    )
     kwargs["datasets"] = MappingProxyType(
-        {k: DatasetConfig(**v) for k, v in raw["datasets"].items()}
+        {
+            k: DatasetConfig(**{f: _freeze(x) for f, x in v.items()})
+            for k, v in raw["datasets"].items()
+        }
     )
     kwargs["models"] = MappingProxyType(
         {k: ModelConfig(**{f: _freeze(x) for f, x in v.items()}) for k, v in raw["models"].items()}

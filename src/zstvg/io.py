@@ -196,14 +196,29 @@ def sha256_file(path: PathLike) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(path: PathLike, known: Any = None) -> dict[str, Any]:
-    """A file's content identity: ``{"size", "mtime_ns", "sha256"}``.
+# Where content hashes are remembered by a file's stat (see :func:`fingerprint`): a user cache,
+# like pip's or DVC's state database, never inside an output (its entries hold inode numbers
+# and mtimes, which differ on every checkout). Tests point it at a scratch directory.
+HASH_CACHE_ENV = "ZSTVG_HASH_CACHE"
 
-    ``known`` is an earlier fingerprint of the same path (e.g. from the previous run's output):
-    when its size and mtime still match, its hash is reused instead of reading the file again,
-    so a rerun over 10,000 unchanged videos costs one ``stat`` each. A changed size or mtime
-    (an edit, a truncation, a copy over it) re-hashes, and only a changed hash counts as a
-    changed input. Raises InputError when the file cannot be read.
+
+def hash_cache_dir() -> Path:
+    """``$ZSTVG_HASH_CACHE``, else ``$XDG_CACHE_HOME/zstvg/hashes`` (``~/.cache/zstvg/hashes``)."""
+    if os.environ.get(HASH_CACHE_ENV):
+        return Path(os.environ[HASH_CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "zstvg" / "hashes"
+
+
+def fingerprint(path: PathLike) -> dict[str, Any]:
+    """A file's content identity: ``{"size", "sha256"}``, the same bytes on any machine.
+
+    Outputs and resume keys hold only this, so a fresh checkout (new mtimes, new inodes)
+    rebuilds byte-identical provenance. The hash of a file whose (path, device, inode, size,
+    mtime) was seen before is read from the hash cache (:func:`hash_cache_dir`), so a rerun over
+    10,000 unchanged videos costs one ``stat`` and one small read each; any change of those
+    re-hashes, and only a changed hash counts as a changed input. Raises InputError when the
+    file cannot be read.
     """
     path = Path(path)
     try:
@@ -212,32 +227,30 @@ def fingerprint(path: PathLike, known: Any = None) -> dict[str, Any]:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not path.is_file():
         raise InputError(f"not a file: {path}")
-    if (
-        isinstance(known, dict)
-        and known.get("size") == st.st_size
-        and known.get("mtime_ns") == st.st_mtime_ns
-        and isinstance(known.get("sha256"), str)
-    ):
-        return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": known["sha256"]}
+    key = sha256_json([str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
+    entry = hash_cache_dir() / key[:2] / key
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        digest = entry.read_text(encoding="ascii").strip()
+        if len(digest) == 64:
+            return {"size": st.st_size, "sha256": digest}
     try:
         digest = sha256_file(path)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+    # A read-only or full cache only costs the next run a re-hash.
+    with contextlib.suppress(OSError), atomic_open(entry, "w", encoding="ascii", fsync=False) as fh:
+        fh.write(digest)
+    return {"size": st.st_size, "sha256": digest}
 
 
-def fingerprint_tree(path: PathLike, known: Any = None) -> dict[str, Any]:
-    """Fingerprint of a file, or of every file under a directory (a checkpoint folder).
-
-    ``known`` is an earlier result of this function for the same path; per-file hashes are
-    reused through :func:`fingerprint`. ``sha256`` summarises the whole tree.
-    """
+def fingerprint_tree(path: PathLike) -> dict[str, Any]:
+    """Fingerprint of a file, or of every file under a directory (a checkpoint folder):
+    ``{"sha256": <summary of the tree>, "files": {relative path: fingerprint}}``."""
     path = Path(path)
     if not path.is_dir():
-        return fingerprint(path, known)
-    earlier = (known or {}).get("files", {}) if isinstance(known, dict) else {}
+        return fingerprint(path)
     files = {
-        str(p.relative_to(path)): fingerprint(p, earlier.get(str(p.relative_to(path))))
+        str(p.relative_to(path)): fingerprint(p)
         for p in sorted(path.rglob("*"))
         if p.is_file() and not p.name.startswith(".") and not is_sidecar(p)
     }

@@ -68,6 +68,7 @@ def test_writes_samples_provenance_and_summary(
         == hashlib.sha256(annotations.read_bytes()).hexdigest()
     )
     assert prov["annotations_fingerprint"]["size"] == annotations.stat().st_size
+    assert set(prov["annotations_fingerprint"]) == {"size", "sha256"}  # no mtime: a checkout's
     assert prov["counts"] == {
         "n_samples": 4,
         "n_videos": 4,
@@ -121,6 +122,25 @@ def test_missing_video_fails_that_sample_and_exits_zero(
     assert f"d: video file not found: {videos / 'd.mp4'}" in stdout
 
 
+def test_videos_listed_as_damaged_fail_their_samples(
+    tmp_path: Path, annotations: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """By file name (b.mp4) or stem (d); the inverted-span sample c keeps its first reason
+    before this one."""
+    out = tmp_path / "samples.jsonl"
+    args = ["--dataset", "hcstvg-v2", "--annotations", str(annotations), "--out", str(out)]
+    damaged = ["--damaged-video", "b.mp4", "--damaged-video", "d", "--damaged-video", "c"]
+    assert main(["prepare-data", *args, *damaged]) == 0
+    samples = {s.sample_id: s for s in (Sample.from_json(r) for r in read_jsonl(out))}
+    reason = "video listed as damaged (damaged_videos of the dataset's params)"
+    assert samples["a"].error is None
+    assert samples["b"].error == samples["d"].error == reason
+    assert samples["c"].error.endswith(f"inverted time span [9.0, 2.0) s; {reason}")
+    assert "failed: 3 samples" in capsys.readouterr().out
+    prov = json.loads(out.with_name(out.name + ".provenance.json").read_text())
+    assert prov["damaged_videos"] == ["b.mp4", "c", "d"]
+
+
 def test_malformed_annotations_exit_2_and_leave_no_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -167,6 +187,6 @@ def test_help_documents_every_argument(capsys: pytest.CaptureFixture[str]) -> No
         main(["prepare-data", "--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    for arg in ("--dataset", "--annotations", "--videos", "--boxes", "--out"):
+    for arg in ("--dataset", "--annotations", "--videos", "--boxes", "--damaged-video", "--out"):
         assert arg in text
     assert "vidstg-tubedetr" in text

@@ -1,35 +1,129 @@
-"""DVC stages over the workflow: real `dvc repro` in a scratch git repository."""
+"""DVC stages over the workflow: real `dvc repro` in a scratch git repository.
+
+One repository for the module (a repro of the first three stages costs about a minute): the
+built-in synthetic dataset (a stage output) and "toy", a copy of it standing in for a real
+dataset under data/ (`dvc add data/toy`, as README.md says for HC-STVG and VidSTG). The tests
+run in order and each leaves the repository up to date.
+"""
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
+import shutil
 
 import pytest
 import yaml
-from wf_helpers import make_workdir, run, tiny_params
+from wf_helpers import REPO, make_workdir, run, tiny_params
 
 pytestmark = pytest.mark.workflow
+
+TOY_ANNOTATIONS = "data/toy/annotations/test_v2.json"
+SYNTHETIC_ANNOTATIONS = "results/synthetic/annotations/test_v2.json"
+
+
+def _params() -> dict:
+    raw = tiny_params()
+    toy = copy.deepcopy(raw["datasets"]["synthetic"])
+    for key in ("annotations", "videos", "decompositions", "proposals"):
+        toy[key] = toy[key].replace("results/synthetic", "data/toy")
+    raw["datasets"]["toy"] = toy
+    raw["run"]["datasets"] = ["synthetic", "toy"]
+    return raw
+
+
+def _status(repo, *targets: str) -> dict:
+    return json.loads(run(["dvc", "status", "--json", *targets], repo).stdout)
+
+
+def _edit_first_query(annotations: bytes) -> str:
+    entries = json.loads(annotations)
+    next(iter(entries.values()))["English"] = "The edited query."
+    return json.dumps(entries)
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
 def dvc_repo(tmp_path_factory):
-    work = make_workdir(tmp_path_factory.mktemp("dvc") / "repo", tiny_params())
+    work = make_workdir(tmp_path_factory.mktemp("dvc") / "repo", _params())
     run(["git", "init", "-q"], work)
     run(["git", "config", "user.email", "ci@example.invalid"], work)
     run(["git", "config", "user.name", "ci"], work)
     run(["dvc", "init", "-q"], work)
+    # the project's DVC config: its demo remote is ../zstvg-dvc-remote, beside this scratch repo
+    shutil.copy(REPO / ".dvc" / "config", work / ".dvc" / "config")
+    run(["zstvg", "make-synthetic", "--params", "params.yaml", "--out", "data/toy"], work)
+    run(["dvc", "add", "-q", "data/toy"], work)
     run(["git", "add", "-A"], work)
     run(["git", "commit", "-qm", "init"], work)
     run(["dvc", "repro", "frames"], work)
+    run(["git", "add", "-A"], work)
+    run(["git", "commit", "-qm", "repro"], work)
     return work
 
 
-def test_repro_builds_the_chain_and_locks_params(dvc_repo):
+def test_repro_builds_the_chain_and_locks_params_and_raw_inputs(dvc_repo):
     lock = yaml.safe_load((dvc_repo / "dvc.lock").read_text())
-    assert {"synthetic", "samples", "frames"} <= set(lock["stages"])
+    assert {"inputs", "synthetic", "samples", "frames"} <= set(lock["stages"])
     assert lock["stages"]["frames"]["params"]["params.yaml"]["frames"]["n_mllm_frames"] == 4
-    manifest = json.loads((dvc_repo / "results/frames/synthetic/manifest.json").read_text())
-    assert manifest["n_videos"] == 2 and manifest["n_videos_failed"] == 0
+    assert {"data", "checkpoints"} <= {d["path"] for d in lock["stages"]["inputs"]["deps"]}
+    fingerprints = json.loads((dvc_repo / "results/inputs/datasets.json").read_text())
+    toy = (dvc_repo / TOY_ANNOTATIONS).read_bytes()
+    assert fingerprints["toy"]["annotations"] == {
+        "path": TOY_ANNOTATIONS, "size": len(toy), "sha256": hashlib.sha256(toy).hexdigest()
+    }  # fmt: skip
+    assert fingerprints["synthetic"]["videos"]["kind"] == "stage output"
+    for dataset in ("synthetic", "toy"):
+        manifest = json.loads((dvc_repo / f"results/frames/{dataset}/manifest.json").read_text())
+        assert manifest["n_videos"] == 2 and manifest["n_videos_failed"] == 0
+
+
+def test_an_edited_raw_annotation_file_reaches_the_stage_that_reads_it(dvc_repo):
+    """data/ is a dependency of `inputs`, whose fingerprints of what `run` selects are the
+    dependency of `samples`; the restored file leaves everything up to date again."""
+    file = dvc_repo / TOY_ANNOTATIONS
+    original = file.read_bytes()
+    file.write_text(_edit_first_query(original))
+    status = _status(dvc_repo, "--with-deps", "samples")
+    assert status["inputs"] == [{"changed deps": {"data": "modified"}}]
+    assert status["data/toy.dvc"] == [{"changed outs": {"data/toy": "modified"}}]
+    run(["dvc", "repro", "--single-item", "inputs"], dvc_repo)
+    changed = {"results/inputs/datasets.json": "modified"}
+    assert _status(dvc_repo, "samples")["samples"] == [{"changed deps": changed}]
+    file.write_bytes(original)
+    run(["dvc", "repro", "--single-item", "inputs"], dvc_repo)
+    assert _status(dvc_repo, "samples") == {}
+
+
+def test_a_change_run_does_not_select_stops_at_the_inputs_stage(dvc_repo):
+    """A new dataset under data/ and new weights under checkpoints/ rerun `inputs`, which
+    rewrites the same fingerprints: no stage that reads raw files reruns (DVC would delete
+    and recompute their whole phase)."""
+    (dvc_repo / "data" / "other").mkdir()
+    (dvc_repo / "data" / "other" / "test.json").write_text("{}")
+    (dvc_repo / "checkpoints" / "other-model").mkdir()
+    (dvc_repo / "checkpoints" / "other-model" / "config.json").write_text("{}")
+    assert set(_status(dvc_repo, "--with-deps", "frames")) == {"inputs"}
+    out = run(["dvc", "repro", "frames"], dvc_repo).stdout
+    assert "Running stage 'inputs'" in out and out.count("Running stage") == 1
+    shutil.rmtree(dvc_repo / "data" / "other")
+    shutil.rmtree(dvc_repo / "checkpoints" / "other-model")
+    run(["dvc", "repro", "--single-item", "inputs"], dvc_repo)
+
+
+def test_an_edited_synthetic_annotation_file_changes_samples(dvc_repo):
+    """The built-in dataset is the `synthetic` stage's output, a direct dependency."""
+    file = dvc_repo / SYNTHETIC_ANNOTATIONS
+    original = file.read_bytes()
+    file.write_text(_edit_first_query(original))
+    changed = {"results/synthetic": "modified"}
+    assert _status(dvc_repo, "samples")["samples"] == [{"changed deps": changed}]
+    file.write_bytes(original)
+    assert _status(dvc_repo, "samples") == {}
 
 
 def test_second_repro_is_up_to_date_and_a_param_change_invalidates_only_its_stage(dvc_repo):
@@ -38,21 +132,47 @@ def test_second_repro_is_up_to_date_and_a_param_change_invalidates_only_its_stag
     params = yaml.safe_load((dvc_repo / "params.yaml").read_text())
     params["frames"]["n_mllm_frames"] = 6
     (dvc_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    status = json.loads(run(["dvc", "status", "--json", "frames"], dvc_repo).stdout)
-    assert set(status) == {"frames"}  # synthetic and samples do not read `frames`
+    assert set(_status(dvc_repo, "frames")) == {"frames"}  # synthetic, samples: no `frames` key
 
 
 def test_a_rerun_at_a_new_commit_leaves_the_stages_after_it_up_to_date(dvc_repo):
     """The sidecars hold only what decides an output (the git revision goes to a .run.json
-    that .dvcignore skips): a stage rerun at another commit rewrites the same bytes, so the
-    stages after it stay up to date."""
+    that .dvcignore skips, fingerprints hold no mtime): a stage rerun at another commit rewrites
+    the same bytes, so the stages after it stay up to date."""
     run(["dvc", "repro", "frames"], dvc_repo)  # up to date, whatever the tests above changed
     (dvc_repo / "NOTES.md").write_text("a commit that touches no stage dependency\n")
     run(["git", "add", "-A"], dvc_repo)
     run(["git", "commit", "-qm", "notes"], dvc_repo)
-    assert json.loads(run(["dvc", "status", "--json", "frames"], dvc_repo).stdout) == {}
+    assert _status(dvc_repo, "frames") == {}
     run(["dvc", "repro", "--force", "--single-item", "samples"], dvc_repo)
-    run_record = dvc_repo / "results/samples/synthetic.jsonl.provenance.run.json"
+    run_record = dvc_repo / "results/samples/toy.jsonl.provenance.run.json"
     assert json.loads(run_record.read_text())["git_revision"]
     # frames depends on results/samples: the rerun rewrote the same bytes
-    assert json.loads(run(["dvc", "status", "--json", "frames"], dvc_repo).stdout) == {}
+    assert _status(dvc_repo, "frames") == {}
+    out = run(["dvc", "repro", "frames"], dvc_repo).stdout
+    assert "Running stage" not in out
+
+
+def test_push_then_pull_restores_outputs_and_raw_data_from_the_demo_remote(dvc_repo):
+    remote = dvc_repo.parent / "zstvg-dvc-remote"
+    kept = ["results/frames/toy/manifest.json", "results/samples/synthetic.jsonl", TOY_ANNOTATIONS]
+    before = {p: _sha(dvc_repo / p) for p in kept}
+    run(["dvc", "push"], dvc_repo)
+    assert remote.is_dir()
+    for path in ("results/synthetic", "results/samples", "results/frames", "data/toy"):
+        shutil.rmtree(dvc_repo / path)
+    shutil.rmtree(dvc_repo / ".dvc" / "cache")
+    # --with-deps: only these stages ran (a plain `dvc pull` wants every stage's outputs)
+    run(["dvc", "pull", "--with-deps", "frames"], dvc_repo)
+    assert {p: _sha(dvc_repo / p) for p in kept} == before
+    assert _status(dvc_repo, "frames", "data/toy.dvc") == {}
+
+
+def test_exp_run_with_a_set_param_reruns_only_the_stages_that_read_it(dvc_repo):
+    out = run(["dvc", "exp", "run", "frames", "-S", "frames.jpeg_quality=90"], dvc_repo).stdout
+    assert "Running stage 'frames'" in out
+    for stage in ("inputs", "synthetic", "samples"):  # they read no `frames` key
+        assert f"Running stage '{stage}'" not in out
+        assert f"Stage '{stage}' didn't change, skipping" in out
+    lock = yaml.safe_load((dvc_repo / "dvc.lock").read_text())
+    assert lock["stages"]["frames"]["params"]["params.yaml"]["frames"]["jpeg_quality"] == 90

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +24,14 @@ def tiny_params() -> dict:
 
 
 def make_workdir(path: Path, params: dict) -> Path:
-    """A working directory that sees the repo's workflow and code through symlinks."""
+    """A working directory that sees the repo's workflow and code through symlinks; data/ and
+    checkpoints/ are real folders (DVC dependencies: DVC does not follow a symlinked folder)."""
     path.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "workflow", "profiles", "dvc.yaml", "src", ".dvcignore"):
         (path / name).symlink_to(REPO / name)
+    for name in ("data", "checkpoints"):
+        (path / name).mkdir()
+        shutil.copy(REPO / name / "README.md", path / name / "README.md")
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return path
 

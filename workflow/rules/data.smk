@@ -36,6 +36,9 @@ checkpoint prepare_data:
         fmt=lambda w: dataset_cfg(w)["format"],
         videos=lambda w: dataset_cfg(w)["videos"],
         boxes=lambda w: f"--boxes {dataset_cfg(w)['boxes']}" if dataset_cfg(w)["boxes"] else "",
+        damaged=lambda w: " ".join(
+            f"--damaged-video {shlex.quote(v)}" for v in dataset_cfg(w).get("damaged_videos", [])
+        ),
     resources:
         mem_mb=4000,
         runtime=15,
@@ -48,7 +51,7 @@ checkpoint prepare_data:
     shell:
         "zstvg prepare-data --params {params.params_file} --dataset {params.fmt} "
         "--annotations {input.annotations} --videos {params.videos} {params.boxes} "
-        "--out {output.samples} --log-file {log}"
+        "{params.damaged} --out {output.samples} --log-file {log}"
 
 
 # With `datasets.<name>.shards` > 1: N jobs decode their shard's videos, then sample_frames

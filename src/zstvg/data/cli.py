@@ -2,8 +2,9 @@
 
 One line per query, ``Sample.to_json()`` (DESIGN §4): 0-based native frame indices, half-open
 ``gt_span``/``clip_span``, absolute ``xyxy`` boxes. Samples that cannot be evaluated as given
-(inverted span, missing video file, missing VidOR box file) are kept with ``error`` set and listed
-in the summary; the command still exits 0. Whole-file problems exit 2 with the file named.
+(inverted span, missing video file, missing VidOR box file, a video listed as damaged) are kept
+with ``error`` set and listed in the summary; the command still exits 0. Whole-file problems
+exit 2 with the file named.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "validation/0001/<vid>.json); without it samples carry spans only (flag no_gt_boxes)",
     )
     parser.add_argument(
+        "--damaged-video",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a video known to be damaged (video id, file name or file name without extension; "
+        "repeatable): its samples are kept as failed and score 0 (datasets.<name>.damaged_videos)",
+    )
+    parser.add_argument(
         "--out",
         required=True,
         metavar="PATH",
@@ -57,11 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params: Params) -> int:
     from zstvg.data import load_samples, summarize
+    from zstvg.data.common import mark_damaged
     from zstvg.data.samples_file import write_samples
     from zstvg.io import fingerprint, write_provenance
 
     annotations = Path(args.annotations)
     samples = load_samples(args.dataset, annotations, videos=args.videos, boxes=args.boxes)
+    samples = mark_damaged(samples, args.damaged_video)
     out = Path(args.out)
     write_samples(out, samples)
     summary = summarize(samples)
@@ -73,6 +84,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         annotations_fingerprint=fingerprint(annotations),
         videos=args.videos,
         boxes=args.boxes,
+        damaged_videos=sorted(set(args.damaged_video)),
         counts=summary,
     )
 

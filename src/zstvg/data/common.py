@@ -166,6 +166,28 @@ def resolve_video(videos: Path | None, rel_path: str, index: FileIndex | None) -
     return str(found) if found is not None else str(direct)
 
 
+def mark_damaged(samples: list[Sample], damaged: Iterable[str]) -> list[Sample]:
+    """Fail the samples of videos listed as damaged (``datasets.<name>.damaged_videos``).
+
+    An entry matches a sample's video id, its video's file name or that name without the
+    extension (``v_001``, ``v_001.mkv``): its samples fail before any step decodes the video,
+    and score 0 with this reason in the per-sample rows. A video that fails to
+    decode is caught anyway (``sample-frames``); the list is for one known to decode to wrong or
+    partial frames, so every copy of the dataset fails the same samples.
+    """
+    listed = set(damaged)
+    if not listed:
+        return samples
+    out = []
+    for s in samples:
+        name = Path(s.video_path).name
+        if listed & {s.video_id, name, Path(name).stem}:
+            reason = "video listed as damaged (damaged_videos of the dataset's params)"
+            s = replace(s, error=join_errors([s.error or "", reason]))
+        out.append(s)
+    return out
+
+
 def check_videos(samples: list[Sample]) -> list[Sample]:
     """Mark samples whose video file does not exist as failed; the others are untouched."""
     out = []

@@ -139,8 +139,6 @@ def run(args: argparse.Namespace, params: Params) -> int:
         InputError,
         atomic_open,
         fingerprint_tree,
-        provenance_path,
-        read_json,
         sha256_file,
         sha256_json,
         write_json,
@@ -183,14 +181,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
     store = FrameStore(args.frames)
     proposals = ProposalStore(args.proposals)
     decompositions = read_decompositions(args.decompositions)
-    # the last run's checkpoint fingerprint: unchanged files are not hashed again
-    earlier = shard_path(out, *shard) if shard else folders[variants[0].name] / MANIFEST
-    try:
-        known = read_json(provenance_path(earlier)).get("checkpoint_fingerprint")
-    except (InputError, AttributeError):
-        known = None
     checkpoint_fp = (
-        fingerprint_tree(model_cfg.checkpoint, known)
+        fingerprint_tree(model_cfg.checkpoint)
         if Path(model_cfg.checkpoint).exists()
         else None  # a hub id: its revision is its identity
     )

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     n_reused = 0
     for path in files:
         before = previous.get(path.stem, {})
-        fp = fingerprint(path, before.get("src_fingerprint"))
+        fp = fingerprint(path)
         # An unchanged source file (same content hash) whose output is still there is not
         # read again: 10,000 released files re-validated on every rerun cost minutes.
         if before.get("src_fingerprint", {}).get("sha256") == fp["sha256"] and (

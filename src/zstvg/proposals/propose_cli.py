@@ -30,7 +30,7 @@ from typing import Any
 from zstvg import shards
 from zstvg.config import Params, ProposalsConfig
 from zstvg.failures import print_failures
-from zstvg.io import InputError, read_json, sha256_json, write_json, write_provenance
+from zstvg.io import InputError, sha256_json, write_json, write_provenance
 from zstvg.proposals.frames import FrameSource, JpegFrames
 from zstvg.proposals.trackers import renumber_tracks
 from zstvg.shards import shard_of, shard_path
@@ -171,21 +171,15 @@ def _video_frames(store: FrameStore, video_id: str, sample_ids: Sequence[str]) -
     )
 
 
-def _checkpoint_fingerprints(cfg: ProposalsConfig, out: Path) -> dict[str, dict[str, Any]]:
+def _checkpoint_fingerprints(cfg: ProposalsConfig) -> dict[str, dict[str, Any]]:
     """Content fingerprints of the local detector/tracker checkpoints (a hub id has none: its
-    revision is its identity). Hashes of the previous run's provenance are reused for files
-    whose size and mtime are unchanged, so GBs of weights are not re-read every run."""
-    from zstvg.io import fingerprint_tree, provenance_path
+    revision is its identity). The hash cache keeps GBs of unchanged weights from being re-read
+    every run (:func:`zstvg.io.fingerprint`)."""
+    from zstvg.io import fingerprint_tree
 
-    try:
-        known = read_json(provenance_path(out)).get("checkpoint_fingerprints") or {}
-    except (InputError, AttributeError):
-        known = {}
     paths = {"detector": cfg.detector_checkpoint, "tracker": cfg.tracker_checkpoint}
     return {
-        name: fingerprint_tree(path, known.get(name))
-        for name, path in paths.items()
-        if path and Path(path).exists()
+        name: fingerprint_tree(path) for name, path in paths.items() if path and Path(path).exists()
     }
 
 
@@ -217,7 +211,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     section = params.section("proposals")
-    checkpoints = _checkpoint_fingerprints(cfg, out)
+    checkpoints = _checkpoint_fingerprints(cfg)
     backends: dict[str, Any] = {}
 
     def backend() -> tuple[Any, Any, str]:

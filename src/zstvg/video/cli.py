@@ -270,7 +270,7 @@ def _process_video_unguarded(job: _VideoJob, frames_params: dict[str, Any]) -> d
     previous = _previous_index(index_path)
     t0 = time.perf_counter()
     try:
-        video_fp = fingerprint(job.video_path, (previous or {}).get("video_fingerprint"))
+        video_fp = fingerprint(job.video_path)
     except InputError as exc:
         return _failed_video(job, f"video file unreadable: {exc}", samples)
     fingerprint_s = time.perf_counter() - t0
