@@ -166,9 +166,6 @@ def groups(all_cells: Sequence[Cell]) -> dict[tuple[str, str, str], list[str]]:
     return out
 
 
-def setting_of(all_cells: Sequence[Cell], suffix: str) -> tuple[tuple[str, str], ...]:
-    """The setting a path's suffix names (it must be one of the cells')."""
-    for c in all_cells:
-        if c.suffix == suffix:
-            return c.setting
-    raise ValueError(f"no cell has the setting {suffix!r}")
+def settings(all_cells: Sequence[Cell]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Setting suffix (as paths write it) -> the setting: ``{"": (), "@lr=4.0": ...}``."""
+    return {c.suffix: c.setting for c in all_cells}

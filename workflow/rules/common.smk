@@ -69,6 +69,7 @@ try:
 except ValueError as exc:
     raise WorkflowError(f"params: {exc}") from None
 GROUPS = experiments.groups(CELLS)
+SETTINGS = experiments.settings(CELLS)
 SETTING_RE = r"(@[^/]+)?"
 VARIANT_RE = "|".join(re.escape(v) for v in KNOWN_VARIANTS)
 MODEL_RE = "|".join(re.escape(m) for m in config["models"])
@@ -81,8 +82,14 @@ def cell_datasets():
 
 def setting_args(wildcards):
     """The sweep point of a path as `--set KEY=VALUE` arguments ("" at the defaults)."""
-    setting = experiments.setting_of(CELLS, wildcards.setting) if wildcards.setting else ()
-    return " ".join(f"--set {o}" for o in experiments.overrides(setting))
+    return " ".join(f"--set {o}" for o in experiments.overrides(cell_setting(wildcards)))
+
+
+def cell_setting(wildcards):
+    """The setting a path's suffix names (one of the cells')."""
+    if wildcards.setting not in SETTINGS:
+        raise WorkflowError(f"no cell of run/experiments has the setting {wildcards.setting!r}")
+    return SETTINGS[wildcards.setting]
 
 
 def group_variants(wildcards):
@@ -135,8 +142,7 @@ def n_shards(wildcards):
 
 
 def ground_inputs(wildcards):
-    setting = dict(experiments.setting_of(CELLS, wildcards.setting) if wildcards.setting else ())
-    tracker = setting.get("proposals.tracker")  # a tracker sweep: that tracker's proposals
+    tracker = dict(cell_setting(wildcards)).get("proposals.tracker")  # a tracker sweep: that tracker's proposals
     return {
         "samples": f"results/samples/{wildcards.dataset}.jsonl",
         "frames": f"results/frames/{wildcards.dataset}/manifest.json",
@@ -158,8 +164,7 @@ def ground_shard_files(wildcards):
     """The shard manifests a variant's predictions are assembled from (one when the dataset
     is one job: grounding always runs as shard jobs, so a variant never waits for the others'
     merge)."""
-    n = n_shards(wildcards)
-    return [f"{grounding_dir(wildcards)}/shards/{i}-of-{n}.json" for i in range(n)]
+    return _shard_files(wildcards, grounding_dir(wildcards), one_job_too=True)
 
 
 def probe_shard_files(wildcards):
@@ -170,9 +175,13 @@ def propose_shard_files(wildcards):
     return _shard_files(wildcards, f"results/proposals/{wildcards.dataset}/{wildcards.tracker}")
 
 
-def _shard_files(wildcards, folder):
+def _shard_files(wildcards, folder, one_job_too=False):
+    """The N shard manifests under ``folder``; none for a one-job dataset unless the step
+    always runs as shards (``one_job_too``)."""
     n = n_shards(wildcards)
-    return [] if n == 1 else [f"{folder}/shards/{i}-of-{n}.json" for i in range(n)]
+    if n == 1 and not one_job_too:
+        return []
+    return [f"{folder}/shards/{i}-of-{n}.json" for i in range(n)]
 
 
 def all_proposals():
@@ -199,15 +208,20 @@ def all_metrics(protocol):
     return reference + grounded
 
 
+def prepared_rows(dataset):
+    """The rows of samples.jsonl, read once prepare_data (a checkpoint) has written it."""
+    samples = checkpoints.prepare_data.get(dataset=dataset).output.samples
+    with open(samples, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
 def dataset_videos(wildcards):
     """The video files samples.jsonl names that exist (missing ones are failed samples, not
     missing inputs), read once prepare_data has written it (a checkpoint); a shard job's
     are those of its shard."""
     from zstvg.shards import shard_of
 
-    samples = checkpoints.prepare_data.get(dataset=wildcards.dataset).output.samples
-    with open(samples, encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
+    rows = prepared_rows(wildcards.dataset)
     if hasattr(wildcards, "shard"):
         index, n = int(wildcards.shard), int(wildcards.n)
         rows = [r for r in rows if shard_of(str(r["video_id"]), n) == index]
@@ -222,9 +236,7 @@ SHEET_SAMPLES = 2
 def first_sample_ids(dataset, n=SHEET_SAMPLES):
     """The first ``n`` samples of samples.jsonl (read once prepare_data, a checkpoint, has
     written it) that prepared without error and whose video exists: a sheet needs frames."""
-    samples = checkpoints.prepare_data.get(dataset=dataset).output.samples
-    with open(samples, encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
+    rows = prepared_rows(dataset)
     ok = [r for r in rows if not r.get("error") and os.path.isfile(r["video_path"])]
     return [str(r["sample_id"]) for r in ok[:n]]
 

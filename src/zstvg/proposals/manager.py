@@ -17,6 +17,7 @@ fewer than ``min_track_frames`` frames are dropped afterwards.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,17 +106,18 @@ def _record(tracks: dict[int, _Building], results: Iterator[tuple[int, int, np.n
         track.rles[frame_idx] = rle
 
 
-class PropagatingTracker:
+class PropagatingTracker(abc.ABC):
     """The ``Tracker`` interface of a ``Propagator`` (both SAM 2 backends): detections on every
     ``detect_every_n_frames``-th proposal frame, masks propagated in between."""
 
     dense_detections = False
     cfg: ProposalsConfig
 
+    @abc.abstractmethod
     def window(
         self, frames: FrameSource, window: Sequence[int]
     ) -> contextlib.AbstractContextManager[WindowSession]:
-        raise NotImplementedError
+        """A propagation session over the window's frames (each SAM 2 backend its own)."""
 
     def track(
         self,
