@@ -319,3 +319,17 @@ def test_table_cells_are_one_dvc_metrics_file(demo_dir):
     shown = run(["dvc", "metrics", "show", "--json", "results/tables/tubedetr/metrics.json"],
                 demo_dir)  # fmt: skip
     assert '"m_vIoU": 1.0' in shown.stdout or '"m_vIoU":1.0' in shown.stdout
+
+
+def test_a_proposals_setting_makes_the_demo_proposals_stale(demo_dir, tmp_path):
+    """propose_tiny_demo declares the proposals section it reads (it went stale before)."""
+    target = "results/proposals/synthetic/tiny-demo/manifest.json"
+    override = tmp_path / "override.yaml"
+    override.write_text("proposals:\n  min_track_frames: 4\n")
+    try:
+        dry = run(["snakemake", "-n", "--cores", "1", target, "--configfile", str(override)],
+                  demo_dir)  # fmt: skip
+        out = dry.stdout + dry.stderr
+        assert "propose_tiny_demo" in out and "Params have changed" in out
+    finally:  # the merged config file back to the demo's own
+        run(["snakemake", "-n", "--cores", "1", target], demo_dir)
