@@ -1,12 +1,12 @@
 """Seconds and peak memory of ``propose`` per 20 s video, per tracker.
 
-Default (CPU): tiny random-weight Grounding DINO + SAM 2 checkpoints (zstvg.proposals.tiny) on
+Default (CPU): tiny random-weight Grounding DINO + SAM 2 checkpoints (zstvg.tiny.proposals) on
 a synthetic 20 s video at 320x240 (100 proposal frames = the 5 fps grid), detector every 10th
 frame (every frame for the box trackers), one class. ``--full`` (GPU machine): randomly
 initialised full-size configurations, Grounding DINO-T (Swin-T + BERT-base, the transformers
 defaults) and SAM 2.1-hiera-T (``Sam2VideoConfig()`` for sam2-hf; the sam2 package's
 ``sam2.1_hiera_t.yaml`` for sam2-official), on a 20 s 1280x720 video. The tiny sam2-official
-model is the real hiera-T at a 128-px input (zstvg.proposals.tiny.SAM2_OFFICIAL_TINY_OVERRIDES):
+model is the real hiera-T at a 128-px input (zstvg.tiny.proposals.SAM2_OFFICIAL_TINY_OVERRIDES):
 much bigger than the tiny sam2-hf one (39 M vs ~0.2 M parameters), so their times differ by that.
 Each tracker runs in a fresh process, so "peak RSS" is that run's own resident-set peak; on a
 GPU the peak allocated CUDA memory is printed too. Random weights: detections and masks are
@@ -47,7 +47,7 @@ def build_full_checkpoints(root: Path) -> tuple[Path, Path]:
         GroundingDinoImageProcessorPil,
     )
 
-    from zstvg.proposals.tiny import bert_vocab
+    from zstvg.tiny.proposals import bert_vocab
 
     torch.manual_seed(0)
     gdino, sam2 = root / "gdino-full", root / "sam2-full"
@@ -70,7 +70,7 @@ def build_full_official_checkpoint(root: Path) -> Path:
     import torch
     from sam2.build_sam import build_sam2_video_predictor
 
-    from zstvg.proposals.tiny import SAM2_OFFICIAL_TINY_CONFIG
+    from zstvg.tiny.proposals import SAM2_OFFICIAL_TINY_CONFIG
 
     torch.manual_seed(0)
     model = build_sam2_video_predictor(SAM2_OFFICIAL_TINY_CONFIG, ckpt_path=None, device="cpu")
@@ -160,7 +160,7 @@ def main() -> int:
         help=f"trackers to time (default: {' '.join(TRACKERS)})",
     )
     args = parser.parse_args()
-    from zstvg.proposals.tiny import (
+    from zstvg.tiny.proposals import (
         SAM2_OFFICIAL_TINY_OVERRIDES,
         build_tiny_gdino,
         build_tiny_sam2,

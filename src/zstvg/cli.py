@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "decode each video once and store the MLLM frames and the proposal/evaluation grid",
     ),
     "make-tiny-checkpoint": (
-        "zstvg.mllm.mllm_cli",
+        "zstvg.tiny.cli",
         "write a tiny random-weight checkpoint of a model family (real architecture, offline)",
     ),
     "import-decompositions": (

@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory):
     """family -> directory of its tiny checkpoint (seed 0), built on first use."""
-    from zstvg.mllm.tiny import make_tiny_checkpoint
+    from zstvg.tiny import make_tiny_checkpoint
 
     built: dict[str, Path] = {}
 

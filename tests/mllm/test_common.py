@@ -53,7 +53,7 @@ def test_cli_builds_a_deterministic_loadable_checkpoint(tmp_path, tiny_checkpoin
 
 def test_every_backend_has_a_tiny_family():
     from zstvg.mllm import MLLMS
-    from zstvg.mllm.tiny import FAMILIES
+    from zstvg.tiny import FAMILIES
 
     # the attention oracle has no weights (its maps come from the GT): no tiny family
     real = set(MLLMS.names()) - {"attention-oracle"}

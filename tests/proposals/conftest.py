@@ -23,14 +23,14 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="session")
 def tiny_gdino(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from zstvg.proposals.tiny import build_tiny_gdino
+    from zstvg.tiny.proposals import build_tiny_gdino
 
     return build_tiny_gdino(tmp_path_factory.mktemp("tiny-gdino"), seed=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_sam2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from zstvg.proposals.tiny import build_tiny_sam2
+    from zstvg.tiny.proposals import build_tiny_sam2
 
     return build_tiny_sam2(tmp_path_factory.mktemp("tiny-sam2"), seed=0)
 
@@ -39,7 +39,7 @@ def tiny_sam2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_sam2_official(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The random-weight SAM 2.1 hiera-T ``.pt`` (128-px input) for ``sam2-official``."""
     pytest.importorskip("sam2", reason="sam2-official needs the 'sam2' package")
-    from zstvg.proposals.tiny import build_tiny_sam2_official
+    from zstvg.tiny.proposals import build_tiny_sam2_official
 
     return build_tiny_sam2_official(tmp_path_factory.mktemp("tiny-sam2-official"), seed=0)
 

@@ -145,7 +145,7 @@ def test_streamed_frames_load_on_demand() -> None:
 
 
 def official_cfg(checkpoint, **overrides):
-    from zstvg.proposals.tiny import SAM2_OFFICIAL_TINY_CONFIG, SAM2_OFFICIAL_TINY_OVERRIDES
+    from zstvg.tiny.proposals import SAM2_OFFICIAL_TINY_CONFIG, SAM2_OFFICIAL_TINY_OVERRIDES
 
     settings = {
         "tracker": "sam2-official",

@@ -95,7 +95,7 @@ def test_propose_writes_valid_files_for_every_video(
     inputs = write_inputs(tmp_path, make_frames)
     out = tmp_path / "proposals"
     if tracker == "sam2-official":
-        from zstvg.proposals.tiny import SAM2_OFFICIAL_TINY_OVERRIDES
+        from zstvg.tiny.proposals import SAM2_OFFICIAL_TINY_OVERRIDES
 
         checkpoint = request.getfixturevalue("tiny_sam2_official")
         overrides = ", ".join(f'"{o}"' for o in SAM2_OFFICIAL_TINY_OVERRIDES)

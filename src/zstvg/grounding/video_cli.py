@@ -75,7 +75,7 @@ def _probe(path: Path) -> tuple[float, int, int, int]:
 
 def _tiny_settings(params: Params, tiny_dir: Path, model: str) -> list[str]:
     """Build the tiny checkpoints if missing; the --set overrides that use them."""
-    from zstvg.mllm.tiny import make_tiny_checkpoint
+    from zstvg.tiny import make_tiny_checkpoint
 
     paths = {}
     for family in ("gdino", "sam2", "qwen2-vl"):

@@ -1,6 +1,6 @@
 """Tiny random-weight checkpoints of the real MLLM architectures (DESIGN §7).
 
-``make_tiny_checkpoint(family, out_dir, seed)`` writes a directory loadable offline with
+Each builder writes a directory loadable offline with
 ``from_pretrained(dir)``: the real ``*ForConditionalGeneration`` class built from its real
 config classes (8 LLM layers, so the default layer range [-26:-6] keeps layers 0-1; hidden
 64; a 2-layer vision tower), a byte-level BPE tokenizer
@@ -11,35 +11,13 @@ processor, video processor, chat template, processor settings) with small frame 
 come from ``torch.manual_seed(seed)``, the tokenizer from a fixed corpus, so the same seed
 writes the same files. Predictions are chance-level.
 
-Families register in ``FAMILIES`` as ``name -> "module:function"``; the function takes
-``(out_dir: Path, seed: int)``. Adding a family (a detector, a segmenter) is one line.
+Every builder takes ``(out_dir: Path, seed: int)``; ``zstvg.tiny.FAMILIES`` names them.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
-
-from zstvg.registry import Registry
-
-log = logging.getLogger(__name__)
-
-FAMILIES = Registry("tiny-checkpoint family")
-for _name, _fn in {
-    "qwen2-vl": "build_qwen2_vl",
-    "qwen2.5-vl": "build_qwen2_5_vl",
-    "qwen3-vl": "build_qwen3_vl",
-    "llava-ov": "build_llava_ov",
-    "llava-next-video": "build_llava_next_video",
-    "internvl3": "build_internvl3",
-}.items():
-    FAMILIES.register(_name, f"zstvg.mllm.tiny:{_fn}")
-# The proposal models' tiny checkpoints (Grounding DINO, SAM 2) share the command.
-FAMILIES.register("gdino", "zstvg.proposals.tiny:build_tiny_gdino")
-FAMILIES.register("sam2", "zstvg.proposals.tiny:build_tiny_sam2")
-# The sam2 package's .pt format (random hiera-T at 128 px; see zstvg.proposals.tiny).
-FAMILIES.register("sam2-official", "zstvg.proposals.tiny:build_tiny_sam2_official")
 
 # Sizes shared by every tiny MLLM: small enough that a forward over ~200 tokens takes
 # milliseconds on one CPU core, large enough for GQA (4 query heads over 2 KV heads).
@@ -49,6 +27,18 @@ TINY_TEXT = dict(
     num_hidden_layers=8,
     num_attention_heads=4,
     num_key_value_heads=2,
+)
+
+# The Qwen2.5-VL / Qwen3-VL vision tower: 2 blocks of width 32, merged 2 x 2 into the LLM's
+# width 64, 2 frames per temporal patch like the real models.
+QWEN_VISION = dict(
+    depth=2,
+    hidden_size=32,
+    intermediate_size=64,
+    num_heads=2,
+    out_hidden_size=64,
+    spatial_merge_size=2,
+    temporal_patch_size=2,
 )
 
 _CORPUS = [
@@ -86,37 +76,6 @@ QWEN2_VL_TEMPLATE = (
     "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
     "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-
-
-# Families whose LLM shape can be changed (``text``): the benchmarks' 7B-shape and 28-layer
-# models are Qwen2-VL with real widths and a tiny vision tower.
-SHAPED = ("qwen2-vl",)
-
-
-def make_tiny_checkpoint(
-    family: str,
-    out_dir: str | Path,
-    seed: int = 0,
-    text: dict[str, Any] | None = None,
-    dtype: str = "float32",
-) -> Path:
-    """Write the tiny checkpoint of ``family`` into ``out_dir`` and return the directory.
-
-    ``text`` overrides LLM config fields (``num_hidden_layers``, ``hidden_size``, ...) of the
-    families in ``SHAPED``; ``dtype`` is the stored weight type (a 7B-wide layer is 0.47 GB in
-    bfloat16).
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    builder = FAMILIES.get(family)
-    if text:
-        if family not in SHAPED:
-            raise ValueError(f"tiny {family}: text config overrides are supported for {SHAPED}")
-        builder(out, seed, text=text, dtype=dtype)
-    else:
-        builder(out, seed)
-    log.info("wrote tiny %s checkpoint to %s (seed %d)", family, out, seed)
-    return out
 
 
 def build_tokenizer(
@@ -270,14 +229,8 @@ def build_qwen2_5_vl(out: Path, seed: int) -> None:
     config = Qwen2_5_VLConfig(
         text_config=_qwen_text(tokenizer),
         vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=2,
-            out_hidden_size=64,
+            **QWEN_VISION,
             patch_size=14,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
             window_size=56,
             fullatt_block_indexes=[1],
         ),
@@ -310,14 +263,8 @@ def build_qwen3_vl(out: Path, seed: int) -> None:
     config = Qwen3VLConfig(
         text_config={**_qwen_text(tokenizer, mrope_interleaved=True), "head_dim": 16},
         vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=2,
-            out_hidden_size=64,
+            **QWEN_VISION,
             patch_size=16,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
             num_position_embeddings=64,
             deepstack_visual_indexes=[0, 1],
         ),

@@ -11,7 +11,7 @@ from zstvg.io import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from zstvg.mllm.tiny import FAMILIES
+    from zstvg.tiny import FAMILIES
 
     parser.add_argument(
         "--family", required=True, choices=FAMILIES.names(), help="architecture family to build"
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    from zstvg.mllm.tiny import make_tiny_checkpoint
+    from zstvg.tiny import make_tiny_checkpoint
 
     seed = params.seed if args.seed is None else args.seed
     text = _fields(args.text_config)
