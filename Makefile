@@ -26,7 +26,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 # Lint first: a formatting slip or a Snakemake lint fails in seconds, before the suite runs.
 test: lint
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=25
 
 # The workflow through profiles/slurm on a local single-node SLURM with two fake GPUs (needs
 # root and the Debian packages tools/slurm-local.sh installs); the cluster is stopped after.
