@@ -128,7 +128,8 @@ def test_thresholds_come_from_params(params_raw) -> None:
     assert strict.track(blank_frames(6), dets, "person") == []
     assert len(build("bytetrack").track(blank_frames(6), dets, "person")) == 1
     # lost_track_buffer counts proposal frames: 10 -> 10 missed frames.
-    assert build("ocsort", params_raw, lost_track_buffer=10).tracker.maximum_frames_without_update == 10
+    patient = build("ocsort", params_raw, lost_track_buffer=10)
+    assert patient.tracker.maximum_frames_without_update == 10
 
 
 def test_unknown_or_bad_threshold_is_an_error_naming_the_field(params_raw) -> None:

@@ -27,4 +27,3 @@ def iou_matrix(a: Sequence[BoxXYXY] | np.ndarray, b: Sequence[BoxXYXY] | np.ndar
     area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
