@@ -40,8 +40,9 @@ from zstvg.structures import BoxXYXY, Track
 
 # The library's reference rate: at this frame_rate its lost_track_buffer counts calls to update.
 _REFERENCE_FPS = 30.0
-# An unconfirmed track and an unlabelled detection on the same frame are the same object when
-# the track's state box overlaps the detection this much (a birth: IoU 1).
+# A track the library matched on a frame without labelling a detection, and an unlabelled
+# detection of that frame, are the same object when the track's state box (after the match)
+# overlaps the detection this much (at a birth: IoU 1).
 _MIN_PAIR_IOU = 0.5
 
 
@@ -76,28 +77,38 @@ class _Boxes:
         for tid, box, score in rows:
             if tid >= 0:
                 self.add(tid, frame_idx, box, score)
+        self._pair_silent(frame_idx, rows, tracklets)
+        self._settle_pending(tracklets)
+
+    def _pair_silent(
+        self, frame_idx: int, rows: Sequence[tuple[int, BoxXYXY, float]], tracklets: Sequence[Any]
+    ) -> None:
+        """Give each tracklet matched on this frame, yet named by no detection, the unlabelled
+        detection it sits on."""
         labelled = {tid for tid, _, _ in rows if tid >= 0}
-        silent = [  # matched on this frame, yet no detection carries their id
-            t for t in tracklets if t.time_since_update == 0 and t.tracker_id not in labelled
-        ]
+        silent = [t for t in tracklets if t.time_since_update == 0 and t.tracker_id not in labelled]
         unlabelled = [(box, score) for tid, box, score in rows if tid < 0]
-        if silent and unlabelled:
-            iou = iou_matrix([t.get_state_bbox() for t in silent], [b for b, _ in unlabelled])
-            for i, tracklet in enumerate(silent):
-                j = int(iou[i].argmax())
-                if iou[i, j] < _MIN_PAIR_IOU:
-                    continue
-                box, score = unlabelled[j]
-                if tracklet.tracker_id >= 0:
-                    self.add(tracklet.tracker_id, frame_idx, box, score)
-                else:
-                    self.pending.setdefault(tracklet, []).append((frame_idx, box, score))
+        if not silent or not unlabelled:
+            return
+        iou = iou_matrix([t.get_state_bbox() for t in silent], [b for b, _ in unlabelled])
+        for i, tracklet in enumerate(silent):
+            j = int(iou[i].argmax())
+            if iou[i, j] < _MIN_PAIR_IOU:
+                continue
+            box, score = unlabelled[j]
+            if tracklet.tracker_id >= 0:
+                self.add(tracklet.tracker_id, frame_idx, box, score)
+            else:
+                self.pending.setdefault(tracklet, []).append((frame_idx, box, score))
+
+    def _settle_pending(self, tracklets: Sequence[Any]) -> None:
+        """Boxes of tracklets confirmed now join their track; those of removed ones go."""
         alive = set(map(id, tracklets))
         for tracklet in list(self.pending):
-            if tracklet.tracker_id >= 0:  # confirmed on this frame: its earlier boxes join it
+            if tracklet.tracker_id >= 0:
                 for f, box, score in self.pending.pop(tracklet):
                     self.add(tracklet.tracker_id, f, box, score)
-            elif id(tracklet) not in alive:  # removed before it was confirmed
+            elif id(tracklet) not in alive:
                 del self.pending[tracklet]
 
     def tracks(self, class_name: str) -> list[Track]:
