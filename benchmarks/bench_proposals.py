@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TRACKERS = ["sam2-hf", "sam2-official", "bytetrack", "botsort"]
+TRACKERS = ["sam2-hf", "sam2-official", "bytetrack", "botsort", "ocsort", "sort"]
 
 
 def build_full_checkpoints(root: Path) -> tuple[Path, Path]:

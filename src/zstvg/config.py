@@ -91,6 +91,8 @@ class ProposalsConfig:
     tracker_checkpoint: str | None
     tracker_config: str
     tracker_config_overrides: tuple[str, ...]
+    # box tracker name -> keyword arguments of its Roboflow ``trackers`` class (by their names)
+    box_trackers: Mapping[str, Mapping[str, Any]]
     box_threshold: float
     text_threshold: float
     detect_every_n_frames: int

@@ -64,5 +64,5 @@ def test_paper_matrix_plans_every_job(tmp_path):
     assert re.search(r"^evaluate\s+(\d+)", out, flags=re.M).group(1) == str(n_eval)
     # the tracker sweep computes its trackers' proposals (released ones are not used here)
     assert re.search(r"^propose_shard\s+(\d+)", out, flags=re.M).group(1) == str(
-        (4 + 4 + 16) + 2 * 4  # sam2-hf everywhere, bytetrack and botsort on HC-STVG v1
+        (4 + 4 + 16) + 3 * 4  # sam2-hf everywhere, bytetrack, botsort and ocsort on HC-STVG v1
     )

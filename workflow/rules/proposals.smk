@@ -51,7 +51,7 @@ rule propose_shard:
     output:
         shard="results/proposals/{dataset}/{tracker}/shards/{shard}-of-{n}.json",
     wildcard_constraints:
-        tracker="sam2-hf|sam2-official|bytetrack|botsort",
+        tracker="sam2-hf|sam2-official|bytetrack|botsort|ocsort|sort",
         shard=r"\d+",
         n=r"\d+",
     params:
@@ -84,7 +84,7 @@ rule propose:
     output:
         manifest="results/proposals/{dataset}/{tracker}/manifest.json",
     wildcard_constraints:
-        tracker="sam2-hf|sam2-official|bytetrack|botsort",
+        tracker="sam2-hf|sam2-official|bytetrack|botsort|ocsort|sort",
     params:
         params_file=PARAMS_FILE,
         claim=lambda w: "" if n_shards(w) > 1 else f"--claim-gpu {GPU_SLOTS}",

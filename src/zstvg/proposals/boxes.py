@@ -1,4 +1,4 @@
-"""Pure box geometry for the proposal step: pairwise IoU and cost-limited assignment."""
+"""Pure box geometry for the proposal step: pairwise IoU."""
 
 from __future__ import annotations
 
@@ -27,23 +27,3 @@ def iou_matrix(a: Sequence[BoxXYXY] | np.ndarray, b: Sequence[BoxXYXY] | np.ndar
     area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
-def assign(cost: np.ndarray, max_cost: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    """Minimum-cost matching of rows to columns, refusing pairs that cost more than ``max_cost``.
-
-    Returns (matched (row, col) pairs, unmatched rows, unmatched columns). Uses ``lap.lapjv``
-    with an extended cost matrix, so a row may stay unmatched instead of taking a bad pair.
-    """
-    import lap
-
-    n_rows, n_cols = cost.shape
-    if n_rows == 0 or n_cols == 0:
-        return [], list(range(n_rows)), list(range(n_cols))
-    _, row_to_col, col_to_row = lap.lapjv(cost, extend_cost=True, cost_limit=max_cost)
-    matches = [(r, int(c)) for r, c in enumerate(row_to_col) if c >= 0]
-    return (
-        matches,
-        [r for r, c in enumerate(row_to_col) if c < 0],
-        [c for c, r in enumerate(col_to_row) if r < 0],
-    )

@@ -30,7 +30,7 @@ from zstvg.proposals import rle as rle_utils
 from zstvg.proposals.boxes import iou_matrix
 from zstvg.proposals.detectors import Detection
 from zstvg.proposals.frames import FrameSource
-from zstvg.proposals.trackers import finalize_tracks
+from zstvg.proposals.trackers import Tracker, finalize_tracks
 from zstvg.structures import BoxXYXY, Track
 
 
@@ -106,7 +106,7 @@ def _record(tracks: dict[int, _Building], results: Iterator[tuple[int, int, np.n
         track.rles[frame_idx] = rle
 
 
-class PropagatingTracker(abc.ABC):
+class PropagatingTracker(Tracker):
     """The ``Tracker`` interface of a ``Propagator`` (both SAM 2 backends): detections on every
     ``detect_every_n_frames``-th proposal frame, masks propagated in between."""
 
@@ -120,10 +120,7 @@ class PropagatingTracker(abc.ABC):
         """A propagation session over the window's frames (each SAM 2 backend its own)."""
 
     def track(
-        self,
-        frames: FrameSource,
-        detections: Mapping[int, Sequence[Detection]],
-        class_name: str,
+        self, frames: FrameSource, detections: Mapping[int, Sequence[Detection]], class_name: str
     ) -> list[Track]:
         return track_with_propagation(self, frames, detections, class_name, self.cfg)
 
