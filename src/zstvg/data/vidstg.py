@@ -57,14 +57,15 @@ from zstvg.data.common import (
     FLAG_MISSING_GT_BOXES,
     FLAG_NO_GT_BOXES,
     FileIndex,
+    VideoFinder,
     as_box4,
     as_int,
     as_number,
     box_problem,
     clip_box,
     join_errors,
+    refuse_box_folder,
     require,
-    resolve_video,
     span_problem,
     where,
     xywh_to_xyxy,
@@ -261,8 +262,7 @@ def load_vidstg(
             f"{path}: expected a JSON list of VidSTG entries, got {type(data).__name__}"
         )
     entries = [_parse_raw_entry(path, i, e) for i, e in enumerate(data)]
-    videos_dir = Path(videos) if videos is not None else None
-    video_index = FileIndex(videos_dir, "*.mp4") if videos_dir is not None else None
+    find_video = VideoFinder(videos, "*.mp4")
     box_index = FileIndex(Path(boxes), "*.json") if boxes is not None else None
     if boxes is not None and not Path(boxes).is_dir():
         raise InputError(f"--boxes: VidOR annotation folder not found: {boxes}")
@@ -285,7 +285,7 @@ def load_vidstg(
                 except InputError as exc:
                     box_error = str(exc)
         rel = vidor.video_path if vidor is not None and vidor.video_path else f"{vid}.mp4"
-        video_path = resolve_video(videos_dir, rel, video_index)
+        video_path = find_video.path(rel)
         for i in idxs:
             built[i] = _raw_entry_samples(path, entries[i], video_path, vidor, box_error)
     return [s for group in built for s in group]
@@ -382,18 +382,13 @@ def load_vidstg_tubedetr(
 ) -> list[Sample]:
     """Read TubeDETR's preprocessed VidSTG ``{split}.json`` (boxes included, xywh)."""
     path = Path(annotations)
-    if boxes is not None:
-        raise InputError(
-            f"--boxes {boxes}: the TubeDETR format carries its boxes in {path}; "
-            "--boxes is for the raw vidstg format"
-        )
+    refuse_box_folder(boxes, path, "TubeDETR")
     data = read_json(path, what="VidSTG (TubeDETR) annotation file")
     items = require(data, "videos", path, "(top level)")
     trajectories = require(data, "trajectories", path, "(top level)")
     if not isinstance(items, list) or not isinstance(trajectories, dict):
         raise InputError(f"{path}: expected 'videos' to be a list and 'trajectories' an object")
-    videos_dir = Path(videos) if videos is not None else None
-    video_index = FileIndex(videos_dir, "*.mp4") if videos_dir is not None else None
+    find_video = VideoFinder(videos, "*.mp4")
     samples = []
     for i, item in enumerate(items):
         entry_id = str(i)
@@ -443,7 +438,7 @@ def load_vidstg_tubedetr(
             Sample(
                 sample_id=f"{vid}:{fields['video_id']}:{qtype}",
                 video_id=vid,
-                video_path=resolve_video(videos_dir, str(fields["video_path"]), video_index),
+                video_path=find_video.path(str(fields["video_path"])),
                 query=str(fields["caption"]),
                 qtype=qtype,
                 fps=as_number(fields["fps"], "fps", path, entry_id),
