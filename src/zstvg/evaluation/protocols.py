@@ -212,7 +212,7 @@ def seed_excluded(sample: Sample) -> bool:
     return bool(stems & excluded)
 
 
-def _seed_positions(span: tuple[int, int], clip_start: int) -> tuple[int, int]:
+def _seed_positions(span: Span, clip_start: int) -> tuple[int, int]:
     """Half-open native span -> inclusive positions on the 1/10 grid (first, last)."""
     s, e = span
     first = -((clip_start - s) // SEED_GRID_STEP)  # ceil((s - c0) / 10)
