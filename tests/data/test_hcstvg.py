@@ -174,7 +174,7 @@ def test_top_level_must_be_an_object(tmp_path: Path) -> None:
 
 
 def test_boxes_option_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="--boxes is for the vidstg format"):
+    with pytest.raises(InputError, match="--boxes is for the raw vidstg format"):
         load_samples("hcstvg-v1", write(tmp_path, {"a.mp4": V1_ENTRY}), boxes=tmp_path)
 
 

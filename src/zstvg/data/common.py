@@ -150,20 +150,35 @@ class FileIndex:
         return self._by_name.get(name)
 
 
-def resolve_video(videos: Path | None, rel_path: str, index: FileIndex | None) -> str:
-    """The video path a sample records.
+class VideoFinder:
+    """The video path a sample records, from the path its annotation gives.
 
     Without ``--videos`` the annotation's own relative path is kept. With it, ``videos/rel_path``
-    is used when it exists, else a file of the same name anywhere under ``videos``; when neither
-    exists the direct path is returned and :func:`check_videos` records the sample as failed.
+    is used when it exists, else a file of the same name (matching ``pattern``) anywhere under
+    ``videos``; when neither exists the direct path is returned and :func:`check_videos` records
+    the sample as failed.
     """
-    if videos is None:
-        return rel_path
-    direct = videos / rel_path
-    if direct.is_file() or index is None:
-        return str(direct)
-    found = index.find(Path(rel_path).name)
-    return str(found) if found is not None else str(direct)
+
+    def __init__(self, videos: str | Path | None, pattern: str = "*") -> None:
+        self._index = FileIndex(Path(videos), pattern) if videos is not None else None
+
+    def path(self, rel_path: str) -> str:
+        if self._index is None:
+            return rel_path
+        direct = self._index.root / rel_path
+        if direct.is_file():
+            return str(direct)
+        found = self._index.find(Path(rel_path).name)
+        return str(found) if found is not None else str(direct)
+
+
+def refuse_box_folder(boxes: str | Path | None, path: Path, fmt: str) -> None:
+    """Reject ``--boxes`` for a format whose annotation file carries its own boxes."""
+    if boxes is not None:
+        raise InputError(
+            f"--boxes {boxes}: the {fmt} format carries its boxes in {path}; "
+            "--boxes is for the raw vidstg format"
+        )
 
 
 def mark_damaged(samples: list[Sample], damaged: Iterable[str]) -> list[Sample]:

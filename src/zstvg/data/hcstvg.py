@@ -31,16 +31,16 @@ from typing import Any
 from zstvg.data.common import (
     FLAG_BOX_CLIPPED,
     FLAG_ST_FRAME_MISMATCH,
-    FileIndex,
+    VideoFinder,
     as_box4,
     as_int,
     as_number,
     box_problem,
     clip_box,
     join_errors,
+    refuse_box_folder,
     require,
     require_any,
-    resolve_video,
     span_problem,
     where,
     xywh_to_xyxy,
@@ -58,22 +58,17 @@ def load_hcstvg(
 ) -> list[Sample]:
     """Read an HC-STVG v1 or v2 annotation file (either key spelling) into samples."""
     path = Path(annotations)
-    if boxes is not None:
-        raise InputError(
-            f"--boxes {boxes}: HC-STVG has no separate box files (boxes are in {path}); "
-            "--boxes is for the vidstg format"
-        )
+    refuse_box_folder(boxes, path, "HC-STVG")
     data = read_json(path, what="HC-STVG annotation file")
     if not isinstance(data, dict):
         raise InputError(
             f"{path}: expected a JSON object keyed by video file name, got {type(data).__name__}"
         )
-    videos_dir = Path(videos) if videos is not None else None
-    index = FileIndex(videos_dir) if videos_dir is not None else None
+    find_video = VideoFinder(videos)
     samples: list[Sample] = []
     seen: dict[str, str] = {}
     for name, entry in data.items():
-        sample = _entry_to_sample(path, name, entry, videos_dir, index)
+        sample = _entry_to_sample(path, name, entry, find_video)
         if sample.sample_id in seen:
             raise InputError(
                 f"{where(path, name)}: sample_id {sample.sample_id!r} (the file stem) is also "
@@ -102,9 +97,7 @@ def _frame_size(entry: dict[str, Any], path: Path, name: str) -> tuple[int, int]
     return as_int(size[1], "img_size[1]", path, name), as_int(size[0], "img_size[0]", path, name)
 
 
-def _entry_to_sample(
-    path: Path, name: str, entry: Any, videos: Path | None, index: FileIndex | None
-) -> Sample:
+def _entry_to_sample(path: Path, name: str, entry: Any, find_video: VideoFinder) -> Sample:
     bbox = require(entry, "bbox", path, name)
     if not isinstance(bbox, list):
         raise InputError(f"{where(path, name)}: field bbox must be a list of [x, y, w, h]")
@@ -159,7 +152,7 @@ def _entry_to_sample(
     return Sample(
         sample_id=stem,
         video_id=stem,
-        video_path=resolve_video(videos, name, index),
+        video_path=find_video.path(name),
         query=query,
         qtype="declarative",
         fps=fps,

@@ -7,6 +7,7 @@ hand-edited or foreign file fails with exit 2 instead of a traceback three steps
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -106,6 +107,14 @@ def read_samples(path: PathLike) -> list[Sample]:
         except TypeError as exc:  # an unknown key
             raise InputError(f"{path}:{lineno}: not a sample record: {exc}") from None
     return out
+
+
+def add_sample_id_argument(parser: argparse.ArgumentParser) -> None:
+    """``--sample-id`` (repeatable, into ``args.sample_ids``) for :func:`select_samples`."""
+    parser.add_argument(
+        "--sample-id", action="append", default=[], dest="sample_ids", metavar="ID",
+        help="only these samples (repeatable; default: all)",
+    )  # fmt: skip
 
 
 def select_samples(samples: list[Sample], ids: list[str], path: PathLike) -> list[Sample]:

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +57,15 @@ from zstvg.data.common import (
     FLAG_MISSING_GT_BOXES,
     FLAG_NO_GT_BOXES,
     FileIndex,
+    VideoFinder,
     as_box4,
     as_int,
     as_number,
     box_problem,
     clip_box,
     join_errors,
+    refuse_box_folder,
     require,
-    resolve_video,
     span_problem,
     where,
     xywh_to_xyxy,
@@ -93,17 +94,12 @@ class _Query:
 
 @dataclass(frozen=True)
 class _Entry:
-    """The video-level fields of one raw entry (shared by its sentences)."""
+    """One raw entry: its sentences, and a sample holding the video-level fields they share
+    (``video_path`` and the per-sentence fields are filled in by :func:`_raw_entry_samples`)."""
 
     entry_id: str
-    vid: str
-    fps: float
-    n_frames: int
-    width: int
-    height: int
-    gt_span: Span
-    clip_span: Span
     queries: tuple[_Query, ...]
+    shared: Sample
 
 
 def _fid_span(entry: Any, key: str, path: Path, entry_id: str) -> Span:
@@ -128,9 +124,12 @@ def _parse_raw_entry(path: Path, i: int, entry: Any) -> _Entry:
                 raise InputError(f"{where(path, sid)}: field description must be a string")
             target = as_int(require(sentence, "target_id", path, sid), "target_id", path, sid)
             queries.append(_Query(f"{vid}:{i}:{qtype}:{k}", text, qtype, target))
-    return _Entry(
-        entry_id=entry_id,
-        vid=vid,
+    shared = Sample(
+        sample_id="",
+        video_id=vid,
+        video_path="",
+        query="",
+        qtype="",
         fps=as_number(require(entry, "fps", path, entry_id), "fps", path, entry_id),
         n_frames=as_int(
             require(entry, "frame_count", path, entry_id), "frame_count", path, entry_id
@@ -139,8 +138,8 @@ def _parse_raw_entry(path: Path, i: int, entry: Any) -> _Entry:
         height=as_int(require(entry, "height", path, entry_id), "height", path, entry_id),
         gt_span=_fid_span(entry, "temporal_gt", path, entry_id),
         clip_span=_fid_span(entry, "used_segment", path, entry_id),
-        queries=tuple(queries),
     )
+    return _Entry(entry_id, tuple(queries), shared)
 
 
 def _span_errors_and_flags(
@@ -261,8 +260,7 @@ def load_vidstg(
             f"{path}: expected a JSON list of VidSTG entries, got {type(data).__name__}"
         )
     entries = [_parse_raw_entry(path, i, e) for i, e in enumerate(data)]
-    videos_dir = Path(videos) if videos is not None else None
-    video_index = FileIndex(videos_dir, "*.mp4") if videos_dir is not None else None
+    find_video = VideoFinder(videos, "*.mp4")
     box_index = FileIndex(Path(boxes), "*.json") if boxes is not None else None
     if boxes is not None and not Path(boxes).is_dir():
         raise InputError(f"--boxes: VidOR annotation folder not found: {boxes}")
@@ -270,7 +268,7 @@ def load_vidstg(
     # Group by video so each (large) VidOR file is read once and only one is in memory at a time.
     by_vid: dict[str, list[int]] = {}
     for i, e in enumerate(entries):
-        by_vid.setdefault(e.vid, []).append(i)
+        by_vid.setdefault(e.shared.video_id, []).append(i)
     built: list[list[Sample]] = [[] for _ in entries]
     for vid, idxs in by_vid.items():
         vidor: _VidorVideo | None = None
@@ -285,7 +283,7 @@ def load_vidstg(
                 except InputError as exc:
                     box_error = str(exc)
         rel = vidor.video_path if vidor is not None and vidor.video_path else f"{vid}.mp4"
-        video_path = resolve_video(videos_dir, rel, video_index)
+        video_path = find_video.path(rel)
         for i in idxs:
             built[i] = _raw_entry_samples(path, entries[i], video_path, vidor, box_error)
     return [s for group in built for s in group]
@@ -294,8 +292,9 @@ def load_vidstg(
 def _raw_entry_samples(
     path: Path, e: _Entry, video_path: str, vidor: _VidorVideo | None, box_error: str | None
 ) -> list[Sample]:
+    v = e.shared
     span_errors, span_flags = _span_errors_and_flags(
-        path, e.entry_id, e.gt_span, e.clip_span, e.n_frames, "temporal_gt", "used_segment"
+        path, e.entry_id, v.gt_span, v.clip_span, v.n_frames, "temporal_gt", "used_segment"
     )
     samples = []
     for q in e.queries:
@@ -309,7 +308,7 @@ def _raw_entry_samples(
         else:
             try:
                 gt_boxes, box_flags, missing = vidor.gt_boxes(
-                    q.target_id, e.gt_span, e.width, e.height
+                    q.target_id, v.gt_span, v.width, v.height
                 )
             except InputError as exc:
                 errors.append(str(exc))
@@ -323,18 +322,12 @@ def _raw_entry_samples(
                     q.target_id,
                 )
         samples.append(
-            Sample(
+            replace(
+                v,
                 sample_id=q.sample_id,
-                video_id=e.vid,
                 video_path=video_path,
                 query=q.query,
                 qtype=q.qtype,
-                fps=e.fps,
-                n_frames=e.n_frames,
-                width=e.width,
-                height=e.height,
-                gt_span=e.gt_span,
-                clip_span=e.clip_span,
                 gt_boxes_xyxy=dict(gt_boxes),  # the memo's dict is shared by sentences
                 has_gt_boxes=vidor is not None,
                 flags=tuple(flags),
@@ -382,18 +375,13 @@ def load_vidstg_tubedetr(
 ) -> list[Sample]:
     """Read TubeDETR's preprocessed VidSTG ``{split}.json`` (boxes included, xywh)."""
     path = Path(annotations)
-    if boxes is not None:
-        raise InputError(
-            f"--boxes {boxes}: the TubeDETR format carries its boxes in {path}; "
-            "--boxes is for the raw vidstg format"
-        )
+    refuse_box_folder(boxes, path, "TubeDETR")
     data = read_json(path, what="VidSTG (TubeDETR) annotation file")
     items = require(data, "videos", path, "(top level)")
     trajectories = require(data, "trajectories", path, "(top level)")
     if not isinstance(items, list) or not isinstance(trajectories, dict):
         raise InputError(f"{path}: expected 'videos' to be a list and 'trajectories' an object")
-    videos_dir = Path(videos) if videos is not None else None
-    video_index = FileIndex(videos_dir, "*.mp4") if videos_dir is not None else None
+    find_video = VideoFinder(videos, "*.mp4")
     samples = []
     for i, item in enumerate(items):
         entry_id = str(i)
@@ -443,7 +431,7 @@ def load_vidstg_tubedetr(
             Sample(
                 sample_id=f"{vid}:{fields['video_id']}:{qtype}",
                 video_id=vid,
-                video_path=resolve_video(videos_dir, str(fields["video_path"]), video_index),
+                video_path=find_video.path(str(fields["video_path"])),
                 query=str(fields["caption"]),
                 qtype=qtype,
                 fps=as_number(fields["fps"], "fps", path, entry_id),

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from zstvg.evaluation.metrics import FrameBoxes, frame_ious, in_span, recall_at, temporal_iou
-from zstvg.structures import QTYPES, Prediction, Sample, Status
+from zstvg.structures import QTYPES, Prediction, Sample, Span, Status
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,15 @@ def _zero(sample: Sample, status: str, reason: str) -> SampleScore:
     )
 
 
-def _failure(sample: Sample, pred: Prediction | None) -> SampleScore | None:
-    """The zero score of a missing or failed sample, or None when it can be scored."""
+_Scorable = tuple[Span, tuple[str, ...], FrameBoxes, FrameBoxes]
+
+
+def _scorable(
+    sample: Sample, pred: Prediction | None, gt: FrameBoxes | None, pb: FrameBoxes | None
+) -> SampleScore | _Scorable:
+    """The zero score of a missing or failed sample, or what scoring it needs: the predicted
+    span, the prediction's flags, and the GT and predicted boxes as arrays (given ones win over
+    the records' dicts)."""
     if sample.error:
         return _zero(sample, "failed", Status("prepare-data", sample.error).reason)
     if pred is None:
@@ -108,16 +115,43 @@ def _failure(sample: Sample, pred: Prediction | None) -> SampleScore | None:
         return _zero(sample, "failed", pred.error)
     if pred.span is None:
         return _zero(sample, "failed", "prediction has no span")
-    return None
-
-
-def _boxes(
-    gt: FrameBoxes | None, sample: Sample, pb: FrameBoxes | None, pred: Prediction
-) -> tuple[FrameBoxes, FrameBoxes]:
-    """The GT and predicted boxes as arrays (given ones win over the records' dicts)."""
     return (
+        pred.span,
+        tuple(pred.flags),
         gt if gt is not None else FrameBoxes.from_mapping(sample.gt_boxes_xyxy),
         pb if pb is not None else FrameBoxes.from_mapping(pred.boxes_xyxy),
+    )
+
+
+def _scored(
+    sample: Sample,
+    t_iou: float,
+    n_frames_scored: int,
+    gt_frames: np.ndarray,
+    union: int,
+    flags: tuple[str, ...],
+    ious: np.ndarray | None = None,
+    inter: np.ndarray | None = None,
+) -> SampleScore:
+    """An "ok" score. vIoU = sum of ``ious[inter]`` (IoU on the GT frames the protocol counts as
+    intersection) / union, gt_vIoU = mean of ``ious``; both NaN without ``ious`` (no GT boxes)."""
+    v = gt_v = math.nan
+    if ious is not None:
+        v = float(ious[inter].sum()) / max(union, 1)
+        gt_v = float(ious.sum()) / max(len(gt_frames), 1)
+    return SampleScore(
+        sample.sample_id,
+        sample.video_id,
+        sample.qtype,
+        "ok",
+        "",
+        t_iou,
+        v,
+        gt_v,
+        n_frames_scored,
+        len(gt_frames),
+        union,
+        flags,
     )
 
 
@@ -129,52 +163,21 @@ def score_tubedetr(
     pb: FrameBoxes | None = None,
 ) -> SampleScore:
     """TubeDETR's per-video scores on the given evaluation grid (native frame indices)."""
-    fail = _failure(sample, pred)
-    if fail is not None:
-        return fail
-    assert pred is not None and pred.span is not None
-    gt, pb = _boxes(gt, sample, pb, pred)
-    (ps, pe), (gs, ge) = pred.span, sample.gt_span
+    if isinstance(ready := _scorable(sample, pred, gt, pb), SampleScore):
+        return ready
+    (ps, pe), flags, gt, pb = ready
+    gs, ge = sample.gt_span
     t = temporal_iou((ps, pe), (gs, ge))
     gt_frames = grid[in_span(grid, gs, ge)]
     union = int(np.count_nonzero(in_span(grid, min(ps, gs), max(pe, ge))))
-    flags = tuple(pred.flags)
     if not sample.has_gt_boxes:
-        return SampleScore(
-            sample.sample_id,
-            sample.video_id,
-            sample.qtype,
-            "ok",
-            "",
-            t,
-            math.nan,
-            math.nan,
-            len(grid),
-            len(gt_frames),
-            union,
-            flags,
-        )
+        return _scored(sample, t, len(grid), gt_frames, union, flags)
     n_missing_gt = int(np.count_nonzero(~gt.lookup(gt_frames)[0]))
     if n_missing_gt:
         flags += (f"gt_box_missing:{n_missing_gt}",)
     ious = frame_ious(gt_frames, pb, gt)
     inter = in_span(gt_frames, max(ps, gs), min(pe, ge))
-    v = float(ious[inter].sum()) / max(union, 1)
-    gt_v = float(ious.sum()) / max(len(gt_frames), 1)
-    return SampleScore(
-        sample.sample_id,
-        sample.video_id,
-        sample.qtype,
-        "ok",
-        "",
-        t,
-        v,
-        gt_v,
-        len(grid),
-        len(gt_frames),
-        union,
-        flags,
-    )
+    return _scored(sample, t, len(grid), gt_frames, union, flags, ious, inter)
 
 
 def score_official(
@@ -184,12 +187,10 @@ def score_official(
     pb: FrameBoxes | None = None,
 ) -> SampleScore:
     """The HC-STVG challenge evaluator's per-video scores on every native frame."""
-    fail = _failure(sample, pred)
-    if fail is not None:
-        return fail
-    assert pred is not None and pred.span is not None
-    gt, pb = _boxes(gt, sample, pb, pred)
-    (ps, pe), (gs, ge) = pred.span, sample.gt_span
+    gs, ge = sample.gt_span
+    if isinstance(ready := _scorable(sample, pred, gt, pb), SampleScore):
+        return ready
+    (ps, pe), flags, gt, pb = ready
     # max(ed) - min(st) + 1 with inclusive ends == max(end) - min(start) with half-open ends.
     union = max(pe, ge) - min(ps, gs)
     gt_frames = gt.frames[in_span(gt.frames, gs, ge)]
@@ -198,37 +199,9 @@ def score_official(
     in_pred = in_span(gt_frames, ps, pe) & pb.lookup(gt_frames)[0]
     t = float(np.count_nonzero(in_pred)) / max(union, 1)
     if not sample.has_gt_boxes:
-        return SampleScore(
-            sample.sample_id,
-            sample.video_id,
-            sample.qtype,
-            "ok",
-            "",
-            t,
-            math.nan,
-            math.nan,
-            union,
-            len(gt_frames),
-            union,
-            tuple(pred.flags),
-        )
+        return _scored(sample, t, union, gt_frames, union, flags)
     ious = frame_ious(gt_frames, pb, gt)
-    v = float(ious[in_pred].sum()) / max(union, 1)
-    gt_v = float(ious.sum()) / max(len(gt_frames), 1)
-    return SampleScore(
-        sample.sample_id,
-        sample.video_id,
-        sample.qtype,
-        "ok",
-        "",
-        t,
-        v,
-        gt_v,
-        union,
-        len(gt_frames),
-        union,
-        tuple(pred.flags),
-    )
+    return _scored(sample, t, union, gt_frames, union, flags, ious, in_pred)
 
 
 def seed_excluded(sample: Sample) -> bool:
@@ -239,7 +212,7 @@ def seed_excluded(sample: Sample) -> bool:
     return bool(stems & excluded)
 
 
-def _seed_positions(span: tuple[int, int], clip_start: int) -> tuple[int, int]:
+def _seed_positions(span: Span, clip_start: int) -> tuple[int, int]:
     """Half-open native span -> inclusive positions on the 1/10 grid (first, last)."""
     s, e = span
     first = -((clip_start - s) // SEED_GRID_STEP)  # ceil((s - c0) / 10)
@@ -257,16 +230,14 @@ def score_seed(
     """The released code's per-video scores (see the module docstring)."""
     if seed_excluded(sample):
         return _zero(sample, "dropped", "hard-excluded video in the released code")
-    fail = _failure(sample, pred)
-    if fail is not None:
+    if isinstance(ready := _scorable(sample, pred, gt, pb), SampleScore):
         return SampleScore(
-            **{**fail.__dict__, "status": "dropped", "reason": f"{fail.status}: {fail.reason}"}
+            **{**ready.__dict__, "status": "dropped", "reason": f"{ready.status}: {ready.reason}"}
         )
-    assert pred is not None and pred.span is not None
-    gt, pb = _boxes(gt, sample, pb, pred)
+    span, flags, gt, pb = ready
     c0, c1 = sample.clip_span
     gs, ge = _seed_positions(sample.gt_span, c0)
-    ps, pe = _seed_positions(pred.span, c0)
+    ps, pe = _seed_positions(span, c0)
     max_start, min_end = max(gs, ps), min(ge, pe)
     min_start, max_end = min(gs, ps), max(ge, pe)
     if min_end <= max_start:
@@ -281,38 +252,10 @@ def score_seed(
     gt_frames = grid[(pos >= gs) & (pos <= ge)]
     gt_pos = (gt_frames - c0) // SEED_GRID_STEP
     if not sample.has_gt_boxes:
-        return SampleScore(
-            sample.sample_id,
-            sample.video_id,
-            sample.qtype,
-            "ok",
-            "",
-            t,
-            math.nan,
-            math.nan,
-            len(grid),
-            len(gt_frames),
-            union,
-            tuple(pred.flags),
-        )
+        return _scored(sample, t, len(grid), gt_frames, union, flags)
     ious = frame_ious(gt_frames, pb, gt)
-    inter_mask = (gt_pos >= max_start) & (gt_pos < min_end + extra)
-    v = float(ious[inter_mask].sum()) / max(union, 1)
-    gt_v = float(ious.sum()) / max(len(gt_frames), 1)
-    return SampleScore(
-        sample.sample_id,
-        sample.video_id,
-        sample.qtype,
-        "ok",
-        "",
-        t,
-        v,
-        gt_v,
-        len(grid),
-        len(gt_frames),
-        union,
-        tuple(pred.flags),
-    )
+    inter = (gt_pos >= max_start) & (gt_pos < min_end + extra)
+    return _scored(sample, t, len(grid), gt_frames, union, flags, ious, inter)
 
 
 def is_vidstg(dataset: str, samples: Iterable[Sample]) -> bool:

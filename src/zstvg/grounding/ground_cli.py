@@ -35,6 +35,7 @@ MANIFEST = "manifest.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from zstvg.data.samples_file import add_sample_id_argument
     from zstvg.grounding.variants import VARIANTS
 
     parser.add_argument("--samples", required=True, help="samples.jsonl from prepare-data")
@@ -64,10 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --variants: write <DIR>/<variant>.json "
         "(default: <out>/<variant>/predictions.json)",
     )  # fmt: skip
-    parser.add_argument(
-        "--sample-id", action="append", default=[], dest="sample_ids", metavar="ID",
-        help="only these samples (repeatable)",
-    )  # fmt: skip
+    add_sample_id_argument(parser)
     shards.add_arguments(
         parser, "their samples' records (per variant folder)", merges="predictions and manifests"
     )

@@ -525,18 +525,31 @@ class MLLM:
         feats = features if features is not None else self.visual_features(inputs)
         encoder_outputs = self._mm_outputs(feats, visual_delta)
         pos = tuple(positions) if positions is not None else inputs.candidate_positions
-        recorder = None
-        if capture:
-            modules = {self.decoder_layers()[i].self_attn: i for i in self.layers}
-            recorder = cap.AttentionCapture(modules, pos)
+        recorder = self._recorder(capture, pos)
         with cap.capturing(recorder):
             out = self._run(inputs, mm_encoder_outputs=encoder_outputs, logits_to_keep=1)
-        attn_thw = self._rows_to_thw(recorder, inputs.layout) if recorder else None
-        logits = out.logits[0, -1].float()
+        return self._result(pos, recorder, inputs.layout, out.logits[0, -1].float())
+
+    def _recorder(self, capture: bool, rows: Sequence[int]) -> cap.AttentionCapture | None:
+        """The capture of the attention rows at ``rows`` (indices into the forward's input) in
+        the layers of ``self.layers``, or None when nothing is captured."""
+        if not capture:
+            return None
+        modules = {self.decoder_layers()[i].self_attn: i for i in self.layers}
+        return cap.AttentionCapture(modules, rows)
+
+    def _result(
+        self,
+        positions: tuple[int, ...],
+        recorder: cap.AttentionCapture | None,
+        layout: VisualLayout,
+        logits: torch.Tensor,
+    ) -> ForwardResult:
+        """A forward's result from its capture and the logits at its last position."""
         return ForwardResult(
-            positions=pos,
+            positions=positions,
             layers=self.layers,
-            attn_thw=attn_thw,
+            attn_thw=self._rows_to_thw(recorder, layout) if recorder else None,
             yes_logit=logits[list(self.yes_ids)].max(),
             no_logit=logits[list(self.no_ids)].max(),
             last_logits=logits,
@@ -628,10 +641,7 @@ class MLLM:
                 f"a suffix through {depth} layers over a prefix cached for {state.depth}"
             )
         pos = tuple(positions) if positions is not None else inputs.candidate_positions
-        recorder = None
-        if capture:
-            modules = {self.decoder_layers()[i].self_attn: i for i in self.layers}
-            recorder = cap.AttentionCapture(modules, [p - n for p in pos])
+        recorder = self._recorder(capture, [p - n for p in pos])
         full_positions = self._position_ids(inputs)
         length = inputs.seq_len
         try:
@@ -650,18 +660,10 @@ class MLLM:
                 )  # fmt: skip
         finally:
             state.restore()
-        attn_thw = self._rows_to_thw(recorder, inputs.layout) if recorder else None
         logits = out.logits[0, -1].float()
         if depth < self.num_layers:  # the head saw a truncated stack: no answer logits
             logits = torch.full_like(logits, float("nan"))
-        return ForwardResult(
-            positions=pos,
-            layers=self.layers,
-            attn_thw=attn_thw,
-            yes_logit=logits[list(self.yes_ids)].max(),
-            no_logit=logits[list(self.no_ids)].max(),
-            last_logits=logits,
-        )
+        return self._result(pos, recorder, inputs.layout, logits)
 
     @property
     def rows_depth(self) -> int:

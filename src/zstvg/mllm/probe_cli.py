@@ -28,6 +28,8 @@ MANIFEST = "manifest.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from zstvg.data.samples_file import add_sample_id_argument
+
     parser.add_argument(
         "--samples", required=True, metavar="PATH", help="samples.jsonl from prepare-data"
     )
@@ -48,14 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="{query}",
         help="user prompt; {query} is replaced by the sample's query (default: %(default)s)",
     )
-    parser.add_argument(
-        "--sample-id",
-        action="append",
-        default=[],
-        dest="sample_ids",
-        metavar="ID",
-        help="only these samples (repeatable; default: all)",
-    )
+    add_sample_id_argument(parser)
     parser.add_argument(
         "--out",
         required=True,
