@@ -47,10 +47,8 @@ def tiny_config_text(official: str) -> str:
         text, n = re.subn(rf"^{key} = .*$", f"{key} = {value!r}", text, flags=re.MULTILINE)
         if n != 1:
             raise ValueError(f"{OFFICIAL_CONFIG}: expected one '{key} = ...' line, found {n}")
-    lines = [f"{key} = {value!r}" for key, value in INPUT_SIZE.items()]
-    return text.rstrip("\n") + "\n# zstvg's worker: input resize (default 800 / 1333)\n" + (
-        "\n".join(lines) + "\n"
-    )
+    appended = "".join(f"{key} = {value!r}\n" for key, value in INPUT_SIZE.items())
+    return f"{text.rstrip()}\n# zstvg's worker: input resize (default 800 / 1333)\n{appended}"
 
 
 def build_tiny_bert(out_dir: Path, seed: int = 0) -> Path:

@@ -35,7 +35,9 @@ class Detector(Protocol):
 
 DETECTORS = Registry("detector")
 DETECTORS.register("gdino-hf", "zstvg.proposals.detectors.gdino_hf:GroundingDinoHF")
-DETECTORS.register("gdino-official", "zstvg.proposals.detectors.gdino_official:GroundingDinoOfficial")
+DETECTORS.register(
+    "gdino-official", "zstvg.proposals.detectors.gdino_official:GroundingDinoOfficial"
+)
 
 
 def text_prompt(class_name: str) -> str:

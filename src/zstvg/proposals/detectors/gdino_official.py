@@ -222,7 +222,9 @@ class _Worker:
         # 0.4.0's phrases keep [CLS]/[SEP] when their scores pass text_threshold (the authors'
         # repository later masks them out of the phrase): the label is the words alone
         labels = [" ".join(w for w in p.split() if w not in self.special_tokens) for p in phrases]
-        return ranked_detections(found.xyxy, found.confidence, labels, width, height, max_detections)
+        return ranked_detections(
+            found.xyxy, found.confidence, labels, width, height, max_detections
+        )
 
 
 def _send(out: IO[bytes], message: dict[str, Any]) -> None:
