@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 TORCH_PIN := $(shell grep -E '^(torch|torchvision)==' requirements.lock)
 UV_PIN := uv==0.13.9
 
-.PHONY: demo test test-slurm lint env lock clean-demo dvc-lock
+.PHONY: demo test test-slurm lint env env-gdino lock lock-gdino clean-demo dvc-lock
 
 env: $(STAMP)
 
@@ -23,6 +23,25 @@ $(STAMP): requirements.lock pyproject.toml
 	  -r requirements.lock
 	$(UV) pip install -q -p $(PY) --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
+
+# proposals.detector=gdino-official's own environment: groundingdino-py 0.4.0 calls BERT helpers
+# that transformers 5 removed, so it runs with transformers 4.57.6 in .venv-gdino (started by
+# `zstvg propose` as a worker process, proposals.detector_python). Our package goes in without
+# its dependencies: the worker needs only numpy, PyYAML and Pillow, which come with the lock.
+GDINO_VENV := .venv-gdino
+GDINO_PY := $(GDINO_VENV)/bin/python
+GDINO_STAMP := $(GDINO_VENV)/.installed-$(shell cat requirements-gdino.lock | cksum | cut -d' ' -f1)
+GDINO_TORCH_PIN := $(shell grep -E '^(torch|torchvision)==' requirements-gdino.lock)
+
+env-gdino: $(GDINO_STAMP)
+
+$(GDINO_STAMP): requirements-gdino.lock
+	@test -x $(GDINO_PY) || $(PYTHON) -m venv $(GDINO_VENV)
+	$(GDINO_PY) -m pip install -q --disable-pip-version-check "$(UV_PIN)" setuptools \
+	  $(GDINO_TORCH_PIN)
+	$(GDINO_VENV)/bin/uv pip install -q -p $(GDINO_PY) --no-deps -r requirements-gdino.lock
+	$(GDINO_VENV)/bin/uv pip install -q -p $(GDINO_PY) --no-deps -e .
+	rm -f $(GDINO_VENV)/.installed-* && touch $@
 
 # Lint first: a formatting slip or a Snakemake lint fails in seconds, before the suite runs.
 test: lint
@@ -62,6 +81,18 @@ lock:
 	( echo "# Locked by 'make lock TORCH=<version> TORCHVISION=<version>'; installed by 'make env'."; \
 	  .lockvenv/bin/uv pip freeze -p .lockvenv/bin/python --exclude-editable | sed -E 's/\+[a-z0-9.]+$$//' | grep -v -E '^(pip|setuptools|uv)==' ) > requirements.lock
 	rm -rf .lockvenv
+
+# Re-resolve requirements-gdino.lock: groundingdino-py with the newest transformers 4.x and the
+# torch/torchvision of requirements.lock (through pip, as for `make lock`).
+lock-gdino:
+	rm -rf .lockvenv-gdino && $(PYTHON) -m venv .lockvenv-gdino
+	.lockvenv-gdino/bin/pip install -q "$(UV_PIN)" $(TORCH_PIN) setuptools
+	.lockvenv-gdino/bin/uv pip install -q -p .lockvenv-gdino/bin/python groundingdino-py==0.4.0 \
+	  "transformers>=4.57,<5"
+	( echo "# Locked by 'make lock-gdino'; installed into .venv-gdino by 'make env-gdino'."; \
+	  .lockvenv-gdino/bin/uv pip freeze -p .lockvenv-gdino/bin/python | sed -E 's/\+[a-z0-9.]+$$//' \
+	  | grep -v -E '^(pip|setuptools|uv)==' ) > requirements-gdino.lock
+	rm -rf .lockvenv-gdino
 
 clean-demo:
 	rm -rf results/demo results/synthetic

@@ -87,6 +87,7 @@ class DecomposeConfig:
 class ProposalsConfig:
     detector: str
     detector_checkpoint: str
+    detector_python: str
     tracker: str
     tracker_checkpoint: str | None
     tracker_config: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,8 @@ import pytest
 import torch
 
 from zstvg.proposals.frames import ArrayFrames
+
+GDINO_PYTHON = Path(__file__).resolve().parents[2] / ".venv-gdino" / "bin" / "python"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -42,6 +45,26 @@ def tiny_sam2_official(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from zstvg.tiny.proposals import build_tiny_sam2_official
 
     return build_tiny_sam2_official(tmp_path_factory.mktemp("tiny-sam2-official"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def gdino_python() -> Path:
+    """The python of gdino-official's environment (``make env-gdino``)."""
+    if not GDINO_PYTHON.is_file():
+        pytest.skip(
+            ".venv-gdino is absent: `make env-gdino` builds gdino-official's environment "
+            "(groundingdino-py + transformers 4.x; ~1.5 min and 6 GB)"
+        )
+    return GDINO_PYTHON
+
+
+@pytest.fixture(scope="session")
+def tiny_gdino_official(gdino_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight official-format Grounding DINO directory, built in .venv-gdino."""
+    out = tmp_path_factory.mktemp("tiny-gdino-official")
+    command = [str(gdino_python), "-m", "zstvg.tiny.gdino_official", str(out)]
+    subprocess.run(command, check=True, capture_output=True)
+    return out
 
 
 def synthetic_frames(

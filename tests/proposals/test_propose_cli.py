@@ -204,6 +204,31 @@ def test_import_proposals_round_trip_and_rejects_bad_files(tmp_path, capsys) -> 
     assert official_format.read(again / "v1.json") == back
 
 
+def test_propose_with_gdino_official_end_to_end(
+    tiny_gdino_official, gdino_python, tmp_path, make_frames
+) -> None:
+    """`propose --set proposals.detector=gdino-official`: the authors' model detects in its own
+    environment, our tracker links the boxes in this one."""
+    inputs = write_inputs(tmp_path, make_frames)
+    out = tmp_path / "proposals"
+    settings = ["proposals.detector=gdino-official",
+                f"proposals.detector_checkpoint={tiny_gdino_official}",
+                f"proposals.detector_python={gdino_python}", "proposals.tracker=bytetrack",
+                "proposals.box_threshold=0.0", "proposals.text_threshold=0.0",
+                "proposals.max_detections_per_frame=2", "proposals.min_track_frames=1",
+                "proposals.device=cpu"]  # fmt: skip
+    assert propose(inputs, out, *settings) == 0
+    ok = official_format.read(out / "vid_ok.json")
+    assert ok.tracks and {t.class_name for t in ok.tracks} == {"person"}
+    for track in ok.tracks:
+        for x1, y1, x2, y2 in track.boxes_xyxy.values():
+            assert 0 <= x1 < x2 <= 96 and 0 <= y1 < y2 <= 64
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["videos"]["vid_ok"]["status"] == "ok"
+    prov = json.loads((out / "vid_ok.json.provenance.json").read_text())
+    assert prov["params"]["detector"] == "gdino-official"
+
+
 def test_changed_checkpoint_redoes_the_videos(tiny_gdino, tmp_path, make_frames, capsys) -> None:
     """Same path, other weights (a re-download, a fine-tune saved over it): nothing is reused."""
     import shutil

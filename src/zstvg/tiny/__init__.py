@@ -3,7 +3,9 @@
 Real architectures in their real on-disk formats, built from config classes in code, so the
 loading code (``from_pretrained(dir)``, the ``sam2`` package's ``.pt``) runs offline in tests
 and the demo: the MLLMs in ``zstvg.tiny.mllm``, Grounding DINO and SAM 2 in
-``zstvg.tiny.proposals``. Predictions are chance-level. ``zstvg make-tiny-checkpoint``
+``zstvg.tiny.proposals``, the authors' Grounding DINO format in ``zstvg.tiny.gdino_official``
+(run in the ``make env-gdino`` environment, which has that model's code). Predictions are
+chance-level. ``zstvg make-tiny-checkpoint``
 (``zstvg.tiny.cli``) writes one.
 
 Families register in ``FAMILIES`` as ``name -> "module:function"``; the function takes

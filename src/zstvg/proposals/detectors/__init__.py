@@ -1,11 +1,13 @@
 """Open-vocabulary detectors: a text prompt (the target's class noun) -> boxes on one frame.
 
 Backends are registered by name and imported only when built: ``gdino-hf`` (transformers
-Grounding DINO, the default) and ``gdino-official`` (the ``groundingdino-py`` package).
+Grounding DINO, the default) and ``gdino-official`` (the ``groundingdino-py`` package, run in
+its own environment, ``make env-gdino``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +36,7 @@ class Detector(Protocol):
 DETECTORS = Registry("detector")
 DETECTORS.register("gdino-hf", "zstvg.proposals.detectors.gdino_hf:GroundingDinoHF")
 DETECTORS.register(
-    "gdino-official", "zstvg.proposals.detectors.gdino_official:build_gdino_official"
+    "gdino-official", "zstvg.proposals.detectors.gdino_official:GroundingDinoOfficial"
 )
 
 
@@ -46,13 +48,25 @@ def text_prompt(class_name: str) -> str:
     return f"{phrase}."
 
 
+def ranked_detections(
+    boxes_xyxy: np.ndarray,
+    scores: np.ndarray,
+    labels: Sequence[str],
+    width: int,
+    height: int,
+    max_detections: int,
+) -> list[Detection]:
+    """The ``max_detections`` best boxes (absolute xyxy pixels), highest score first, clipped to
+    the ``width`` x ``height`` frame; a box left with no area after clipping is dropped."""
+    order = np.argsort(-np.asarray(scores), kind="stable")[:max_detections]
+    detections = []
+    for i in order:
+        x1, y1, x2, y2 = np.clip(boxes_xyxy[i], 0, [width, height, width, height]).tolist()
+        if x2 > x1 and y2 > y1:
+            detections.append(Detection((x1, y1, x2, y2), float(scores[i]), labels[i]))
+    return detections
+
+
 def build_detector(cfg: ProposalsConfig, device: str = "cpu") -> Detector:
     """The detector named by ``cfg.detector``, loaded from ``cfg.detector_checkpoint``."""
-    return DETECTORS.build(
-        cfg.detector,
-        checkpoint=cfg.detector_checkpoint,
-        box_threshold=cfg.box_threshold,
-        text_threshold=cfg.text_threshold,
-        max_detections=cfg.max_detections_per_frame,
-        device=device,
-    )
+    return DETECTORS.build(cfg.detector, cfg=cfg, device=device)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from zstvg.config import ProposalsConfig
 from zstvg.io import InputError
-from zstvg.proposals.detectors import Detection, text_prompt
+from zstvg.proposals.detectors import Detection, ranked_detections, text_prompt
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +30,13 @@ def load_failure_hint(what: str, checkpoint: str, family: str, exc: Exception) -
 
 
 class GroundingDinoHF:
-    """Grounding DINO detector loaded with ``from_pretrained(checkpoint)``."""
+    """Grounding DINO detector loaded with ``from_pretrained(cfg.detector_checkpoint)``."""
 
-    def __init__(
-        self,
-        checkpoint: str,
-        box_threshold: float,
-        text_threshold: float,
-        max_detections: int,
-        device: str = "cpu",
-    ) -> None:
+    def __init__(self, cfg: ProposalsConfig, device: str = "cpu") -> None:
         import torch
         from transformers import GroundingDinoForObjectDetection, GroundingDinoProcessor
 
+        checkpoint = cfg.detector_checkpoint
         try:
             self.processor = GroundingDinoProcessor.from_pretrained(checkpoint)
             self.model = GroundingDinoForObjectDetection.from_pretrained(checkpoint)
@@ -49,9 +44,9 @@ class GroundingDinoHF:
             raise load_failure_hint("Grounding DINO detector", checkpoint, "gdino", exc) from None
         self.model.to(device).eval()
         self.device = torch.device(device)
-        self.box_threshold = box_threshold
-        self.text_threshold = text_threshold
-        self.max_detections = max_detections
+        self.box_threshold = cfg.box_threshold
+        self.text_threshold = cfg.text_threshold
+        self.max_detections = cfg.max_detections_per_frame
 
     def detect(self, image: np.ndarray, class_name: str) -> list[Detection]:
         import torch
@@ -70,13 +65,11 @@ class GroundingDinoHF:
             text_threshold=self.text_threshold,
             target_sizes=[(height, width)],
         )[0]
-        scores = result["scores"].float().cpu().numpy()
-        boxes = result["boxes"].float().cpu().numpy()
-        labels = result["text_labels"]
-        order = np.argsort(-scores, kind="stable")[: self.max_detections]
-        detections = []
-        for i in order:
-            x1, y1, x2, y2 = np.clip(boxes[i], 0, [width, height, width, height]).tolist()
-            if x2 > x1 and y2 > y1:
-                detections.append(Detection((x1, y1, x2, y2), float(scores[i]), labels[i]))
-        return detections
+        return ranked_detections(
+            result["boxes"].float().cpu().numpy(),
+            result["scores"].float().cpu().numpy(),
+            result["text_labels"],
+            width,
+            height,
+            self.max_detections,
+        )
