@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 TORCH_PIN := $(shell grep -E '^(torch|torchvision)==' requirements.lock)
 UV_PIN := uv==0.13.9
 
-.PHONY: demo test test-slurm lint env env-gdino lock lock-gdino clean-demo dvc-lock
+.PHONY: demo test test-gdino test-slurm lint env env-gdino lock lock-gdino clean-demo dvc-lock
 
 env: $(STAMP)
 
@@ -46,6 +46,11 @@ $(GDINO_STAMP): requirements-gdino.lock
 # Lint first: a formatting slip or a Snakemake lint fails in seconds, before the suite runs.
 test: lint
 	$(VENV)/bin/python -m pytest -q --durations=25
+
+# gdino-official end to end (its tests skip in `make test` when .venv-gdino is absent, as in CI):
+# builds .venv-gdino if missing (~1.5 min), then a tiny official-format checkpoint, then propose.
+test-gdino: $(STAMP) $(GDINO_STAMP)
+	$(VENV)/bin/python -m pytest -q -k gdino_official tests/proposals
 
 # The workflow through profiles/slurm on a local single-node SLURM with two fake GPUs (needs
 # root and the Debian packages tools/slurm-local.sh installs); the cluster is stopped after.

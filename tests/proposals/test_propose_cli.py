@@ -214,6 +214,8 @@ def test_propose_with_gdino_official_end_to_end(
     settings = ["proposals.detector=gdino-official",
                 f"proposals.detector_checkpoint={tiny_gdino_official}",
                 f"proposals.detector_python={gdino_python}", "proposals.tracker=bytetrack",
+                # random weights: boxes jump frame to frame, so any overlap links them
+                "proposals.box_trackers.bytetrack.minimum_iou_threshold=0.0",
                 "proposals.box_threshold=0.0", "proposals.text_threshold=0.0",
                 "proposals.max_detections_per_frame=2", "proposals.min_track_frames=1",
                 "proposals.device=cpu"]  # fmt: skip
