@@ -52,10 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--out", required=True, metavar="DIR", help="records + manifest folder")
     parser.add_argument(
-        "--no-progress", action="store_true",
-        help="no progress bar (default: one on a terminal's stderr, none in logs)",
-    )  # fmt: skip
-    parser.add_argument(
         "--predictions", default=None, metavar="FILE",
         help="predictions JSON to write (default: <out>/predictions.json)",
     )  # fmt: skip
@@ -145,6 +141,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_provenance,
     )
     from zstvg.mllm import model_config
+    from zstvg.progress import progress
     from zstvg.proposals.store import ProposalStore
     from zstvg.queries.schema import read_decompositions
     from zstvg.shards import samples_in_shard, shard_path
@@ -205,10 +202,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     jobs_of: dict[str, dict[str, str]] = {v.name: {} for v in variants}  # what a merge reads
     n_reused = 0
     job_calls: dict[str, float] = {"forwards": 0, "backwards": 0, "forward_equivalents": 0.0}
-    from tqdm import tqdm
-
-    bar = tqdm(samples, desc="ground", unit="sample", disable=True if args.no_progress else None)
-    for sample in bar:
+    for sample in progress(samples, desc="ground", unit="sample", enabled=not args.no_progress):
         sid = sample.sample_id
         paths = {n: f / "records" / f"{video_dir_name(sid)}.json" for n, f in folders.items()}
         upstream = first_failure(

@@ -468,11 +468,13 @@ def _terminate_children_on_sigterm() -> Iterator[None]:
 
 
 def _run_jobs(
-    jobs: list[_VideoJob], frames_params: dict[str, Any], workers: int
+    jobs: list[_VideoJob], frames_params: dict[str, Any], workers: int, show_progress: bool
 ) -> Iterator[dict[str, Any]]:
-    from tqdm import tqdm
+    from zstvg.progress import progress as progress_bar
 
-    progress = tqdm(total=len(jobs), desc="sample-frames", unit="video", disable=None)
+    progress = progress_bar(
+        desc="sample-frames", unit="video", total=len(jobs), enabled=show_progress
+    )
     try:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:
@@ -512,7 +514,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
         rows = [r for r in rows if shard_of(str(r["video_id"]), shard[1]) == shard[0]]
     frames_params = params.section("frames")
 
-    results = {r["video_id"]: r for r in _run_jobs(jobs, frames_params, args.workers)}
+    results = {
+        r["video_id"]: r for r in _run_jobs(jobs, frames_params, args.workers, not args.no_progress)
+    }
     # Manifest order = samples.jsonl order, whatever order the workers finished in.
     videos = {job.video_id: results[job.video_id]["video"] for job in jobs}
     sample_entries = {
