@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,18 @@ def params_raw() -> dict:
     import yaml
 
     return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+class _TerminalStderr(io.StringIO):
+    """A stderr that says it is a terminal and keeps what was written."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture()
+def terminal_stderr(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """``sys.stderr`` replaced by a terminal (for the progress bars); read it with getvalue()."""
+    terminal = _TerminalStderr()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    return terminal

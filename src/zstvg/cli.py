@@ -170,6 +170,10 @@ def _common() -> argparse.ArgumentParser:
         help="DEBUG logging; the HTTP, image and plotting libraries stay at WARNING unless -vv",
     )  # fmt: skip
     g.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    g.add_argument(
+        "--no-progress", action="store_true",
+        help="no progress bar (default: one per long step when stderr is a terminal, none in logs)",
+    )  # fmt: skip
     g.add_argument("--log-file", metavar="PATH", help="also write the log to this file")
     return common
 

@@ -93,28 +93,10 @@ def _points(name: str, exp: Mapping[str, Any], params: Mapping[str, Any]) -> lis
     short: dict[str, str] = {}
     values: dict[str, list[str]] = {}
     for key, vals in axes.items():
-        if not SWEEPABLE.match(key):
-            raise ValueError(
-                f"{where}: {key!r} cannot be swept: settings override ground.*, mllm.* or "
-                "proposals.tracker (other keys change shared inputs: give them their own run)"
-            )
-        try:
-            _lookup(params, key)
-        except KeyError:
-            raise ValueError(f"{where}: {key!r} is not a parameter") from None
-        tail = key.rsplit(".", 1)[-1]
-        if tail in short:
-            raise ValueError(f"{where}: {short[tail]!r} and {key!r} would share the name {tail!r}")
-        short[tail] = key
-        if not isinstance(vals, list) or not vals:
-            raise ValueError(f"{where}.{'sweep' if sweep else 'grid'}.{key}: a list of values")
-        try:
-            values[key] = [_text(v) for v in vals]
-        except ValueError as exc:
-            raise ValueError(f"{where}: {key}: {exc}") from None
-        for v in values[key]:
-            if not _SAFE_VALUE.match(v):
-                raise ValueError(f"{where}: {key}: value {v!r} has characters a path cannot hold")
+        _check_axis_key(key, params, short, where)
+        values[key] = _axis_values(
+            vals, f"{where}.{'sweep' if sweep else 'grid'}.{key}", where, key
+        )
     if sweep:
         return [((key, v),) for key, vals in values.items() for v in vals]
     if grid:
@@ -123,6 +105,38 @@ def _points(name: str, exp: Mapping[str, Any], params: Mapping[str, Any]) -> lis
             tuple(zip(keys, combo, strict=True)) for combo in itertools.product(*values.values())
         ]
     return [()]
+
+
+def _check_axis_key(key: str, params: Mapping[str, Any], short: dict[str, str], where: str) -> None:
+    """A swept key must be a sweepable parameter whose last part names no other swept key
+    (the parts name the cells' folders); ``short`` collects those names."""
+    if not SWEEPABLE.match(key):
+        raise ValueError(
+            f"{where}: {key!r} cannot be swept: settings override ground.*, mllm.* or "
+            "proposals.tracker (other keys change shared inputs: give them their own run)"
+        )
+    try:
+        _lookup(params, key)
+    except KeyError:
+        raise ValueError(f"{where}: {key!r} is not a parameter") from None
+    tail = key.rsplit(".", 1)[-1]
+    if tail in short:
+        raise ValueError(f"{where}: {short[tail]!r} and {key!r} would share the name {tail!r}")
+    short[tail] = key
+
+
+def _axis_values(vals: Any, field: str, where: str, key: str) -> list[str]:
+    """The values of one swept key as the texts its cells' paths hold."""
+    if not isinstance(vals, list) or not vals:
+        raise ValueError(f"{field}: a list of values")
+    try:
+        texts = [_text(v) for v in vals]
+    except ValueError as exc:
+        raise ValueError(f"{where}: {key}: {exc}") from None
+    for v in texts:
+        if not _SAFE_VALUE.match(v):
+            raise ValueError(f"{where}: {key}: value {v!r} has characters a path cannot hold")
+    return texts
 
 
 def cells(params: Mapping[str, Any]) -> list[Cell]:

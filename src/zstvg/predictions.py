@@ -36,14 +36,7 @@ def check_record(rec: Any, where: str) -> None:
     error = rec.get("error")
     if error is not None and not isinstance(error, str):
         raise InputError(f"{where}: field error must be a string, got {error!r}")
-    span = rec.get("span")
-    if span is None:
-        if error is None:
-            raise InputError(f"{where}: field span is missing or null and there is no error")
-    elif not (isinstance(span, list) and len(span) == 2 and all(_is_int(v) for v in span)):
-        raise InputError(f"{where}: field span must be two integers [start, end), got {span!r}")
-    elif not span[0] < span[1]:
-        raise InputError(f"{where}: field span {span!r} must have start < end (half-open)")
+    _check_span(rec.get("span"), error is not None, where)
     boxes = rec.get("boxes_xyxy", {})
     if not isinstance(boxes, dict):
         raise InputError(f"{where}: field boxes_xyxy must be an object keyed by frame index")
@@ -58,6 +51,17 @@ def check_record(rec: Any, where: str) -> None:
     flags = rec.get("flags", [])
     if not (isinstance(flags, list) and all(isinstance(f, str) for f in flags)):
         raise InputError(f"{where}: field flags must be a list of strings, got {flags!r}")
+
+
+def _check_span(span: Any, has_error: bool, where: str) -> None:
+    """Two integers [start, end) with start < end; only a failed sample (an error) may lack it."""
+    if span is None:
+        if not has_error:
+            raise InputError(f"{where}: field span is missing or null and there is no error")
+    elif not (isinstance(span, list) and len(span) == 2 and all(_is_int(v) for v in span)):
+        raise InputError(f"{where}: field span must be two integers [start, end), got {span!r}")
+    elif not span[0] < span[1]:
+        raise InputError(f"{where}: field span {span!r} must have start < end (half-open)")
 
 
 def _check_boxes(boxes: dict[str, Any], where: str) -> None:

@@ -71,7 +71,7 @@ def write_inputs(root: Path, synthetic_frames) -> dict[str, Path]:
     return {"samples": samples, "frames": frames_dir / "manifest.json", "decomp": decomp}
 
 
-def propose(inputs: dict[str, Path], out: Path, *settings: str) -> int:
+def propose(inputs: dict[str, Path], out: Path, *settings: str, extra: tuple[str, ...] = ()) -> int:
     args = [
         "propose",
         "--samples",
@@ -85,7 +85,7 @@ def propose(inputs: dict[str, Path], out: Path, *settings: str) -> int:
     ]
     for s in settings:
         args += ["--set", s]
-    return main(args)
+    return main([*args, *extra])
 
 
 @pytest.mark.parametrize(
@@ -158,6 +158,22 @@ def test_video_without_detections_gets_an_empty_valid_file(
     empty = official_format.read(out / "vid_ok.json")
     assert empty.tracks == () and len(empty.frame_idx) == 12
     assert json.loads((out / "manifest.json").read_text())["videos"]["vid_ok"]["status"] == "empty"
+
+
+def test_progress_bar_only_on_a_terminal_and_not_with_no_progress(
+    tmp_path, make_frames, capsys, request
+) -> None:
+    inputs = write_inputs(tmp_path, make_frames)
+    # vid_bad failed upstream: a real run over one video that loads no model
+    only_bad = ("--video-id", "vid_bad")
+    bar = "propose: 100%"
+    assert propose(inputs, tmp_path / "p", extra=only_bad) == 0  # stderr captured: no terminal
+    assert bar not in capsys.readouterr().err
+    terminal = request.getfixturevalue("terminal_stderr")
+    assert propose(inputs, tmp_path / "p", extra=(*only_bad, "--no-progress")) == 0
+    assert bar not in terminal.getvalue()
+    assert propose(inputs, tmp_path / "p", extra=only_bad) == 0
+    assert bar in terminal.getvalue() and "1/1" in terminal.getvalue()
 
 
 def test_missing_checkpoint_stops_the_run_with_exit_2(tmp_path, make_frames) -> None:

@@ -80,7 +80,7 @@ rule sample_frames_shard:
     shell:
         "zstvg sample-frames --params {params.params_file} --samples {input.samples} "
         "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --workers {threads} "
-        "--log-file {log}"
+        "--no-progress --log-file {log}"
 
 
 rule sample_frames:
@@ -105,4 +105,4 @@ rule sample_frames:
         "../../envs/cpu.yaml"
     shell:
         "zstvg sample-frames --params {params.params_file} --samples {input.samples} "
-        "--out {output.manifest} --workers {threads} --log-file {log}"
+        "--out {output.manifest} --workers {threads} --no-progress --log-file {log}"

@@ -99,7 +99,7 @@ rule ground:
         "--frames {input.frames} --proposals {input.proposals} "
         "--decompositions {input.decompositions} --model {wildcards.model} "
         "--variants '{wildcards.variant}' --out {params.out} "
-        "--predictions {output.predictions} --merge {params.merge} --log-file {log}"
+        "--predictions {output.predictions} --merge {params.merge} --no-progress --log-file {log}"
 
 
 rule evaluate:
@@ -231,7 +231,7 @@ rule probe_attention_shard:
     shell:
         "zstvg probe-attention --params {params.params_file} --claim-gpu {params.gpu_slots} "
         "--samples {input.samples} --frames {input.frames} --model {wildcards.model} "
-        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --log-file {log}"
+        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --no-progress --log-file {log}"
 
 
 rule probe_attention:
@@ -261,7 +261,7 @@ rule probe_attention:
     shell:
         "zstvg probe-attention --params {params.params_file} {params.claim} "
         "--samples {input.samples} --frames {input.frames} --model {wildcards.model} "
-        "--out {params.out} {params.merge} --log-file {log}"
+        "--out {params.out} {params.merge} --no-progress --log-file {log}"
 
 
 rule visualize:

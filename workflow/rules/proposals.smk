@@ -72,7 +72,7 @@ rule propose_shard:
         "zstvg propose --params {params.params_file} --claim-gpu {params.gpu_slots} --set proposals.tracker={wildcards.tracker} "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --default-class {params.default_class} "
-        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --log-file {log}"
+        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --no-progress --log-file {log}"
 
 
 rule propose:
@@ -106,7 +106,7 @@ rule propose:
         "zstvg propose --params {params.params_file} {params.claim} --set proposals.tracker={wildcards.tracker} "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --default-class {params.default_class} "
-        "--out {params.out} {params.merge} --log-file {log}"
+        "--out {params.out} {params.merge} --no-progress --log-file {log}"
 
 
 # The demo runs the real detector and tracker code (tiny random-weight Grounding DINO and SAM 2,
@@ -141,4 +141,4 @@ rule propose_tiny_demo:
         "--set proposals.box_threshold=0.0 --set proposals.text_threshold=0.0 "
         "--set proposals.max_detections_per_frame=2 --set proposals.max_tracks_per_video=3 "
         "--samples {input.samples} --frames {input.frames} "
-        "--decompositions {input.decompositions} --out {params.out} --log-file {log}"
+        "--decompositions {input.decompositions} --out {params.out} --no-progress --log-file {log}"

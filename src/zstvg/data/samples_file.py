@@ -47,6 +47,15 @@ def check_row(row: Any, where: str) -> None:
     for key in _REQUIRED:
         if key not in row:
             raise InputError(f"{where}: missing required key {key!r}")
+    _check_fields(row, where)
+    _check_gt_boxes(row.get("gt_boxes_xyxy") or {}, where)
+    error = row.get("error")
+    if error is not None and not isinstance(error, str):
+        raise InputError(f"{where}: field error must be a string or null, got {error!r}")
+
+
+def _check_fields(row: dict[str, Any], where: str) -> None:
+    """The names, query type, video geometry and spans of a sample record."""
     for key in ("sample_id", "video_id", "video_path", "query"):
         if not isinstance(row[key], str):
             raise InputError(f"{where}: field {key} must be a string, got {row[key]!r}")
@@ -61,7 +70,10 @@ def check_row(row: Any, where: str) -> None:
         span = row[key]
         if not (isinstance(span, list) and len(span) == 2 and all(_is_int(v) for v in span)):
             raise InputError(f"{where}: field {key} must be [start, end) integers, got {span!r}")
-    boxes = row.get("gt_boxes_xyxy") or {}
+
+
+def _check_gt_boxes(boxes: Any, where: str) -> None:
+    """``gt_boxes_xyxy``: frame index -> four finite numbers with x2 >= x1 and y2 >= y1."""
     if not isinstance(boxes, dict):
         raise InputError(f"{where}: field gt_boxes_xyxy must be an object keyed by frame")
     for frame, box in boxes.items():
@@ -78,9 +90,6 @@ def check_row(row: Any, where: str) -> None:
                 f"{where}: field gt_boxes_xyxy[{frame}] must be 4 finite numbers "
                 f"[x1, y1, x2, y2] with x2 >= x1, y2 >= y1, got {box!r}"
             )
-    error = row.get("error")
-    if error is not None and not isinstance(error, str):
-        raise InputError(f"{where}: field error must be a string or null, got {error!r}")
 
 
 def read_sample_rows(path: PathLike) -> list[dict[str, Any]]:

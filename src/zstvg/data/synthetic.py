@@ -23,7 +23,7 @@ Determinism: video ``i`` depends only on ``(seed, i)`` and the size/fps/actor-co
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -474,6 +474,103 @@ def _one_attribute_changed(rng: np.random.Generator, attr: Attributes) -> Attrib
     return Attributes(**{**asdict(attr), field: new})
 
 
+def _direction(rng: np.random.Generator, action: str, avoid_dir: int | None) -> int | None:
+    """-1 (leftwards) or +1 of a walking, entering or leaving actor; None for the others. An
+    entry or exit side is drawn, never ``avoid_dir``'s."""
+    if action in ("enter", "leave"):
+        choices = [d for d in (-1, 1) if d != avoid_dir] if avoid_dir else [-1, 1]
+        return choices[int(rng.integers(len(choices)))]
+    return {"walk_left": -1, "walk_right": 1}.get(action)
+
+
+def _main_frames(
+    rng: np.random.Generator,
+    action: str,
+    *,
+    speed: float,
+    room: int,
+    fps: int,
+    n_frames: int,
+    span_s: tuple[int, int],
+    margin_s: int,
+) -> tuple[int, int]:
+    """First and end (exclusive) frame of the main action: a length drawn in ``span_s``, cut to
+    the longest walk that stays inside the frame, at least ``margin_s`` from either end."""
+    max_len = n_frames - 2 * margin_s * fps
+    if action in ("walk_left", "walk_right", "enter", "leave"):
+        max_len = min(max_len, int((room - 1) / speed) + 1)
+    lo, hi = min(span_s[0] * fps, max_len), min(span_s[1] * fps, max_len)
+    length = int(rng.integers(lo, hi + 1))
+    start = int(rng.integers(margin_s * fps, n_frames - margin_s * fps - length + 1))
+    return start, start + length
+
+
+def _main_columns(
+    rng: np.random.Generator,
+    action: str,
+    direction: int | None,
+    steps: np.ndarray,
+    *,
+    hw: int,
+    width: int,
+    slot: int,
+    n_slots: int,
+) -> np.ndarray:
+    """Centre column on each frame of the main action (``steps``: pixels walked after k
+    frames)."""
+    if action in ("walk_left", "walk_right"):
+        assert direction is not None
+        travel = int(steps[-1])
+        lo_c, hi_c = (hw, width - hw - travel) if direction > 0 else (hw + travel, width - hw)
+        c0 = int(rng.integers(lo_c, hi_c + 1))
+        return c0 + direction * steps
+    if action == "enter":
+        # First frame: one column visible at the entry edge.
+        return (-hw + 1 + steps) if direction > 0 else (width + hw - 1 - steps)
+    if action == "leave":
+        # Last frame: one column visible at the exit edge; gone on the frame after.
+        back = steps[::-1]
+        return (width + hw - 1 - back) if direction > 0 else (-hw + 1 + back)
+    # Standing or jumping actors keep to their own slot of the width, so that they rarely
+    # hide one another: slot centre +- a quarter slot.
+    slot_w = width / n_slots
+    centre = (slot + 0.5) * slot_w + rng.uniform(-0.25, 0.25) * slot_w
+    return np.full(len(steps), int(np.clip(round(centre), hw, width - hw)))
+
+
+def _timeline(action: str, idle: str, start: int, end: int, n_frames: int) -> list[Segment]:
+    """Idle (absent before an entry), main action, idle (absent after an exit); empty segments
+    dropped and equal neighbours merged."""
+    pre = ABSENT if action == "enter" else idle
+    post = ABSENT if action == "leave" else idle
+    segments: list[Segment] = []
+    for seg in (Segment(pre, 0, start), Segment(action, start, end), Segment(post, end, n_frames)):
+        if seg.end == seg.start:
+            continue
+        if segments and segments[-1].action == seg.action:  # e.g. stand, stand, stand
+            seg = Segment(seg.action, segments.pop().start, seg.end)
+        segments.append(seg)
+    return segments
+
+
+def _presence_and_hops(
+    segments: Sequence[Segment], *, fps: int, height: int, n_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: whether the actor is in the scene, and its vertical offset (negative = up)
+    while it jumps."""
+    present = np.ones(n_frames, dtype=bool)
+    dy = np.zeros(n_frames, dtype=int)
+    hop = max(2.0, JUMP_PERIOD_S * fps)
+    apex = JUMP_HEIGHT_FRAC * height
+    for seg in segments:
+        if seg.action == ABSENT:
+            present[seg.start : seg.end] = False
+        elif seg.action == "jump":
+            k = np.arange(seg.end - seg.start)
+            dy[seg.start : seg.end] = -np.rint(apex * np.abs(np.sin(math.pi * k / hop))).astype(int)
+    return present, dy
+
+
 def _place(
     rng: np.random.Generator,
     *,
@@ -496,66 +593,22 @@ def _place(
     """Timeline and per-frame placement of one actor; it stays in the frame except while it
     enters or leaves, and is visible on every frame of its main action."""
     height_px = max(8, round(SIZES[attributes.size] * height))
-    g = geometry(height_px, attributes.clothing)
-    hw = g.half_width
+    hw = geometry(height_px, attributes.clothing).half_width
     speed = WALK_SPEED_FRAC_PER_S * width / fps  # pixels per frame
     room = width - 2 * hw  # range of the centre column while fully inside
-
-    direction = {"walk_left": -1, "walk_right": 1}.get(action)
-    if action in ("enter", "leave"):
-        choices = [d for d in (-1, 1) if d != avoid_dir] if avoid_dir else [-1, 1]
-        direction = choices[int(rng.integers(len(choices)))]
-    # Longest main action that keeps the actor inside the frame while it walks.
-    max_len = n_frames - 2 * margin_s * fps
-    if action in ("walk_left", "walk_right", "enter", "leave"):
-        max_len = min(max_len, int((room - 1) / speed) + 1)
-    lo, hi = min(span_s[0] * fps, max_len), min(span_s[1] * fps, max_len)
-    length = int(rng.integers(lo, hi + 1))
-    start = int(rng.integers(margin_s * fps, n_frames - margin_s * fps - length + 1))
-    end = start + length
-
-    steps = np.rint(speed * np.arange(length)).astype(int)  # pixels walked after k frames
-    if action in ("walk_left", "walk_right"):
-        assert direction is not None
-        travel = int(steps[-1])
-        lo_c, hi_c = (hw, width - hw - travel) if direction > 0 else (hw + travel, width - hw)
-        c0 = int(rng.integers(lo_c, hi_c + 1))
-        main_cx = c0 + direction * steps
-    elif action == "enter":
-        # First frame: one column visible at the entry edge.
-        main_cx = (-hw + 1 + steps) if direction > 0 else (width + hw - 1 - steps)
-    elif action == "leave":
-        # Last frame: one column visible at the exit edge; gone on the frame after.
-        back = steps[::-1]
-        main_cx = (width + hw - 1 - back) if direction > 0 else (-hw + 1 + back)
-    else:
-        # Standing or jumping actors keep to their own slot of the width, so that they rarely
-        # hide one another: slot centre +- a quarter slot.
-        slot_w = width / n_slots
-        centre = (slot + 0.5) * slot_w + rng.uniform(-0.25, 0.25) * slot_w
-        main_cx = np.full(length, int(np.clip(round(centre), hw, width - hw)))
-
+    direction = _direction(rng, action, avoid_dir)
+    start, end = _main_frames(
+        rng, action, speed=speed, room=room, fps=fps, n_frames=n_frames, span_s=span_s,
+        margin_s=margin_s,
+    )  # fmt: skip
+    steps = np.rint(speed * np.arange(end - start)).astype(int)  # pixels walked after k frames
+    main_cx = _main_columns(
+        rng, action, direction, steps, hw=hw, width=width, slot=slot, n_slots=n_slots
+    )
     cx = np.empty(n_frames, dtype=int)
     cx[:start], cx[start:end], cx[end:] = main_cx[0], main_cx, main_cx[-1]
-    pre = ABSENT if action == "enter" else idle
-    post = ABSENT if action == "leave" else idle
-    segments: list[Segment] = []
-    for seg in (Segment(pre, 0, start), Segment(action, start, end), Segment(post, end, n_frames)):
-        if seg.end == seg.start:
-            continue
-        if segments and segments[-1].action == seg.action:  # e.g. stand, stand, stand
-            seg = Segment(seg.action, segments.pop().start, seg.end)
-        segments.append(seg)
-    present = np.ones(n_frames, dtype=bool)
-    dy = np.zeros(n_frames, dtype=int)
-    hop = max(2.0, JUMP_PERIOD_S * fps)
-    apex = JUMP_HEIGHT_FRAC * height
-    for seg in segments:
-        if seg.action == ABSENT:
-            present[seg.start : seg.end] = False
-        elif seg.action == "jump":
-            k = np.arange(seg.end - seg.start)
-            dy[seg.start : seg.end] = -np.rint(apex * np.abs(np.sin(math.pi * k / hop))).astype(int)
+    segments = _timeline(action, idle, start, end, n_frames)
+    present, dy = _presence_and_hops(segments, fps=fps, height=height, n_frames=n_frames)
     return Actor(
         track_id=track_id,
         role=role,

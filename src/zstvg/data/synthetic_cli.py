@@ -27,10 +27,13 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zstvg.config import Params
 from zstvg.io import InputError, is_sidecar
+
+if TYPE_CHECKING:
+    from zstvg.data.synthetic import VideoPlan, VideoRecords
 
 log = logging.getLogger(__name__)
 
@@ -110,23 +113,9 @@ def encode_video(
             container.mux(packet)
 
 
-def run(args: argparse.Namespace, params: Params) -> int:
-    import av
-
-    from zstvg.data import synthetic
-    from zstvg.io import (
-        provenance_path,
-        read_json,
-        sha256_file,
-        sha256_json,
-        write_json,
-        write_provenance,
-    )
-    from zstvg.proposals import official_format
-
+def _check_settings(params: Params, seed: int, n_videos: int) -> None:
+    """Refuse settings that cannot make a benchmark, naming the option or field."""
     cfg = params.synthetic
-    seed = params.seed if args.seed is None else args.seed
-    n_videos = cfg.n_videos if args.n_videos is None else args.n_videos
     if n_videos < 1:
         raise InputError(f"--n-videos: got {n_videos}; expected a positive number")
     if seed < 0:
@@ -142,6 +131,50 @@ def run(args: argparse.Namespace, params: Params) -> int:
             f"{params.source}: synthetic.width: got {cfg.width}; expected at least half of "
             f"synthetic.height ({cfg.height}) so that actors have room to walk"
         )
+
+
+def _video_records(
+    plan: VideoPlan, video_path: Path, codec: str, seed: int, index: int
+) -> tuple[VideoRecords, bool]:
+    """The records (annotation, tracks) of one planned video, encoding it unless the file of
+    the same plan and codec is there; and whether it was reused."""
+    from zstvg.data import synthetic
+    from zstvg.io import provenance_path, read_json, sha256_json, write_provenance
+
+    plan_hash = sha256_json({"plan": asdict(plan), "codec": codec, "crf": CRF, "preset": PRESET})
+    sidecar = provenance_path(video_path)
+    reuse = (
+        video_path.is_file()
+        and sidecar.is_file()
+        and read_json(sidecar).get("plan_sha256") == plan_hash
+    )
+    frames = synthetic.iter_frames(plan)
+    if not reuse:
+        frames = encode_video(video_path, frames, plan.fps, plan.width, plan.height, codec)
+    recs = synthetic.records(plan, frames)
+    if not reuse:
+        write_provenance(
+            video_path,
+            step="make-synthetic",
+            plan_sha256=plan_hash,
+            codec=codec,
+            seed=seed,
+            index=index,
+        )
+    return recs, reuse
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    import av
+
+    from zstvg.data import synthetic
+    from zstvg.io import sha256_file, write_json, write_provenance
+    from zstvg.proposals import official_format
+
+    cfg = params.synthetic
+    seed = params.seed if args.seed is None else args.seed
+    n_videos = cfg.n_videos if args.n_videos is None else args.n_videos
+    _check_settings(params, seed, n_videos)
     codec = args.codec or ("libx264" if "libx264" in av.codecs_available else "mpeg4")
     out = Path(args.out) if args.out else _default_out(params)
     t0 = time.perf_counter()
@@ -160,32 +193,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
             min_actors=cfg.min_actors,
             max_actors=cfg.max_actors,
         )
-        video_path = out / "videos" / plan.file_name
-        plan_hash = sha256_json(
-            {"plan": asdict(plan), "codec": codec, "crf": CRF, "preset": PRESET}
-        )
-        sidecar = provenance_path(video_path)
-        reuse = (
-            video_path.is_file()
-            and sidecar.is_file()
-            and read_json(sidecar).get("plan_sha256") == plan_hash
-        )
-        frames = synthetic.iter_frames(plan)
-        if not reuse:
-            frames = encode_video(video_path, frames, plan.fps, plan.width, plan.height, codec)
-        recs = synthetic.records(plan, frames)
-        if reuse:
-            n_reused += 1
-        else:
-            n_encoded += 1
-            write_provenance(
-                video_path,
-                step="make-synthetic",
-                plan_sha256=plan_hash,
-                codec=codec,
-                seed=seed,
-                index=index,
-            )
+        recs, reused = _video_records(plan, out / "videos" / plan.file_name, codec, seed, index)
+        n_reused += reused
+        n_encoded += not reused
         official_format.write(
             out / "proposals" / f"{plan.video_id}.json",
             range(plan.n_frames),

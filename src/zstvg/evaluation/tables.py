@@ -153,10 +153,15 @@ def table1(
                     "method": variant,
                     "backend": backend,
                     "source": "ours - paper",
-                    **{c: round(ours.get(c, math.nan) - v, 1) for c, v in paper.items()},
+                    **_ours_minus_paper(ours, paper),
                 }
             )
     return pd.DataFrame.from_records(records, columns=["method", "backend", "source", *cols])
+
+
+def _ours_minus_paper(ours: Mapping[str, float], paper: Mapping[str, float]) -> dict[str, float]:
+    """The 'ours - paper' row: each paper column's difference (NaN where ours lacks it)."""
+    return {c: round(ours.get(c, math.nan) - v, 1) for c, v in paper.items()}
 
 
 def variant_table(
@@ -174,39 +179,42 @@ def variant_table(
     rows = [
         r for r in results if r.sweep is None and r.variant in variants and dataset in r.columns
     ]
-    ref_rows = {}
-    if reference_table and reference_table.get("dataset") == dataset:
-        ref_rows = {x["variant"]: x for x in reference_table.get("rows", [])}
+    ref_rows = _paper_variant_rows(reference_table, dataset)
     backends = sorted({r.backend for r in rows})
     backends += sorted({b for x in ref_rows.values() for b in x if b != "variant"} - set(backends))
     cols = [f"{b} {m}" for b in backends for m in METRICS]
     records = []
     for variant in variants:
-        ours = {
-            f"{r.backend} {m}": _pct(r.columns[dataset].get(m))
-            for r in rows
-            if r.variant == variant
-            for m in METRICS
-        }
+        ours = _our_variant_row([r for r in rows if r.variant == variant], dataset)
         if ours:
             records.append({"variant": variant, "source": "ours", **ours})
         if variant in ref_rows:
-            paper = {
-                f"{b} {m}": float(v[m])
-                for b, v in ref_rows[variant].items()
-                if b != "variant"
-                for m in METRICS
-            }
+            paper = _paper_variant_row(ref_rows[variant])
             records.append({"variant": variant, "source": "paper", **paper})
             if ours:
                 records.append(
-                    {
-                        "variant": variant,
-                        "source": "ours - paper",
-                        **{c: round(ours.get(c, math.nan) - v, 1) for c, v in paper.items()},
-                    }
+                    {"variant": variant, "source": "ours - paper", **_ours_minus_paper(ours, paper)}
                 )
     return pd.DataFrame.from_records(records, columns=["variant", "source", *cols])
+
+
+def _paper_variant_rows(
+    reference_table: Mapping[str, Any] | None, dataset: str
+) -> dict[str, dict[str, Any]]:
+    """The paper's rows by variant, when its table is on ``dataset`` (else none)."""
+    if not reference_table or reference_table.get("dataset") != dataset:
+        return {}
+    return {x["variant"]: x for x in reference_table.get("rows", [])}
+
+
+def _our_variant_row(rows: Sequence[Result], dataset: str) -> dict[str, float]:
+    """One variant's '<backend> <metric>' cells (percent) on ``dataset``."""
+    return {f"{r.backend} {m}": _pct(r.columns[dataset].get(m)) for r in rows for m in METRICS}
+
+
+def _paper_variant_row(ref_row: Mapping[str, Any]) -> dict[str, float]:
+    """The paper's '<backend> <metric>' cells of one variant row."""
+    return {f"{b} {m}": float(v[m]) for b, v in ref_row.items() if b != "variant" for m in METRICS}
 
 
 def sweeps(results: Sequence[Result]) -> Any:

@@ -225,6 +225,43 @@ def _save(sheet: Any, gif_frames: Sequence[Any], sheet_path: Path, gif_path: Pat
         )
 
 
+def _predicted_boxes(
+    predictions: str | None, sample_id: str, sample_ids: list[str]
+) -> dict[int, Sequence[float]]:
+    """The sample's predicted box per frame (none without a predictions file or entry)."""
+    if not predictions:
+        return {}
+    _, pred_arrays = load_predictions(predictions, sample_ids)
+    if sample_id not in pred_arrays:
+        return {}
+    fb = pred_arrays[sample_id]
+    return dict(zip(fb.frames.tolist(), fb.boxes.tolist(), strict=True))
+
+
+def _proposal_tracks(proposals: str, video_id: str) -> list[Any]:
+    """The video's proposal tracks, from a proposals folder (or its manifest) or one file."""
+    source = Path(proposals)
+    if source.name == "manifest.json" or source.is_dir():
+        return ProposalStore(source).tracks(video_id)
+    from zstvg.proposals import official_format
+
+    return list(official_format.read(source).tracks)
+
+
+def _attention(
+    path: str, mllm_frame_idx: list[int], clip_span: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (T, h, w) attention maps and the native frame each one stands for."""
+    att = np.load(path)
+    if att.ndim != 3:
+        raise InputError(f"{path}: attention must have shape (T, h, w), got {att.shape}")
+    if att.shape[0] == len(mllm_frame_idx):  # one map per MLLM frame
+        return att, np.asarray(mllm_frame_idx)
+    # a temporal slot spans several frames (Qwen): T slots uniform over the clip
+    c0, c1 = clip_span
+    return att, np.linspace(c0, c1 - 1, att.shape[0]).round().astype(int)
+
+
 def run(args: argparse.Namespace, params: Params) -> int:
     samples, gt_arrays = load_samples(args.samples)
     sample = next((s for s in samples if s.sample_id == args.sample_id), None)
@@ -232,21 +269,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
         raise InputError(f"{args.samples}: no sample with sample_id {args.sample_id!r}")
     gt_fb = gt_arrays[sample.sample_id]
     gt = {int(f): b for f, b in zip(gt_fb.frames.tolist(), gt_fb.boxes.tolist(), strict=True)}
-    pred: dict[int, Sequence[float]] = {}
-    if args.predictions:
-        _, pred_arrays = load_predictions(args.predictions, [s.sample_id for s in samples])
-        if sample.sample_id in pred_arrays:
-            fb = pred_arrays[sample.sample_id]
-            pred = dict(zip(fb.frames.tolist(), fb.boxes.tolist(), strict=True))
-    tracks: list[Any] = []
-    if args.proposals:
-        source = Path(args.proposals)
-        if source.name == "manifest.json" or source.is_dir():
-            tracks = ProposalStore(source).tracks(sample.video_id)
-        else:
-            from zstvg.proposals import official_format
-
-            tracks = list(official_format.read(source).tracks)
+    pred = _predicted_boxes(args.predictions, sample.sample_id, [s.sample_id for s in samples])
+    tracks = _proposal_tracks(args.proposals, sample.video_id) if args.proposals else []
     frames_manifest = Path(args.frames)
     if frames_manifest.is_dir():
         frames_manifest = frames_manifest / "manifest.json"
@@ -277,25 +301,16 @@ def run(args: argparse.Namespace, params: Params) -> int:
     files = [frame_path(grid.directory, f) for f in frame_idx]
     if not frame_idx:
         raise InputError(f"{grid.directory}: no frames stored for sample {sample.sample_id!r}")
-    att = None
+    att: np.ndarray | None = None
     att_frames: np.ndarray | None = None
-    notes = []
+    notes: list[str] = []
     if args.attention and not Path(args.attention).is_file():
         # A sample whose grounding failed has no map: its sheet still shows the boxes, and says
         # so (the workflow draws the first samples of every dataset, failed or not).
         log.warning("attention map not found, drawn without: %s", args.attention)
         notes.append(f"no attention map: {Path(args.attention).name} not found")
     elif args.attention:
-        att = np.load(args.attention)
-        if att.ndim != 3:
-            raise InputError(
-                f"{args.attention}: attention must have shape (T, h, w), got {att.shape}"
-            )
-        if att.shape[0] == len(mllm.frame_idx):  # one map per MLLM frame
-            att_frames = np.asarray(mllm.frame_idx)
-        else:  # a temporal slot spans several frames (Qwen): T slots uniform over the clip
-            c0, c1 = sample.clip_span
-            att_frames = np.linspace(c0, c1 - 1, att.shape[0]).round().astype(int)
+        att, att_frames = _attention(args.attention, list(mllm.frame_idx), sample.clip_span)
     images, shown = [], []
     for i in _uniform(len(files), args.max_frames):
         f = frame_idx[i]

@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -352,22 +352,11 @@ class ReferenceEngine:
 
         t1 = time.perf_counter()
         keys = self._map_keys(gin, variant)
-        s_key, t_key = keys["spatial"], keys["temporal"]
-        spatial = self._map(ctx, s_key[0], tuned=s_key[1], objective=variant.objective)
-        used[s_key] = spatial
-        # One text and one tuning setting give one map (deterministic): computed once.
-        temporal = spatial if s_key == t_key else self._map(
-            ctx, t_key[0], tuned=t_key[1], objective=variant.objective
-        )  # fmt: skip
-        used[t_key] = temporal
-        for m in {id(spatial): spatial, id(temporal): temporal}.values():
-            if variant.token == "fixed":
-                m.token = self._fixed_token(m.tokens)
-            elif variant.token == "gti":
-                m.token = int(np.argmax(m.activation))
+        spatial, temporal = self._variant_maps(ctx, variant, keys, used)
         times["maps_s"] = time.perf_counter() - t1
 
         spatial_thw = spatial.map_thw
+        rev = None
         if keys["tas"] is not None:
             t2 = time.perf_counter()
             rev = self._map(ctx, gin.spatial_text, tuned=True, objective=variant.objective,
@@ -376,8 +365,6 @@ class ReferenceEngine:
             used[keys["tas"]] = rev
             spatial_thw = scoring.tas_assemble(spatial_thw, rev.map_thw)
             times["tas_s"] = time.perf_counter() - t2
-        else:
-            rev = None
 
         t3 = time.perf_counter()
         region = ctx.region
@@ -390,10 +377,7 @@ class ReferenceEngine:
         chosen_id = scoring.choose_track(scores)
         chosen = next(t for t in tracks if t.track_id == chosen_id)
         s_f = scoring.frame_scores(up_temporal, masks[chosen_id])
-        if self.cfg.temporal_mode == "topk":
-            first, last = scoring.topk_span(s_f, self.cfg.k_frames)
-        else:
-            first, last = scoring.grow_span(s_f, self.cfg.k_frames)
+        first, last = self._span_positions(s_f)
         span = scoring.span_to_native(first, last, gin.mllm_frame_idx, sample.clip_span[1])
         eval_frames = [f for f in gin.eval_frame_idx if span[0] <= f < span[1]]
         boxes, interpolated = scoring.interpolate_boxes(chosen.boxes_xyxy, eval_frames)
@@ -418,11 +402,7 @@ class ReferenceEngine:
             "span_mllm_positions": [first, last],
             "span": list(span),
             # the variant's own cost (as if run alone), whatever it shared in this job
-            "llm_calls": {
-                "forwards": sum(m.cost[0] for m in used.values()),
-                "backwards": sum(m.cost[1] for m in used.values()),
-                "forward_equivalents": round(sum(m.cost[2] for m in used.values()), 4),
-            },
+            "llm_calls": _llm_calls(used.values()),
             "engine": self.cfg.engine,
             "times_s": {k: round(v, 4) for k, v in times.items()},
             "flags": list(prediction.flags),
@@ -433,6 +413,47 @@ class ReferenceEngine:
             },
         }
         return prediction, record
+
+    def _variant_maps(
+        self,
+        ctx: _SampleContext,
+        variant: Variant,
+        keys: dict[str, MapKey | None],
+        used: dict[MapKey, MapResult],
+    ) -> tuple[MapResult, MapResult]:
+        """The variant's spatial and temporal maps (``used`` collects them), each with the
+        grounding token its rule picks: the fixed one, or the most visually activated (GTI)."""
+        s_key, t_key = keys["spatial"], keys["temporal"]
+        assert s_key is not None and t_key is not None  # _map_keys always gives both
+        spatial = self._map(ctx, s_key[0], tuned=s_key[1], objective=variant.objective)
+        used[s_key] = spatial
+        # One text and one tuning setting give one map (deterministic): computed once.
+        temporal = spatial if s_key == t_key else self._map(
+            ctx, t_key[0], tuned=t_key[1], objective=variant.objective
+        )  # fmt: skip
+        used[t_key] = temporal
+        for m in {id(spatial): spatial, id(temporal): temporal}.values():
+            if variant.token == "fixed":
+                m.token = self._fixed_token(m.tokens)
+            elif variant.token == "gti":
+                m.token = int(np.argmax(m.activation))
+        return spatial, temporal
+
+    def _span_positions(self, frame_scores: Sequence[float]) -> tuple[int, int]:
+        """First and last MLLM frame position of the predicted span (``temporal_mode``)."""
+        if self.cfg.temporal_mode == "topk":
+            return scoring.topk_span(frame_scores, self.cfg.k_frames)
+        return scoring.grow_span(frame_scores, self.cfg.k_frames)
+
+
+def _llm_calls(maps: Iterable[MapResult]) -> dict[str, float]:
+    """The LLM calls that computed ``maps``: forwards, backwards, forward equivalents."""
+    costs = [m.cost for m in maps]
+    return {
+        "forwards": sum(c[0] for c in costs),
+        "backwards": sum(c[1] for c in costs),
+        "forward_equivalents": round(sum(c[2] for c in costs), 4),
+    }
 
 
 def _finite(v: float) -> float | None:

@@ -53,10 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--out", required=True, metavar="DIR", help="records + manifest folder")
     parser.add_argument(
-        "--no-progress", action="store_true",
-        help="no progress bar (default: one on a terminal's stderr, none in logs)",
-    )  # fmt: skip
-    parser.add_argument(
         "--predictions", default=None, metavar="FILE",
         help="predictions JSON to write (default: <out>/predictions.json)",
     )  # fmt: skip
@@ -128,29 +124,11 @@ class _Frames:
         return [decoded[f] if f in decoded else read_frame(directory, f) for f in frame_idx]
 
 
-def run(args: argparse.Namespace, params: Params) -> int:
-    from zstvg.data.samples_file import read_samples, sample_status, select_samples
-    from zstvg.failures import print_failures
-    from zstvg.grounding.engine import GroundInput, ReferenceEngine, texts_for
+def _parse_variants(args: argparse.Namespace) -> list[Any]:
+    """The variants of ``--variant`` or ``--variants`` (exactly one of them), without repeats."""
     from zstvg.grounding.variants import get_variant
-    from zstvg.io import (
-        InputError,
-        atomic_open,
-        fingerprint_tree,
-        sha256_file,
-        sha256_json,
-        write_json,
-        write_provenance,
-    )
-    from zstvg.mllm import model_config
-    from zstvg.proposals.store import ProposalStore
-    from zstvg.queries.schema import read_decompositions
-    from zstvg.shards import samples_in_shard, shard_path
-    from zstvg.structures import Prediction, Status, first_failure
-    from zstvg.video.store import FrameStore, video_dir_name
+    from zstvg.io import InputError
 
-    started = time.perf_counter()
-    model_cfg = model_config(params, args.model)
     if (args.variant is None) == (args.variants is None):
         raise InputError("give exactly one of --variant NAME and --variants A,B,C")
     names = [args.variant] if args.variant else [v for v in args.variants.split(",") if v]
@@ -158,119 +136,160 @@ def run(args: argparse.Namespace, params: Params) -> int:
         variants = [get_variant(n) for n in dict.fromkeys(names)]
     except ValueError as exc:
         raise InputError(f"--variants: {exc}") from None
-    single = args.variant is not None
     if args.predictions and len(variants) > 1:
         raise InputError("--predictions names one file: use --predictions-dir with --variants")
-    samples = select_samples(read_samples(args.samples), args.sample_ids, args.samples)
-    shard = shards.from_args(args)
-    samples = samples_in_shard(samples, shard)
-    out = Path(args.out)
-    # one variant: --out is its folder; several: one sub-folder per variant
-    folders = {v.name: out if single else out / v.name for v in variants}
-    for folder in folders.values():
-        (folder / "records").mkdir(parents=True, exist_ok=True)
-    if args.merge is not None:
-        preds, entries, job_calls, provenance = _merge(args, samples, variants, folders)
-        _write_outputs(args, params, model_cfg, variants, folders, preds, entries, job_calls,
-                       provenance)  # fmt: skip
-        print(f"ground --merge {args.merge} ({', '.join(v.name for v in variants)}; "
-              f"{args.model}): {len(samples)} samples -> {out}")  # fmt: skip
-        return 0
-    store = FrameStore(args.frames)
-    proposals = ProposalStore(args.proposals)
-    decompositions = read_decompositions(args.decompositions)
-    checkpoint_fp = (
-        fingerprint_tree(model_cfg.checkpoint)
-        if Path(model_cfg.checkpoint).exists()
-        else None  # a hub id: its revision is its identity
-    )
-    base_job = {
-        "mllm": params.section("mllm"),
-        "model": {"backend": model_cfg.backend, "checkpoint": model_cfg.checkpoint},
-        "checkpoint_sha256": checkpoint_fp["sha256"] if checkpoint_fp else None,
-        "model_settings": {
-            k: params.section("models")[args.model].get(k)
-            for k in ("processor", "config", "frame_size", "system_prompt")
-        },
-        "seed": params.seed,
-        "preset": params.preset,
-    }
-    engine: ReferenceEngine | None = None
-    frames = _Frames(store)
-    proposal_sha: dict[str, str] = {}
-    preds: dict[str, dict[str, Prediction]] = {v.name: {} for v in variants}
-    entries: dict[str, dict[str, dict[str, Any]]] = {v.name: {} for v in variants}
-    jobs_of: dict[str, dict[str, str]] = {v.name: {} for v in variants}  # what a merge reads
-    n_reused = 0
-    job_calls: dict[str, float] = {"forwards": 0, "backwards": 0, "forward_equivalents": 0.0}
-    from tqdm import tqdm
+    return variants
 
-    bar = tqdm(samples, desc="ground", unit="sample", disable=True if args.no_progress else None)
-    for sample in bar:
+
+class _Grounder:
+    """One ground run over its samples: the inputs and settings every sample shares, the
+    engine (loaded on the first sample that needs computing) and what the samples gave."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        params: Params,
+        model_cfg: Any,
+        variants: list[Any],
+        folders: dict[str, Path],
+    ) -> None:
+        from zstvg.io import fingerprint_tree
+        from zstvg.proposals.store import ProposalStore
+        from zstvg.queries.schema import read_decompositions
+        from zstvg.video.store import FrameStore
+
+        self.params, self.model_cfg, self.variants, self.folders = (
+            params,
+            model_cfg,
+            variants,
+            folders,
+        )
+        self.store = FrameStore(args.frames)
+        self.proposals = ProposalStore(args.proposals)
+        self.decompositions = read_decompositions(args.decompositions)
+        self.checkpoint_fp = (
+            fingerprint_tree(model_cfg.checkpoint)
+            if Path(model_cfg.checkpoint).exists()
+            else None  # a hub id: its revision is its identity
+        )
+        self.base_job = {
+            "mllm": params.section("mllm"),
+            "model": {"backend": model_cfg.backend, "checkpoint": model_cfg.checkpoint},
+            "checkpoint_sha256": self.checkpoint_fp["sha256"] if self.checkpoint_fp else None,
+            "model_settings": {
+                k: params.section("models")[args.model].get(k)
+                for k in ("processor", "config", "frame_size", "system_prompt")
+            },
+            "seed": params.seed,
+            "preset": params.preset,
+        }
+        self.engine: Any = None
+        self.frames = _Frames(self.store)
+        self.proposal_sha: dict[str, str] = {}
+        self.preds: dict[str, dict[str, Any]] = {v.name: {} for v in variants}
+        self.entries: dict[str, dict[str, dict[str, Any]]] = {v.name: {} for v in variants}
+        self.jobs_of: dict[str, dict[str, str]] = {v.name: {} for v in variants}  # a merge reads
+        self.n_reused = 0
+        self.job_calls: dict[str, float] = {
+            "forwards": 0, "backwards": 0, "forward_equivalents": 0.0
+        }  # fmt: skip
+
+    def ground(self, sample: Any) -> None:
+        """One sample, every variant: carried on (failed upstream), reused (finished with the
+        same job hash), or computed; each computed record written at once."""
+        from zstvg.data.samples_file import sample_status
+        from zstvg.structures import Prediction, first_failure
+        from zstvg.video.store import video_dir_name
+
         sid = sample.sample_id
-        paths = {n: f / "records" / f"{video_dir_name(sid)}.json" for n, f in folders.items()}
+        paths = {n: f / "records" / f"{video_dir_name(sid)}.json" for n, f in self.folders.items()}
         upstream = first_failure(
             sample_status(sample),
-            store.sample_status(sid),
-            proposals.video_status(sample.video_id),
+            self.store.sample_status(sid),
+            self.proposals.video_status(sample.video_id),
         )
         if upstream is not None:  # carried on, never recomputed
-            for v in variants:
-                preds[v.name][sid] = Prediction(sid, None, error=upstream.reason)
-                entries[v.name][sid] = {
+            for v in self.variants:
+                self.preds[v.name][sid] = Prediction(sid, None, error=upstream.reason)
+                self.entries[v.name][sid] = {
                     "status": "failed", "step": upstream.step, "error": upstream.reason
                 }  # fmt: skip
-            continue
-        dec = decompositions.get(sid)
-        if sample.video_id not in proposal_sha:
-            proposal_sha[sample.video_id] = sha256_file(proposals.path(sample.video_id))
-        inputs_job = {
-            **base_job,
-            "sample": sample.to_json(),
-            "frames": store.samples.get(sid),
-            "proposals_sha256": proposal_sha[sample.video_id],
-            "decomposition": dec.to_json() if dec is not None else None,
-        }
-        jobs = {
-            v.name: sha256_json({**inputs_job, "ground": variant_ground_params(params, v),
-                                 "variant": v.to_json()})
-            for v in variants
-        }  # fmt: skip
-        for name, job in jobs.items():
-            jobs_of[name][sid] = job
+            return
+        dec = self.decompositions.get(sid)
+        jobs = self._job_hashes(sample, dec)
         todo = []
-        for v in variants:
+        for v in self.variants:
             previous = _finished(paths[v.name], jobs[v.name])
             if previous is None:
                 todo.append(v)
                 continue
-            preds[v.name][sid] = Prediction.from_json(sid, previous["prediction"])
-            entries[v.name][sid] = _entry(previous)
-            n_reused += 1
+            self.preds[v.name][sid] = Prediction.from_json(sid, previous["prediction"])
+            self.entries[v.name][sid] = _entry(previous)
+            self.n_reused += 1
         if not todo:
-            continue
+            return
         t0 = time.perf_counter()
+        results = self._compute(sample, dec, todo)
+        seconds = round(time.perf_counter() - t0, 4)
+        for name, (pred, record) in results.items():
+            _write_record(paths[name], record, jobs[name], pred, seconds)
+            self.preds[name][sid] = pred
+            self.entries[name][sid] = _entry(record)
+
+    def _job_hashes(self, sample: Any, dec: Any) -> dict[str, str]:
+        """Each variant's job hash of one sample (parameters, checkpoint, the sample's
+        inputs), recorded for the merge."""
+        from zstvg.io import sha256_file, sha256_json
+
+        sid = sample.sample_id
+        if sample.video_id not in self.proposal_sha:
+            self.proposal_sha[sample.video_id] = sha256_file(self.proposals.path(sample.video_id))
+        inputs_job = {
+            **self.base_job,
+            "sample": sample.to_json(),
+            "frames": self.store.samples.get(sid),
+            "proposals_sha256": self.proposal_sha[sample.video_id],
+            "decomposition": dec.to_json() if dec is not None else None,
+        }
+        jobs = {
+            v.name: sha256_json({**inputs_job, "ground": variant_ground_params(self.params, v),
+                                 "variant": v.to_json()})
+            for v in self.variants
+        }  # fmt: skip
+        for name, job in jobs.items():
+            self.jobs_of[name][sid] = job
+        return jobs
+
+    def _compute(self, sample: Any, dec: Any, todo: list[Any]) -> dict[str, tuple[Any, dict]]:
+        """{variant: (prediction, record)} of the variants ``todo``; a failure of the sample
+        (no tracks, an unreadable frame, out of memory) fails each of them, the run goes on."""
+        from zstvg.grounding.engine import GroundInput, texts_for
+        from zstvg.io import InputError
+        from zstvg.structures import Prediction, Status
+
+        sid = sample.sample_id
+        ground_cfg = self.params.ground
         try:
-            if engine is None:
-                engine = _build_engine(params, model_cfg)
-            props = proposals.read(sample.video_id)
-            frame_idx = mllm_frames(list(props.frame_idx), sample.clip_span, params.ground.n_frames)
-            spatial, temporal, text_flags = texts_for(sample, dec, params.ground.subquery_template)
-            frames_status = store.sample_status(sid)
+            if self.engine is None:
+                self.engine = _build_engine(self.params, self.model_cfg)
+            props = self.proposals.read(sample.video_id)
+            frame_idx = mllm_frames(list(props.frame_idx), sample.clip_span, ground_cfg.n_frames)
+            spatial, temporal, text_flags = texts_for(sample, dec, ground_cfg.subquery_template)
+            frames_status = self.store.sample_status(sid)
             gin = GroundInput(
                 sample=sample,
-                frames=frames.get(sample.video_id, sample.video_path, frame_idx),
+                frames=self.frames.get(sample.video_id, sample.video_path, frame_idx),
                 mllm_frame_idx=tuple(frame_idx),
-                fps=float(store.index(sample.video_id)["fps"]),
+                fps=float(self.store.index(sample.video_id)["fps"]),
                 tracks=props.tracks,
                 spatial_text=spatial,
                 temporal_text=temporal,
-                eval_frame_idx=store.sample(sample.video_id, sid, kind="grid").frame_idx,
+                eval_frame_idx=self.store.sample(sample.video_id, sid, kind="grid").frame_idx,
                 flags=(*text_flags, *frames_status.flags),
             )
-            results = engine.ground_many(gin, todo)
-            for k in job_calls:
-                job_calls[k] = round(job_calls[k] + engine.last_calls[k], 4)
+            results = self.engine.ground_many(gin, todo)
+            for k in self.job_calls:
+                self.job_calls[k] = round(self.job_calls[k] + self.engine.last_calls[k], 4)
         except Exception as exc:  # one sample's failure is data; the run goes on
             reason = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
             status = Status(STEP, reason)
@@ -281,56 +300,94 @@ def run(args: argparse.Namespace, params: Params) -> int:
                 v.name: (Prediction(sid, None, error=status.reason), dict(failed_record))
                 for v in todo
             }
-        seconds = round(time.perf_counter() - t0, 4)
-        for name, (pred, record) in results.items():
-            maps = record.pop("_maps", None)
-            if maps is not None:  # the spatial map (TAS-assembled) drawn by visualize
-                with atomic_open(paths[name].with_suffix(".spatial.npy"), "wb") as fh:
-                    np.save(fh, maps["spatial"])
-            record.update(job_sha256=jobs[name], prediction=pred.to_json(), seconds=seconds)
-            write_json(paths[name], record)
-            preds[name][sid] = pred
-            entries[name][sid] = _entry(record)
+        return results
 
-    provenance = dict(
-        step=STEP,
-        params={
-            "ground": params.section("ground"),
-            "mllm": base_job["mllm"],
-            "seed": base_job["seed"],
-        },  # fmt: skip
-        preset=params.preset,
-        model=args.model,
-        backend=model_cfg.backend,
-        checkpoint=model_cfg.checkpoint,
-        checkpoint_fingerprint=checkpoint_fp,
-        samples=str(args.samples),
-        frames=str(args.frames),
-        proposals=str(args.proposals),
-        decompositions=str(args.decompositions),
-    )
+    def provenance(self, args: argparse.Namespace) -> dict[str, Any]:
+        """The run's provenance fields (beside the manifests or the shard file)."""
+        return dict(
+            step=STEP,
+            params={
+                "ground": self.params.section("ground"),
+                "mllm": self.base_job["mllm"],
+                "seed": self.base_job["seed"],
+            },  # fmt: skip
+            preset=self.params.preset,
+            model=args.model,
+            backend=self.model_cfg.backend,
+            checkpoint=self.model_cfg.checkpoint,
+            checkpoint_fingerprint=self.checkpoint_fp,
+            samples=str(args.samples),
+            frames=str(args.frames),
+            proposals=str(args.proposals),
+            decompositions=str(args.decompositions),
+        )
+
+
+def _write_record(path: Path, record: dict[str, Any], job: str, pred: Any, seconds: float) -> None:
+    """A sample's record (and its spatial map, for visualize), written atomically."""
+    from zstvg.io import atomic_open, write_json
+
+    maps = record.pop("_maps", None)
+    if maps is not None:  # the spatial map (TAS-assembled) drawn by visualize
+        with atomic_open(path.with_suffix(".spatial.npy"), "wb") as fh:
+            np.save(fh, maps["spatial"])
+    record.update(job_sha256=job, prediction=pred.to_json(), seconds=seconds)
+    write_json(path, record)
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    from zstvg.data.samples_file import read_samples, select_samples
+    from zstvg.failures import print_failures
+    from zstvg.io import write_json, write_provenance
+    from zstvg.mllm import model_config
+    from zstvg.progress import progress
+    from zstvg.shards import samples_in_shard, shard_path
+
+    started = time.perf_counter()
+    model_cfg = model_config(params, args.model)
+    variants = _parse_variants(args)
+    names = ", ".join(v.name for v in variants)
+    samples = select_samples(read_samples(args.samples), args.sample_ids, args.samples)
+    shard = shards.from_args(args)
+    samples = samples_in_shard(samples, shard)
+    out = Path(args.out)
+    # one variant: --out is its folder; several: one sub-folder per variant
+    folders = {v.name: out if args.variant is not None else out / v.name for v in variants}
+    for folder in folders.values():
+        (folder / "records").mkdir(parents=True, exist_ok=True)
+    if args.merge is not None:
+        preds, entries, job_calls, provenance = _merge(args, samples, variants, folders)
+        _write_outputs(args, params, model_cfg, variants, folders, preds, entries, job_calls,
+                       provenance)  # fmt: skip
+        print(f"ground --merge {args.merge} ({names}; {args.model}): {len(samples)} samples "
+              f"-> {out}")  # fmt: skip
+        return 0
+    g = _Grounder(args, params, model_cfg, variants, folders)
+    for sample in progress(samples, desc="ground", unit="sample", enabled=not args.no_progress):
+        g.ground(sample)
+    provenance = g.provenance(args)
     all_failed = {f"{k} ({v.name})": e["error"] for v in variants
-                  for k, e in entries[v.name].items() if e["status"] != "ok"}  # fmt: skip
+                  for k, e in g.entries[v.name].items() if e["status"] != "ok"}  # fmt: skip
     if shard:  # the records are the output; the merge writes predictions and manifests
         shard_file = shard_path(out, *shard)
         write_json(shard_file, {
             "step": STEP, "model": args.model, "shard": args.shard,
-            "n_samples": len(samples), "job": {"llm_calls": job_calls},
-            "variants": {v.name: entries[v.name] for v in variants},
-            "jobs": jobs_of,
+            "n_samples": len(samples), "job": {"llm_calls": g.job_calls},
+            "variants": {v.name: g.entries[v.name] for v in variants},
+            "jobs": g.jobs_of,
         })  # fmt: skip
         write_provenance(shard_file, **provenance)
-        print(f"ground shard {args.shard} ({', '.join(v.name for v in variants)}; {args.model}):"
-              f" {len(samples)} samples, {len(all_failed)} failed, {n_reused} already done, in "
+        print(f"ground shard {args.shard} ({names}; {args.model}):"
+              f" {len(samples)} samples, {len(all_failed)} failed, {g.n_reused} already done, in "
               f"{time.perf_counter() - started:.1f} s -> {shard_file}")  # fmt: skip
         print_failures(all_failed, shard_file)
         return 0
-    _write_outputs(args, params, model_cfg, variants, folders, preds, entries, job_calls,
+    _write_outputs(args, params, model_cfg, variants, folders, g.preds, g.entries, g.job_calls,
                    provenance)  # fmt: skip
     print(
-        f"ground ({', '.join(v.name for v in variants)}; {args.model}: {model_cfg.backend}): "
-        f"{len(samples)} samples, {len(all_failed)} failed, {n_reused} already done, "
-        f"{job_calls['forwards']} LLM forwards + {job_calls['backwards']} backwards, in "
+        f"ground ({names}; {args.model}: {model_cfg.backend}): "
+        f"{len(samples)} samples, {len(all_failed)} failed, {g.n_reused} already done, "
+        f"{g.job_calls['forwards']} LLM forwards + {g.job_calls['backwards']} backwards, in "
         f"{time.perf_counter() - started:.1f} s -> {out}"
     )
     print_failures(all_failed, out)

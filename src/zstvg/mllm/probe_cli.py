@@ -99,6 +99,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_provenance,
     )
     from zstvg.mllm import load_model, model_config
+    from zstvg.progress import progress
     from zstvg.shards import samples_in_shard, shard_path
     from zstvg.structures import first_failure
     from zstvg.video.store import FrameStore, video_dir_name
@@ -121,7 +122,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
     mllm = None  # loaded on the first sample that needs computing
     entries: dict[str, dict[str, Any]] = {}
     n_reused = 0
-    for sample in samples:
+    for sample in progress(
+        samples, desc="probe-attention", unit="sample", enabled=not args.no_progress
+    ):
         name = video_dir_name(sample.sample_id)
         prompt = args.prompt.format(query=sample.query)
         upstream = first_failure(sample_status(sample), store.sample_status(sample.sample_id))

@@ -24,6 +24,7 @@ import argparse
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -193,100 +194,129 @@ def _finished(path: Path, job_hash: str, failed_too: bool = False) -> dict[str, 
     )
 
 
-def run(args: argparse.Namespace, params: Params) -> int:
-    from zstvg.proposals import official_format
+def _only_videos(
+    by_video: dict[str, list[str]], video_ids: Sequence[str], samples: str
+) -> dict[str, list[str]]:
+    """The ``--video-id`` selection (all videos without one), in the order given."""
+    if not video_ids:
+        return by_video
+    unknown = sorted(set(video_ids) - set(by_video))
+    if unknown:
+        raise InputError(f"--video-id {', '.join(unknown)}: not in {samples}")
+    return {v: by_video[v] for v in video_ids}
 
-    started = time.perf_counter()
-    cfg = params.proposals
-    by_video, store, target = _load_inputs(args)
-    videos = store.videos
-    if args.video_ids:
-        unknown = sorted(set(args.video_ids) - set(by_video))
-        if unknown:
-            raise InputError(f"--video-id {', '.join(unknown)}: not in {args.samples}")
-        by_video = {v: by_video[v] for v in args.video_ids}
-    shard = shards.from_args(args)
-    if shard:
-        by_video = {v: s for v, s in by_video.items() if shard_of(v, shard[1]) == shard[0]}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    section = params.section("proposals")
-    checkpoints = _checkpoint_fingerprints(cfg)
-    backends: dict[str, Any] = {}
 
-    def backend() -> tuple[Any, Any, str]:
-        if not backends:
+class _Backends:
+    """The detector and tracker, built on the first video that needs them: a rerun whose
+    videos are all done loads no model. A bad checkpoint stops the run (exit 2)."""
+
+    def __init__(self, cfg: ProposalsConfig) -> None:
+        self.cfg = cfg
+        self.device: Any = None
+        self._models: tuple[Any, Any] | None = None
+
+    def get(self) -> tuple[Any, Any]:
+        if self._models is None:
             from zstvg.devices import resolve_device
             from zstvg.proposals.detectors import build_detector
             from zstvg.proposals.trackers import build_tracker
 
-            device = resolve_device(cfg.device)
-            backends.update(
-                detector=build_detector(cfg, device),
-                tracker=build_tracker(cfg, device),
-                device=device,
-            )
-        return backends["detector"], backends["tracker"], backends["device"]
+            device = resolve_device(self.cfg.device)
+            self._models = (build_detector(self.cfg, device), build_tracker(self.cfg, device))
+            self.device = device
+        return self._models
 
-    entries: dict[str, dict[str, Any]] = {}
-    n_skipped = 0
-    for video_id, sample_ids in by_video.items():
-        v = videos.get(video_id)
-        name = output_name(video_id, (v or {}).get("frames_dir"))
-        path = out / f"{name}.json"
-        classes = video_classes(sample_ids, target, args.default_class)
+
+def _error_text(exc: Exception) -> str:
+    """An input error's own message; anything else with its type (for the manifest)."""
+    return str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class _Proposer:
+    """What every video of one run shares: settings, inputs, outputs and the backends."""
+
+    cfg: ProposalsConfig
+    section: dict[str, Any]
+    checkpoints: dict[str, dict[str, Any]]
+    store: FrameStore
+    frames_manifest: str
+    out: Path
+    merging: bool  # --merge: read the shards' records, compute nothing
+    backends: _Backends
+
+    def entry(
+        self, video_id: str, sample_ids: list[str], classes: list[str]
+    ) -> tuple[dict[str, Any], bool]:
+        """The manifest entry of one video and whether an earlier job had written it: reused
+        when finished with the same inputs, else computed and written (or, in a merge, marked
+        failed)."""
+        v = self.store.videos.get(video_id)
+        path = self.out / f"{output_name(video_id, (v or {}).get('frames_dir'))}.json"
         job_hash = sha256_json(
             {
-                "proposals": section,
-                "checkpoints": {k: fp["sha256"] for k, fp in checkpoints.items()},
+                "proposals": self.section,
+                "checkpoints": {k: fp["sha256"] for k, fp in self.checkpoints.items()},
                 "classes": classes,
                 "samples": sample_ids,
                 "frames": v,
             }
         )
-        done = _finished(path, job_hash, failed_too=args.merge is not None)
+        done = _finished(path, job_hash, failed_too=self.merging)
         if done is not None:
             keys = ("file", "status", "failed_step", "n_tracks", "classes", "error")
-            entries[video_id] = {
-                ("step" if k == "failed_step" else k): done[k] for k in keys if k in done
-            }
-            n_skipped += 1
-            continue
-        if args.merge is not None:
+            return {("step" if k == "failed_step" else k): done[k] for k in keys if k in done}, True
+        if self.merging:
             reason = "no proposals of this job (its shard did not finish)"
-            entries[video_id] = {"file": path.name, "status": "failed", "step": STEP,
-                                 "n_tracks": 0, "classes": classes, "error": reason}  # fmt: skip
-            continue
-        t0 = time.perf_counter()
-        frame_idx: list[int] = []
-        tracks: list[Track] = []
-        width = height = 1
-        error = None
-        step = STEP  # where a failure arose: here, or upstream (carried on unchanged)
+            return {"file": path.name, "status": "failed", "step": STEP,
+                    "n_tracks": 0, "classes": classes, "error": reason}, False  # fmt: skip
+        return self._propose(video_id, sample_ids, classes, v, path, job_hash), False
+
+    def _frames(
+        self, video_id: str, sample_ids: Sequence[str], v: dict[str, Any] | None
+    ) -> tuple[JpegFrames | None, str | None, str]:
+        """The video's proposal frames, or None with the reason and the step where the
+        failure arose: here, or upstream (carried on unchanged)."""
         if v is None:
-            error = f"{args.frames}: video {video_id!r} is not in the manifest"
-        elif v.get("status") != "ok":
-            error, step = str(v.get("error") or "failed (no reason given)"), "sample-frames"
-        else:
+            return None, f"{self.frames_manifest}: video {video_id!r} is not in the manifest", STEP
+        if v.get("status") != "ok":
+            return None, str(v.get("error") or "failed (no reason given)"), "sample-frames"
+        try:
+            return _video_frames(self.store, video_id, sample_ids), None, STEP
+        except Exception as exc:  # an unreadable index is this video's failure
+            return None, _error_text(exc), STEP
+
+    def _propose(
+        self,
+        video_id: str,
+        sample_ids: list[str],
+        classes: list[str],
+        v: dict[str, Any] | None,
+        path: Path,
+        job_hash: str,
+    ) -> dict[str, Any]:
+        """Detect and track one video and write its proposal file (empty on failure) and its
+        provenance; returns its manifest entry."""
+        from zstvg.proposals import official_format
+
+        t0 = time.perf_counter()
+        frames, error, step = self._frames(video_id, sample_ids, v)
+        frame_idx: list[int] = list(frames.frame_idx) if frames is not None else []
+        width, height = (frames.width, frames.height) if frames is not None else (1, 1)
+        tracks: list[Track] = []
+        if frames is not None and error is None and frame_idx:
+            detector, tracker = self.backends.get()
             try:
-                frames = _video_frames(store, video_id, sample_ids)
-                frame_idx, width, height = list(frames.frame_idx), frames.width, frames.height
-            except Exception as exc:  # an unreadable index is this video's failure
-                error = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-        if error is None and frame_idx:
-            detector, tracker, _ = backend()  # a bad checkpoint stops the run (exit 2)
-            try:
-                tracks = propose_video(frames, classes, detector, tracker, cfg)
+                tracks = propose_video(frames, classes, detector, tracker, self.cfg)
             except Exception as exc:  # one video's failure is data; the run goes on
                 error = f"{type(exc).__name__}: {exc}"
         if error is not None:
             log.warning("video %s: %s; writing an empty proposal file", video_id, error)
             frame_idx, tracks = [], []
-        status = "failed" if error else ("ok" if tracks else "empty")
         official_format.write(path, frame_idx, tracks, width, height)
         entry = {
             "file": path.name,
-            "status": status,
+            "status": "failed" if error else ("ok" if tracks else "empty"),
             **({"step": step} if error else {}),
             "n_tracks": len(tracks),
             "classes": classes,
@@ -295,35 +325,86 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_provenance(
             path,
             step="propose",
-            params=section,
+            params=self.section,
             job_sha256=job_hash,
             video_id=video_id,
             n_frames=len(frame_idx),
             volatile={
-                "device": str(backends.get("device")),
+                "device": str(self.backends.device),
                 "seconds": round(time.perf_counter() - t0, 3),
             },  # fmt: skip
             # a failed video's step and reason too: a merge of shards reads them
             **{("failed_step" if k == "step" else k): v for k, v in entry.items()},
         )
-        entries[video_id] = entry
+        return entry
 
-    failed = {k: e for k, e in entries.items() if e["status"] == "failed"}
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    from zstvg.progress import progress
+
+    started = time.perf_counter()
+    cfg = params.proposals
+    by_video, store, target = _load_inputs(args)
+    by_video = _only_videos(by_video, args.video_ids, args.samples)
+    shard = shards.from_args(args)
+    if shard:
+        by_video = {v: s for v, s in by_video.items() if shard_of(v, shard[1]) == shard[0]}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    proposer = _Proposer(
+        cfg=cfg,
+        section=params.section("proposals"),
+        checkpoints=_checkpoint_fingerprints(cfg),
+        store=store,
+        frames_manifest=str(args.frames),
+        out=out,
+        merging=args.merge is not None,
+        backends=_Backends(cfg),
+    )
+    entries: dict[str, dict[str, Any]] = {}
+    n_skipped = 0
+    videos = progress(by_video.items(), desc="propose", unit="video", enabled=not args.no_progress)
+    for video_id, sample_ids in videos:
+        classes = video_classes(sample_ids, target, args.default_class)
+        entries[video_id], reused = proposer.entry(video_id, sample_ids, classes)
+        n_skipped += reused
+    failed = {vid: e["error"] for vid, e in entries.items() if e["status"] == "failed"}
     n_empty = sum(e["status"] == "empty" for e in entries.values())
+    seconds = time.perf_counter() - started
     if shard:  # the per-video files are the output; the merge writes the manifest
         shard_file = shard_path(out, *shard)
         write_json(shard_file, {"step": STEP, "shard": args.shard, "videos": entries})
         print(f"propose shard {args.shard}: {len(entries)} videos ({n_empty} empty, "
-              f"{len(failed)} failed, {n_skipped} already done) in "
-              f"{time.perf_counter() - started:.1f} s -> {shard_file}")  # fmt: skip
-        print_failures({vid: e["error"] for vid, e in failed.items()}, shard_file)
+              f"{len(failed)} failed, {n_skipped} already done) in {seconds:.1f} s "
+              f"-> {shard_file}")  # fmt: skip
+        print_failures(failed, shard_file)
         return 0
+    _write_manifest(out, entries, len(failed), n_empty, args, proposer)
+    print(
+        f"propose: {len(entries)} videos ({len(entries) - len(failed) - n_empty} with tracks, "
+        f"{n_empty} empty, {len(failed)} failed, {n_skipped} already done) in "
+        f"{seconds:.1f} s; detector {cfg.detector}, tracker {cfg.tracker}"
+    )
+    print_failures(failed, out / MANIFEST)
+    print(f"  wrote {len(entries)} proposal files and {out / MANIFEST}")
+    return 0
+
+
+def _write_manifest(
+    out: Path,
+    entries: dict[str, dict[str, Any]],
+    n_failed: int,
+    n_empty: int,
+    args: argparse.Namespace,
+    proposer: _Proposer,
+) -> None:
+    """``manifest.json`` (every video's entry) and the run's provenance beside it."""
     write_json(
         out / MANIFEST,
         {
             "step": STEP,
             "n_videos": len(entries),
-            "n_failed": len(failed),
+            "n_failed": n_failed,
             "n_empty": n_empty,
             "videos": entries,
         },
@@ -331,17 +412,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
     write_provenance(
         out,
         step="propose",
-        params=section,
+        params=proposer.section,
         samples=str(args.samples),
         frames=str(args.frames),
         decompositions=str(args.decompositions),
-        checkpoint_fingerprints=checkpoints,
+        checkpoint_fingerprints=proposer.checkpoints,
     )
-    print(
-        f"propose: {len(entries)} videos ({len(entries) - len(failed) - n_empty} with tracks, "
-        f"{n_empty} empty, {len(failed)} failed, {n_skipped} already done) in "
-        f"{time.perf_counter() - started:.1f} s; detector {cfg.detector}, tracker {cfg.tracker}"
-    )
-    print_failures({vid: e["error"] for vid, e in failed.items()}, out / MANIFEST)
-    print(f"  wrote {len(entries)} proposal files and {out / MANIFEST}")
-    return 0

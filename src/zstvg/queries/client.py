@@ -143,6 +143,31 @@ def _response_format(mode: str) -> dict[str, Any] | None:
     return None
 
 
+@dataclass
+class _Attempts:
+    """Where one query's requests stand: its response mode, retries used, tokens spent."""
+
+    mode_index: int
+    usage: Usage = field(default_factory=Usage)
+    transient: int = 0  # retries after 408/409/429/5xx, timeouts, broken bodies
+    content_tries: int = 0  # retries after a refused or unparsable answer
+
+    @property
+    def mode(self) -> str:
+        return MODES[self.mode_index]
+
+    def failed(self, query: str, flag: str, error: str) -> Outcome:
+        return Outcome(query, None, (flag,), error, self.mode, self.usage)
+
+
+@dataclass(frozen=True)
+class _Transient:
+    """A failure worth retrying after a delay (``retry_after_s``: the server's floor)."""
+
+    reason: str
+    retry_after_s: float | None
+
+
 class Decomposer:
     """Decompose many queries concurrently against one OpenAI-compatible server."""
 
@@ -182,7 +207,8 @@ class Decomposer:
         progress: bool = True,
     ) -> dict[str, Outcome]:
         import openai
-        from tqdm import tqdm
+
+        from zstvg.progress import progress as progress_bar
 
         client = openai.AsyncOpenAI(
             api_key=self._api_key,
@@ -197,7 +223,7 @@ class Decomposer:
         for q in queries:
             todo.put_nowait(q)
         outcomes: dict[str, Outcome] = {}
-        bar = tqdm(total=len(queries), desc="decompose", unit="query", disable=not progress)
+        bar = progress_bar(desc="decompose", unit="query", total=len(queries), enabled=progress)
 
         async def worker() -> None:
             while True:
@@ -224,110 +250,125 @@ class Decomposer:
         return outcomes
 
     async def _one(self, client: Any, query: str) -> Outcome:
+        """Ask until ``query`` gets a valid answer or runs out of modes and retries."""
+        attempts = _Attempts(mode_index=self._mode_index)
+        messages = self.prompt.render(query)
+        while True:
+            result = await self._request(client, query, messages, attempts)
+            if isinstance(result, Outcome):
+                return result
+            if isinstance(result, _Transient):
+                outcome = await self._back_off(query, attempts, result)
+                if outcome is not None:
+                    return outcome
+            # else: ask again (a downgraded mode, or a refused or unparsable answer)
+
+    async def _request(
+        self, client: Any, query: str, messages: Any, attempts: _Attempts
+    ) -> Outcome | _Transient | None:
+        """One request in the current mode: the query's outcome, a transient failure to back off
+        from, or None to ask again at once."""
         import openai
         from openai.types.chat import ChatCompletion
 
-        usage = Usage()
-        mode_index = self._mode_index
-        transient = 0
-        content_tries = 0
-        content_flag = ""
-        messages = self.prompt.render(query)
-        while True:
-            mode = MODES[mode_index]
-            body: dict[str, Any] = {
-                "model": self.cfg.model,
-                "messages": messages,
-                "temperature": self.cfg.temperature,
-            }
-            if (fmt := _response_format(mode)) is not None:
-                body["response_format"] = fmt
-            usage.requests += 1
-            retry_after: float | None = None
-            try:
-                # The client's generic POST (its documented way to reach any endpoint) sends
-                # the same request as chat.completions.create without the typed-params
-                # transform, which walks the 13-message few-shot prompt on every call: 6-20 ms
-                # of CPU per request measured here, more than the rest of the client together.
-                resp = await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
-            except openai.BadRequestError as exc:
-                if mode_index + 1 < len(MODES):
-                    log.debug(
-                        "query %r: %s refused (%s); trying %s",
-                        query,
-                        mode,
-                        self._redact(str(exc)),
-                        MODES[mode_index + 1],
-                    )
-                    mode_index += 1
-                    continue
-                return Outcome(query, None, ("api_error",), self._redact(str(exc)), mode, usage)
-            except openai.APIStatusError as exc:
-                status = exc.status_code
-                if status in _FATAL_STATUS:
-                    raise FatalAPIError(
-                        f"decompose: {self.cfg.model} at {self.endpoint}"
-                        f": HTTP {status} {_FATAL_STATUS[status]}: {self._redact(str(exc))}"
-                    ) from None
-                if status not in (408, 409, 429) and status < 500:
-                    return Outcome(query, None, ("api_error",), self._redact(str(exc)), mode, usage)
-                retry_after = parse_retry_after(exc.response.headers)
-                reason = f"HTTP {status}"
-            except (
-                openai.APIConnectionError,
-                openai.APIResponseValidationError,
-                json.JSONDecodeError,
-            ) as exc:  # timeouts are APIConnectionErrors
-                reason = type(exc).__name__
-            else:
-                if resp.usage is not None:
-                    usage.prompt_tokens += resp.usage.prompt_tokens or 0
-                    usage.completion_tokens += resp.usage.completion_tokens or 0
-                message = resp.choices[0].message if resp.choices else None
-                if message is not None and getattr(message, "refusal", None):
-                    content_flag = "refusal"
-                else:
-                    answer = parse_answer(message.content if message is not None else None)
-                    if answer is not None:
-                        if mode_index > self._mode_index:
-                            log.warning(
-                                "the server does not support %s; using %s from now on",
-                                MODES[self._mode_index],
-                                mode,
-                            )
-                            self._mode_index = mode_index
-                        return Outcome(query, answer, (), None, mode, usage)
-                    content_flag = "unparsable"
-                if content_tries >= min(CONTENT_RETRIES, self.cfg.max_retries):
-                    return Outcome(
-                        query,
-                        None,
-                        (content_flag,),
-                        f"{content_flag} answer after {content_tries + 1} requests",
-                        mode,
-                        usage,
-                    )
-                content_tries += 1
-                usage.retries += 1
-                log.debug("query %r: %s answer, asking again", query, content_flag)
-                continue
-            if transient >= self.cfg.max_retries:
-                return Outcome(
+        mode = attempts.mode
+        body: dict[str, Any] = {
+            "model": self.cfg.model,
+            "messages": messages,
+            "temperature": self.cfg.temperature,
+        }
+        if (fmt := _response_format(mode)) is not None:
+            body["response_format"] = fmt
+        attempts.usage.requests += 1
+        try:
+            # The client's generic POST (its documented way to reach any endpoint) sends
+            # the same request as chat.completions.create without the typed-params
+            # transform, which walks the 13-message few-shot prompt on every call: 6-20 ms
+            # of CPU per request measured here, more than the rest of the client together.
+            resp = await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+        except openai.BadRequestError as exc:
+            if attempts.mode_index + 1 < len(MODES):
+                log.debug(
+                    "query %r: %s refused (%s); trying %s",
                     query,
-                    None,
-                    ("api_error",),
-                    f"{reason} after {transient + 1} requests",
                     mode,
-                    usage,
+                    self._redact(str(exc)),
+                    MODES[attempts.mode_index + 1],
                 )
-            delay = retry_delay(
-                transient,
-                initial_s=self.cfg.backoff_initial_s,
-                max_s=self.cfg.backoff_max_s,
-                retry_after_s=retry_after,
-                rng=self._rng,
-            )
-            transient += 1
-            usage.retries += 1
-            log.debug("query %r: %s, retry %d in %.2f s", query, reason, transient, delay)
-            await asyncio.sleep(delay)
+                attempts.mode_index += 1
+                return None
+            return attempts.failed(query, "api_error", self._redact(str(exc)))
+        except openai.APIStatusError as exc:
+            return self._status_error(query, exc, attempts)
+        except (
+            openai.APIConnectionError,
+            openai.APIResponseValidationError,
+            json.JSONDecodeError,
+        ) as exc:  # timeouts are APIConnectionErrors
+            return _Transient(type(exc).__name__, None)
+        return self._read_answer(query, resp, attempts)
+
+    def _status_error(self, query: str, exc: Any, attempts: _Attempts) -> Outcome | _Transient:
+        """An HTTP error: fatal for the run (401/403/404), transient (408, 409, 429, 5xx), or
+        this query's failure (any other 4xx)."""
+        status = exc.status_code
+        if status in _FATAL_STATUS:
+            raise FatalAPIError(
+                f"decompose: {self.cfg.model} at {self.endpoint}"
+                f": HTTP {status} {_FATAL_STATUS[status]}: {self._redact(str(exc))}"
+            ) from None
+        if status not in (408, 409, 429) and status < 500:
+            return attempts.failed(query, "api_error", self._redact(str(exc)))
+        return _Transient(f"HTTP {status}", parse_retry_after(exc.response.headers))
+
+    def _read_answer(self, query: str, resp: Any, attempts: _Attempts) -> Outcome | None:
+        """The outcome of a 200: a valid answer (its mode becomes every later request's), a
+        refused or unparsable one past its retries, or None to ask again."""
+        usage = attempts.usage
+        if resp.usage is not None:
+            usage.prompt_tokens += resp.usage.prompt_tokens or 0
+            usage.completion_tokens += resp.usage.completion_tokens or 0
+        message = resp.choices[0].message if resp.choices else None
+        if message is not None and getattr(message, "refusal", None):
+            content_flag = "refusal"
+        else:
+            answer = parse_answer(message.content if message is not None else None)
+            if answer is not None:
+                if attempts.mode_index > self._mode_index:
+                    log.warning(
+                        "the server does not support %s; using %s from now on",
+                        MODES[self._mode_index],
+                        attempts.mode,
+                    )
+                    self._mode_index = attempts.mode_index
+                return Outcome(query, answer, (), None, attempts.mode, usage)
+            content_flag = "unparsable"
+        if attempts.content_tries >= min(CONTENT_RETRIES, self.cfg.max_retries):
+            error = f"{content_flag} answer after {attempts.content_tries + 1} requests"
+            return attempts.failed(query, content_flag, error)
+        attempts.content_tries += 1
+        usage.retries += 1
+        log.debug("query %r: %s answer, asking again", query, content_flag)
+        return None
+
+    async def _back_off(
+        self, query: str, attempts: _Attempts, failure: _Transient
+    ) -> Outcome | None:
+        """Wait before the next try of a transient failure; its outcome once retries are out."""
+        if attempts.transient >= self.cfg.max_retries:
+            error = f"{failure.reason} after {attempts.transient + 1} requests"
+            return attempts.failed(query, "api_error", error)
+        delay = retry_delay(
+            attempts.transient,
+            initial_s=self.cfg.backoff_initial_s,
+            max_s=self.cfg.backoff_max_s,
+            retry_after_s=failure.retry_after_s,
+            rng=self._rng,
+        )
+        attempts.transient += 1
+        attempts.usage.retries += 1
+        log.debug(
+            "query %r: %s, retry %d in %.2f s", query, failure.reason, attempts.transient, delay
+        )
+        await asyncio.sleep(delay)
+        return None

@@ -42,7 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "rule-based fallback (flagged 'fallback'); same as decompose.offline=true (to call "
         "the server when params say offline, pass --set decompose.offline=false)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def server_label(base_url: str) -> str:

@@ -118,6 +118,60 @@ def official_answer(entry: Any) -> dict[str, str] | None | str:
     )
 
 
+def _name_index(samples: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Sample positions by every name an entry key may use: sample id, video id, video file
+    name, and the stems of these."""
+    index: dict[str, list[int]] = {}
+    for i, s in enumerate(samples):
+        names = {
+            str(s.get("sample_id", "")),
+            str(s.get("video_id", "")),
+            PurePosixPath(str(s.get("video_path", "")).replace("\\", "/")).name,
+        }
+        for name in {n for n in names if n} | {_stem(n) for n in names if n}:
+            index.setdefault(name, []).append(i)
+    return index
+
+
+def _match(
+    key: str, entry: dict[str, Any], index: dict[str, list[int]], samples: list[dict[str, Any]]
+) -> tuple[list[int], str | None]:
+    """The samples an entry answers, or the report list it belongs to instead ("unmatched":
+    no sample has its name or its query text; "ambiguous": samples of its video ask different
+    queries and the entry carries no text to choose)."""
+    candidates = sorted(set(index.get(key, []) + index.get(_stem(key), [])))
+    if not candidates:
+        return [], "unmatched"
+    text = next((entry[f] for f in _QUERY_FIELDS if isinstance(entry.get(f), str)), None)
+    if text is not None:
+        wanted = normalize_query(text).lower()
+        candidates = [
+            i
+            for i in candidates
+            if normalize_query(str(samples[i].get("query", ""))).lower() == wanted
+        ]
+    queries = {normalize_query(str(samples[i].get("query", ""))) for i in candidates}
+    if not candidates:
+        return [], "unmatched"
+    if len(queries) > 1:
+        return [], "ambiguous"
+    return candidates, None
+
+
+def _warn_skipped(report: ImportReport) -> None:
+    """One warning per kind of entry not imported, naming the first few."""
+    for what in ("failed_in_source", "malformed", "unmatched", "ambiguous"):
+        keys = getattr(report, what)
+        if keys:
+            log.warning(
+                "%s: %d entries %s (first: %s)",
+                report.source,
+                len(keys),
+                what.replace("_", " "),
+                ", ".join(keys[:5]),
+            )
+
+
 def import_official(
     path: PathLike,
     samples: list[dict[str, Any]],
@@ -128,15 +182,7 @@ def import_official(
     data = read_json(path, what="official decomposition file")
     source_sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     report = ImportReport(source=text_path)
-    index: dict[str, list[int]] = {}
-    for i, s in enumerate(samples):
-        names = {
-            str(s.get("sample_id", "")),
-            str(s.get("video_id", "")),
-            PurePosixPath(str(s.get("video_path", "")).replace("\\", "/")).name,
-        }
-        for name in {n for n in names if n} | {_stem(n) for n in names if n}:
-            index.setdefault(name, []).append(i)
+    index = _name_index(samples)
     matched: set[int] = set()
     entries = _entries(data, path)
     report.n_entries = len(entries)
@@ -148,24 +194,9 @@ def import_official(
         if answer is None:
             report.malformed.append(key)
             continue
-        candidates = sorted(set(index.get(key, []) + index.get(_stem(key), [])))
-        if not candidates:
-            report.unmatched.append(key)
-            continue
-        text = next((entry[f] for f in _QUERY_FIELDS if isinstance(entry.get(f), str)), None)
-        if text is not None:
-            wanted = normalize_query(text).lower()
-            candidates = [
-                i
-                for i in candidates
-                if normalize_query(str(samples[i].get("query", ""))).lower() == wanted
-            ]
-        queries = {normalize_query(str(samples[i].get("query", ""))) for i in candidates}
-        if not candidates:
-            report.unmatched.append(key)
-            continue
-        if len(queries) > 1:
-            report.ambiguous.append(key)
+        candidates, skipped_as = _match(key, entry, index, samples)
+        if skipped_as is not None:
+            getattr(report, skipped_as).append(key)
             continue
         for i in candidates:
             cache.put(
@@ -183,14 +214,5 @@ def import_official(
     report.samples_without_entry = [
         str(s.get("sample_id")) for i, s in enumerate(samples) if i not in matched
     ]
-    for what in ("failed_in_source", "malformed", "unmatched", "ambiguous"):
-        keys = getattr(report, what)
-        if keys:
-            log.warning(
-                "%s: %d entries %s (first: %s)",
-                text_path,
-                len(keys),
-                what.replace("_", " "),
-                ", ".join(keys[:5]),
-            )
+    _warn_skipped(report)
     return report

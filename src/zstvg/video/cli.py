@@ -240,27 +240,10 @@ def _size_check(spec: _SampleSpec, width: int, height: int) -> dict[str, Any]:
 
 
 def _process_video_unguarded(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, Any]:
-    from zstvg.video.decode import VideoDecodeError, decode_frames
-
     cfg = FramesConfig(**frames_params)
     out_dir = Path(job.out_dir)
     index_path = out_dir / INDEX_NAME
-    samples: dict[str, dict[str, Any]] = {}
-    selections: dict[str, tuple[list[int], list[int]]] = {}
-    for spec in job.samples:
-        if spec.error is not None:
-            samples[spec.sample_id] = _failed(job, spec.error, step="prepare-data")
-            continue
-        try:
-            selections[spec.sample_id] = _selections(spec, cfg)
-        except ValueError as exc:
-            samples[spec.sample_id] = _failed(job, str(exc))
-    video_entry: dict[str, Any] = {
-        "video_path": job.video_path,
-        "frames_dir": out_dir.name,
-        "index": f"{out_dir.name}/{INDEX_NAME}",
-        "samples": [s.sample_id for s in job.samples],
-    }
+    samples, selections = _sample_selections(job, cfg)
     if not selections:
         reason = "no sample of this video can be decoded (all failed before decoding)"
         return _failed_video(job, reason, samples)
@@ -276,74 +259,33 @@ def _process_video_unguarded(job: _VideoJob, frames_params: dict[str, Any]) -> d
     fingerprint_s = time.perf_counter() - t0
     job_hash = _job_hash(job, frames_params, video_fp["sha256"])
     resumed = _resumable(previous, index_path, job_hash)
-    index = previous if resumed else None
-    if index is not None and index.get("status") == "failed":
-        # The same bytes failed to decode last time; decoding is deterministic, so the
-        # failure is reused like a success would be (a replaced file has another hash).
-        result = _failed_video(job, str(index.get("error")), samples)
-        result.update(resumed=True, fingerprint_s=fingerprint_s)
-        return result
     n_written = 0
-    if index is None:
-        wanted = sorted({f for m, g in selections.values() for f in (*m, *g)})
-        out_dir.mkdir(parents=True, exist_ok=True)
-
-        def write(frame_idx: int, _t: float | None, image: Any) -> None:
-            nonlocal n_written
-            # fsync skipped: a frame lost to a power cut is redone, index.json is written last.
-            with atomic_open(frame_path(out_dir, frame_idx), "wb", fsync=False) as fh:
-                image.save(fh, format="JPEG", quality=cfg.jpeg_quality)
-            n_written += 1
-
-        try:
-            report = decode_frames(job.video_path, wanted, write)
-        except VideoDecodeError as exc:
-            _remove_stale_frames(out_dir, set())
-            failed_index = {
-                "video_id": job.video_id,
-                "video_path": job.video_path,
-                "status": "failed",
-                "error": str(exc),
-                "frame_idx": [],
-                "job_sha256": job_hash,
-                "video_fingerprint": video_fp,
-            }
-            write_json(index_path, failed_index, indent=None)
-            result = _failed_video(job, str(exc), samples)
-            result.update(n_written=n_written, fingerprint_s=fingerprint_s)
-            return result
-        index = _build_index(job, report, selections, frames_params, job_hash)
-        index["video_fingerprint"] = video_fp
-        for spec in job.samples:
-            entry = index["samples"].get(spec.sample_id)
-            if entry is not None:
-                check = _size_check(spec, report.width, report.height)
-                entry["flags"] = [*entry["flags"], *check.get("flags", [])]
-                if "gt_scale_xy" in check:
-                    entry["gt_scale_xy"] = check["gt_scale_xy"]
-        _remove_stale_frames(out_dir, set(index["frame_idx"]))
-        write_json(index_path, index, indent=None)
-
+    if resumed and previous is not None:
+        index = previous
+    else:
+        index, n_written = _decode(job, cfg, frames_params, selections, job_hash, video_fp)
+    if index.get("status") == "failed":
+        # Also when resumed: the same bytes failed to decode last time; decoding is
+        # deterministic, so the failure is reused like a success would be (a replaced file has
+        # another hash).
+        result = _failed_video(job, str(index.get("error")), samples)
+        result.update(n_written=n_written, resumed=resumed, fingerprint_s=fingerprint_s)
+        return result
     for sid, entry in index["samples"].items():
-        samples[sid] = {
-            "video_id": job.video_id,
-            "status": entry["status"],
-            **({"step": STEP, "error": entry["error"]} if "error" in entry else {}),
-            "flags": entry["flags"],
-            "frames_dir": out_dir.name,
-            "mllm_frame_idx": entry["mllm_frame_idx"],
-            "n_grid_frames": len(entry["grid_frame_idx"]),
-            **({"gt_scale_xy": entry["gt_scale_xy"]} if "gt_scale_xy" in entry else {}),
-        }
-    video_entry.update(
-        status="ok",
-        n_frames=index["n_frames"],
-        fps=index["fps"],
-        width=index["width"],
-        height=index["height"],
-        n_frames_stored=len(index["frame_idx"]),
-        video_sha256=video_fp["sha256"],
-    )
+        samples[sid] = _sample_entry(job, entry, out_dir.name)
+    video_entry: dict[str, Any] = {
+        "video_path": job.video_path,
+        "frames_dir": out_dir.name,
+        "index": f"{out_dir.name}/{INDEX_NAME}",
+        "samples": [s.sample_id for s in job.samples],
+        "status": "ok",
+        "n_frames": index["n_frames"],
+        "fps": index["fps"],
+        "width": index["width"],
+        "height": index["height"],
+        "n_frames_stored": len(index["frame_idx"]),
+        "video_sha256": video_fp["sha256"],
+    }
     return {
         "video_id": job.video_id,
         "video": video_entry,
@@ -351,6 +293,93 @@ def _process_video_unguarded(job: _VideoJob, frames_params: dict[str, Any]) -> d
         "n_written": n_written,
         "resumed": resumed,
         "fingerprint_s": fingerprint_s,
+    }
+
+
+def _sample_selections(
+    job: _VideoJob, cfg: FramesConfig
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[list[int], list[int]]]]:
+    """The entries of the samples that failed before decoding, and the (MLLM, grid) frames of
+    the others."""
+    samples: dict[str, dict[str, Any]] = {}
+    selections: dict[str, tuple[list[int], list[int]]] = {}
+    for spec in job.samples:
+        if spec.error is not None:
+            samples[spec.sample_id] = _failed(job, spec.error, step="prepare-data")
+            continue
+        try:
+            selections[spec.sample_id] = _selections(spec, cfg)
+        except ValueError as exc:
+            samples[spec.sample_id] = _failed(job, str(exc))
+    return samples, selections
+
+
+def _decode(
+    job: _VideoJob,
+    cfg: FramesConfig,
+    frames_params: dict[str, Any],
+    selections: dict[str, tuple[list[int], list[int]]],
+    job_hash: str,
+    video_fp: dict[str, Any],
+) -> tuple[dict[str, Any], int]:
+    """Decode the frames the samples select, store them as JPEGs and write index.json (a
+    failed one, ``status: failed``, when the video cannot be decoded); returns the index and
+    the number of frames written."""
+    from zstvg.video.decode import VideoDecodeError, decode_frames
+
+    out_dir = Path(job.out_dir)
+    index_path = out_dir / INDEX_NAME
+    wanted = sorted({f for m, g in selections.values() for f in (*m, *g)})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n_written = 0
+
+    def write(frame_idx: int, _t: float | None, image: Any) -> None:
+        nonlocal n_written
+        # fsync skipped: a frame lost to a power cut is redone, index.json is written last.
+        with atomic_open(frame_path(out_dir, frame_idx), "wb", fsync=False) as fh:
+            image.save(fh, format="JPEG", quality=cfg.jpeg_quality)
+        n_written += 1
+
+    try:
+        report = decode_frames(job.video_path, wanted, write)
+    except VideoDecodeError as exc:
+        _remove_stale_frames(out_dir, set())
+        failed_index = {
+            "video_id": job.video_id,
+            "video_path": job.video_path,
+            "status": "failed",
+            "error": str(exc),
+            "frame_idx": [],
+            "job_sha256": job_hash,
+            "video_fingerprint": video_fp,
+        }
+        write_json(index_path, failed_index, indent=None)
+        return failed_index, n_written
+    index = _build_index(job, report, selections, frames_params, job_hash)
+    index["video_fingerprint"] = video_fp
+    for spec in job.samples:
+        entry = index["samples"].get(spec.sample_id)
+        if entry is not None:
+            check = _size_check(spec, report.width, report.height)
+            entry["flags"] = [*entry["flags"], *check.get("flags", [])]
+            if "gt_scale_xy" in check:
+                entry["gt_scale_xy"] = check["gt_scale_xy"]
+    _remove_stale_frames(out_dir, set(index["frame_idx"]))
+    write_json(index_path, index, indent=None)
+    return index, n_written
+
+
+def _sample_entry(job: _VideoJob, entry: dict[str, Any], frames_dir: str) -> dict[str, Any]:
+    """A sample's manifest entry from its entry in the video's index.json."""
+    return {
+        "video_id": job.video_id,
+        "status": entry["status"],
+        **({"step": STEP, "error": entry["error"]} if "error" in entry else {}),
+        "flags": entry["flags"],
+        "frames_dir": frames_dir,
+        "mllm_frame_idx": entry["mllm_frame_idx"],
+        "n_grid_frames": len(entry["grid_frame_idx"]),
+        **({"gt_scale_xy": entry["gt_scale_xy"]} if "gt_scale_xy" in entry else {}),
     }
 
 
@@ -468,11 +497,13 @@ def _terminate_children_on_sigterm() -> Iterator[None]:
 
 
 def _run_jobs(
-    jobs: list[_VideoJob], frames_params: dict[str, Any], workers: int
+    jobs: list[_VideoJob], frames_params: dict[str, Any], workers: int, show_progress: bool
 ) -> Iterator[dict[str, Any]]:
-    from tqdm import tqdm
+    from zstvg.progress import progress as progress_bar
 
-    progress = tqdm(total=len(jobs), desc="sample-frames", unit="video", disable=None)
+    progress = progress_bar(
+        desc="sample-frames", unit="video", total=len(jobs), enabled=show_progress
+    )
     try:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:
@@ -512,7 +543,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
         rows = [r for r in rows if shard_of(str(r["video_id"]), shard[1]) == shard[0]]
     frames_params = params.section("frames")
 
-    results = {r["video_id"]: r for r in _run_jobs(jobs, frames_params, args.workers)}
+    results = {
+        r["video_id"]: r for r in _run_jobs(jobs, frames_params, args.workers, not args.no_progress)
+    }
     # Manifest order = samples.jsonl order, whatever order the workers finished in.
     videos = {job.video_id: results[job.video_id]["video"] for job in jobs}
     sample_entries = {

@@ -2,7 +2,7 @@
 
 Backends, registered by name and imported only when built:
 - ``sam2-hf`` (default): transformers ``Sam2VideoModel``; each new detection is a box prompt
-  propagated forward and backward into per-frame masks (see ``zstvg.proposals.manager``);
+  propagated forward and backward into per-frame masks (see ``zstvg.proposals.propagation``);
 - ``sam2-official``: the ``sam2`` package's video predictor, same track management (without
   the package: refuses with how to install it);
 - ``bytetrack``, ``botsort``, ``ocsort`` and ``sort``: box trackers (Kalman filter +

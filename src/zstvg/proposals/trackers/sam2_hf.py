@@ -1,6 +1,6 @@
 """SAM 2 video tracker through transformers (``Sam2VideoModel`` + ``Sam2VideoProcessor``).
 
-Track management (which detections start tracks, windows, caps) is ``zstvg.proposals.manager``;
+Track management (which detections start tracks, windows, caps) is ``zstvg.proposals.propagation``;
 this module only prompts and propagates, with the processor's inference-session API: a session
 per window from ``init_video_session``, box prompts through ``add_inputs_to_inference_session``
 (the processor scales them to the model input and turns them into corner points), frames through
@@ -16,7 +16,7 @@ Memory, so a 3-minute video costs what a 20 s one does:
   SAM 2 keeps a 1024x1024 mask per frame and object otherwise (4 MB each);
 - with ``offload_state_to_cpu`` the memory bank and the frames live on the CPU and move to the
   GPU per frame;
-- masks leave as COCO RLE right away (the manager encodes them).
+- masks leave as COCO RLE right away (the propagation loop encodes them).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from zstvg.config import ProposalsConfig
 from zstvg.devices import resolve_device
 from zstvg.proposals.detectors.gdino_hf import load_failure_hint
 from zstvg.proposals.frames import FrameSource, StreamedFrames
-from zstvg.proposals.manager import PropagatingTracker
+from zstvg.proposals.propagation import PropagatingTracker
 from zstvg.structures import BoxXYXY
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ proposals.tracker_config_overrides)``: ``tracker_config`` names one of the packa
 (``configs/sam2.1/sam2.1_hiera_t.yaml`` for ``sam2.1_hiera_tiny.pt``) and the checkpoint is the
 package's ``.pt`` file (a dict with a ``model`` state dict), not a transformers directory.
 Track management (which detections start tracks, windows, caps) is
-``zstvg.proposals.manager``, shared with ``sam2-hf``; this module only prompts and propagates.
+``zstvg.proposals.propagation``, shared with ``sam2-hf``; this module only prompts and propagates.
 
 Memory. ``init_state`` loads a whole JPEG folder as 1024x1024 float32 tensors (12 MB a frame:
 2.4 GB for a 200-frame grid). Here each window gets its own state, built by ``init_state`` on a
@@ -44,7 +44,7 @@ from zstvg.config import ProposalsConfig
 from zstvg.devices import resolve_device
 from zstvg.io import InputError
 from zstvg.proposals.frames import FrameSource, StreamedFrames
-from zstvg.proposals.manager import PropagatingTracker
+from zstvg.proposals.propagation import PropagatingTracker
 from zstvg.structures import BoxXYXY
 
 log = logging.getLogger(__name__)

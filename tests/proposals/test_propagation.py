@@ -13,7 +13,7 @@ from zstvg.config import load_params
 from zstvg.proposals import rle
 from zstvg.proposals.detectors import Detection
 from zstvg.proposals.frames import ArrayFrames
-from zstvg.proposals.manager import select_new_detections, split_windows, track_with_propagation
+from zstvg.proposals.propagation import select_new_detections, split_windows, track_with_propagation
 from zstvg.structures import BoxXYXY
 
 H, W = 60, 200

@@ -1,0 +1,36 @@
+"""The one progress convention (zstvg.progress): a bar only when stderr is a terminal, none
+with ``--no-progress``, a flag every step takes."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+
+from zstvg.cli import COMMANDS, main
+from zstvg.progress import progress
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_step_takes_no_progress(command, capsys) -> None:
+    # --help exits before the required arguments are checked; an unknown flag would
+    # already have failed the parse (exit 2)
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--no-progress", "--help"])
+    assert exc.value.code == 0
+    assert "--no-progress" in capsys.readouterr().out
+
+
+def test_a_bar_only_on_a_terminal_and_never_with_no_progress(monkeypatch, request) -> None:
+    log = io.StringIO()  # a log file: not a terminal
+    monkeypatch.setattr(sys, "stderr", log)
+    assert list(progress([1, 2, 3], desc="step", unit="video")) == [1, 2, 3]
+    assert log.getvalue() == ""
+
+    terminal = request.getfixturevalue("terminal_stderr")
+    assert list(progress([1, 2, 3], desc="step", unit="video", enabled=False)) == [1, 2, 3]
+    assert terminal.getvalue() == ""
+
+    assert list(progress([1, 2, 3], desc="step", unit="video")) == [1, 2, 3]
+    assert "step: 100%" in terminal.getvalue() and "3/3" in terminal.getvalue()
