@@ -99,7 +99,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", type=int, default=2, help="decoder layers (default 2)")
     ap.add_argument(
-        "--lengths", type=int, nargs="+", default=[2000, 4000, 8000], help="sequence lengths in tokens"
+        "--lengths",
+        type=int,
+        nargs="+",
+        default=[2000, 4000, 8000],
+        help="sequence lengths in tokens",
     )
     ap.add_argument(
         "--dtype",
@@ -128,7 +132,8 @@ def main() -> int:
         return 0
     print(
         f"config: {args.layers} decoder layer(s), hidden {args.hidden}, {args.heads} heads / "
-        f"{args.kv_heads} KV heads, MLP {args.intermediate}, random weights, {args.dtype}, CPU, lengths {args.lengths}, "
+        f"{args.kv_heads} KV heads, MLP {args.intermediate}, random weights, {args.dtype}, CPU, "
+        f"lengths {args.lengths}, "
         f"capture rows = last 6 positions, min of {args.repeats} forward(s), "
         f"each mode in its own subprocess",
         flush=True,

@@ -20,7 +20,7 @@ Targets (issue 15): the full step at most 1.3x the time of decoding every frame,
 faster than extracting every frame with ffmpeg. Prints min and median over ``--repeats`` runs
 (the minimum is the least disturbed on a shared machine) and the process's CPU seconds.
 
-    python benchmarks/bench_frames.py [--repeats 3] [--gops 250 15] [--json results/benchmarks/frames.json]
+    python benchmarks/bench_frames.py [--repeats 3] [--gops 250 15] [--json FILE]
 """
 
 from __future__ import annotations

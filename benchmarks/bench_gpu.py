@@ -36,14 +36,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 # Qwen2-7B, the LLM of both Qwen2-VL-7B and LLaVA-OV-7B
 LLM_7B = dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
               num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=32768,
               rope_theta=1e6)  # fmt: skip
 LLM_TINY = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096)  # fmt: skip
+                num_attention_heads=4, num_key_value_heads=2,
+                max_position_embeddings=4096)  # fmt: skip
 # SigLIP-so400m-patch14-384 as LLaVA-OV-7B uses it (its last layer is not used: 26 of 27)
 SIGLIP_SO400M = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26,
                      num_attention_heads=16, image_size=384, patch_size=14)  # fmt: skip
@@ -73,7 +77,9 @@ def _timed(fn: Callable[[], Any], repeats: int, cuda: bool) -> tuple[float, floa
     return round(best, 4), None if peak is None else round(peak, 2)
 
 
-def _vision(name: str, dry: bool, device: str, dtype):  # noqa: ANN001, ANN202
+def _vision(
+    name: str, dry: bool, device: str, dtype: torch.dtype
+) -> tuple[torch.nn.Module, Callable[[], Any]]:
     """The vision tower and a function running it on one video's 20 frames (random pixels)."""
     import torch
 
@@ -141,11 +147,12 @@ def bench_mllm(name: str, dry: bool, device: str, repeats: int) -> dict:
     lra_s, lra_peak = _timed(lra_step, repeats, cuda)
     result = {"model": name, "visual_tokens": visual, "seq_len": n, "vision_s": vision_s,
               "forward_s": forward_s, "lra_step_s": lra_s,
-              "peak_gib": {"vision": vision_peak, "forward": forward_peak, "lra": lra_peak}}  # fmt: skip
+              "peak_gib": {"vision": vision_peak, "forward": forward_peak,
+                           "lra": lra_peak}}  # fmt: skip
     for variant, (fwd, bwd) in VARIANT_WORK.items():
         result[f"{variant}_s"] = round(vision_s + fwd * forward_s + bwd * (lra_s - forward_s), 3)
-    del llm
-    if cuda:
+    if cuda:  # the next model's peak starts from nothing
+        del llm, embeds
         torch.cuda.empty_cache()
     return result
 
@@ -154,7 +161,15 @@ def bench_proposals(dry: bool) -> dict:
     script = Path(__file__).with_name("bench_proposals.py")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "proposals.json"
-        cmd = [sys.executable, str(script), "--trackers", "sam2-hf", "bytetrack", "--json", str(out)]
+        cmd = [
+            sys.executable,
+            str(script),
+            "--trackers",
+            "sam2-hf",
+            "bytetrack",
+            "--json",
+            str(out),
+        ]
         if not dry:
             cmd.insert(2, "--full")
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -1,9 +1,9 @@
 """Memory over a long job: one ``zstvg ground`` over 200 synthetic videos, RSS every 20 videos.
 
-Builds a 200-video synthetic benchmark at 96x64 (the real commands, as
-bench_grounding.py does) and a tiny random-weight Qwen2-VL, then runs ``zstvg ground --variant
-full`` (8 MLLM frames) over every video as a subprocess and watches it from outside: every 20 ms it reads the
-child's ``/proc/<pid>/status`` (VmRSS, VmHWM) and counts the records written; each time the count
+Builds a 200-video synthetic benchmark at 96x64 (the real commands, as bench_grounding.py does)
+and a tiny random-weight Qwen2-VL, then runs ``zstvg ground --variant full`` (8 MLLM frames) over
+every video as a subprocess and watches it from outside: every 20 ms it reads the child's
+``/proc/<pid>/status`` (VmRSS, VmHWM) and counts the records written; each time the count
 passes a multiple of ``--every`` (20) it keeps the RSS and the peak so far. The job holds
 nothing per video beyond the record it writes, so RSS should be flat: the slope of RSS vs videos
 (least squares) times the job's length is compared with the noise (the residuals' standard

@@ -117,8 +117,9 @@ def measure(root: Path, axis: str, value: int) -> dict:
     elif axis == "tokens":
         tokens = value
     slots = frames // 2  # Qwen2-VL merges 2 frames into one temporal slot
+    budget = json.dumps(_budget(tokens // slots))
     sets += ["--set", f"ground.n_frames={frames}",
-             "--set", f"models.tiny-qwen2-vl.processor={json.dumps(_budget(tokens // slots))}"]  # fmt: skip
+             "--set", f"models.tiny-qwen2-vl.processor={budget}"]  # fmt: skip
     out = root / "ground" / f"{axis}_{value}"
     argv = ["ground", *sets, "--samples", str(root / "samples.jsonl"), "--frames",
             str(root / "frames/manifest.json"), "--proposals", str(props), "--decompositions",

@@ -108,7 +108,8 @@ def per_job(root: Path, n: int) -> dict:
     shell = (time.perf_counter() - t0) / n
     overhead = (many - one) / (n - 1) - shell
     return {"jobs": n, "run_1_job_s": round(one, 2), "run_n_jobs_s": round(many, 2),
-            "shell_s_per_job": round(shell, 4), "overhead_s_per_job": round(overhead, 4)}  # fmt: skip
+            "shell_s_per_job": round(shell, 4),
+            "overhead_s_per_job": round(overhead, 4)}  # fmt: skip
 
 
 def main() -> None:
@@ -120,7 +121,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dag = dag_build(Path(tmp) / "paper", args.scale)
         print(f"paper matrix ({dag['samples']} samples): {dag['jobs']} jobs, DAG built in "
-              f"{dag['seconds']:.1f} s ({dag['ms_per_job']:.1f} ms per job; target < 30 s)")  # fmt: skip
+              f"{dag['seconds']:.1f} s ({dag['ms_per_job']:.1f} ms per job; "
+              "target < 30 s)")  # fmt: skip
         job = per_job(Path(tmp), args.jobs)
         print(f"snakemake per job: {job['overhead_s_per_job'] * 1000:.0f} ms over the job's own "
               f"{job['shell_s_per_job'] * 1000:.0f} ms ({job['jobs']} no-op jobs in "
