@@ -179,7 +179,7 @@ def main() -> None:
     version = None
     if ffmpeg:
         version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout
-        version = version.split("\n", 1)[0]
+        version = version.split(" Copyright", 1)[0]
     print(f"ffmpeg: {version or 'ffmpeg missing'}")
     report = {
         "config": {"width": args.width, "height": args.height, "fps": FPS,
