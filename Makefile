@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 TORCH_PIN := $(shell grep -E '^(torch|torchvision)==' requirements.lock)
 UV_PIN := uv==0.13.9
 
-.PHONY: demo test test-slurm lint env lock clean-demo dvc-lock
+.PHONY: demo test test-slurm lint env lock clean-demo dvc-lock bench
 
 env: $(STAMP)
 
@@ -45,6 +45,11 @@ demo: $(STAMP)
 # outputs that hold timings (results/grounding records), and the lock with them.
 dvc-lock: $(STAMP)
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/dvc repro
+
+# Every stage benchmark side by side, then docs/performance.md with its plots (README:
+# Benchmarks; ~15 min on 2 CPU cores). `benchmarks/run_all.py --report-only` re-renders it.
+bench: $(STAMP)
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) benchmarks/run_all.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
