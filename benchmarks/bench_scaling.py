@@ -133,10 +133,16 @@ def measure(root: Path, axis: str, value: int) -> dict:
     if not ok:
         manifest = (out / "manifest.json").read_text()
         raise SystemExit(f"{axis}={value}: every sample failed:\n{manifest[-1500:]}")
+    import numpy as np
+
+    # the visual tokens the processor made (one spatial-map cell per merged token)
+    maps = sorted((out / "records").glob("*.spatial.npy"))
+    made = int(np.load(maps[0]).size) if maps else None
     return {"axis": axis, "value": value,
             "seconds": round(statistics.median(r["times_s"]["total_s"] for r in ok), 4),
             "peak_extra_mib": round(max(peak - base, 0) / 2**20, 1),
-            "frames": frames, "visual_tokens": tokens, "n_videos": len(ok)}  # fmt: skip
+            "frames": frames, "visual_tokens_asked": tokens, "visual_tokens": made,
+            "n_videos": len(ok)}  # fmt: skip
 
 
 def main() -> None:

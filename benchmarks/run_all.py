@@ -233,6 +233,12 @@ WHY = {
 }
 
 
+def _x(axis: str, point: dict[str, Any]) -> float:
+    """The point's abscissa: the visual tokens the processor made on the tokens axis (the
+    pixel budget asks for a count; the frame's aspect rounds it), else the value set."""
+    return (point.get("visual_tokens") or point["value"]) if axis == "tokens" else point["value"]
+
+
 def _why(axis: str, what: str, verdict: str) -> str:
     if verdict == "linear" or verdict.startswith("two points"):
         return ""
@@ -720,8 +726,8 @@ class Report:
         rows = []
         for axis, pts in d["axes"].items():
             for what, key in (("seconds", "seconds"), ("peak", "peak_extra_mib")):
-                fit = linearity([(p["value"], p[key]) for p in pts])
-                values = ", ".join(f"{p['value']}: {p[key]}" for p in pts)
+                fit = linearity([(_x(axis, p), p[key]) for p in pts])
+                values = ", ".join(f"{_x(axis, p)}: {p[key]}" for p in pts)
                 rows.append(
                     [
                         units[axis],
@@ -760,7 +766,7 @@ class Report:
             axes = list(d["axes"].items())
             for k, (axis, pts) in enumerate(axes):
                 ax = fig.add_subplot(1, len(axes), k + 1)
-                xs = [p["value"] for p in pts]
+                xs = [_x(axis, p) for p in pts]
                 ax.plot(xs, [p["seconds"] for p in pts], "o-", color="C0")
                 ax.set_xlabel(units[axis])
                 ax.set_ylabel("s / video", color="C0", fontsize=7)
