@@ -117,7 +117,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_stage(name: str, results: Path, quick: bool, timeout_s: float) -> dict[str, Any]:
+def run_stage(
+    name: str, results: Path, quick: bool, timeout_s: float, host: dict[str, Any]
+) -> dict[str, Any]:
     stage = STAGES[name]
     out = results / f"{name}.json"
     args = [*(stage.quick if quick else stage.full), stage.json_flag, str(out)]
@@ -143,6 +145,7 @@ def run_stage(name: str, results: Path, quick: bool, timeout_s: float) -> dict[s
         "wall_s": round(wall, 1),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "json": out.name,
+        "machine": host,  # per stage: `--stages gpu` may run on another machine
     }
 
 
@@ -419,7 +422,7 @@ class Report:
         st = self.run["stages"].get(name)
         if not st:
             return f"_Not run: `python benchmarks/run_all.py --stages {name}`._"
-        m = self.run["machine"]
+        m = st["machine"]
         gpu = f", {m['gpu']}" if name == "gpu" and m.get("gpu") else ""
         return (
             f"_Made by `{st['command']}` on {m['cpu']} ({m['cores']} cores{gpu}), "
@@ -445,7 +448,7 @@ class Report:
         fig.text(
             0.01,
             0.005,
-            f"{st.get('command', '')} | {self.run['machine']['cpu']} | {st.get('date', '')}",
+            f"{st.get('command', '')} | {st['machine']['cpu']} | {st.get('date', '')}",
             fontsize=6,
             color="0.4",
         )
@@ -464,13 +467,16 @@ class Report:
 
     # -------------------------------------------------------------- sections
     def header(self) -> None:
-        m = self.run["machine"]
+        hosts = {
+            f"{m['cpu']} ({m['cores']} cores, {m['memory_gib']} GiB; GPU: {m['gpu'] or 'none'})"
+            for m in (st["machine"] for st in self.run["stages"].values())
+        }
         self.out(
             "# Performance and scale",
             "",
             f"Written by `python benchmarks/run_all.py --report-only` from "
-            f"results/benchmarks/*.json, measured {self.run['date']} on {m['cpu']} "
-            f"({m['cores']} cores, {m['memory_gib']} GiB; GPU: {m['gpu'] or 'none'}). "
+            f"results/benchmarks/*.json, measured {self.run['date']} on "
+            f"{' and '.join(sorted(hosts))}; each section names its own. "
             "Ratios of two rows of one run are the figures to compare: absolute times on a "
             "shared machine drift.",
             "",
@@ -903,11 +909,12 @@ def main() -> int:
         run = json.loads(index.read_text()) if index.is_file() else {}
         if run.get("quick") != args.quick:  # a quick run's stages never mix with full ones
             run = {}
-        run.update(quick=args.quick, machine=machine(), date=time.strftime("%Y-%m-%d"))
+        run.update(quick=args.quick, date=time.strftime("%Y-%m-%d"))
         run.setdefault("stages", {})
+        host = machine()
         timeout = args.timeout or (300 if args.quick else 1200)
         for name in args.stages:
-            run["stages"][name] = run_stage(name, results, args.quick, timeout)
+            run["stages"][name] = run_stage(name, results, args.quick, timeout, host)
             index.write_text(json.dumps(run, indent=1) + "\n")
     path = Report(results, Path(args.report)).write()
     print(f"wrote {path}")
