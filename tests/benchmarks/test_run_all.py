@@ -21,7 +21,8 @@ TARGET_ROWS = ["full step / full step decoding every frame", "ffmpeg every frame
                "eager / capture peak memory", "capture / SDPA time", "grounding:",
                "10,000 cached queries", "10,303 samples, tubedetr", "10,303 samples, official",
                "10,303 samples, seed", "DAG build at paper scale", "RSS flat",
-               "proposals per 20 s video"]  # fmt: skip
+               "proposals per 20 s video", "gti per video, qwen2-vl-7b",
+               "full per video, llava-ov-7b"]  # fmt: skip
 
 
 @pytest.mark.slow
