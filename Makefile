@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 TORCH_PIN := $(shell grep -E '^(torch|torchvision)==' requirements.lock)
 UV_PIN := uv==0.13.9
 
-.PHONY: demo test test-gdino test-slurm lint env env-gdino lock lock-gdino clean-demo dvc-lock
+.PHONY: demo test test-gdino test-slurm test-bench lint env env-gdino lock lock-gdino clean-demo dvc-lock bench
 
 env: $(STAMP)
 
@@ -45,7 +45,12 @@ $(GDINO_STAMP): requirements-gdino.lock
 
 # Lint first: a formatting slip or a Snakemake lint fails in seconds, before the suite runs.
 test: lint
-	$(VENV)/bin/python -m pytest -q --durations=25
+	$(VENV)/bin/python -m pytest -q --durations=25 -m "not bench"
+
+# The benchmark harness end to end at quick sizes (every stage in its own process, ~3.5 min):
+# run before `make bench` after changing a benchmark.
+test-bench: $(STAMP)
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/python -m pytest -q -m bench tests/benchmarks
 
 # gdino-official end to end (its tests skip in `make test` when .venv-gdino is absent, as in CI):
 # builds .venv-gdino if missing (~1.5 min), then a tiny official-format checkpoint, then propose.
@@ -69,6 +74,11 @@ demo: $(STAMP)
 # outputs that hold timings (results/grounding records), and the lock with them.
 dvc-lock: $(STAMP)
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/dvc repro
+
+# Every stage benchmark side by side, then docs/performance.md with its plots (README:
+# Benchmarks; ~15 min on 2 CPU cores). `benchmarks/run_all.py --report-only` re-renders it.
+bench: $(STAMP)
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) benchmarks/run_all.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -19,10 +19,11 @@ bf16 at 8,000 tokens) on top of the transient scores / fp32 softmax of the runni
 GiB; capture 17.03 s vs SDPA 15.28 s (1.12x); 4,000 tokens: 5.38 vs 0.63 GiB (8.5x), 1.07x.
 Eager at 8,000 tokens needs ~21 GiB free; with less, run ``--lengths 4000`` or ``--layers 1``.
 
-Targets (issue 7): capture uses >= 10x less peak memory than eager at 8,000 tokens, and its
-time is within 1.3x of SDPA without capture.
+Targets (issue 15): capture uses >= 10x less peak memory than eager at 8,000 tokens, and its
+time is within 1.2x of SDPA without capture. ``--hidden`` and the other width options shrink
+the model for a smoke test (run_all.py --quick); ``--json`` writes the figures.
 
-    .venv/bin/python benchmarks/bench_attention.py                # 2 layers, bf16, 4k + 8k
+    .venv/bin/python benchmarks/bench_attention.py                # 2 layers, bf16, 2k + 4k + 8k
     .venv/bin/python benchmarks/bench_attention.py --layers 3 --lengths 8000 --repeats 2
 """
 
@@ -33,13 +34,16 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from _memory import peak_bytes, reset_peak, rss_bytes
 
 MODES = ("sdpa", "capture", "eager")
 
 
-def run_one(mode: str, n_tokens: int, n_layers: int, dtype_name: str, repeats: int) -> dict:
+def run_one(
+    mode: str, n_tokens: int, n_layers: int, dtype_name: str, repeats: int, width: dict
+) -> dict:
     import torch
     from transformers import Qwen2Config, Qwen2Model
 
@@ -50,18 +54,15 @@ def run_one(mode: str, n_tokens: int, n_layers: int, dtype_name: str, repeats: i
     impl = {"sdpa": "sdpa", "capture": cap.CAPTURE_IMPL, "eager": "eager"}[mode]
     config = Qwen2Config(
         vocab_size=128,
-        hidden_size=3584,
-        intermediate_size=18944,
+        **width,
         num_hidden_layers=n_layers,
-        num_attention_heads=28,
-        num_key_value_heads=4,
         max_position_embeddings=32768,
         attn_implementation=impl,
     )
     torch.set_default_dtype(dtype)
     model = Qwen2Model(config).eval()
     torch.set_default_dtype(torch.float32)
-    embeds = torch.randn(1, n_tokens, 3584).to(dtype) * 0.02
+    embeds = torch.randn(1, n_tokens, width["hidden_size"]).to(dtype) * 0.02
     positions = list(range(n_tokens - 6, n_tokens))
     layers = {layer.self_attn: i for i, layer in enumerate(model.layers)}
     times = []
@@ -98,7 +99,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", type=int, default=2, help="decoder layers (default 2)")
     ap.add_argument(
-        "--lengths", type=int, nargs="+", default=[4000, 8000], help="sequence lengths in tokens"
+        "--lengths",
+        type=int,
+        nargs="+",
+        default=[2000, 4000, 8000],
+        help="sequence lengths in tokens",
     )
     ap.add_argument(
         "--dtype",
@@ -110,15 +115,25 @@ def main() -> int:
     ap.add_argument(
         "--modes", nargs="+", default=list(MODES), choices=MODES, help="which modes to run"
     )
+    ap.add_argument("--hidden", type=int, default=3584, help="hidden size (Qwen2-7B: 3584)")
+    ap.add_argument("--intermediate", type=int, default=18944, help="MLP size (18944)")
+    ap.add_argument("--heads", type=int, default=28, help="attention heads (28)")
+    ap.add_argument("--kv-heads", type=int, default=4, help="key/value heads (4)")
+    ap.add_argument("--json", default=None, help="write the figures to this JSON file")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "TOKENS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    width = dict(hidden_size=args.hidden, intermediate_size=args.intermediate,
+                 num_attention_heads=args.heads, num_key_value_heads=args.kv_heads)  # fmt: skip
     if args.child:
-        res = run_one(args.child[0], int(args.child[1]), args.layers, args.dtype, args.repeats)
+        res = run_one(
+            args.child[0], int(args.child[1]), args.layers, args.dtype, args.repeats, width
+        )
         print(json.dumps(res))
         return 0
     print(
-        f"config: {args.layers} decoder layer(s) of Qwen2-7B shape (hidden 3584, 28 heads / 4 KV "
-        f"heads, MLP 18944), random weights, {args.dtype}, CPU, lengths {args.lengths}, "
+        f"config: {args.layers} decoder layer(s), hidden {args.hidden}, {args.heads} heads / "
+        f"{args.kv_heads} KV heads, MLP {args.intermediate}, random weights, {args.dtype}, CPU, "
+        f"lengths {args.lengths}, "
         f"capture rows = last 6 positions, min of {args.repeats} forward(s), "
         f"each mode in its own subprocess",
         flush=True,
@@ -138,6 +153,14 @@ def main() -> int:
                 args.dtype,
                 "--repeats",
                 str(args.repeats),
+                "--hidden",
+                str(args.hidden),
+                "--intermediate",
+                str(args.intermediate),
+                "--heads",
+                str(args.heads),
+                "--kv-heads",
+                str(args.kv_heads),
             ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
@@ -152,7 +175,7 @@ def main() -> int:
                 f"({res['peak_source']}, {res['threads']} threads)",
                 flush=True,
             )
-    print(f"\n{args.layers} layer(s), hidden 3584, 28 heads / 4 KV heads, {args.dtype}, CPU")
+    print(f"\n{args.layers} layer(s), hidden {args.hidden}, {args.dtype}, CPU")
     for n in args.lengths:
         cap_r, eag, sdp = (results.get((m, n)) for m in ("capture", "eager", "sdpa"))
         if cap_r and eag:
@@ -161,8 +184,18 @@ def main() -> int:
         if cap_r and sdp:
             print(
                 f"{n} tokens: capture / sdpa time = "
-                f"{cap_r['seconds'] / sdp['seconds']:.2f}x (target <= 1.3x)"
+                f"{cap_r['seconds'] / sdp['seconds']:.2f}x (target <= 1.2x)"
             )
+    if args.json:
+        report = {
+            "config": {"layers": args.layers, "dtype": args.dtype, "repeats": args.repeats,
+                       "capture_positions": 6, **width},
+            "runs": list(results.values()),
+            "failed": [f"{m}@{n}" for n in args.lengths for m in args.modes
+                       if (m, n) not in results],
+        }  # fmt: skip
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import multiprocessing
 import resource
 import sys
@@ -159,6 +160,7 @@ def main() -> int:
         choices=TRACKERS,
         help=f"trackers to time (default: {' '.join(TRACKERS)})",
     )
+    parser.add_argument("--json", default=None, help="write the figures to this JSON file")
     args = parser.parse_args()
     from zstvg.tiny.proposals import (
         SAM2_OFFICIAL_TINY_OVERRIDES,
@@ -189,6 +191,7 @@ def main() -> int:
             f"{'tracker':<13} {'device':<7} {'seconds':>8} {'peak RSS MiB':>13} "
             f"{'CUDA peak MiB':>14} {'tracks':>7}"
         )
+        results = []
         for tracker in args.trackers:
             queue = ctx.Queue()
             ckpt, overrides = official if tracker == "sam2-official" else (sam2, ())
@@ -198,11 +201,16 @@ def main() -> int:
             proc.start()
             result = queue.get()
             proc.join()
+            results.append(result)
             cuda = f"{result['cuda_peak_mib']:.0f}" if result["cuda_peak_mib"] else "-"
             print(
                 f"{tracker:<13} {result['device']:<7} {result['seconds']:>8.2f} "
                 f"{result['peak_rss_mib']:>13.0f} {cuda:>14} {result['n_tracks']:>7}"
             )
+    if args.json:
+        report = {"config": {"full": args.full, "size": size, "grid_frames": 100}, "runs": results}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 
