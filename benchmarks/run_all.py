@@ -701,8 +701,19 @@ class Report:
                     None,
                     d["cached"]["requests"],
                 ],
+                *(
+                    [["never seen, offline (fallback)", o["n"], o["seconds"], None, None, 0]]
+                    if (o := d.get("offline_uncached"))
+                    else []
+                ),
             ],
         )
+
+    def hot_paths(self) -> None:
+        """The profiled hot paths and their fixes, with before/after figures
+        (benchmarks/hot_paths.md, kept by hand: a "before" cannot be re-measured after the fix)."""
+        notes = Path(__file__).with_name("hot_paths.md")
+        self.out("## Hot paths: profiled and fixed", "", notes.read_text().strip(), "")
 
     def evaluate(self) -> None:
         if not self.section("Evaluation: `zstvg evaluate` per protocol", "evaluate"):
@@ -900,6 +911,7 @@ class Report:
             self.scaling,
             self.longjob,
             self.gpu,
+            self.hot_paths,
             self.runtimes,
         ):
             part()

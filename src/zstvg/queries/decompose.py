@@ -106,7 +106,8 @@ def decompose_samples(
     cache = DecompositionCache(cfg.cache_dir)
     p_hash = prompt.sha256
     answers: dict[str, _Answer] = {}
-    misses: list[str] = []
+    # an insertion-ordered set: a list's `in` made 10,303 uncached queries quadratic (1.6 s)
+    misses: dict[str, None] = {}
     for s in samples:
         query = normalize_query(str(s.get("query") or ""))
         if not query or query in answers or query in misses:
@@ -118,7 +119,7 @@ def decompose_samples(
                 entry["answer"], "official", OFFICIAL_MODEL, OFFICIAL_PROMPT_SHA256
             )
         else:
-            misses.append(query)
+            misses[query] = None
     usage = Usage()
     if misses and offline:
         log.info("offline: %d queries not in the cache use the rule-based fallback", len(misses))
@@ -148,7 +149,7 @@ def decompose_samples(
                 )
 
         client = Decomposer(cfg, prompt, api_key=api_key, base_url=cfg.base_url, seed=seed)
-        outcomes = client.run(misses, on_outcome=store, progress=progress)
+        outcomes = client.run(list(misses), on_outcome=store, progress=progress)
         for q in misses:
             o = outcomes[q]
             usage.add(o.usage)
