@@ -377,7 +377,9 @@ def evaluate(
     scores: list[SampleScore] = []
     if protocol == "tubedetr":
         if grid_fn is None:
-            from zstvg.video.index import grid_frame_idx as grid_fn
+            from zstvg.video.index import grid_frame_idx
+
+            grid_fn = grid_frame_idx
         cache: dict[tuple[int, int, float], np.ndarray] = {}
         for s in samples:
             key = (s.clip_span[0], s.clip_span[1], s.fps)
