@@ -21,12 +21,15 @@ import argparse
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zstvg import shards
 from zstvg.config import Params
+
+if TYPE_CHECKING:
+    from zstvg.structures import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +175,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
     for folder in folders.values():
         (folder / "records").mkdir(parents=True, exist_ok=True)
     if args.merge is not None:
-        preds, entries, job_calls, provenance = _merge(args, samples, variants, folders)
-        _write_outputs(args, params, model_cfg, variants, folders, preds, entries, job_calls,
-                       provenance)  # fmt: skip
+        merged = _merge(args, samples, variants, folders)
+        _write_outputs(args, params, model_cfg, variants, folders, *merged)
         print(f"ground --merge {args.merge} ({', '.join(v.name for v in variants)}; "
               f"{args.model}): {len(samples)} samples -> {out}")  # fmt: skip
         return 0
@@ -341,7 +343,12 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
 def _merge(
     args: argparse.Namespace, samples: list[Any], variants: list[Any], folders: dict[str, Path]
-) -> tuple[dict, dict, dict[str, float], dict[str, Any]]:
+) -> tuple[
+    dict[str, dict[str, Prediction]],
+    dict[str, dict[str, dict[str, Any]]],
+    dict[str, float],
+    dict[str, Any],
+]:
     """Assemble what the shard jobs wrote, computing nothing: each shard manifest names, per
     variant and sample, the job hash its record must carry, so the merge needs neither the
     model nor its checkpoint (a 15 GB tree is never re-hashed) nor the proposals. A sample its
