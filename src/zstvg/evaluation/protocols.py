@@ -385,9 +385,7 @@ def evaluate(
             key = (s.clip_span[0], s.clip_span[1], s.fps)
             if key not in cache:
                 cache[key] = np.asarray(
-                    grid_fn(
-                        tuple(s.clip_span), s.fps, grid_fps=grid_fps, max_frames=max_grid_frames
-                    ),
+                    grid_fn(s.clip_span, s.fps, grid_fps=grid_fps, max_frames=max_grid_frames),
                     dtype=np.int64,
                 )
             scores.append(score_tubedetr(s, predictions.get(s.sample_id), cache[key], **arrays(s)))

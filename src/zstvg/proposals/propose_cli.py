@@ -261,6 +261,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         frame_idx: list[int] = []
         tracks: list[Track] = []
         width = height = 1
+        frames: JpegFrames | None = None
         error = None
         step = STEP  # where a failure arose: here, or upstream (carried on unchanged)
         if v is None:
@@ -273,7 +274,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
                 frame_idx, width, height = list(frames.frame_idx), frames.width, frames.height
             except Exception as exc:  # an unreadable index is this video's failure
                 error = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-        if error is None and frame_idx:
+        if error is None and frames is not None and frame_idx:
             detector, tracker, _ = backend()  # a bad checkpoint stops the run (exit 2)
             try:
                 tracks = propose_video(frames, classes, detector, tracker, cfg)
