@@ -83,6 +83,8 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/snakefmt --check Snakefile workflow
+	$(VENV)/bin/mypy
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/snakemake --lint
 
 # Re-resolve the lock from pyproject.toml (needs the package registry): make lock TORCH=2.14.1

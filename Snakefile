@@ -58,7 +58,9 @@ rule all:
         expand("results/tables/{protocol}/{name}.html", protocol=PROTOCOLS, name=REPORT_TABLES),
         expand("results/figures/{protocol}", protocol=PROTOCOLS),
         expand(
-            "results/attention/{dataset}/{model}/manifest.json", dataset=DATASETS, model=MLLM_MODELS
+            "results/attention/{dataset}/{model}/manifest.json",
+            dataset=DATASETS,
+            model=MLLM_MODELS,
         ),
         lambda w: sample_sheets(DATASETS),
 
@@ -99,7 +101,9 @@ rule phase_checkpoints:
 rule phase_attention:
     input:
         expand(
-            "results/attention/{dataset}/{model}/manifest.json", dataset=DATASETS, model=MLLM_MODELS
+            "results/attention/{dataset}/{model}/manifest.json",
+            dataset=DATASETS,
+            model=MLLM_MODELS,
         ),
 
 

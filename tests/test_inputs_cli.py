@@ -79,3 +79,10 @@ def test_a_raw_input_outside_data_and_checkpoints_is_named(project, tmp_path, ca
     Path("params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run()
     assert "checkpoints/big is outside data/ and checkpoints/" in capsys.readouterr().out
+
+
+def test_a_box_tracker_without_a_checkpoint_fingerprints_the_detector_only(project):
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["proposals"].update(tracker="bytetrack", tracker_checkpoint=None)
+    Path("params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert set(_run()["proposal_checkpoints.json"]) == {"detector"}

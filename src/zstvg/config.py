@@ -192,7 +192,8 @@ _SECTIONS: dict[str, type] = {
 def schema() -> dict[str, Any]:
     """The params JSON schema (also used by the Snakefile through workflow/schemas/)."""
     text = resources.files("zstvg").joinpath("resources/params.schema.yaml").read_text()
-    return yaml.safe_load(text)
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
 
 
 def _dotted(path: Sequence[Any]) -> str:
@@ -331,7 +332,7 @@ def apply_preset(raw: dict[str, Any], name: str) -> dict[str, Any]:
             return {**base, **{k: merge(base.get(k), v) for k, v in top.items()}}
         return copy.deepcopy(top)
 
-    out = merge(raw, overlay)
+    out: dict[str, Any] = merge(raw, overlay)
     out["preset"] = name
     return out
 

@@ -83,7 +83,9 @@ def _lookup(params: Mapping[str, Any], key: str) -> Any:
     return node
 
 
-def _points(name: str, exp: Mapping[str, Any], params: Mapping[str, Any]) -> list[tuple]:
+def _points(
+    name: str, exp: Mapping[str, Any], params: Mapping[str, Any]
+) -> list[tuple[tuple[str, str], ...]]:
     """The settings of one experiment: () for none, one per sweep value, or the grid."""
     where = f"experiments.{name}"
     sweep, grid = exp.get("sweep"), exp.get("grid")
@@ -151,8 +153,8 @@ def cells(params: Mapping[str, Any]) -> list[Cell]:
     todo: list[tuple[str, Mapping[str, Any]]] = [("run", base)]
     for name in run.get("experiments") or []:
         if name not in experiments:
-            known = ", ".join(experiments) or "none"
-            raise ValueError(f"run.experiments: {name!r} is not in `experiments` (known: {known})")
+            names = ", ".join(experiments) or "none"
+            raise ValueError(f"run.experiments: {name!r} is not in `experiments` (known: {names})")
         todo.append((name, experiments[name]))
     for name, exp in todo:
         where = "run" if name == "run" else f"experiments.{name}"

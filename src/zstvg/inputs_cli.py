@@ -84,11 +84,13 @@ def selected_inputs(params: Params) -> dict[str, dict[str, Any]]:
     }
     # The detector and tracker run only for a dataset without released proposals.
     proposing = sweeps_tracker or any(params.datasets[n].proposals is None for n in dataset_names)
+    # The box trackers (bytetrack, botsort) have no checkpoint: tracker_checkpoint is null.
+    checkpoints = {
+        "detector": params.proposals.detector_checkpoint,
+        "tracker": params.proposals.tracker_checkpoint,
+    }
     proposal_checkpoints = (
-        {
-            "detector": input_identity(params.proposals.detector_checkpoint),
-            "tracker": input_identity(params.proposals.tracker_checkpoint),
-        }
+        {part: input_identity(path) for part, path in checkpoints.items() if path is not None}
         if proposing
         else {}
     )

@@ -73,7 +73,7 @@ def _check_boxes(boxes: dict[str, Any], where: str) -> None:
         )
         raise InputError(f"{where}: field boxes_xyxy[{frame}] must be 4 numbers, got {box!r}")
     arr = np.asarray(values)
-    bad = None
+    bad, problem = None, ""
     if arr.dtype.kind not in "iuf":  # strings, bools, nulls
         bad = next(
             i

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from tqdm import tqdm
 
@@ -34,4 +34,5 @@ def progress(
     """A tqdm bar named ``desc`` counting ``unit``s over ``iterable`` (or ``total`` updates),
     shown only when ``enabled`` and stderr is a terminal; a disabled bar still iterates."""
     shown = enabled and stderr_is_terminal()
-    return tqdm(iterable, desc=desc, unit=unit, total=total, disable=not shown, file=sys.stderr)
+    bar = tqdm(iterable, desc=desc, unit=unit, total=total, disable=not shown, file=sys.stderr)
+    return cast("tqdm[T]", bar)  # tqdm's overloads type a bar without an iterable as tqdm[Never]

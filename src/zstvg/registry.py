@@ -49,7 +49,8 @@ class Registry:
                 f"unknown {self.kind} {name!r}; known: {', '.join(self.names()) or '(none)'}"
             ) from None
         module_name, attr = target.split(":", 1)
-        return getattr(importlib.import_module(module_name), attr)
+        builder: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
+        return builder
 
     def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return self.get(name)(*args, **kwargs)

@@ -29,7 +29,8 @@ def markdown_to_html(text: str) -> str:
     is escaped, since queries and error messages come from the data."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    html: str = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    return html
 
 
 def html_fragment(markdown: str) -> str:

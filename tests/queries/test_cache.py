@@ -27,4 +27,6 @@ def test_corrupt_or_invalid_entries_are_misses(tmp_path, caplog):
     assert cache.get("m", "p", "q") is None
     path.write_text(json.dumps({"answer": {"target_class": "person"}}))
     assert cache.get("m", "p", "q") is None
+    path.write_text("[]")  # JSON, but not an entry
+    assert cache.get("m", "p", "q") is None
     assert "ignoring" in caplog.text

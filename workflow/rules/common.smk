@@ -21,7 +21,6 @@ from zstvg.grounding.variants import VARIANTS as KNOWN_VARIANTS
 from zstvg.video.store import video_dir_name as safe_name
 
 
-
 def write_merged_params(cfg, path):
     """Write the merged config to ``path`` (atomically, and only when its text changed, so a
     rerun with the same config leaves the file as it was) and return the path."""
@@ -111,7 +110,9 @@ def dataset_cfg(wildcards):
 
 def proposals_source(dataset):
     """'released' when the dataset names the authors' proposals, else the configured tracker."""
-    return "released" if config["datasets"][dataset]["proposals"] else config["proposals"]["tracker"]
+    return (
+        "released" if config["datasets"][dataset]["proposals"] else config["proposals"]["tracker"]
+    )
 
 
 def proposals_manifest(dataset):
@@ -142,7 +143,8 @@ def n_shards(wildcards):
 
 
 def ground_inputs(wildcards):
-    tracker = dict(cell_setting(wildcards)).get("proposals.tracker")  # a tracker sweep: that tracker's proposals
+    # A tracker sweep grounds on that tracker's proposals.
+    tracker = dict(cell_setting(wildcards)).get("proposals.tracker")
     return {
         "samples": f"results/samples/{wildcards.dataset}.jsonl",
         "frames": f"results/frames/{wildcards.dataset}/manifest.json",

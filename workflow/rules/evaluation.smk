@@ -180,7 +180,9 @@ rule tables:
 rule figures:
     input:
         metrics=lambda w: all_metrics(w.protocol),
-        per_sample=lambda w: [m.replace(".json", ".per_sample.csv") for m in all_metrics(w.protocol)],
+        per_sample=lambda w: [
+            m.replace(".json", ".per_sample.csv") for m in all_metrics(w.protocol)
+        ],
     output:
         figures=report(
             directory("results/figures/{protocol}"),

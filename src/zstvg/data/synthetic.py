@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -292,7 +293,7 @@ def mask_box_xyxy(mask: np.ndarray) -> BoxXYXY | None:
 class VideoRecords:
     """Everything written for one video except the pixels."""
 
-    annotation: dict  # HC-STVG v2 entry
+    annotation: dict[str, Any]  # HC-STVG v2 entry
     tracks: list[Track]  # one per actor, on every frame where it is visible
 
 
@@ -302,7 +303,7 @@ def records(plan: VideoPlan, frames: Iterator[tuple[np.ndarray, np.ndarray]]) ->
     ``frames`` yields ``(img, label)`` for every frame in order (the images are not kept).
     """
     boxes: list[dict[int, BoxXYXY]] = [{} for _ in plan.actors]
-    rles: list[dict[int, dict]] = [{} for _ in plan.actors]
+    rles: list[dict[int, dict[str, Any]]] = [{} for _ in plan.actors]
     for f, (_, label) in enumerate(frames):
         for tid in range(len(plan.actors)):
             mask = label == tid
@@ -342,7 +343,7 @@ def records(plan: VideoPlan, frames: Iterator[tuple[np.ndarray, np.ndarray]]) ->
     return VideoRecords(annotation=annotation, tracks=tracks)
 
 
-def manifest_entry(plan: VideoPlan) -> dict:
+def manifest_entry(plan: VideoPlan) -> dict[str, Any]:
     """Ground truth for tests and figures: who is the target, what every actor looks like/does."""
     return {
         "video_file": plan.file_name,
@@ -469,7 +470,7 @@ def _random_attributes(rng: np.random.Generator, exclude: Attributes | None = No
 
 def _one_attribute_changed(rng: np.random.Generator, attr: Attributes) -> Attributes:
     field = _choice(rng, ["colour", "size", "clothing"])
-    options = {"colour": COLOURS, "size": SIZES, "clothing": CLOTHING}[field]
+    options = {"colour": list(COLOURS), "size": list(SIZES), "clothing": list(CLOTHING)}[field]
     new = _choice(rng, [v for v in options if v != getattr(attr, field)])
     return Attributes(**{**asdict(attr), field: new})
 
@@ -525,9 +526,11 @@ def _main_columns(
         c0 = int(rng.integers(lo_c, hi_c + 1))
         return c0 + direction * steps
     if action == "enter":
+        assert direction is not None  # _direction draws one for entries and exits
         # First frame: one column visible at the entry edge.
         return (-hw + 1 + steps) if direction > 0 else (width + hw - 1 - steps)
     if action == "leave":
+        assert direction is not None
         # Last frame: one column visible at the exit edge; gone on the frame after.
         back = steps[::-1]
         return (width + hw - 1 - back) if direction > 0 else (-hw + 1 + back)

@@ -97,6 +97,7 @@ def encode_video(
 
     with atomic_open(path, "wb") as fh, av.open(fh, mode="w", format="mp4") as container:
         stream = container.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)  # synthetic.codec is a video codec
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, fps)
         if codec == "libx264":

@@ -197,6 +197,12 @@ def _collect_boxes(
     return boxes, flags, missing
 
 
+def _as_xyxy(box: tuple[float, ...]) -> BoxXYXY:
+    """A VidOR box as read: already [x1, y1, x2, y2] (``_VidorVideo._box_at`` reads four)."""
+    x1, y1, x2, y2 = box
+    return x1, y1, x2, y2
+
+
 class _VidorVideo:
     """One VidOR annotation file: the video's relative path and per-frame boxes by tid.
 
@@ -226,9 +232,10 @@ class _VidorVideo:
             return None
         bbox = obj.get("bbox")
         if type(bbox) is dict:
-            values = tuple(bbox.get(key) for key in self._XYXY_KEYS)
-            if all(type(v) is int or type(v) is float for v in values):
-                return tuple(float(v) for v in values)
+            values = [bbox.get(key) for key in self._XYXY_KEYS]
+            numbers = [float(v) for v in values if type(v) is int or type(v) is float]
+            if len(numbers) == len(values):
+                return tuple(numbers)
         # Not four plain numbers: the checks below raise an error naming the field.
         entry_id = f"trajectories[{frame_idx}] tid {tid}"
         bbox = require(obj, "bbox", self.path, entry_id)
@@ -244,7 +251,7 @@ class _VidorVideo:
         key = (tid, gt_span)
         if key not in self._memo:
             self._memo[key] = _collect_boxes(
-                gt_span, lambda f: self._box_at(tid, f), tuple, width, height
+                gt_span, lambda f: self._box_at(tid, f), _as_xyxy, width, height
             )
         return self._memo[key]
 

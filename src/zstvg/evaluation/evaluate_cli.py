@@ -190,7 +190,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
     )
     if args.per_sample:
         write_per_sample(args.per_sample, scores)
-    groups = [(q, metrics[q]) for q in ("declarative", "interrogative") if q in metrics]
+    groups: list[tuple[str, dict[str, Any]]] = [
+        (q, metrics[q]) for q in ("declarative", "interrogative") if q in metrics
+    ]
     for name, m in groups or [("all", metrics)]:
         thr = "  ".join(f"{k} {_fmt(m[k])}" for k in m if k.startswith("vIoU@"))
         print(

@@ -56,7 +56,9 @@ class FrameBoxes:
         self.boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[order]
 
     @classmethod
-    def from_mapping(cls, boxes: Mapping[int | str, Sequence[float]]) -> FrameBoxes:
+    def from_mapping(
+        cls, boxes: Mapping[int, Sequence[float]] | Mapping[str, Sequence[float]]
+    ) -> FrameBoxes:
         """From ``{frame: xyxy}`` with int keys (structures) or decimal-string keys (JSON)."""
         if not boxes:
             return cls(np.zeros(0, dtype=np.int64), np.zeros((0, 4)))

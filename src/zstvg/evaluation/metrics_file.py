@@ -70,6 +70,6 @@ def is_metrics(obj: Any) -> bool:
 
 def read_metrics(path: PathLike) -> dict[str, Any]:
     """A validated metrics record."""
-    metrics = read_json(Path(path), what="metrics file")
+    metrics: dict[str, Any] = read_json(Path(path), what="metrics file")
     check_metrics(metrics, str(path))
     return metrics

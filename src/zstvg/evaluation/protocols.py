@@ -254,8 +254,8 @@ def score_seed(
     if not sample.has_gt_boxes:
         return _scored(sample, t, len(grid), gt_frames, union, flags)
     ious = frame_ious(gt_frames, pb, gt)
-    inter = (gt_pos >= max_start) & (gt_pos < min_end + extra)
-    return _scored(sample, t, len(grid), gt_frames, union, flags, ious, inter)
+    counted = (gt_pos >= max_start) & (gt_pos < min_end + extra)
+    return _scored(sample, t, len(grid), gt_frames, union, flags, ious, counted)
 
 
 def is_vidstg(dataset: str, samples: Iterable[Sample]) -> bool:
@@ -320,15 +320,15 @@ def evaluate(
     scores: list[SampleScore] = []
     if protocol == "tubedetr":
         if grid_fn is None:
-            from zstvg.video.index import grid_frame_idx as grid_fn
+            from zstvg.video.index import grid_frame_idx
+
+            grid_fn = grid_frame_idx
         cache: dict[tuple[int, int, float], np.ndarray] = {}
         for s in samples:
             key = (s.clip_span[0], s.clip_span[1], s.fps)
             if key not in cache:
                 cache[key] = np.asarray(
-                    grid_fn(
-                        tuple(s.clip_span), s.fps, grid_fps=grid_fps, max_frames=max_grid_frames
-                    ),
+                    grid_fn(s.clip_span, s.fps, grid_fps=grid_fps, max_frames=max_grid_frames),
                     dtype=np.int64,
                 )
             scores.append(score_tubedetr(s, predictions.get(s.sample_id), cache[key], **arrays(s)))

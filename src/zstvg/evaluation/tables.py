@@ -67,7 +67,8 @@ class Result:
 
 def load_reference() -> dict[str, Any]:
     text = resources.files("zstvg").joinpath("resources/paper_reference.yaml").read_text()
-    return yaml.safe_load(text)
+    reference: dict[str, Any] = yaml.safe_load(text)
+    return reference
 
 
 def parse_result(path: str, m: Mapping[str, Any]) -> Result:
@@ -98,7 +99,7 @@ def _pct(v: Any) -> float:
 
 
 def _check_unique(results: Iterable[Result]) -> None:
-    seen: dict[tuple, str] = {}
+    seen: dict[tuple[object, ...], str] = {}
     for r in results:
         for col in r.columns:
             key = (r.protocol, r.backend, r.variant, r.sweep, col)
@@ -311,12 +312,16 @@ def to_markdown(df: Any) -> str:
         )
     # tabulate's missingval applies to None only, so NaN cells become None first.
     cells = df.astype(object).where(df.notna(), None)
-    return cells.to_markdown(index=False, floatfmt=".1f", missingval="–")
+    text: str = cells.to_markdown(index=False, floatfmt=".1f", missingval="–")
+    return text
 
 
 def to_latex(df: Any, caption: str) -> str:
     """booktabs LaTeX (pandas writes \\toprule/\\midrule/\\bottomrule)."""
-    return df.to_latex(index=False, float_format="%.1f", na_rep="--", escape=True, caption=caption)
+    text: str = df.to_latex(
+        index=False, float_format="%.1f", na_rep="--", escape=True, caption=caption
+    )
+    return text
 
 
 def write_tables(

@@ -105,7 +105,7 @@ def _heat(att: np.ndarray, size: tuple[int, int]) -> Any:
     rgba[..., 1] = (255 * np.clip(1.5 - np.abs(3 * a - 1.5), 0, 1)).astype(np.uint8)
     rgba[..., 2] = (255 * np.clip(1.25 - 1.5 * a, 0, 1)).astype(np.uint8)
     rgba[..., 3] = (HEAT_MAX_ALPHA * a).astype(np.uint8)
-    return Image.fromarray(rgba, "RGBA").resize(size, Image.BILINEAR)
+    return Image.fromarray(rgba, "RGBA").resize(size, Image.Resampling.BILINEAR)
 
 
 def draw_frame(

@@ -15,9 +15,9 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -32,6 +32,14 @@ log = logging.getLogger(__name__)
 
 # A map's identity in one sample: (text, tuned, LRA objective or None, reversed video).
 MapKey = tuple[str, bool, str | None, bool]
+
+
+class MapKeys(NamedTuple):
+    """The maps one variant reads; ``tas`` is None without TAS."""
+
+    spatial: MapKey
+    temporal: MapKey
+    tas: MapKey | None
 
 
 @dataclass
@@ -172,11 +180,13 @@ class ReferenceEngine:
             )  # fmt: skip
         if tuned:
             t0 = time.perf_counter()
-            contrast = None
+            contrast: Callable[[torch.Tensor], Any] | None = None
             if self.cfg.neutral_contrast:
 
-                def contrast(d: torch.Tensor) -> Any:
+                def neutral_forward(d: torch.Tensor) -> Any:
                     return self.mllm.forward(neutral, features, visual_delta=d, capture=False)
+
+                contrast = neutral_forward
 
             def forward(d: torch.Tensor) -> tuple[Any, torch.Tensor]:
                 with self._recomputing():
@@ -308,7 +318,7 @@ class ReferenceEngine:
         # The tuned maps the job will compute, per direction: once the last of a direction is
         # done, its p = 0 prefix's graph is released (only its cache is read after that), so
         # `full` never holds the forward and the reversed graphs at once.
-        tuned_keys = {k for v in variants for k in self._map_keys(gin, v).values() if k and k[1]}
+        tuned_keys = {k for v in variants for k in self._map_keys(gin, v) if k and k[1]}
         ctx.pending_tuned = collections.Counter(k[3] for k in tuned_keys)
         features_s = ctx.prepare()
         out = {v.name: self._ground_one(ctx, tracks, v, features_s) for v in variants}
@@ -319,7 +329,7 @@ class ReferenceEngine:
         }
         return out
 
-    def _map_keys(self, gin: GroundInput, variant: Variant) -> dict[str, MapKey | None]:
+    def _map_keys(self, gin: GroundInput, variant: Variant) -> MapKeys:
         """The maps a variant reads, as (text, tuned, objective or None, reversed) keys."""
 
         def key(source: str, sub: str) -> MapKey:
@@ -332,11 +342,11 @@ class ReferenceEngine:
                 text = sub
             return (text, tuned, variant.objective if tuned else None, False)
 
-        return {
-            "spatial": key(variant.spatial, gin.spatial_text),
-            "temporal": key(variant.temporal, gin.temporal_text),
-            "tas": (gin.spatial_text, True, variant.objective, True) if variant.tas else None,
-        }
+        return MapKeys(
+            spatial=key(variant.spatial, gin.spatial_text),
+            temporal=key(variant.temporal, gin.temporal_text),
+            tas=(gin.spatial_text, True, variant.objective, True) if variant.tas else None,
+        )
 
     def _ground_one(
         self, ctx: _SampleContext, tracks: list[Track], variant: Variant, features_s: float
@@ -357,12 +367,12 @@ class ReferenceEngine:
 
         spatial_thw = spatial.map_thw
         rev = None
-        if keys["tas"] is not None:
+        if keys.tas is not None:
             t2 = time.perf_counter()
             rev = self._map(ctx, gin.spatial_text, tuned=True, objective=variant.objective,
                             reversed_video=True)  # fmt: skip
             rev.token = spatial.token  # the same j* as the forward map (DESIGN §3)
-            used[keys["tas"]] = rev
+            used[keys.tas] = rev
             spatial_thw = scoring.tas_assemble(spatial_thw, rev.map_thw)
             times["tas_s"] = time.perf_counter() - t2
 
@@ -418,13 +428,12 @@ class ReferenceEngine:
         self,
         ctx: _SampleContext,
         variant: Variant,
-        keys: dict[str, MapKey | None],
+        keys: MapKeys,
         used: dict[MapKey, MapResult],
     ) -> tuple[MapResult, MapResult]:
         """The variant's spatial and temporal maps (``used`` collects them), each with the
         grounding token its rule picks: the fixed one, or the most visually activated (GTI)."""
-        s_key, t_key = keys["spatial"], keys["temporal"]
-        assert s_key is not None and t_key is not None  # _map_keys always gives both
+        s_key, t_key = keys.spatial, keys.temporal
         spatial = self._map(ctx, s_key[0], tuned=s_key[1], objective=variant.objective)
         used[s_key] = spatial
         # One text and one tuning setting give one map (deterministic): computed once.
@@ -439,7 +448,7 @@ class ReferenceEngine:
                 m.token = int(np.argmax(m.activation))
         return spatial, temporal
 
-    def _span_positions(self, frame_scores: Sequence[float]) -> tuple[int, int]:
+    def _span_positions(self, frame_scores: Sequence[float] | np.ndarray) -> tuple[int, int]:
         """First and last MLLM frame position of the predicted span (``temporal_mode``)."""
         if self.cfg.temporal_mode == "topk":
             return scoring.topk_span(frame_scores, self.cfg.k_frames)

@@ -21,12 +21,15 @@ import argparse
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zstvg import shards
 from zstvg.config import Params
+
+if TYPE_CHECKING:
+    from zstvg.structures import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +263,9 @@ class _Grounder:
             self.jobs_of[name][sid] = job
         return jobs
 
-    def _compute(self, sample: Any, dec: Any, todo: list[Any]) -> dict[str, tuple[Any, dict]]:
+    def _compute(
+        self, sample: Any, dec: Any, todo: list[Any]
+    ) -> dict[str, tuple[Any, dict[str, Any]]]:
         """{variant: (prediction, record)} of the variants ``todo``; a failure of the sample
         (no tracks, an unreadable frame, out of memory) fails each of them, the run goes on."""
         from zstvg.grounding.engine import GroundInput, texts_for
@@ -396,7 +401,12 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
 def _merge(
     args: argparse.Namespace, samples: list[Any], variants: list[Any], folders: dict[str, Path]
-) -> tuple[dict, dict, dict[str, float], dict[str, Any]]:
+) -> tuple[
+    dict[str, dict[str, Prediction]],
+    dict[str, dict[str, dict[str, Any]]],
+    dict[str, float],
+    dict[str, Any],
+]:
     """Assemble what the shard jobs wrote, computing nothing: each shard manifest names, per
     variant and sample, the job hash its record must carry, so the merge needs neither the
     model nor its checkpoint (a 15 GB tree is never re-hashed) nor the proposals. A sample its

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from zstvg.structures import BoxXYXY
+
 Region = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels
 
 
@@ -94,7 +96,7 @@ def choose_track(scores: Mapping[int, float]) -> int:
     return max(sorted(scores), key=lambda k: scores[k])
 
 
-def grow_span(scores: Sequence[float], k: int) -> tuple[int, int]:
+def grow_span(scores: Sequence[float] | np.ndarray, k: int) -> tuple[int, int]:
     """The contiguous run of exactly ``min(k, T)`` frames grown from the best frame.
 
     Start at argmax (the earliest of equal maxima); repeatedly add the larger of the two
@@ -118,7 +120,7 @@ def grow_span(scores: Sequence[float], k: int) -> tuple[int, int]:
     return first, last
 
 
-def topk_span(scores: Sequence[float], k: int) -> tuple[int, int]:
+def topk_span(scores: Sequence[float] | np.ndarray, k: int) -> tuple[int, int]:
     """The hull of the ``k`` best frames (the paper's literal wording; ties: earlier frames)."""
     s = np.asarray(scores, dtype=np.float64)
     order = np.argsort(-s, kind="stable")[: min(k, len(s))]
@@ -161,23 +163,25 @@ def slot_of_frame(frames_of_t: Sequence[Sequence[int]], frame_idx: Sequence[int]
 
 def interpolate_boxes(
     boxes: Mapping[int, Sequence[float]], frames: Sequence[int]
-) -> tuple[dict[int, tuple[float, ...]], bool]:
+) -> tuple[dict[int, BoxXYXY], bool]:
     """The track's boxes on ``frames``: its own where it has one, linearly interpolated
     between its nearest boxes before and after otherwise (no extrapolation). Also says
     whether any box was interpolated."""
     known = sorted(boxes)
-    out: dict[int, tuple[float, ...]] = {}
+    out: dict[int, BoxXYXY] = {}
     interpolated = False
     for f in frames:
         if f in boxes:
-            out[f] = tuple(float(v) for v in boxes[f])
+            x1, y1, x2, y2 = (float(v) for v in boxes[f])
+            out[f] = (x1, y1, x2, y2)
             continue
         i = int(np.searchsorted(known, f))
         if 0 < i < len(known):
             a, b = known[i - 1], known[i]
             w = (f - a) / (b - a)
-            out[f] = tuple(
+            x1, y1, x2, y2 = (
                 float((1 - w) * x + w * y) for x, y in zip(boxes[a], boxes[b], strict=True)
             )
+            out[f] = (x1, y1, x2, y2)
             interpolated = True
     return out, interpolated

@@ -31,7 +31,8 @@ def build_mllm(
     **kwargs: Any,
 ) -> Any:
     """Load backend ``name`` from ``checkpoint`` (see ``zstvg.mllm.base.MLLM.load``)."""
-    return MLLMS.get(name).load(
+    backend: Any = MLLMS.get(name)  # a class with a load() classmethod
+    return backend.load(
         checkpoint,
         dtype=dtype,
         device=device,

@@ -35,7 +35,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -184,7 +184,8 @@ def video_metadata(frame_idx: Sequence[int], fps: float) -> Any:
     n = len(frame_idx)
     step = abs(frame_idx[-1] - frame_idx[0]) / (n - 1) if n > 1 else 1.0
     return VideoMetadata(
-        total_num_frames=n * (step or 1.0),
+        # A float on purpose (see above): transformers annotates int but only divides by it.
+        total_num_frames=n * (step or 1.0),  # type: ignore[arg-type]
         fps=float(fps),
         frames_indices=[int(i) for i in frame_idx],
     )
@@ -286,7 +287,7 @@ class MLLM:
         device: str = "auto",
         layer_start: int = -26,
         layer_stop: int | None = -6,
-        attn_implementation: str | dict | None = None,
+        attn_implementation: str | dict[str, Any] | None = None,
         video_kwargs: Mapping[str, Any] | None = None,
         config_overrides: Mapping[str, Any] | None = None,
         frame_size: Sequence[int] | None = None,
@@ -343,6 +344,12 @@ class MLLM:
         """Id of the placeholder token whose positions receive the visual features."""
         return int(self.processor.video_token_id)
 
+    def _attention_modules(self) -> dict[torch.nn.Module, int]:
+        """The self-attention module of each captured layer -> its layer index."""
+        layers = self.decoder_layers()
+        # Module.__getattr__ is typed Tensor | Module; a decoder layer's self_attn is a Module.
+        return {cast(torch.nn.Module, layers[i].self_attn): i for i in self.layers}
+
     def decoder_layers(self) -> Sequence[torch.nn.Module]:
         return self.model.model.language_model.layers
 
@@ -365,7 +372,10 @@ class MLLM:
             from PIL import Image
 
             h, w = self.frame_size
-            arrays = [np.asarray(Image.fromarray(a).resize((w, h), Image.BICUBIC)) for a in arrays]
+            arrays = [
+                np.asarray(Image.fromarray(a).resize((w, h), Image.Resampling.BICUBIC))
+                for a in arrays
+            ]
         video = np.stack(arrays)
         messages = [
             {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]}
@@ -535,8 +545,7 @@ class MLLM:
         the layers of ``self.layers``, or None when nothing is captured."""
         if not capture:
             return None
-        modules = {self.decoder_layers()[i].self_attn: i for i in self.layers}
-        return cap.AttentionCapture(modules, rows)
+        return cap.AttentionCapture(self._attention_modules(), rows)
 
     def _result(
         self,
@@ -775,7 +784,7 @@ def _checkpointed(forward: Any, layer_idx: int | None) -> Any:
         holds = cache is not None and layer_idx is not None and cache.get_seq_length(layer_idx)
         if not torch.is_grad_enabled() or holds:
             return forward(hidden_states, *args, **kwargs)
-        calls = []
+        calls: list[int] = []
 
         def layer(h: torch.Tensor) -> Any:
             # The first call writes the prefix's keys into the cache; the backward's recompute

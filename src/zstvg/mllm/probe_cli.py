@@ -170,14 +170,14 @@ def run(args: argparse.Namespace, params: Params) -> int:
         # written last: a record means the sample's files are complete
         write_json(out / f"{name}.json", {"job_sha256": job, "entry": entries[sample.sample_id]})
     if shard:
-        failed = {k: v["error"] for k, v in entries.items() if v["status"] != "ok"}
+        failures = {k: v["error"] for k, v in entries.items() if v["status"] != "ok"}
         shard_file = shard_path(out, *shard)
         write_json(shard_file, {"step": "probe-attention", "shard": args.shard,
                                 "n_samples": len(entries), "samples": entries})  # fmt: skip
         print(f"probe-attention shard {args.shard} ({args.model}): {len(entries)} samples, "
-              f"{len(failed)} failed, {n_reused} already done, in "
+              f"{len(failures)} failed, {n_reused} already done, in "
               f"{time.perf_counter() - started:.1f} s -> {shard_file}")  # fmt: skip
-        print_failures(failed, shard_file)
+        print_failures(failures, shard_file)
         return 0
     failed = sorted(k for k, v in entries.items() if v["status"] != "ok")
     write_json(

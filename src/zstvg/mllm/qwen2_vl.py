@@ -63,4 +63,6 @@ class Qwen2VL(MLLM):
     def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> Any:
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-        return BaseModelOutputWithPooling(pooler_output=(visual,))
+        # The model reads pooler_output as per-image splits (a tuple), not the Tensor its
+        # dataclass annotates.
+        return BaseModelOutputWithPooling(pooler_output=(visual,))  # type: ignore[arg-type]

@@ -49,6 +49,9 @@ class Qwen3VL(Qwen2VL):
         )
 
         deepstack = features.extras["deepstack"].to(visual.dtype)
+        # The model reads both fields as per-image splits (tuples), not the Tensors its dataclass
+        # annotates.
         return BaseModelOutputWithDeepstackFeatures(
-            pooler_output=(visual,), deepstack_features=[(level,) for level in deepstack]
+            pooler_output=(visual,),  # type: ignore[arg-type]
+            deepstack_features=[(level,) for level in deepstack],  # type: ignore[misc]
         )

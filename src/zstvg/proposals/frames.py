@@ -19,10 +19,15 @@ from zstvg.video.store import read_frame
 
 
 class FrameSource(Protocol):
-    video_id: str
-    width: int
-    height: int
-    frame_idx: Sequence[int]
+    # Read-only: the sources are frozen dataclasses or compute these as properties.
+    @property
+    def video_id(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def frame_idx(self) -> Sequence[int]: ...
 
     def read(self, frame_idx: int) -> np.ndarray:
         """The RGB frame (height, width, 3) uint8."""
@@ -66,7 +71,7 @@ class ArrayFrames:
         return self.frames[frame_idx]
 
 
-class StreamedFrames(dict):
+class StreamedFrames(dict[int, Any]):
     """A window's model inputs, made on demand: ``len`` is the window length and ``[i]`` loads
     window frame i through ``load`` (keeping only the last ``keep``), so no window is ever held
     in memory (a 1024x1024 float32 input is 12 MB: 7 GB for a 600-frame window).

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -22,14 +22,21 @@ from zstvg.structures import BoxXYXY
 RLE = dict[str, Any]
 
 
+class _CocoRLE(TypedDict):
+    """An RLE as pycocotools' functions take it (its stubs' ``_EncodedRLE``)."""
+
+    size: list[int]
+    counts: str | bytes
+
+
 def encode(mask: np.ndarray) -> RLE:
     """Encode a 2-D boolean (or 0/1) mask of shape (height, width) as a COCO RLE dict."""
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"expected a 2-D mask (height, width), got shape {mask.shape}")
-    # pycocotools wants a Fortran-ordered uint8 (h, w, n) array.
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8, copy=False)[:, :, None]))[0]
-    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode()}
+    # pycocotools wants a Fortran-ordered uint8 array; a 2-D one encodes as one RLE.
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8, copy=False)))
+    return normalize(rle)
 
 
 def empty(height: int, width: int) -> RLE:
@@ -37,12 +44,14 @@ def empty(height: int, width: int) -> RLE:
     return encode(np.zeros((height, width), dtype=bool))
 
 
-def _coco(rle: Mapping[str, Any]) -> dict[str, Any]:
+def _coco(rle: Mapping[str, Any]) -> _CocoRLE:
     """The form pycocotools accepts: compressed counts as bytes (list counts are converted)."""
     size = [int(rle["size"][0]), int(rle["size"][1])]
     counts = rle["counts"]
     if isinstance(counts, list):  # uncompressed RLE, as COCO annotations sometimes store it
-        return mask_utils.frPyObjects({"size": size, "counts": counts}, size[0], size[1])
+        uncompressed = {"size": size, "counts": counts}
+        # pycocotools' stubs leave out the uncompressed-RLE dict that frPyObjects takes.
+        return mask_utils.frPyObjects(uncompressed, size[0], size[1])  # type: ignore[call-overload]
     if isinstance(counts, str):
         counts = counts.encode()
     return {"size": size, "counts": counts}
@@ -51,7 +60,9 @@ def _coco(rle: Mapping[str, Any]) -> dict[str, Any]:
 def normalize(rle: Mapping[str, Any]) -> RLE:
     """Any COCO RLE (str, bytes or list counts) as ``{"size": [h, w], "counts": str}``."""
     coco = _coco(rle)
-    return {"size": [int(coco["size"][0]), int(coco["size"][1])], "counts": coco["counts"].decode()}
+    counts = coco["counts"]
+    text = counts.decode() if isinstance(counts, bytes) else counts
+    return {"size": [int(coco["size"][0]), int(coco["size"][1])], "counts": text}
 
 
 def decode(rle: Mapping[str, Any]) -> np.ndarray:

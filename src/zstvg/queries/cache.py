@@ -51,6 +51,9 @@ class DecompositionCache:
         except (OSError, json.JSONDecodeError) as exc:
             log.warning("ignoring unreadable cache entry %s: %s", path, exc)
             return None
+        if not isinstance(entry, dict):
+            log.warning("ignoring cache entry %s: not a JSON object", path)
+            return None
         answer = normalize_answer(entry.get("answer"))
         if answer is None:
             log.warning("ignoring cache entry %s: answer fails the schema", path)

@@ -29,12 +29,15 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zstvg.config import DecomposeConfig
 from zstvg.io import InputError
 from zstvg.queries.prompts import PromptTemplate
 from zstvg.queries.schema import ANSWER_SCHEMA, parse_answer
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +226,9 @@ class Decomposer:
         for q in queries:
             todo.put_nowait(q)
         outcomes: dict[str, Outcome] = {}
-        bar = progress_bar(desc="decompose", unit="query", total=len(queries), enabled=progress)
+        bar: tqdm[Any] = progress_bar(
+            desc="decompose", unit="query", total=len(queries), enabled=progress
+        )
 
         async def worker() -> None:
             while True:

@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from zstvg.config import Params
@@ -54,7 +55,7 @@ def server_label(base_url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def read_samples(path: str) -> list[dict]:
+def read_samples(path: str) -> list[dict[str, Any]]:
     """The validated rows of samples.jsonl (``zstvg.data.samples_file``)."""
     from zstvg.data.samples_file import read_sample_rows
 

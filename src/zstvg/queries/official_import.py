@@ -25,7 +25,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from zstvg.io import InputError, PathLike, read_json
 from zstvg.queries.cache import (
@@ -98,7 +98,7 @@ def _last(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def official_answer(entry: Any) -> dict[str, str] | None | str:
+def official_answer(entry: Any) -> dict[str, str] | Literal["failed"] | None:
     """The answer in one entry; ``"failed"`` for the authors' failure marker; None if malformed."""
     if not isinstance(entry, dict):
         return None

@@ -135,7 +135,8 @@ def _text_token_ids(tokenizer: Any) -> dict[str, int]:
     )
 
 
-def _qwen_vision_ids(tokenizer: Any) -> dict[str, int]:
+def _qwen_vision_ids(tokenizer: Any) -> dict[str, Any]:
+    # Any, not int: spread into configs whose keyword arguments take many types.
     ids = tokenizer.convert_tokens_to_ids
     return dict(
         image_token_id=ids("<|image_pad|>"),
@@ -157,7 +158,8 @@ def _qwen_processor(
     import transformers
 
     unit = (2 * patch) ** 2
-    common = dict(patch_size=patch, merge_size=2, temporal_patch_size=2)
+    # Any: spread into processors whose keyword arguments take many types.
+    common: dict[str, Any] = dict(patch_size=patch, merge_size=2, temporal_patch_size=2)
     image = transformers.Qwen2VLImageProcessor(
         size={"shortest_edge": unit * 4, "longest_edge": unit * 16}, **common
     )
@@ -340,7 +342,7 @@ def build_llava_ov(out: Path, seed: int) -> None:
     )
     _seeded(seed)
     model = LlavaOnevisionForConditionalGeneration(config)
-    half = dict(image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
+    half: dict[str, Any] = dict(image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
     processor = LlavaOnevisionProcessor(
         image_processor=LlavaOnevisionImageProcessor(
             size={"height": TINY_SIDE, "width": TINY_SIDE},

@@ -114,7 +114,8 @@ def build_tiny_gdino(out_dir: str | Path, seed: int = 0) -> Path:
         depths=[1, 1, 1, 1],
         num_heads=[1, 1, 1, 1],
         window_size=2,
-        out_features=["stage2", "stage3", "stage4"],
+        # Taken by SwinConfig.__post_init__(**kwargs), which its typed signature does not show.
+        out_features=["stage2", "stage3", "stage4"],  # type: ignore[call-arg]
     )
     text = BertConfig(
         vocab_size=len(vocab),

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zstvg import shards
 from zstvg.config import FramesConfig, Params
@@ -47,6 +47,9 @@ from zstvg.io import (
 )
 from zstvg.shards import shard_of, shard_path
 from zstvg.video.store import STEP, frame_path, video_dir_name
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -501,7 +504,7 @@ def _run_jobs(
 ) -> Iterator[dict[str, Any]]:
     from zstvg.progress import progress as progress_bar
 
-    progress = progress_bar(
+    progress: tqdm[Any] = progress_bar(
         desc="sample-frames", unit="video", total=len(jobs), enabled=show_progress
     )
     try:

@@ -184,13 +184,13 @@ def _decode_indexed(
                 codec.skip_frame = "DEFAULT" if rank in todo else "NONREF"
             for frame in codec.decode(packet):
                 report.n_decoded += 1
-                f = index.rank.get(frame.pts) if frame.pts is not None else None
-                if f is None:
-                    raise _IndexMismatch(f"decoded frame with pts {frame.pts} not in the index")
+                pts = frame.pts
+                if pts is None or (f := index.rank.get(pts)) is None:
+                    raise _IndexMismatch(f"decoded frame with pts {pts} not in the index")
                 if f in todo:
                     todo.discard(f)
                     left -= f <= last
-                    deliver(f, frame, float((frame.pts - index.pts[0]) * time_base))
+                    deliver(f, frame, float((pts - index.pts[0]) * time_base))
             if left == 0:
                 break
         codec.skip_frame = "DEFAULT"
@@ -213,7 +213,8 @@ def _decode_sequential(
     count = 0
     for frame in container.decode(stream):
         report.n_decoded += 1
-        time = frame.time
+        # PyAV's stub types VideoFrame.time as float; it is None for a frame without a pts.
+        time: float | None = frame.time
         if first_time is None:
             first_time = time
         if count in todo:

@@ -42,7 +42,9 @@ class GroundingDinoHF:
             self.model = GroundingDinoForObjectDetection.from_pretrained(checkpoint)
         except (OSError, ValueError) as exc:
             raise load_failure_hint("Grounding DINO detector", checkpoint, "gdino", exc) from None
-        self.model.to(device).eval()
+        # PreTrainedModel.to is functools.wraps(Module.to), typed as the unbound function: the
+        # device reads as its self argument.
+        self.model.to(device).eval()  # type: ignore[arg-type]
         self.device = torch.device(device)
         self.box_threshold = cfg.box_threshold
         self.text_threshold = cfg.text_threshold

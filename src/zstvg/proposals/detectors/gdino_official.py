@@ -108,6 +108,7 @@ class GroundingDinoOfficial:
             "--device",
             device,
         ]
+        self._python = str(python)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         self._process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
@@ -137,7 +138,7 @@ class GroundingDinoOfficial:
             code = self._process.wait()
             tail = "\n".join(self._stderr)
             raise GroundingDinoUnavailable(
-                f"the gdino-official worker ({self._process.args[0]}) exited with code {code}; "
+                f"the gdino-official worker ({self._python}) exited with code {code}; "
                 f"its last output:\n{tail}"
             )
         return json.loads(line)
@@ -158,7 +159,7 @@ class GroundingDinoOfficial:
         return detections
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.stdin is not None:
         process.stdin.close()
     try:

@@ -132,7 +132,9 @@ class Sam2HFTracker(PropagatingTracker):
             raise load_failure_hint("SAM 2 tracker", cfg.tracker_checkpoint, "sam2", exc) from None
         self.cfg = cfg
         self.device = resolve_device(device)
-        self.model.to(self.device).eval()
+        # PreTrainedModel.to is functools.wraps(Module.to), typed as the unbound function: the
+        # device reads as its self argument.
+        self.model.to(self.device).eval()  # type: ignore[arg-type]
         config = self.model.config
         # Farthest earlier frame the model reads: memory bank (num_maskmem - 1 frames back) or
         # object pointers (max_object_pointers_in_encoder frames back); +1 for safety.

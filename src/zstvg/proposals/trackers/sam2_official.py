@@ -108,7 +108,7 @@ def build_predictor(cfg: ProposalsConfig, device: str) -> Any:
         raise InputError(
             f"sam2-official: cannot load proposals.tracker_checkpoint {ckpt!r} into "
             f"{cfg.tracker_config!r} (overrides {list(cfg.tracker_config_overrides)}): "
-            f"{type(exc).__name__}: {exc or 'state dict keys do not match the config'}"
+            f"{type(exc).__name__}: {str(exc) or 'state dict keys do not match the config'}"
         ) from None
     if not _has_compiled_extension():
         # The builder appends its own fill_hole_area=8 after our overrides; set it afterwards.
