@@ -4,6 +4,7 @@ with ``--no-progress``, a flag every step takes."""
 from __future__ import annotations
 
 import io
+import os
 import sys
 
 import pytest
@@ -34,3 +35,14 @@ def test_a_bar_only_on_a_terminal_and_never_with_no_progress(monkeypatch, reques
 
     assert list(progress([1, 2, 3], desc="step", unit="video")) == [1, 2, 3]
     assert "step: 100%" in terminal.getvalue() and "3/3" in terminal.getvalue()
+
+
+def test_no_progress_silences_the_libraries_bars_too(monkeypatch, request) -> None:
+    """transformers' own bars ("Loading weights") follow the same rule: off in logs and with
+    --no-progress (HF_HUB_DISABLE_PROGRESS_BARS, read when transformers is first imported)."""
+    request.getfixturevalue("terminal_stderr")
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    assert main(["devices"]) == 0
+    assert "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ  # a terminal: bars on
+    assert main(["devices", "--no-progress"]) == 0
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"

@@ -203,7 +203,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(-1 if args.quiet else args.verbose, args.log_file)
     from zstvg.config import load_params
     from zstvg.io import InputError
+    from zstvg.progress import stderr_is_terminal
 
+    if args.no_progress or not stderr_is_terminal():
+        # The libraries' own bars too (transformers' "Loading weights", hub downloads): they read
+        # this when transformers is first imported, which the steps do lazily, after this line.
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     if args.claim_gpu:  # before anything starts CUDA
         from zstvg.devices import claim_gpu
 
