@@ -27,9 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "workflow"))
-from wf_helpers import make_workdir, tiny_params  # noqa: E402
+from wf_helpers import paper_matrix_workdir  # noqa: E402
 
-SIZES = {"hcstvg-v1": 1160, "hcstvg-v2": 2000, "vidstg": 10303}
 BIN = Path(sys.executable).parent
 
 
@@ -37,38 +36,8 @@ def _env() -> dict[str, str]:
     return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
-def paper_matrix_workdir(root: Path, scale: float) -> tuple[Path, dict[str, int]]:
-    """test_paper_scale.py's set-up: the paper's datasets x real models, every experiment."""
-    params = tiny_params()
-    real = {m: c["checkpoint"] for m, c in params["models"].items()}
-    models = [m for m, ckpt in real.items() if not ckpt.startswith("results/") and ckpt != "none"]
-    params["run"].update(datasets=list(SIZES), models=models, variants=["full"])
-    params["run"]["experiments"] = [
-        e for e in params["experiments"] if e.startswith(("table", "fig6"))
-    ]
-    work = make_workdir(root, params)
-    sizes = {name: max(2, round(n * scale)) for name, n in SIZES.items()}
-    for name, n in sizes.items():
-        ds = params["datasets"][name]
-        (work / ds["annotations"]).parent.mkdir(parents=True, exist_ok=True)
-        (work / ds["annotations"]).write_text("{}")
-        samples = work / f"results/samples/{name}.jsonl"
-        samples.parent.mkdir(parents=True, exist_ok=True)
-        with samples.open("w") as fh:  # newer than the annotations: prepare_data is done
-            for i in range(n):
-                video = f"v{i // 2}"
-                row = {"sample_id": f"{name}-{i}", "video_id": video,
-                       "video_path": f"data/{name}/videos/{video}.mp4"}  # fmt: skip
-                fh.write(json.dumps(row) + "\n")
-    for m in models:
-        ckpt = work / params["models"][m]["checkpoint"]
-        ckpt.mkdir(parents=True, exist_ok=True)
-        (ckpt / "config.json").write_text("{}")
-    return work, sizes
-
-
 def dag_build(root: Path, scale: float) -> dict:
-    work, sizes = paper_matrix_workdir(root, scale)
+    work, _, sizes = paper_matrix_workdir(root, scale)
     t0 = time.perf_counter()
     proc = subprocess.run(["snakemake", "-n", "--cores", "all", "all"], cwd=work, env=_env(),
                           capture_output=True, text=True, timeout=600)  # fmt: skip

@@ -5,47 +5,22 @@ directories. Only the DAG is built (a dry run)."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 
 import pytest
-from wf_helpers import make_workdir, run, tiny_params
+from wf_helpers import paper_matrix_workdir, run
 
 from zstvg.experiments import cells, groups
 
 pytestmark = pytest.mark.workflow
 
-SIZES = {"hcstvg-v1": 1160, "hcstvg-v2": 2000, "vidstg": 10303}
-
 
 def test_paper_matrix_plans_every_job(tmp_path):
     """Prints the DAG build time (target < 30 s; measured 15.7 s here); timed asserts are not
     used in tests (benchmarks report times)."""
-    params = tiny_params()
-    real = {m: c["checkpoint"] for m, c in params["models"].items()}
-    models = [m for m, ckpt in real.items() if not ckpt.startswith("results/") and ckpt != "none"]
-    params["run"].update(datasets=list(SIZES), models=models, variants=["full"])
-    params["run"]["experiments"] = [
-        e for e in params["experiments"] if e.startswith(("table", "fig6"))
-    ]
-    work = make_workdir(tmp_path / "w", params)
-    for name, n in SIZES.items():
-        ds = params["datasets"][name]
-        (work / ds["annotations"]).parent.mkdir(parents=True, exist_ok=True)
-        (work / ds["annotations"]).write_text("{}")
-        samples = work / f"results/samples/{name}.jsonl"
-        samples.parent.mkdir(parents=True, exist_ok=True)
-        with samples.open("w") as fh:  # newer than the annotations: prepare_data is done
-            for i in range(n):
-                video = f"v{i // 2}"
-                row = {"sample_id": f"{name}-{i}", "video_id": video,
-                       "video_path": f"data/{name}/videos/{video}.mp4"}  # fmt: skip
-                fh.write(json.dumps(row) + "\n")
-    for m in models:
-        ckpt = work / params["models"][m]["checkpoint"]
-        ckpt.mkdir(parents=True, exist_ok=True)
-        (ckpt / "config.json").write_text("{}")
+    work, params, _ = paper_matrix_workdir(tmp_path / "w")
+    models = params["run"]["models"]
     t0 = time.perf_counter()
     dry = run(["snakemake", "-n", "--cores", "all", "all"], work, timeout=300)
     seconds = time.perf_counter() - t0

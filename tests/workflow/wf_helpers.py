@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -48,3 +49,39 @@ def run(
             f"{proc.stderr[-4000:]}"
         )
     return proc
+
+
+# Samples per test split of the paper's datasets (HC-STVG v1, v2, VidSTG).
+PAPER_SIZES = {"hcstvg-v1": 1160, "hcstvg-v2": 2000, "vidstg": 10303}
+
+
+def paper_matrix_workdir(root: Path, scale: float = 1.0) -> tuple[Path, dict, dict[str, int]]:
+    """A workdir planning the paper's matrix: its datasets (PAPER_SIZES x ``scale`` samples, two
+    per video, prepare_data already done) x the real models, every table/fig6 experiment; returns
+    (workdir, params, samples per dataset). Used by test_paper_scale.py and bench_workflow.py."""
+    params = tiny_params()
+    real = {m: c["checkpoint"] for m, c in params["models"].items()}
+    models = [m for m, ckpt in real.items() if not ckpt.startswith("results/") and ckpt != "none"]
+    params["run"].update(datasets=list(PAPER_SIZES), models=models, variants=["full"])
+    params["run"]["experiments"] = [
+        e for e in params["experiments"] if e.startswith(("table", "fig6"))
+    ]
+    work = make_workdir(root, params)
+    sizes = {name: max(2, round(n * scale)) for name, n in PAPER_SIZES.items()}
+    for name, n in sizes.items():
+        ds = params["datasets"][name]
+        (work / ds["annotations"]).parent.mkdir(parents=True, exist_ok=True)
+        (work / ds["annotations"]).write_text("{}")
+        samples = work / f"results/samples/{name}.jsonl"
+        samples.parent.mkdir(parents=True, exist_ok=True)
+        with samples.open("w") as fh:  # newer than the annotations: prepare_data is done
+            for i in range(n):
+                video = f"v{i // 2}"
+                row = {"sample_id": f"{name}-{i}", "video_id": video,
+                       "video_path": f"data/{name}/videos/{video}.mp4"}  # fmt: skip
+                fh.write(json.dumps(row) + "\n")
+    for m in models:
+        ckpt = work / params["models"][m]["checkpoint"]
+        ckpt.mkdir(parents=True, exist_ok=True)
+        (ckpt / "config.json").write_text("{}")
+    return work, params, sizes
