@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -52,6 +53,27 @@ def test_read_errors_name_the_file_and_position(tmp_path):
     lines.write_text('{"a": 1}\n{oops}\n')
     with pytest.raises(InputError, match=r"x.jsonl:2: malformed JSON line"):
         read_jsonl(lines)
+    assert gc.isenabled()  # the collector, paused while parsing, is back after the error
+
+
+def test_read_json_takes_what_pythons_json_writes(tmp_path):
+    # orjson refuses these three; the fallback parser reads them as Python's json would
+    obj = {"nan": float("nan"), "inf": [float("inf"), -float("inf")], "big": 2**70, "s": "\ud800"}
+    path = tmp_path / "py.json"
+    path.write_text(json.dumps(obj))
+    got = read_json(path)
+    assert got["nan"] != got["nan"] and got["inf"] == [float("inf"), -float("inf")]
+    assert got["big"] == 2**70 and got["s"] == "\ud800"
+    rows = tmp_path / "py.jsonl"
+    rows.write_text(json.dumps(obj) + "\n" + json.dumps({"x": 0.1}) + "\n")
+    assert read_jsonl(rows)[1] == {"x": 0.1} and read_jsonl(rows)[0]["big"] == 2**70
+
+
+def test_read_json_floats_are_the_standard_parsers_to_the_last_bit(tmp_path):
+    values = [0.1, 1 / 3, 1e-310, 5e-324, 1.7976931348623157e308, 123.45, -0.0, 2.5e15 + 0.5]
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(values))
+    assert [v.hex() for v in read_json(path)] == [v.hex() for v in json.loads(path.read_text())]
 
 
 def test_provenance_sidecar_beside_files_and_inside_directories(tmp_path):

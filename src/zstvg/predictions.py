@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from zstvg.box_json import BoxArrays, check_box_map
 from zstvg.io import InputError, PathLike, read_json, write_json
 from zstvg.structures import Prediction
 
@@ -29,28 +28,23 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def check_record(rec: Any, where: str) -> None:
-    """Raise InputError (``<where>: field <name>: ...``) unless ``rec`` follows the contract."""
+def check_record(rec: Any, where: str) -> BoxArrays:
+    """The record's boxes as arrays; InputError (``<where>: field <name>: ...``) unless ``rec``
+    follows the contract."""
     if not isinstance(rec, dict):
         raise InputError(f"{where}: expected an object, got {type(rec).__name__}")
     error = rec.get("error")
     if error is not None and not isinstance(error, str):
         raise InputError(f"{where}: field error must be a string, got {error!r}")
     _check_span(rec.get("span"), error is not None, where)
-    boxes = rec.get("boxes_xyxy", {})
-    if not isinstance(boxes, dict):
-        raise InputError(f"{where}: field boxes_xyxy must be an object keyed by frame index")
-    bad_key = next((k for k in boxes if not k.isdigit()), None)
-    if bad_key is not None:
-        raise InputError(f"{where}: field boxes_xyxy: key {bad_key!r} is not a frame index")
-    if boxes:
-        _check_boxes(boxes, where)
+    boxes = check_box_map(rec.get("boxes_xyxy", {}), where, "boxes_xyxy")
     track_id = rec.get("track_id")
     if track_id is not None and not _is_int(track_id):
         raise InputError(f"{where}: field track_id must be an integer or null, got {track_id!r}")
     flags = rec.get("flags", [])
     if not (isinstance(flags, list) and all(isinstance(f, str) for f in flags)):
         raise InputError(f"{where}: field flags must be a list of strings, got {flags!r}")
+    return boxes
 
 
 def _check_span(span: Any, has_error: bool, where: str) -> None:
@@ -64,36 +58,10 @@ def _check_span(span: Any, has_error: bool, where: str) -> None:
         raise InputError(f"{where}: field span {span!r} must have start < end (half-open)")
 
 
-def _check_boxes(boxes: dict[str, Any], where: str) -> None:
-    # One numpy pass instead of a Python loop: 10,000 samples x ~100 boxes each.
-    values = list(boxes.values())
-    if not all(isinstance(b, list) and len(b) == 4 for b in values):
-        frame, box = next(
-            (k, b) for k, b in boxes.items() if not (isinstance(b, list) and len(b) == 4)
-        )
-        raise InputError(f"{where}: field boxes_xyxy[{frame}] must be 4 numbers, got {box!r}")
-    arr = np.asarray(values)
-    bad, problem = None, ""
-    if arr.dtype.kind not in "iuf":  # strings, bools, nulls
-        bad = next(
-            i
-            for i, b in enumerate(values)
-            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in b)
-        )
-        problem = "must be 4 numbers"
-    else:
-        arr = arr.astype(np.float64)
-        rows = ~np.isfinite(arr).all(axis=1) | (arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])
-        if rows.any():
-            bad = int(np.flatnonzero(rows)[0])
-            problem = "must be 4 finite numbers [x1, y1, x2, y2] with x2 >= x1, y2 >= y1"
-    if bad is not None:
-        frame = list(boxes)[bad]
-        raise InputError(f"{where}: field boxes_xyxy[{frame}] {problem}, got {values[bad]!r}")
-
-
-def read_prediction_records(path: PathLike, sample_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The validated raw records (for readers that build their own box arrays: evaluate).
+def read_prediction_records(
+    path: PathLike, sample_ids: Sequence[str]
+) -> dict[str, tuple[dict[str, Any], BoxArrays]]:
+    """The validated raw records, each with its boxes as arrays (evaluate scores on those).
 
     Ids not in ``sample_ids`` are an error: a predictions file of another sample list would
     otherwise score as all-missing.
@@ -111,14 +79,12 @@ def read_prediction_records(path: PathLike, sample_ids: Sequence[str]) -> dict[s
             f"{path}: {len(unknown)} prediction(s) for sample ids not in the samples file: "
             f"{shown}{more}"
         )
-    for sid, rec in raw.items():
-        check_record(rec, f"{path}: sample {sid}")
-    return raw
+    return {sid: (rec, check_record(rec, f"{path}: sample {sid}")) for sid, rec in raw.items()}
 
 
 def read_predictions(path: PathLike, sample_ids: Sequence[str]) -> dict[str, Prediction]:
     """The predictions as records, validated (see :func:`check_record`)."""
     return {
         sid: Prediction.from_json(sid, rec)
-        for sid, rec in read_prediction_records(path, sample_ids).items()
+        for sid, (rec, _) in read_prediction_records(path, sample_ids).items()
     }

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from zstvg.box_json import BoxArrays, check_box_map
 from zstvg.io import InputError, PathLike, read_jsonl, write_jsonl
 from zstvg.structures import QTYPES, Sample, Status
 
@@ -36,8 +37,9 @@ def _is_finite(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def check_row(row: Any, where: str) -> None:
-    """Raise InputError (``<where>: field <name> ...``) unless ``row`` is a valid sample record.
+def check_row(row: Any, where: str) -> BoxArrays:
+    """The row's GT boxes as arrays; InputError (``<where>: field <name> ...``) unless ``row``
+    is a valid sample record.
 
     Boxes are checked to be four finite numbers with x2 >= x1 and y2 >= y1: prepare-data turns
     bad annotation boxes into a sample error, so a bad box here means the file was edited.
@@ -48,10 +50,11 @@ def check_row(row: Any, where: str) -> None:
         if key not in row:
             raise InputError(f"{where}: missing required key {key!r}")
     _check_fields(row, where)
-    _check_gt_boxes(row.get("gt_boxes_xyxy") or {}, where)
+    boxes = check_box_map(row.get("gt_boxes_xyxy") or {}, where, "gt_boxes_xyxy")
     error = row.get("error")
     if error is not None and not isinstance(error, str):
         raise InputError(f"{where}: field error must be a string or null, got {error!r}")
+    return boxes
 
 
 def _check_fields(row: dict[str, Any], where: str) -> None:
@@ -72,38 +75,23 @@ def _check_fields(row: dict[str, Any], where: str) -> None:
             raise InputError(f"{where}: field {key} must be [start, end) integers, got {span!r}")
 
 
-def _check_gt_boxes(boxes: Any, where: str) -> None:
-    """``gt_boxes_xyxy``: frame index -> four finite numbers with x2 >= x1 and y2 >= y1."""
-    if not isinstance(boxes, dict):
-        raise InputError(f"{where}: field gt_boxes_xyxy must be an object keyed by frame")
-    for frame, box in boxes.items():
-        if not frame.isdigit():
-            raise InputError(f"{where}: field gt_boxes_xyxy: key {frame!r} is not a frame index")
-        if not (
-            isinstance(box, list)
-            and len(box) == 4
-            and all(_is_finite(v) for v in box)
-            and box[2] >= box[0]
-            and box[3] >= box[1]
-        ):
-            raise InputError(
-                f"{where}: field gt_boxes_xyxy[{frame}] must be 4 finite numbers "
-                f"[x1, y1, x2, y2] with x2 >= x1, y2 >= y1, got {box!r}"
-            )
-
-
-def read_sample_rows(path: PathLike) -> list[dict[str, Any]]:
-    """The validated JSON rows (for readers that build their own box arrays, e.g. evaluate)."""
+def read_sample_rows_and_boxes(path: PathLike) -> list[tuple[dict[str, Any], BoxArrays]]:
+    """The validated JSON rows, each with its GT boxes as arrays (evaluate scores on those)."""
     path = Path(path)
-    rows = read_jsonl(path, what="samples file")
+    out = []
     seen: set[str] = set()
-    for lineno, row in enumerate(rows, 1):
+    for lineno, row in enumerate(read_jsonl(path, what="samples file"), 1):
         where = f"{path}:{lineno}"
-        check_row(row, where)
+        out.append((row, check_row(row, where)))
         if row["sample_id"] in seen:
             raise InputError(f"{where}: duplicate sample_id {row['sample_id']!r}")
         seen.add(row["sample_id"])
-    return rows
+    return out
+
+
+def read_sample_rows(path: PathLike) -> list[dict[str, Any]]:
+    """The validated JSON rows (for readers that only need some fields)."""
+    return [row for row, _ in read_sample_rows_and_boxes(path)]
 
 
 def read_samples(path: PathLike) -> list[Sample]:

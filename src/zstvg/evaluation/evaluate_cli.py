@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from zstvg.config import Params
-from zstvg.data.samples_file import read_sample_rows, sample_status
+from zstvg.data.samples_file import read_sample_rows_and_boxes, sample_status
 from zstvg.evaluation.metrics import FrameBoxes
 from zstvg.evaluation.metrics_file import write_metrics
 from zstvg.evaluation.protocols import PROTOCOLS, SampleScore, evaluate
-from zstvg.io import InputError, atomic_open, write_provenance
+from zstvg.io import InputError, atomic_open, gc_paused, write_provenance
 from zstvg.predictions import read_prediction_records
 from zstvg.structures import Prediction, Sample, first_failure
 from zstvg.video.store import FrameStore
@@ -97,8 +97,8 @@ def load_samples(
     annotation's frame size differs from the video's by a uniform ratio.
     """
     samples, boxes = [], {}
-    for row in read_sample_rows(path):
-        gt = FrameBoxes.from_mapping(row.get("gt_boxes_xyxy") or {})
+    for row, arrays in read_sample_rows_and_boxes(path):
+        gt = FrameBoxes(*arrays)
         sample = Sample.from_json({**row, "gt_boxes_xyxy": {}})
         if frames is not None:
             status = first_failure(sample_status(sample), frames.sample_status(sample.sample_id))
@@ -121,8 +121,8 @@ def load_predictions(
     Returns the records (without their boxes) and the predicted boxes as arrays.
     """
     preds, boxes = {}, {}
-    for sid, rec in read_prediction_records(path, sample_ids).items():
-        boxes[sid] = FrameBoxes.from_mapping(rec.get("boxes_xyxy") or {})
+    for sid, (rec, arrays) in read_prediction_records(path, sample_ids).items():
+        boxes[sid] = FrameBoxes(*arrays)
         preds[sid] = Prediction.from_json(sid, {**rec, "boxes_xyxy": {}})
     return preds, boxes
 
@@ -162,23 +162,26 @@ def _fmt(v: Any) -> str:
 def run(args: argparse.Namespace, params: Params) -> int:
     cfg = params.evaluate
     frames = FrameStore(args.frames) if args.frames else None
-    samples, gt_boxes = load_samples(args.samples, frames)
-    if not samples:
-        raise InputError(f"{args.samples}: no samples")
-    preds, pred_boxes = load_predictions(args.predictions, [s.sample_id for s in samples])
-    metrics, scores = evaluate(
-        samples,
-        preds,
-        args.protocol,
-        dataset=args.dataset,
-        backend=args.backend,
-        variant=args.variant,
-        grid_fps=cfg.grid_fps,
-        max_grid_frames=cfg.max_grid_frames,
-        thresholds=cfg.viou_thresholds,
-        gt_boxes=gt_boxes,
-        pred_boxes=pred_boxes,
-    )
+    # The collector off while the parsed files are alive: they are millions of acyclic
+    # containers, and each full collection would walk them all (10,303 samples: 1.5 s of 8).
+    with gc_paused():
+        samples, gt_boxes = load_samples(args.samples, frames)
+        if not samples:
+            raise InputError(f"{args.samples}: no samples")
+        preds, pred_boxes = load_predictions(args.predictions, [s.sample_id for s in samples])
+        metrics, scores = evaluate(
+            samples,
+            preds,
+            args.protocol,
+            dataset=args.dataset,
+            backend=args.backend,
+            variant=args.variant,
+            grid_fps=cfg.grid_fps,
+            max_grid_frames=cfg.max_grid_frames,
+            thresholds=cfg.viou_thresholds,
+            gt_boxes=gt_boxes,
+            pred_boxes=pred_boxes,
+        )
     write_metrics(args.out, metrics)
     write_provenance(
         args.out,

@@ -20,11 +20,13 @@ def box_iou(pred_xyxy: np.ndarray, gt_xyxy: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(pred_xyxy, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(gt_xyxy, dtype=np.float64).reshape(-1, 4)
-    iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0.0, None)
-    ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0.0, None)
+    # np.maximum(x, 0) rather than np.clip: the same values at a third of the call overhead,
+    # which is what a few hundred boxes per sample cost (10,303 samples x 6 calls).
+    iw = np.maximum(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0.0)
+    ih = np.maximum(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0.0)
     inter = iw * ih
-    area_a = np.clip(a[:, 2] - a[:, 0], 0.0, None) * np.clip(a[:, 3] - a[:, 1], 0.0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0.0, None) * np.clip(b[:, 3] - b[:, 1], 0.0, None)
+    area_a = np.maximum(a[:, 2] - a[:, 0], 0.0) * np.maximum(a[:, 3] - a[:, 1], 0.0)
+    area_b = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
     union = area_a + area_b - inter
     out = np.zeros(len(a), dtype=np.float64)
     np.divide(inter, union, out=out, where=union > 0)
@@ -80,7 +82,7 @@ class FrameBoxes:
         frames = np.asarray(frames, dtype=np.int64)
         if len(self.frames) == 0:
             return np.zeros(len(frames), dtype=bool), np.zeros(len(frames), dtype=np.int64)
-        idx = np.clip(np.searchsorted(self.frames, frames), 0, len(self.frames) - 1)
+        idx = np.minimum(np.searchsorted(self.frames, frames), len(self.frames) - 1)
         return self.frames[idx] == frames, idx
 
 
