@@ -98,6 +98,7 @@ def bench_one(video: Path, repeats: int, thread_type: str) -> dict:
     from zstvg.io import sha256_file
     from zstvg.video.decode import decode_frames
     from zstvg.video.index import grid_frame_idx, uniform_frame_idx
+    from zstvg.video.store import store_frames
 
     with av.open(str(video)) as container:
         n = container.streams.video[0].frames
@@ -106,11 +107,10 @@ def bench_one(video: Path, repeats: int, thread_type: str) -> dict:
     union = sorted(set(mllm) | set(grid_frame_idx((0, n), float(FPS), 5.0, 200)))
 
     def sample(frames: list[int], indexed: bool = True, out: Path | None = None) -> None:
-        def sink(f: int, _t: float | None, image) -> None:
-            if out is not None:
-                image.save(out / f"{f:06d}.jpg", format="JPEG", quality=95)
-
-        decode_frames(video, frames, sink, thread_type=thread_type, indexed=indexed)
+        if out is not None:  # the step's own writer (sample-frames calls store_frames)
+            store_frames(video, frames, out, jpeg_quality=95, indexed=indexed)
+            return
+        decode_frames(video, frames, lambda *_: None, thread_type=thread_type, indexed=indexed)
 
     def decode_all() -> None:
         with av.open(str(video)) as container:

@@ -42,8 +42,10 @@ def test_decodes_exactly_the_requested_frames(gop_video):
     assert report.method == "indexed"
     assert (report.n_frames, report.width, report.height, report.fps) == (60, 64, 48, 25.0)
     assert report.missing_frame_idx == []
-    # keyframes at 0, 10, ..., 50: runs start at 0, 10, 20, 30, 50 (40-49 has no wanted frame)
-    assert report.n_seeks == 5
+    # keyframes at 0, 10, ..., 50: the keyframes 10, 20, 30 lie within 8 frames of the wanted
+    # frame before them (3, 17, 29), so 0-35 is one run; 50 is 15 past 35: a second run
+    assert decode.MIN_FRAMES_SKIPPED_PER_SEEK == 8
+    assert report.n_seeks == 2
     assert report.n_decoded < 60  # unneeded non-reference pictures were skipped
 
 

@@ -37,7 +37,6 @@ from zstvg.data.samples_file import read_sample_rows
 from zstvg.failures import print_failures
 from zstvg.io import (
     InputError,
-    atomic_open,
     fingerprint,
     read_json,
     remove_dead_temp_files,
@@ -46,7 +45,7 @@ from zstvg.io import (
     write_provenance,
 )
 from zstvg.shards import shard_of, shard_path
-from zstvg.video.store import STEP, frame_path, video_dir_name
+from zstvg.video.store import STEP, frame_path, store_frames, video_dir_name
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -328,23 +327,15 @@ def _decode(
     """Decode the frames the samples select, store them as JPEGs and write index.json (a
     failed one, ``status: failed``, when the video cannot be decoded); returns the index and
     the number of frames written."""
-    from zstvg.video.decode import VideoDecodeError, decode_frames
+    from zstvg.video.decode import VideoDecodeError
 
     out_dir = Path(job.out_dir)
     index_path = out_dir / INDEX_NAME
     wanted = sorted({f for m, g in selections.values() for f in (*m, *g)})
     out_dir.mkdir(parents=True, exist_ok=True)
     n_written = 0
-
-    def write(frame_idx: int, _t: float | None, image: Any) -> None:
-        nonlocal n_written
-        # fsync skipped: a frame lost to a power cut is redone, index.json is written last.
-        with atomic_open(frame_path(out_dir, frame_idx), "wb", fsync=False) as fh:
-            image.save(fh, format="JPEG", quality=cfg.jpeg_quality)
-        n_written += 1
-
     try:
-        report = decode_frames(job.video_path, wanted, write)
+        report, n_written = store_frames(job.video_path, wanted, out_dir, cfg.jpeg_quality)
     except VideoDecodeError as exc:
         _remove_stale_frames(out_dir, set())
         failed_index = {
