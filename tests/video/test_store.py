@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
+from frame_videos import read_index  # noqa: I001
 from PIL import Image
 
 from zstvg.io import InputError
-from zstvg.video.store import FrameStore, frame_path
+from zstvg.video.store import FrameStore, frame_path, read_frame, store_frames
 
 
 @pytest.fixture()
@@ -60,3 +62,25 @@ def test_failures_name_the_reason(store):
     with pytest.raises(InputError, match="no frames for sample 's3'"):
         store.sample("v1", "s3")
     assert "not in" in store.video_error("nope")
+
+
+def test_store_frames_writes_each_requested_frame_once(make_video, tmp_path):
+    video = make_video("gop10.mp4", 60, gop=10)
+    report, n_written = store_frames(video, [59, 3, 17, 3, 40], tmp_path, jpeg_quality=95)
+    assert n_written == 4 and sorted(report.t_sec) == [3, 17, 40, 59]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "000003.jpg", "000017.jpg", "000040.jpg", "000059.jpg"
+    ]  # fmt: skip
+    assert {f: read_index(read_frame(tmp_path, f)) for f in report.t_sec} == {
+        f: f for f in report.t_sec
+    }
+
+
+def test_store_frames_raises_the_write_error_and_leaves_no_write_running(make_video, tmp_path):
+    video = make_video("gop10.mp4", 60, gop=10)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError):  # the folder cannot exist under a file: every write fails
+        store_frames(video, range(60), blocker / "frames", jpeg_quality=95)
+    assert blocker.read_text() == "not a folder"
+    assert not [t for t in threading.enumerate() if t.name.startswith("zstvg-jpeg")]
