@@ -32,7 +32,7 @@ Writes ``results/benchmarks/grounding.json``: ``{"engines": {"<engine>": {"varia
 {"<variant>": {...}}, "table2_job": ...}}, "shapes": {"<shape>": ...}, "targets": [...]}``; a
 run of one shape replaces that shape's entries and keeps the others.
 
-    .venv/bin/python benchmarks/bench_grounding.py                  # tiny, ~2 min
+    .venv/bin/python benchmarks/bench_grounding.py                  # tiny, ~3 min
     .venv/bin/python benchmarks/bench_grounding.py --shape cpu-7b --memory   # ~15 min
     .venv/bin/python benchmarks/bench_grounding.py --shape gpu-7b   # on a GPU machine
 """
@@ -65,7 +65,7 @@ WIDTH_7B = ["hidden_size=3584", "intermediate_size=18944", "num_attention_heads=
 BUDGET_4K = {"size": {"shortest_edge": 3136, "longest_edge": 313600}}
 SHAPES: dict[str, dict[str, Any]] = {
     "tiny": dict(text=["num_hidden_layers=28"], dtype="float32", device="cpu", layers=None,
-                 size=(560, 560), videos=2, variants=tuple(VARIANTS), processor=BUDGET_4K,
+                 size=(560, 560), videos=1, variants=tuple(VARIANTS), processor=BUDGET_4K,
                  table2=True),
     "cpu-7b": dict(text=[*WIDTH_7B, "num_hidden_layers=8"], dtype="bfloat16", device="cpu",
                    layers=(-7, -2), size=(560, 560), videos=1, variants=("gti", "full"),

@@ -775,8 +775,10 @@ class Report:
                     ]
                 )
         self.out(
-            "`ground --variant full` for frames, tracks and tokens (seconds: median over "
-            "the videos of the records' total_s); `sample-frames`' decoding and JPEG writing "
+            "`ground --variant full` for frames, tracks and tokens (seconds: the faster of "
+            "2 videos' records' total_s, the first of a job carrying one-time costs; 20 frames "
+            "at 2,000 tokens is one run shown on both axes); `sample-frames`' decoding and "
+            "JPEG writing "
             "for the video length. Peak: the measured call's extra resident memory. "
             "Verdict: linear when the last segment's slope is within 1.5x of the first's; "
             "flat when the range is under 10% of the mean.",
