@@ -89,6 +89,19 @@ def test_targets_met_gap_or_not_measured():
     assert gpu["status"] == run_all.NO_GPU
 
 
+def test_bench_time_target_counts_only_a_full_run():
+    every = {name: {"wall_s": 60.0} for name in run_all.STAGES}  # 9 stages x 1 min
+    assert run_all.bench_time_target({"quick": False, "stages": every})["status"] == "met"
+    slow = {name: {"wall_s": 200.0} for name in run_all.STAGES}  # 30 min
+    assert run_all.bench_time_target({"stages": slow})["status"] == "gap: 30.0 vs < 20"
+    some = {"frames": {"wall_s": 60.0}}
+    assert run_all.bench_time_target({"stages": some})["status"].startswith("not measured")
+    assert run_all.bench_time_target({"quick": True, "stages": every})["status"].startswith(
+        "not measured"
+    )
+    assert run_all.bench_time_target({})["status"] == "not run"
+
+
 def test_bench_gpu_help_on_cpu():
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks/bench_gpu.py"), "--help"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
