@@ -740,9 +740,12 @@ class Report:
         if not self.section("Evaluation: `zstvg evaluate` per protocol", "evaluate"):
             return
         d = self.data["evaluate"]
+        reps = d["config"].get("repeats", 1)
         self.out(
             f"{d['config']['n']} samples ({d['config']['input_mb']} MB of JSON); the whole "
-            "command as a subprocess (reading, scoring, writing).",
+            f"command as a subprocess (reading, scoring, writing), the fastest of {reps} "
+            "run(s); CPU counts both processes (a predictions file this large is read in a "
+            "second one while the samples file is read).",
             "",
         )
         self.table(
@@ -754,8 +757,9 @@ class Report:
             parse = ph["parse samples (orjson)"] + ph["parse predictions (orjson)"]
             check = ph["read + check samples"] + ph["read + check predictions"] - parse
             self.out(
-                "Where the time goes, phase by phase in one process (tubedetr; the rest of the "
-                "command's wall time is Python's start, imports and writing the outputs): "
+                "Where the time goes, phase by phase one after the other in one process "
+                "(tubedetr; the command overlaps the two reads; the rest of its wall time is "
+                "Python's start, imports and writing the outputs): "
                 f"parsing the JSON into Python objects {parse:.2f} s (the floor of any reader "
                 f"of these files), checking it and making the arrays {check:.2f} s, scoring "
                 f"{ph['score']:.2f} s.",

@@ -19,6 +19,11 @@ def test_valid_map_comes_back_as_arrays_in_file_order():
     assert empty.frame_idx.shape == (0,) and empty.boxes_xyxy.shape == (0, 4)
 
 
+def test_long_but_valid_frame_keys():
+    got = check_box_map({"0": [0, 0, 1, 1], "9" * 18: [0, 0, 1, 1]}, "f", "b")
+    assert got.frame_idx.tolist() == [0, 10**18 - 1]
+
+
 def test_zero_area_box_is_valid():
     assert check_box_map({"0": [5, 5, 5, 5]}, "f", "b").boxes_xyxy.tolist() == [[5, 5, 5, 5]]
 
@@ -35,6 +40,11 @@ def test_zero_area_box_is_valid():
         ({"7": [0, 0, float("inf"), 1]}, r"field b\[7\] must be 4 finite numbers"),
         ({"7": [0, 5, 1, 1]}, r"field b\[7\] must be 4 finite numbers .* y2 >= y1"),
         ({"": [0, 0, 1, 1]}, "field b: key '' is not a frame index"),
+        ({"1": [0, 0, 1, 1], "": [0, 0, 1, 1]}, "field b: key '' is not a frame index"),
+        ({"1": [0, 0, 1, 1], " 2": [0, 0, 1, 1]}, "field b: key ' 2' is not a frame index"),
+        ({"1 ": [0, 0, 1, 1], "2": [0, 0, 1, 1]}, "field b: key '1 ' is not a frame index"),
+        ({"1 2": [0, 0, 1, 1]}, "field b: key '1 2' is not a frame index"),
+        ({"3": [0, 0, 1, 1], "9" * 20: [0, 0, 1, 1]}, "is not a frame index"),
         ({"-1": [0, 0, 1, 1]}, "field b: key '-1' is not a frame index"),
         ({"1.0": [0, 0, 1, 1]}, "field b: key '1.0' is not a frame index"),
         ({"²": [0, 0, 1, 1]}, "field b: key '²' is not a frame index"),

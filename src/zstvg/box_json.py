@@ -21,6 +21,7 @@ from zstvg.io import InputError
 
 # int64 holds any 18-digit number; a longer key is not a frame index of any real video.
 _MAX_KEY_DIGITS = 18
+_MAX_FRAME_IDX = 10**_MAX_KEY_DIGITS
 _NUMBER_TYPES = {int, float}  # exactly: bool is an int subclass and must not pass
 
 
@@ -43,14 +44,16 @@ def check_box_map(boxes: Any, where: str, field: str) -> BoxArrays:
         raise InputError(f"{where}: field {field} must be an object keyed by frame index")
     if not boxes:
         return empty_boxes()
-    keys = list(boxes)
-    joined = "".join(keys)
-    if not (joined.isascii() and joined.isdigit() and all(keys)) or max(map(len, keys)) > (
-        _MAX_KEY_DIGITS
-    ):
-        bad_key = next(
-            k for k in keys if not (k.isascii() and k.isdigit() and len(k) <= _MAX_KEY_DIGITS)
-        )
+    # The keys joined once serve both the check and numpy's text parser (3.5x int() per key).
+    # A key with a space adds one; an empty key parses to no number; one of 19+ digits
+    # saturates at the int64 maximum; in each case the per-key test below names it.
+    joined = " ".join(boxes)
+    frame_idx = None
+    digits = joined.replace(" ", "")
+    if digits.isascii() and digits.isdigit() and len(joined) - len(digits) == len(boxes) - 1:
+        frame_idx = np.fromstring(joined, dtype=np.int64, sep=" ")
+    if frame_idx is None or len(frame_idx) != len(boxes) or frame_idx.max() >= _MAX_FRAME_IDX:
+        bad_key = next(k for k in boxes if not _is_frame_key(k))
         raise InputError(f"{where}: field {field}: key {bad_key!r} is not a frame index")
     values = list(boxes.values())
     if (
@@ -62,11 +65,13 @@ def check_box_map(boxes: Any, where: str, field: str) -> BoxArrays:
         arr = arr.reshape(-1, 4)
         ok = np.isfinite(arr).all(axis=1) & (arr[:, 2] >= arr[:, 0]) & (arr[:, 3] >= arr[:, 1])
         if ok.all():
-            # numpy's text parser on the checked digits: 3.5x int() per key
-            frame_idx = np.fromstring(" ".join(keys), dtype=np.int64, sep=" ")
             return BoxArrays(frame_idx, arr)
     frame, box, problem = next(_bad_boxes(boxes))
     raise InputError(f"{where}: field {field}[{frame}] {problem}, got {box!r}")
+
+
+def _is_frame_key(key: str) -> bool:
+    return key.isascii() and key.isdigit() and len(key) <= _MAX_KEY_DIGITS
 
 
 def _bad_boxes(boxes: dict[str, Any]) -> Iterator[tuple[str, Any, str]]:

@@ -10,7 +10,7 @@ y2 >= y1. The reader never coerces (``[1.7, 99.9]`` is not read as ``[1, 99]``, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,20 +58,21 @@ def _check_span(span: Any, has_error: bool, where: str) -> None:
         raise InputError(f"{where}: field span {span!r} must have start < end (half-open)")
 
 
-def read_prediction_records(
-    path: PathLike, sample_ids: Sequence[str]
-) -> dict[str, tuple[dict[str, Any], BoxArrays]]:
-    """The validated raw records, each with its boxes as arrays (evaluate scores on those).
-
-    Ids not in ``sample_ids`` are an error: a predictions file of another sample list would
-    otherwise score as all-missing.
-    """
+def read_checked_records(path: PathLike) -> dict[str, tuple[dict[str, Any], BoxArrays]]:
+    """Every record of the file validated (see :func:`check_record`), each with its boxes as
+    arrays; the sample ids are not checked here (:func:`check_sample_ids`)."""
     path = Path(path)
     raw = read_json(path, what="predictions file")
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a JSON object keyed by sample_id")
+    return {sid: (rec, check_record(rec, f"{path}: sample {sid}")) for sid, rec in raw.items()}
+
+
+def check_sample_ids(path: PathLike, ids: Iterable[str], sample_ids: Sequence[str]) -> None:
+    """Ids not in ``sample_ids`` are an error: a predictions file of another sample list would
+    otherwise score as all-missing."""
     known = set(sample_ids)
-    unknown = sorted(k for k in raw if k not in known)
+    unknown = sorted(k for k in ids if k not in known)
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:10])
         more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
@@ -79,7 +80,15 @@ def read_prediction_records(
             f"{path}: {len(unknown)} prediction(s) for sample ids not in the samples file: "
             f"{shown}{more}"
         )
-    return {sid: (rec, check_record(rec, f"{path}: sample {sid}")) for sid, rec in raw.items()}
+
+
+def read_prediction_records(
+    path: PathLike, sample_ids: Sequence[str]
+) -> dict[str, tuple[dict[str, Any], BoxArrays]]:
+    """The validated raw records of ``sample_ids``' predictions, each with its boxes as arrays."""
+    checked = read_checked_records(path)
+    check_sample_ids(path, checked, sample_ids)
+    return checked
 
 
 def read_predictions(path: PathLike, sample_ids: Sequence[str]) -> dict[str, Prediction]:

@@ -8,6 +8,7 @@ import pytest
 from eval_builders import HALF_SHIFTED, make_pred, make_sample
 
 from zstvg.cli import main
+from zstvg.evaluation import evaluate_cli
 from zstvg.evaluation.evaluate_cli import load_predictions
 from zstvg.io import InputError, write_jsonl
 
@@ -151,3 +152,42 @@ def test_frames_manifest_fails_samples_and_rescales_gt(tmp_path, capsys):
     assert rows.loc["a", "status"] == "failed"
     assert rows.loc["a", "reason"] == "sample-frames: a.mp4: cannot open"
     assert rows.loc["b", "vIoU"] == pytest.approx(1.0)
+
+
+def _evaluate(files, out_name: str, protocol: str = "tubedetr") -> int:
+    return main(["evaluate", "--samples", str(files / "samples.jsonl"), "--predictions",
+                 str(files / "pred.json"), "--protocol", protocol, "--out",
+                 str(files / out_name / "metrics.json"), "--per-sample",
+                 str(files / out_name / "per.csv")])  # fmt: skip
+
+
+@pytest.mark.parametrize("protocol", ["tubedetr", "official", "seed"])
+def test_a_large_predictions_file_read_in_a_second_process_scores_the_same(
+    files, monkeypatch, protocol
+):
+    assert _evaluate(files, "here", protocol) == 0
+    monkeypatch.setattr(evaluate_cli, "PARALLEL_READ_BYTES", 0)  # every file counts as large
+    calls = []
+    real = evaluate_cli._unpack
+    monkeypatch.setattr(evaluate_cli, "_unpack", lambda packed: calls.append(1) or real(packed))
+    assert _evaluate(files, "there", protocol) == 0
+    assert calls == [1]  # the predictions did come from the second process
+    for name in ("metrics.json", "per.csv"):
+        assert (files / "there" / name).read_bytes() == (files / "here" / name).read_bytes()
+
+
+def test_errors_of_the_second_process_are_the_same_named_errors(files, monkeypatch, capsys):
+    monkeypatch.setattr(evaluate_cli, "PARALLEL_READ_BYTES", 0)
+    preds = json.loads((files / "pred.json").read_text())
+    preds["b"]["boxes_xyxy"]["12"] = [0, 0, "1", 1]
+    (files / "pred.json").write_text(json.dumps(preds))
+    assert _evaluate(files, "bad") == 2
+    assert "pred.json: sample b: field boxes_xyxy[12] must be 4 numbers" in capsys.readouterr().err
+    assert not (files / "bad").exists()
+    preds["b"]["boxes_xyxy"]["12"] = [0, 0, 1, 1]
+    preds["zz"] = preds["a"]
+    (files / "pred.json").write_text(json.dumps(preds))
+    assert _evaluate(files, "foreign") == 2
+    assert "1 prediction(s) for sample ids not in the samples file: 'zz'" in (
+        capsys.readouterr().err
+    )

@@ -53,9 +53,12 @@ class FrameBoxes:
     __slots__ = ("frames", "boxes")
 
     def __init__(self, frames: np.ndarray, boxes: np.ndarray) -> None:
-        order = np.argsort(frames, kind="stable")
-        self.frames = np.asarray(frames, dtype=np.int64)[order]
-        self.boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[order]
+        self.frames = np.asarray(frames, dtype=np.int64)
+        self.boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if len(self.frames) > 1 and not (self.frames[1:] > self.frames[:-1]).all():
+            # files are written in frame order, so this sort (and its copies) is rarely needed
+            order = np.argsort(self.frames, kind="stable")
+            self.frames, self.boxes = self.frames[order], self.boxes[order]
 
     @classmethod
     def from_mapping(
