@@ -32,8 +32,8 @@ Writes ``results/benchmarks/grounding.json``: ``{"engines": {"<engine>": {"varia
 {"<variant>": {...}}, "table2_job": ...}}, "shapes": {"<shape>": ...}, "targets": [...]}``; a
 run of one shape replaces that shape's entries and keeps the others.
 
-    .venv/bin/python benchmarks/bench_grounding.py                  # tiny, ~3 min
-    .venv/bin/python benchmarks/bench_grounding.py --shape cpu-7b --memory   # ~15 min
+    .venv/bin/python benchmarks/bench_grounding.py                  # tiny, ~3.5 min
+    .venv/bin/python benchmarks/bench_grounding.py --shape cpu-7b --memory   # ~22 min + memory
     .venv/bin/python benchmarks/bench_grounding.py --shape gpu-7b   # on a GPU machine
 """
 
@@ -336,6 +336,10 @@ def main() -> None:
                        "frame_size": list(shape["size"]), "llm": shape["text"],
                        "dtype": shape["dtype"], "device": shape["device"],
                        "layer_range": shape["layers"] or [-26, -6]},
+            # this shape's provenance: a run of one shape keeps the others' entries
+            "command": " ".join(["python", *sys.argv]),
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "wall_s": round(time.perf_counter() - t0, 1),
         }  # fmt: skip
         if args.memory:
             print("memory of one LRA step (fast engine: p = 0 prefix + suffix + backward)")

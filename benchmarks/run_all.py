@@ -643,6 +643,7 @@ class Report:
         if not self.section("Grounding: both engines, per variant", "grounding"):
             return
         d = self.data["grounding"]
+        stage_shape = STAGES["grounding"].full[1]
         for shape, entry in d.get("shapes", {}).items():
             c = entry["config"]
             self.out(
@@ -650,6 +651,14 @@ class Report:
                 f"{', '.join(c['llm'])}, {c['dtype']} on {c['device']}.",
                 "",
             )
+            if shape != stage_shape:  # not part of make bench: run by hand, kept in the JSON
+                made = entry.get("command") or (
+                    f"python benchmarks/bench_grounding.py --shape {shape} --out "
+                    "results/benchmarks/grounding.json"
+                )
+                when = entry.get("date") or d.get("date", "")
+                took = f"; {entry['wall_s']} s" if "wall_s" in entry else ""
+                self.out(f"_Made separately by `{made}`, {when}{took}._", "")
             eng = entry["engines"]
             rows = []
             for v in eng["reference"]["variants"]:
