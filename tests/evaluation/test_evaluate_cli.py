@@ -191,3 +191,16 @@ def test_errors_of_the_second_process_are_the_same_named_errors(files, monkeypat
     assert "1 prediction(s) for sample ids not in the samples file: 'zz'" in (
         capsys.readouterr().err
     )
+
+
+def test_without_process_semaphores_a_large_file_is_read_here(files, monkeypatch):
+    assert _evaluate(files, "here") == 0
+    monkeypatch.setattr(evaluate_cli, "PARALLEL_READ_BYTES", 0)
+
+    def no_semaphores(*_args, **_kwargs):
+        raise OSError(38, "Function not implemented")  # sem_open in some sandboxes
+
+    monkeypatch.setattr(evaluate_cli, "ProcessPoolExecutor", no_semaphores)
+    assert _evaluate(files, "fallback") == 0
+    for name in ("metrics.json", "per.csv"):
+        assert (files / "fallback" / name).read_bytes() == (files / "here" / name).read_bytes()
