@@ -157,6 +157,7 @@ class _Grounder:
         folders: dict[str, Path],
     ) -> None:
         from zstvg.io import fingerprint_tree
+        from zstvg.mllm import recorded_settings
         from zstvg.proposals.store import ProposalStore
         from zstvg.queries.schema import read_decompositions
         from zstvg.video.store import FrameStore
@@ -175,13 +176,13 @@ class _Grounder:
             if Path(model_cfg.checkpoint).exists()
             else None  # a hub id: its revision is its identity
         )
+        settings = recorded_settings(params, args.model)  # processor: what every call gets
         self.base_job = {
             "mllm": params.section("mllm"),
             "model": {"backend": model_cfg.backend, "checkpoint": model_cfg.checkpoint},
             "checkpoint_sha256": self.checkpoint_fp["sha256"] if self.checkpoint_fp else None,
             "model_settings": {
-                k: params.section("models")[args.model].get(k)
-                for k in ("processor", "config", "frame_size", "system_prompt")
+                k: settings.get(k) for k in ("processor", "config", "frame_size", "system_prompt")
             },
             "seed": params.seed,
             "preset": params.preset,
@@ -321,6 +322,8 @@ class _Grounder:
             backend=self.model_cfg.backend,
             checkpoint=self.model_cfg.checkpoint,
             checkpoint_fingerprint=self.checkpoint_fp,
+            # processor kwargs (the backend's reference ones included), config, frame size, system
+            model_settings=self.base_job["model_settings"],
             samples=str(args.samples),
             frames=str(args.frames),
             proposals=str(args.proposals),

@@ -67,6 +67,27 @@ def load_model(params: Any, model_cfg: Any) -> Any:
     )
 
 
+def processor_settings(model_cfg: Any) -> dict[str, Any]:
+    """The keyword arguments the backend of ``model_cfg`` gives every processor call: its
+    reference settings (Qwen: ``cap_pixels_per_frame=True``) with params' ``processor`` over
+    them. Imports the backend's module (torch), not its weights."""
+    if model_cfg.backend == "attention-oracle":
+        return {}
+    backend: Any = MLLMS.get(model_cfg.backend)  # a class with processor_settings()
+    return dict(backend.processor_settings(model_cfg.processor))
+
+
+def recorded_settings(params: Any, name: str) -> dict[str, Any]:
+    """``params.models[name]`` as a run records it: the params entry, whose ``processor`` is
+    replaced by :func:`processor_settings` where the backend adds to it, so a record names
+    every processor setting the run used, not only those params spelled out."""
+    entry: dict[str, Any] = params.section("models")[name]
+    settings = processor_settings(params.models[name])
+    if settings != (entry.get("processor") or {}):
+        entry["processor"] = settings
+    return entry
+
+
 def model_kwargs(model_cfg: Any) -> dict[str, Any]:
     """The per-model processor, config, frame-size and system-prompt settings of params."""
     if model_cfg.backend == "attention-oracle":
@@ -79,4 +100,12 @@ def model_kwargs(model_cfg: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["MLLMS", "build_mllm", "load_model", "model_config", "model_kwargs"]
+__all__ = [
+    "MLLMS",
+    "build_mllm",
+    "load_model",
+    "model_config",
+    "model_kwargs",
+    "processor_settings",
+    "recorded_settings",
+]

@@ -35,7 +35,8 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from types import MappingProxyType
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -254,6 +255,11 @@ class MLLM:
     # The authors' fixed grounding token (DESIGN §3), by text, and its index from the end of
     # their template where our tokenizer spells it otherwise.
     fixed_token = ("<|im_start|>", -3)
+    # Processor-call settings of the model's reference pipeline that the library would
+    # otherwise leave to a default it announces will change (Qwen: the per-frame pixel cap).
+    # Params' ``models.<name>.processor`` entries override them key by key
+    # (:meth:`processor_settings`); the run records the result.
+    reference_video_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     def __init__(
         self,
@@ -268,7 +274,7 @@ class MLLM:
         self.model = model
         self.processor = processor
         self.tokenizer = processor.tokenizer
-        self.video_kwargs = dict(video_kwargs or {})
+        self.video_kwargs = self.processor_settings(video_kwargs)
         self.frame_size = (int(frame_size[0]), int(frame_size[1])) if frame_size else None
         self.system_prompt = system_prompt
         for p in model.parameters():
@@ -297,8 +303,9 @@ class MLLM:
 
         ``attn_implementation`` overrides the default (capture for the LLM, SDPA elsewhere);
         the tests pass ``"eager"`` to build the reference. ``video_kwargs`` go to every
-        processor call (e.g. ``{"size": {"shortest_edge": ..., "longest_edge": ...}}`` to change
-        Qwen's per-frame pixel budget).
+        processor call over the backend's :attr:`reference_video_kwargs` (e.g.
+        ``{"size": {"shortest_edge": ..., "longest_edge": ...}}`` to change Qwen's per-frame
+        pixel budget).
         """
         import transformers
         from transformers import AutoProcessor
@@ -321,6 +328,12 @@ class MLLM:
         return cls(
             model, processor, layer_start, layer_stop, video_kwargs, frame_size, system_prompt
         )
+
+    @classmethod
+    def processor_settings(cls, video_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The keyword arguments of every processor call: the backend's reference settings
+        with ``video_kwargs`` (params ``models.<name>.processor``) over them, key by key."""
+        return {**cls.reference_video_kwargs, **dict(video_kwargs or {})}
 
     # ------------------------------------------------------------------------- properties
     @property
@@ -623,7 +636,9 @@ class MLLM:
                 **_tokens(inputs.extra, 0, n, inputs.seq_len),
                 **({"position_ids": positions[..., :n]} if positions is not None else {}),
             )
-        return PrefixState(n, out.past_key_values, inputs.input_ids[:, :n].clone(), depth)
+        # ``cache``: the output's current name (transformers 5.x logs ``past_key_values`` as
+        # deprecated).
+        return PrefixState(n, out.cache, inputs.input_ids[:, :n].clone(), depth)
 
     def suffix(
         self,

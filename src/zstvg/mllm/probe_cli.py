@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_json,
         write_provenance,
     )
-    from zstvg.mllm import load_model, model_config
+    from zstvg.mllm import load_model, model_config, recorded_settings
     from zstvg.progress import progress
     from zstvg.shards import samples_in_shard, shard_path
     from zstvg.structures import first_failure
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         if Path(model_cfg.checkpoint).exists()
         else None  # a hub id: its revision is the checkpoint's identity
     )
-    base_job = {"mllm": params.section("mllm"), "model": params.section("models")[args.model],
+    base_job = {"mllm": params.section("mllm"), "model": recorded_settings(params, args.model),
                 "checkpoint_sha256": checkpoint_sha, "prompt": args.prompt}  # fmt: skip
     mllm = None  # loaded on the first sample that needs computing
     entries: dict[str, dict[str, Any]] = {}
@@ -199,6 +199,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         backend=model_cfg.backend,
         checkpoint=model_cfg.checkpoint,
         checkpoint_fingerprint=checkpoint_sha,
+        model_settings=base_job["model"],  # the processor kwargs every call got included
         prompt_template=args.prompt,
         prompt_sha256=sha256_json(args.prompt),
         samples=str(args.samples),

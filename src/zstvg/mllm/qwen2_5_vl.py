@@ -1,7 +1,9 @@
 """Qwen2.5-VL backend (Table 4: Qwen2.5-VL-7B-Instruct).
 
-Same video layout, chat template and M-RoPE handling as Qwen2-VL (``zstvg.mllm.qwen2_vl``):
-2-frame temporal patches, (ceil(T/2), H/28, W/28) tokens, token-level reversal not exact. The
+Same video layout, chat template, M-RoPE handling and pixel budget as Qwen2-VL
+(``zstvg.mllm.qwen2_vl``; transformers runs both through ``Qwen2VLVideoProcessor``, and
+qwen-vl-utils gives both 128-768 tokens per frame): 2-frame temporal patches, (ceil(T/2), H/28,
+W/28) tokens, token-level reversal not exact, ``cap_pixels_per_frame=True`` on every call. The
 vision tower uses windowed attention inside each temporal slot, which keeps slots apart.
 
 Difference: temporal M-RoPE positions are spaced by real time. The processor computes

@@ -1,11 +1,24 @@
 """Qwen2-VL backend (Table 1: Qwen2-VL-7B-Instruct).
 
 Video layout (``Qwen2VLVideoProcessor``): frames are resized to one size that is a multiple of
-28 px (patch 14 x merge 2) within the checkpoint's per-frame pixel budget (768 merged tokens for
-the 7B model), and two consecutive frames form one temporal patch (temporal_patch_size 2; an odd
+28 px (patch 14 x merge 2) within the per-frame pixel budget (below), and two consecutive frames
+form one temporal patch (temporal_patch_size 2; an odd
 count repeats the last frame). After the 2x2 spatial merge a video of T frames at H x W pixels
 gives ``video_grid_thw`` = (ceil(T/2), H/14, W/14), i.e. (ceil(T/2), H/28, W/28) tokens in
 (t, h, w) order, so ``frames_of_t[t] = (frame_idx[2t], frame_idx[2t+1])``. 20 frames -> 10 slots.
+
+Pixel budget: the models' reference video pipeline, qwen-vl-utils (``fetch_video``), resizes
+each frame to 128-768 merged tokens (VIDEO_MIN_PIXELS = 128 x 28 x 28, VIDEO_MAX_PIXELS =
+768 x 28 x 28 px) and at most to an even share of a whole-video budget of 0.9 x 128,000 tokens
+(per frame: total / n_frames x 2; 11,520 tokens at 20 frames, so the 768 cap binds). transformers
+5.24 takes the per-frame bounds from ``size`` (``shortest_edge``/``longest_edge``, in pixels) and
+applies the whole-video share only with ``cap_pixels_per_frame=True``; left unset it keeps the
+uncapped behaviour and logs that the capped one becomes the default in v5.22. This backend passes
+``cap_pixels_per_frame=True`` on every call (:attr:`reference_video_kwargs`); params'
+``models.<name>.processor`` sets ``size`` to qwen-vl-utils' bounds for the real checkpoints, whose
+own processor config holds the image bounds (Qwen2-VL-7B-Instruct's preprocessor_config.json:
+4-16,384 tokens), which transformers would otherwise apply to video frames too. A 1280 x 720 frame
+then gives 20 x 36 = 720 tokens, as in qwen-vl-utils (26 x 46 = 1,196 under the image bounds).
 
 TAS reversal at the token level is NOT equal to a forward on reversed frames: a temporal patch
 mixes its 2 frames in one linear projection, so reversing frames also swaps the order inside
@@ -18,6 +31,7 @@ call (``MLLM._run``).
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -31,6 +45,8 @@ class Qwen2VL(MLLM):
     grounding_suffix = "<|im_end|>\n<|im_start|>assistant\n"
     temporal_patch = 2
     exact_reversal = False  # a temporal patch mixes 2 frames
+    # qwen-vl-utils' whole-video share per frame (module docstring), never transformers' default
+    reference_video_kwargs = MappingProxyType({"cap_pixels_per_frame": True})
 
     def _grid(
         self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any], n_frames: int

@@ -12,6 +12,18 @@ the slot blocks; that is the model's input as transformers builds it.) M-RoPE gi
 block its own 3-D positions (temporal index 0 within a block, time carried by the timestamp
 text).
 
+Pixel budget: qwen-vl-utils (the Qwen3-VL version, patch 16) resizes each frame to 128-768 merged
+tokens of 32 x 32 px (VIDEO_MIN_TOKEN_NUM, VIDEO_MAX_TOKEN_NUM) and at most to an even share of a
+whole-video budget of 0.9 x MODEL_SEQ_LEN (128,000) tokens, total / n_frames x 2 per frame.
+transformers' ``Qwen3VLVideoProcessor`` reads ``size["longest_edge"]`` as the whole clip's budget
+(frames x height x width) and, with ``cap_pixels_per_frame=True`` (inherited
+:attr:`~zstvg.mllm.base.MLLM.reference_video_kwargs`; unset it logs that the capped behaviour
+becomes the default in v5.22), limits each frame to min(max_video_tokens (768) x 32 x 32,
+longest_edge / n_frames), floored at 1.05 x shortest_edge: the same formula once params set
+``size`` to {shortest_edge: 128 x 32 x 32, longest_edge: 2 x 0.9 x 128,000 x 32 x 32}. One
+difference stays: transformers applies ``shortest_edge`` to the whole clip, so a frame under 128
+tokens (smaller than about 362 x 362 px) keeps its size where qwen-vl-utils upscales it.
+
 DeepStack: the vision tower also returns features from intermediate blocks (3 levels in
 Qwen3-VL-8B), which the LLM adds to the hidden states at the visual positions after its first
 decoder layers (level k after layer k). The learnable prompt (``visual_delta``) is added only
