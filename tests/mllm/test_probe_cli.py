@@ -10,6 +10,7 @@ import yaml
 from PIL import Image
 
 from zstvg.cli import main
+from zstvg.io import provenance_path
 from zstvg.structures import Sample
 from zstvg.video.store import frame_path
 
@@ -103,6 +104,9 @@ def test_probe_writes_maps_and_lists_failures(workdir):
     chosen = int(np.argmax(maps.reshape(len(maps), -1).max(axis=1)))
     assert ok["gti_token"] == chosen
     np.testing.assert_allclose(np.load(out / "ok.attn.npy"), maps[chosen])
+    # the run records every processor setting its calls got, the backend's own included
+    prov = json.loads(provenance_path(out / "manifest.json").read_text())
+    assert prov["model_settings"]["processor"] == {"cap_pixels_per_frame": True}
 
 
 def test_unknown_model_is_named(workdir, capsys):

@@ -48,6 +48,14 @@ class Qwen2VL(MLLM):
     # qwen-vl-utils' whole-video share per frame (module docstring), never transformers' default
     reference_video_kwargs = MappingProxyType({"cap_pixels_per_frame": True})
 
+    def __init__(self, model: Any, processor: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(model, processor, *args, **kwargs)
+        # The capped resize reads max_video_tokens from the video processor itself; given to a
+        # call it is silently ignored (transformers 5.24), so a params value is set here.
+        if "max_video_tokens" in self.video_kwargs:
+            tokens = int(self.video_kwargs.pop("max_video_tokens"))
+            processor.video_processor.max_video_tokens = tokens
+
     def _grid(
         self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any], n_frames: int
     ) -> tuple[int, int, int]:
