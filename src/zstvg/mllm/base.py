@@ -248,6 +248,11 @@ class MLLM:
     answer_words = ("Yes", "No")
     # mm_encoder_outputs key of the visual tokens ("image" where frames go in as images).
     modality = "video"
+    # Processor-call settings of the model's reference pipeline that the library would
+    # otherwise leave to a default it announces will change (Qwen: the per-frame pixel cap).
+    # Params' ``models.<name>.processor`` entries override them key by key
+    # (:meth:`processor_settings`); the run records the result.
+    reference_video_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     temporal_patch = 1  # frames per temporal slot
     # Whether reversing the visual tokens in time equals a forward on reversed frames (TAS);
     # False where a temporal slot mixes frames (Qwen): the reversal is then approximate.
@@ -255,11 +260,6 @@ class MLLM:
     # The authors' fixed grounding token (DESIGN §3), by text, and its index from the end of
     # their template where our tokenizer spells it otherwise.
     fixed_token = ("<|im_start|>", -3)
-    # Processor-call settings of the model's reference pipeline that the library would
-    # otherwise leave to a default it announces will change (Qwen: the per-frame pixel cap).
-    # Params' ``models.<name>.processor`` entries override them key by key
-    # (:meth:`processor_settings`); the run records the result.
-    reference_video_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     def __init__(
         self,
