@@ -20,6 +20,7 @@ from zstvg.structures import Sample, Track
 
 T = 6
 FRAMES = tuple(range(5, 60, 10))  # 6 MLLM frames, bins of 10 native frames, clip [0, 60)
+BINS = tuple(range(0, 61, 10))  # each frame at the centre of its bin
 NEUTRAL = "Describe this video in details."
 LEFT = (0.0, 0.0, 16.0, 16.0)  # cells (0..1, 0..1)
 RIGHT = (48.0, 48.0, 64.0, 64.0)  # cells (6..7, 6..7)
@@ -47,11 +48,11 @@ def _input(tracks, sample=None) -> GroundInput:
         sample=sample,
         frames=[np.zeros((64, 64, 3), np.uint8) for _ in FRAMES],
         mllm_frame_idx=FRAMES,
+        mllm_bins=BINS,
         fps=10.0,
         tracks=tracks,
         spatial_text="Is there the man in red in this video?",
         temporal_text="Is there a man walking in this video?",
-        eval_frame_idx=tuple(range(0, 60, 2)),
     )
 
 
@@ -83,8 +84,10 @@ def test_planted_track_wins_and_span_is_the_planted_k_frames():
     pred, record = engine.ground(_input(_tracks()), get_variant("gti"))
     assert pred.track_id == 2
     assert record["span_mllm_positions"] == [1, 3]
-    assert pred.span == (15, 45)  # bins of frames 15, 25, 35
-    assert sorted(pred.boxes_xyxy) == list(range(16, 45, 2))
+    assert pred.span == (10, 40)  # the bins of frames 15, 25, 35
+    # a box on every native frame of the track (5..55), the span's included
+    assert sorted(pred.boxes_xyxy) == list(range(5, 56))
+    assert "boxes_interpolated" in pred.flags and not any("held" in f for f in pred.flags)
     assert record["llm_calls"] == {"forwards": 2, "backwards": 0, "forward_equivalents": 2.0}
 
 

@@ -49,12 +49,54 @@ def test_overlap_is_mean_iou_over_gt_frames():
 def test_oracle_picks_best_track_and_gt_span():
     pred = reference_prediction(_sample(), [SHIFTED, EXACT], "oracle", random.Random(0))
     assert pred.track_id == 1 and pred.span == (4, 8)
-    assert sorted(pred.boxes_xyxy) == [4, 5, 6, 7]
+    # a box on every frame of the track, not only the span's: gt_vIoU sees the track
+    assert sorted(pred.boxes_xyxy) == list(range(2, 10))
 
 
 def test_largest_uses_track_extent():
     pred = reference_prediction(_sample(), [EXACT, SHIFTED], "largest", random.Random(0))
     assert pred.track_id == 2 and pred.span == (2, 10) and len(pred.boxes_xyxy) == 8
+
+
+def _released_format_case(fps: int) -> tuple[Sample, list[Track]]:
+    """A 20 s clip at ``fps`` whose target walks right at 0.5 px per frame for GT [5.3 s,
+    11.7 s), proposals in the authors' released layout: a box every 10th native frame (the
+    target's from 2 s before to 2 s after its GT; a still distractor all along)."""
+    n = 20 * fps
+    gs, ge = int(5.3 * fps), int(11.7 * fps)
+
+    def box(f: int) -> tuple[float, float, float, float]:
+        x = 50.0 + 0.5 * (f - gs)
+        return (x, 40.0, x + 40.0, 120.0)
+
+    target = Track(
+        1, "person", {f: box(f) for f in range(0, n, 10) if gs - 2 * fps <= f < ge + 2 * fps}
+    )
+    still = Track(2, "person", {f: (200.0, 40.0, 240.0, 120.0) for f in range(0, n, 10)})
+    gt = {f: box(f) for f in range(gs, ge)}
+    sample = _sample(fps=float(fps), n_frames=n, width=320, height=240, gt_span=(gs, ge),
+                     clip_span=(0, n), gt_boxes_xyxy=gt)  # fmt: skip
+    return sample, [still, target]
+
+
+@pytest.mark.parametrize("fps", [24, 25, 30])
+def test_the_proposal_oracle_scores_one_under_every_protocol(fps):
+    """Released-format proposals (a box every 10th frame): the oracle's prediction holds the
+    track on every native frame, so every protocol scores it ~1 (0.205 tubedetr and 0.101
+    official when it held the proposal frames' boxes only), and the GT itself exactly 1."""
+    from zstvg.evaluation.protocols import evaluate
+    from zstvg.structures import Prediction
+
+    sample, tracks = _released_format_case(fps)
+    oracle = reference_prediction(sample, tracks, "oracle", random.Random(0))
+    perfect = Prediction("s", sample.gt_span, dict(sample.gt_boxes_xyxy), track_id=1)
+    for protocol in ("tubedetr", "official", "seed"):
+        for pred, floor in ((oracle, 0.97), (perfect, 1.0)):
+            metrics, _ = evaluate([sample], {"s": pred}, protocol, dataset="hcstvg-v2",
+                                  backend="-", variant="-", grid_fps=5.0, max_grid_frames=200,
+                                  thresholds=[0.5])  # fmt: skip
+            assert metrics["m_vIoU"] >= floor - 1e-9, (protocol, pred.flags, metrics)
+            assert metrics["gt_vIoU"] >= floor - 1e-9 and metrics["m_tIoU"] == 1.0
 
 
 def test_random_is_seeded():

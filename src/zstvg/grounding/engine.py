@@ -49,11 +49,13 @@ class GroundInput:
     sample: Sample
     frames: list[np.ndarray]  # the MLLM frames, HxWx3 uint8
     mllm_frame_idx: tuple[int, ...]
+    # native bin edges of the MLLM frames (len T + 1, video.index.uniform_subset): frame i
+    # stands for [mllm_bins[i], mllm_bins[i + 1])
+    mllm_bins: tuple[int, ...]
     fps: float
     tracks: Sequence[Track]
     spatial_text: str  # the attribute sub-query (or the query, flagged, on a failed decomposition)
     temporal_text: str
-    eval_frame_idx: tuple[int, ...]  # the evaluation grid frames (boxes are written there)
     flags: tuple[str, ...] = ()
 
 
@@ -388,20 +390,21 @@ class ReferenceEngine:
         chosen = next(t for t in tracks if t.track_id == chosen_id)
         s_f = scoring.frame_scores(up_temporal, masks[chosen_id])
         first, last = self._span_positions(s_f)
-        span = scoring.span_to_native(first, last, gin.mllm_frame_idx, sample.clip_span[1])
-        eval_frames = [f for f in gin.eval_frame_idx if span[0] <= f < span[1]]
-        boxes, interpolated = scoring.interpolate_boxes(chosen.boxes_xyxy, eval_frames)
-        if interpolated:
-            flags.append("boxes_interpolated")
+        span = scoring.span_to_native(first, last, gin.mllm_bins)
+        dense = scoring.dense_boxes(chosen.boxes_xyxy, span, sample.clip_span)
+        flags.extend(dense.flags)
         times["scoring_s"] = time.perf_counter() - t3
         times["total_s"] = time.perf_counter() - t0
         pred_flags = tuple(dict.fromkeys([f"variant:{variant.name}", *flags]))
-        prediction = Prediction(sample.sample_id, span, boxes, track_id=chosen_id, flags=pred_flags)
+        prediction = Prediction(
+            sample.sample_id, span, dense.boxes_xyxy, track_id=chosen_id, flags=pred_flags
+        )
         record = {
             "sample_id": sample.sample_id,
             "variant": variant.to_json(),
             "status": "ok",
             "mllm_frame_idx": list(gin.mllm_frame_idx),
+            "mllm_bins": list(gin.mllm_bins),
             "region_xyxy": list(region),
             "spatial": spatial.to_json(),
             "temporal": temporal.to_json() if temporal is not spatial else "same as spatial",
