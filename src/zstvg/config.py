@@ -137,6 +137,7 @@ class GroundConfig:
     eps: float
     neutral_prompt: str
     subquery_template: str
+    query_template: str
     k_frames: int
     temporal_mode: str
     n_steps: int

@@ -143,6 +143,38 @@ def test_fixed_token_is_the_authors_template_token():
     assert record["spatial"]["token_text"] == "<|im_start|>"
 
 
+def test_fixed_token_missing_from_the_template_fails_that_variant_alone():
+    """A tokenizer that spells the template without the authors' token (LLaVA-NeXT-Video's
+    "▁A" of "ASSISTANT:" in a 2-token spelling): fixed-token fails with the reason; never a
+    wrapped index (len 2 + their -5 raised IndexError and failed every sample)."""
+    mllm = ScriptedMLLM(_maps(lambda p: _blob(7, 7)))
+    mllm.fixed_token = "▁A"
+    out = ReferenceEngine(mllm, _cfg()).ground_many(
+        _input(_tracks()), [get_variant("fixed-token"), get_variant("gti")]
+    )
+    pred, record = out["fixed-token"]
+    assert pred.error is not None and pred.error.startswith("ground: fixed-token: the authors'")
+    assert "'▁A' is not among this backend's grounding-template tokens" in pred.error
+    assert record["status"] == "failed" and record["error"] == pred.error
+    assert out["gti"][0].error is None and out["gti"][1]["status"] == "ok"
+
+
+def test_untuned_rows_ask_the_query_template_and_record_it():
+    asked = []
+
+    def maps(text, shown):
+        asked.append(text)
+        return _maps(lambda p: _blob(7, 7))(text, shown)
+
+    engine = ReferenceEngine(ScriptedMLLM(maps), _cfg())
+    _, record = engine.ground(_input(_tracks()), get_variant("gti"))
+    assert record["query_text"] == "Is there the man in red walks in this video?"
+    assert record["spatial"]["text"] == record["query_text"] and record["query_text"] in asked
+    raw = ReferenceEngine(ScriptedMLLM(maps), _cfg(query_template="{query}"))
+    _, record = raw.ground(_input(_tracks()), get_variant("baseline-mean-special"))
+    assert record["spatial"]["text"] == record["query_text"] == "the man in red walks"
+
+
 def test_tas_unreversal_aligns_a_map_of_the_reversed_video():
     # Frame position 0 has the blob at (0, 0): track A (id 2) is there on frame 0 only; track
     # B (id 1) is there on the last frame only. The reversed run sees frame 0 in its last slot:
@@ -168,11 +200,11 @@ def test_lra_step_follows_the_planted_gradient_and_skips_nan():
     _, record = ReferenceEngine(mllm, cfg).ground(_input(_tracks()), get_variant("gti+spatial"))
     tuning = record["spatial"]["tuning"]
     step = tuning["steps"][0]
-    # L = 1 - margin; dL/dp = -beta * w / n rows; |g| = beta * |w| * sqrt(n) / n
+    # L = 1 - margin; at step 0 dL/dp_0 = dL/dx_0 = -w / n rows (p_{-1} is p_0): |g| = |w| / sqrt(n)
     n = T * 64
-    assert step["grad_norm"] == pytest.approx(0.5 * float(w.norm()) / np.sqrt(n), rel=1e-5)
-    # x_1 = -beta * lr * g: margin(x_1) = beta^2 * lr * |w|^2 / n
-    assert tuning["margin_after"] == pytest.approx(0.25 * 8.0 * float(w.norm() ** 2) / n, rel=1e-5)
+    assert step["grad_norm"] == pytest.approx(float(w.norm()) / np.sqrt(n), rel=1e-5)
+    # x_1 = -beta * lr * g: margin(x_1) = beta * lr * |w|^2 / n
+    assert tuning["margin_after"] == pytest.approx(0.5 * 8.0 * float(w.norm() ** 2) / n, rel=1e-5)
     assert tuning["margin_after"] > step["margin_before"]
 
     nan = ScriptedMLLM(_maps(lambda p: _blob(7, 7)),

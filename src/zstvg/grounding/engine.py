@@ -110,12 +110,17 @@ class ReferenceEngine:
 
     # --------------------------------------------------------------------------- helpers
     def _fixed_token(self, tokens: Sequence[str]) -> int:
-        """The authors' fixed template token, picked by identity in our template (DESIGN §3);
-        their index from the end when the tokenizer spells it otherwise."""
-        text, from_end = getattr(self.mllm, "fixed_token", ("<|im_start|>", -3))
-        if text in tokens:
-            return list(tokens).index(text)
-        return len(tokens) + from_end
+        """The authors' fixed template token, picked by identity in our template: never by
+        their index from the end, which in another tokenizer's spelling of the template is
+        another token (or, with 2 candidates and their -5, no token at all)."""
+        text = getattr(self.mllm, "fixed_token", "<|im_start|>")
+        if text not in tokens:
+            raise VariantError(
+                f"fixed-token: the authors' token {text!r} is not among this backend's "
+                f"grounding-template tokens {list(tokens)}: its tokenizer spells the template "
+                "otherwise"
+            )
+        return list(tokens).index(text)
 
     def _recomputing(self) -> Any:
         """Activation checkpointing of the forwards LRA backpropagates through (a full
@@ -323,7 +328,16 @@ class ReferenceEngine:
         tuned_keys = {k for v in variants for k in self._map_keys(gin, v) if k and k[1]}
         ctx.pending_tuned = collections.Counter(k[3] for k in tuned_keys)
         features_s = ctx.prepare()
-        out = {v.name: self._ground_one(ctx, tracks, v, features_s) for v in variants}
+        out = {}
+        for v in variants:
+            try:
+                out[v.name] = self._ground_one(ctx, tracks, v, features_s)
+            except VariantError as exc:  # this variant cannot run here; the others can
+                reason = f"ground: {exc}"
+                sid = gin.sample.sample_id
+                record = {"sample_id": sid, "variant": v.to_json(), "status": "failed",
+                          "step": "ground", "error": reason}  # fmt: skip
+                out[v.name] = (Prediction(sid, None, error=reason), record)
         self.last_calls = {
             "forwards": ctx.n_forward,
             "backwards": ctx.n_backward,
@@ -336,10 +350,8 @@ class ReferenceEngine:
 
         def key(source: str, sub: str) -> MapKey:
             tuned = source.startswith("tuned")
-            if source == "query":
-                text = gin.sample.query
-            elif source == "tuned-query":
-                text = subquery(self.cfg.subquery_template, gin.sample.query)
+            if source in ("query", "tuned-query"):
+                text = query_text(self.cfg.query_template, gin.sample.query)
             else:
                 text = sub
             return (text, tuned, variant.objective if tuned else None, False)
@@ -405,6 +417,7 @@ class ReferenceEngine:
             "status": "ok",
             "mllm_frame_idx": list(gin.mllm_frame_idx),
             "mllm_bins": list(gin.mllm_bins),
+            "query_text": query_text(self.cfg.query_template, sample.query),
             "region_xyxy": list(region),
             "spatial": spatial.to_json(),
             "temporal": temporal.to_json() if temporal is not spatial else "same as spatial",
@@ -619,6 +632,18 @@ def texts_for(
         subquery(template, decomposition.action),
         flags,
     )
+
+
+class VariantError(ValueError):
+    """One variant cannot run on this sample (the others of the job can): it fails alone."""
+
+
+def query_text(template: str, query: str) -> str:
+    """What the untuned rows ask of the whole query: ``template`` around it, its trailing
+    period dropped; the template ``"{query}"`` asks the raw sentence unchanged."""
+    if template.strip() == "{query}":
+        return query
+    return template.format(query=query.strip().rstrip("."))
 
 
 def subquery(template: str, description: str) -> str:
