@@ -329,7 +329,7 @@ def _refuse_gaps(
             extra = f" and {len(frames) - 5} more" if len(frames) > 5 else ""
             lines.append(
                 f"sample {sid}: field boxes_xyxy: no box on frame(s) {ours}{extra} of the GT tube "
-                f"{list(s.gt_span)} (TubeDETR reads '{video_ids[sid]}_{frames[0]}')"
+                f"[{s.gt_span[0]}, {s.gt_span[1]}) (TubeDETR reads '{video_ids[sid]}_{frames[0]}')"
             )
         more = (
             f"; and {len(out.missing_frames) - 5} more sample(s)"
