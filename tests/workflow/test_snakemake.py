@@ -275,6 +275,12 @@ def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, 
             fast_calls["llm_calls"]["forward_equivalents"]
             < 0.8 * (ref_calls["llm_calls"]["forward_equivalents"])
         ), name
+        # a tuning step's effect is read from either engine's records: L and z_yes - z_no at
+        # x_N (the fast engine's were null)
+        tuning, ref_tuning = fast_calls["spatial"]["tuning"], ref_calls["spatial"]["tuning"]
+        if ref_tuning is not None:
+            for key in ("loss_after", "margin_after"):
+                assert tuning[key] == pytest.approx(ref_tuning[key], rel=1e-4, abs=1e-5), name
 
 
 def test_configfile_and_config_overrides_reach_the_commands(tmp_path):

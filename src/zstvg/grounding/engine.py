@@ -24,7 +24,7 @@ import torch
 
 from zstvg.config import GroundConfig
 from zstvg.grounding import scoring
-from zstvg.grounding.tuning import margin, tune
+from zstvg.grounding.tuning import loss, margin, tune
 from zstvg.grounding.variants import Variant
 from zstvg.structures import Prediction, Sample, Track
 
@@ -133,14 +133,27 @@ class ReferenceEngine:
     # --------------------------------------------------------------------------- forwards
     def _attn(
         self, ctx: _SampleContext, inputs: Any, features: Any, delta: torch.Tensor | None
-    ) -> tuple[np.ndarray, float]:
-        """Layer-mean maps of the candidate tokens ``(n_tokens, t, h, w)`` and z_yes - z_no."""
+    ) -> tuple[np.ndarray, Any]:
+        """Layer-mean maps of the candidate tokens ``(n_tokens, t, h, w)`` and the forward's
+        result (its answer logits)."""
         with torch.no_grad():
             out = self.mllm.forward(inputs, features, visual_delta=delta)
         ctx.n_forward += 1
         ctx.work += 1.0
         attn = out.attn_thw.detach().float().cpu().numpy()
-        return scoring.layer_mean(attn), float(margin(out))
+        return scoring.layer_mean(attn), out
+
+    def _after(
+        self, tuning: dict[str, Any] | None, objective: str, out: Any, neutral_out: Any
+    ) -> float | None:
+        """Record L and z_yes - z_no at the tuned prompt x_N (after the last step) in
+        ``tuning``; returns the margin (None without a tuned prompt)."""
+        if tuning is None or not tuning["steps"]:
+            return None
+        contrast = neutral_out if self.cfg.neutral_contrast else None
+        tuning["margin_after"] = float(margin(out))
+        tuning["loss_after"] = float(loss(out, objective, contrast))
+        return float(tuning["margin_after"])
 
     def _map(
         self,
@@ -213,11 +226,11 @@ class ReferenceEngine:
             ctx.n_backward += self.cfg.n_steps
             ctx.n_forward += self.cfg.n_steps * (2 if contrast else 1)
             ctx.work += self.cfg.n_steps * (3 if contrast else 2)  # a backward counts 1
-        raw, after = self._attn(ctx, inputs, features, delta)
-        neutral_raw, _ = self._attn(ctx, neutral, features, delta)
-        if tuning is not None and tuning["steps"]:
-            tuning["margin_after"] = after
-            tuning["loss_after"] = 1.0 - after if objective == "yesno" else None
+        raw, out = self._attn(ctx, inputs, features, delta)
+        neutral_raw, neutral_out = self._attn(ctx, neutral, features, delta)
+        after = self._after(tuning, objective, out, neutral_out)
+        if after is None:
+            after = float(margin(out))
         return self._map_result(text, inputs, raw, neutral_raw, tuning, after)
 
     def _map_result(
@@ -249,8 +262,11 @@ class ReferenceEngine:
         first LRA step of every sub-query; a tuned prompt's prefix serves its sub-query and
         the neutral prompt; each text is a short suffix forward. Forwards that only give maps
         (every one but the LRA steps') stop after the last captured layer, so they have no
-        answer logits: ``margin_after`` is None. Same maps as the reference path (fp32
-        ~1e-7), hence the same predictions."""
+        answer logits: an untuned map's ``margin_after`` is None. A tuned prompt's prefix and
+        its sub-query's suffix run through every layer instead, so the record holds L and
+        z_yes - z_no after the last step (the neutral suffix still stops early, but for the
+        contrast term). Same maps as the reference path (fp32 ~1e-7), hence the same
+        predictions."""
         mllm, cfg = self.mllm, self.cfg
         state0, x0 = ctx.prefix0(reversed_video)
         delta = None
@@ -289,22 +305,25 @@ class ReferenceEngine:
             ctx.tuned_done(reversed_video)
             del states, prefixed, contrast  # the step-k prefixes' graphs go with them
         rows = mllm.rows_depth
+        # after a tuning step, the answer at x_N too: the sub-query through every layer
+        after = tuning is not None and bool(tuning["steps"])
+        depth = mllm.num_layers if after else rows
+        neutral_depth = depth if after and cfg.neutral_contrast else rows
         with torch.no_grad():
             if delta is None:
                 state = state0
             else:
                 delta = delta.to(features.embeds.device)
-                state = mllm.prefix(inputs, features, delta, rows_only=True)
+                state = mllm.prefix(inputs, features, delta, rows_only=not after)
                 ctx.count(inputs, state, suffix=False)
-            out = mllm.suffix(inputs, state, rows_only=True)
-            ctx.count(inputs, state, suffix=True, depth=rows)
-            neutral_out = mllm.suffix(neutral, state, rows_only=True)
-            ctx.count(neutral, state, suffix=True, depth=rows)
+            out = mllm.suffix(inputs, state, rows_only=not after)
+            ctx.count(inputs, state, suffix=True, depth=depth)
+            neutral_out = mllm.suffix(neutral, state, rows_only=neutral_depth < mllm.num_layers)
+            ctx.count(neutral, state, suffix=True, depth=neutral_depth)
         raw = scoring.layer_mean(out.attn_thw.detach().float().cpu().numpy())
         neutral_raw = scoring.layer_mean(neutral_out.attn_thw.detach().float().cpu().numpy())
-        if tuning is not None and tuning["steps"]:
-            tuning["margin_after"] = tuning["loss_after"] = None  # no head on the cut stack
-        return self._map_result(text, inputs, raw, neutral_raw, tuning, None)
+        margin_after = self._after(tuning, objective, out, neutral_out)
+        return self._map_result(text, inputs, raw, neutral_raw, tuning, margin_after)
 
     # ----------------------------------------------------------------------------- ground
     def ground(self, gin: GroundInput, variant: Variant) -> tuple[Prediction, dict[str, Any]]:
