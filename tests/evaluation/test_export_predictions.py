@@ -276,23 +276,41 @@ def test_a_failed_sample_is_left_out_of_the_challenge_file_and_scores_zero(
 def test_a_gt_grid_frame_without_a_box_is_an_error_naming_sample_and_frame(
     tmp_path, repo_root, capsys
 ):
-    # boxes only on the span [6, 18): grid frame 0 of the GT tube [0, 12) has none
+    # span [6, 18) but boxes only from 12: grid frame 6 of the GT tube [0, 12) lies in the
+    # span and has none (a prediction that breaks the contract)
+    s = make_sample("vidC:0:declarative", gt=(0, 12), clip=(0, 20), fps=30.0, video_id="vidC")
+    write_inputs(
+        tmp_path, [s], {s.sample_id: pred(s.sample_id, (6, 18), {f: BOX for f in range(12, 18)})}
+    )
+    rc, exported = export(tmp_path, repo_root, "tubedetr")
+    assert rc == 2 and exported is None
+    err = capsys.readouterr().err  # the CLI logs to stderr (its own handler)
+    assert "pred.json: sample vidC:0:declarative: field boxes_xyxy: no box on frame(s) 6 " in err
+    assert "GT tube [0, 12)" in err and "'0_6'" in err and "No prediction for frame" in err
+
+    rc, exported = export(tmp_path, repo_root, "tubedetr", "--allow-missing")
+    assert rc == 0 and exported is not None
+    assert sorted(exported["predictions"]) == ["0_0", "0_12"]  # 0: the zero placeholder
+    assert "1 GT-tube grid frames of 1 samples have no box" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="No prediction for frame 0_6"):
+        tubedetr_eval(exported, tubedetr_gt([s], hcstvg=False))
+
+
+def test_gt_frames_outside_the_span_where_the_track_is_absent_get_a_zero_box(tmp_path, repo_root):
+    """A dense prediction has no box where its track is absent outside its span: TubeDETR
+    would raise there, so the export writes [0, 0, 0, 0] (IoU 0, as our protocol scores the
+    frame) and TubeDETR's rule gives our numbers."""
     s = make_sample("vidC:0:declarative", gt=(0, 12), clip=(0, 20), fps=30.0, video_id="vidC")
     write_inputs(
         tmp_path, [s], {s.sample_id: pred(s.sample_id, (6, 18), {f: BOX for f in range(6, 18)})}
     )
     rc, exported = export(tmp_path, repo_root, "tubedetr")
-    assert rc == 2 and exported is None
-    err = capsys.readouterr().err  # the CLI logs to stderr (its own handler)
-    assert "pred.json: sample vidC:0:declarative: field boxes_xyxy: no box on frame(s) 0 " in err
-    assert "GT tube [0, 12)" in err and "'0_0'" in err and "No prediction for frame" in err
-
-    rc, exported = export(tmp_path, repo_root, "tubedetr", "--allow-missing")
     assert rc == 0 and exported is not None
-    assert sorted(exported["predictions"]) == ["0_12", "0_6"]
-    assert "1 GT-tube grid frames of 1 samples have no box" in capsys.readouterr().out
-    with pytest.raises(RuntimeError, match="No prediction for frame 0_0"):
-        tubedetr_eval(exported, tubedetr_gt([s], hcstvg=False))
+    assert exported["predictions"]["0_0"] == {"boxes": [[0.0, 0.0, 0.0, 0.0]]}
+    # grid frames 0 and 6 of [0, 12): vIoU 1 / 3 (union grid 0, 6, 12), tIoU 6 / 18
+    theirs = tubedetr_eval(exported, tubedetr_gt([s], hcstvg=False))
+    assert theirs == pytest.approx(evaluate(tmp_path, repo_root, "tubedetr"), abs=1e-9)
+    assert theirs == pytest.approx((1 / 3, 1 / 3), abs=1e-9)
 
 
 def test_two_queries_on_one_video_cannot_be_a_challenge_file(tmp_path, repo_root, capsys):

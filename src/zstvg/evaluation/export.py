@@ -95,6 +95,10 @@ class Export:
     left_out: dict[str, str] = field(default_factory=dict)  # sample_id -> reason
     # sample_id -> frames (as written, i.e. + frame_base) the evaluator reads but that got no box
     missing_frames: dict[str, list[int]] = field(default_factory=dict)
+    # sample_id -> GT-tube grid frames outside the predicted span where the chosen track is
+    # absent: written as a zero box [0, 0, 0, 0] (IoU 0, as our protocol scores a frame without
+    # a box; only TubeDETR's gt_viou reads them), so its evaluator does not raise
+    placeholder_frames: dict[str, int] = field(default_factory=dict)
 
 
 def left_out_reason(sample: Sample, pred: Prediction | None) -> str | None:
@@ -289,11 +293,17 @@ def export_tubedetr(
             box = pb.boxes[r] if div is None else pb.boxes[r] / div
             boxes_out[f"{vid}_{int(f)}"] = {"boxes": [[float(v) for v in box]]}
         gs, ge = s.gt_span
-        required = in_span(grid, gs + base, ge + base)
-        missing = grid[required & ~has]
+        ps, pe = pred.span
+        required = in_span(grid, gs + base, ge + base) & ~has
+        in_pred = in_span(grid, ps + base, pe + base)
+        missing = grid[required & in_pred]  # a predicted span holds a box on every frame
         if len(missing):
             out.missing_frames[s.sample_id] = [int(f) for f in missing]
-        ps, pe = pred.span
+        absent = grid[required & ~in_pred]
+        for f in absent:
+            boxes_out[f"{vid}_{int(f)}"] = {"boxes": [[0.0, 0.0, 0.0, 0.0]]}
+        if len(absent):
+            out.placeholder_frames[s.sample_id] = len(absent)
         video: dict[str, Any] = {"sted": [ps + base, pe + base]}
         if dataset == "vidstg":
             video["qtype"] = s.qtype
