@@ -57,6 +57,7 @@ class SyntheticConfig:
     fps: int
     min_actors: int
     max_actors: int
+    proposal_stride: int
 
 
 @dataclass(frozen=True)
