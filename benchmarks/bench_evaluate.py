@@ -1,10 +1,13 @@
 """Time `zstvg evaluate` on 10,303 synthetic samples, VidSTG's test size (target: under 5 s).
 
 Each sample: a 20 s video at 25 fps (500 frames), a GT span of 100-300 frames with a box on
-every frame, and a prediction overlapping it with a jittered box on every predicted frame, the
-density real HC-STVG files have. Prints the wall time of the whole command (reading, scoring,
-writing metrics.json and the per-sample CSV) per protocol, run as a subprocess like a user would,
-the fastest of ``--repeats`` runs (as timeit does: the least disturbed by other jobs on a shared
+every frame, and a prediction as `ground` writes it: a span overlapping the GT, and the chosen
+track (present from up to 6 s before the GT to up to 6 s after it, a box every 5th frame as on
+the 5 fps proposal grid, jittered) on every native frame of its extent and of the span
+(``grounding.scoring.dense_boxes``: interpolated, held, rounded to 1/100 px). Prints the
+predictions file's size and the wall time of the whole command (reading, scoring, writing
+metrics.json and the per-sample CSV) per protocol, run as a subprocess like a user would, the
+fastest of ``--repeats`` runs (as timeit does: the least disturbed by other jobs on a shared
 machine), and its CPU time (both processes: at this size the predictions file is read in a
 second one while the samples are read). Then the phases, timed one by one in this process.
 Bytecode caching is switched on for the subprocess (PYTHONPYCACHEPREFIX under the temporary
@@ -30,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from zstvg.grounding.scoring import dense_boxes
 from zstvg.io import write_jsonl
+from zstvg.structures import Prediction
 
 
 def write_inputs(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
@@ -63,12 +68,13 @@ def write_inputs(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
             }
         )
         shift = rng.normal(0, 20, 4)
-        preds[f"s{i:05d}"] = {
-            "span": [ps, pe],
-            "track_id": 1,
-            "flags": [],
-            "boxes_xyxy": {str(f): (box + shift).round(1).tolist() for f in range(ps, pe)},
-        }
+        ts = max(0, gs - int(rng.integers(0, 150)))
+        te = min(500, ge + int(rng.integers(0, 150)))
+        track = {f: (box + shift + rng.normal(0, 2, 4)).tolist() for f in range(ts, te, 5)}
+        dense = dense_boxes(track, (ps, pe), (0, 500))
+        preds[f"s{i:05d}"] = Prediction(
+            f"s{i:05d}", (ps, pe), dense.boxes_xyxy, track_id=1, flags=dense.flags
+        ).to_json()
     write_jsonl(root / "samples.jsonl", samples)
     (root / "predictions.json").write_text(json.dumps(preds))
     return root / "samples.jsonl", root / "predictions.json"
@@ -115,7 +121,8 @@ def main() -> None:
         root = Path(tmp)
         samples, preds = write_inputs(root, args.n)
         size_mb = (samples.stat().st_size + preds.stat().st_size) / 1e6
-        print(f"{args.n} samples, {size_mb:.0f} MB of input JSON")
+        preds_mb = preds.stat().st_size / 1e6
+        print(f"{args.n} samples, {size_mb:.0f} MB of input JSON ({preds_mb:.0f} MB predictions)")
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
         protocols = {}
@@ -145,7 +152,8 @@ def main() -> None:
         phases = breakdown(samples, preds)
     print("in one process (tubedetr): " + ", ".join(f"{k} {v} s" for k, v in phases.items()))
     if args.json:
-        report = {"config": {"n": args.n, "input_mb": round(size_mb, 1), "repeats": args.repeats},
+        report = {"config": {"n": args.n, "input_mb": round(size_mb, 1),
+                             "predictions_mb": round(preds_mb, 1), "repeats": args.repeats},
                   "protocols": protocols,
                   "phases_s": phases}  # fmt: skip
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -75,6 +75,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zstvg.evaluation.evaluate_cli",
         "score predictions (m_vIoU, vIoU@R, m_tIoU) under the tubedetr, official or seed protocol",
     ),
+    "export-predictions": (
+        "zstvg.evaluation.export_cli",
+        "write predictions in a released evaluator's input format (HC-STVG challenge, TubeDETR)",
+    ),
     "tables": (
         "zstvg.evaluation.tables_cli",
         "build the paper's tables (Markdown, LaTeX, CSV) from metrics files, paper vs ours",

@@ -57,6 +57,7 @@ class SyntheticConfig:
     fps: int
     min_actors: int
     max_actors: int
+    proposal_stride: int
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class GroundConfig:
     eps: float
     neutral_prompt: str
     subquery_template: str
+    query_template: str
     k_frames: int
     temporal_mode: str
     n_steps: int

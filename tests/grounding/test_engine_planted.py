@@ -20,6 +20,7 @@ from zstvg.structures import Sample, Track
 
 T = 6
 FRAMES = tuple(range(5, 60, 10))  # 6 MLLM frames, bins of 10 native frames, clip [0, 60)
+BINS = tuple(range(0, 61, 10))  # each frame at the centre of its bin
 NEUTRAL = "Describe this video in details."
 LEFT = (0.0, 0.0, 16.0, 16.0)  # cells (0..1, 0..1)
 RIGHT = (48.0, 48.0, 64.0, 64.0)  # cells (6..7, 6..7)
@@ -47,11 +48,11 @@ def _input(tracks, sample=None) -> GroundInput:
         sample=sample,
         frames=[np.zeros((64, 64, 3), np.uint8) for _ in FRAMES],
         mllm_frame_idx=FRAMES,
+        mllm_bins=BINS,
         fps=10.0,
         tracks=tracks,
         spatial_text="Is there the man in red in this video?",
         temporal_text="Is there a man walking in this video?",
-        eval_frame_idx=tuple(range(0, 60, 2)),
     )
 
 
@@ -83,8 +84,10 @@ def test_planted_track_wins_and_span_is_the_planted_k_frames():
     pred, record = engine.ground(_input(_tracks()), get_variant("gti"))
     assert pred.track_id == 2
     assert record["span_mllm_positions"] == [1, 3]
-    assert pred.span == (15, 45)  # bins of frames 15, 25, 35
-    assert sorted(pred.boxes_xyxy) == list(range(16, 45, 2))
+    assert pred.span == (10, 40)  # the bins of frames 15, 25, 35
+    # a box on every native frame of the track (5..55), the span's included
+    assert sorted(pred.boxes_xyxy) == list(range(5, 56))
+    assert "boxes_interpolated" in pred.flags and not any("held" in f for f in pred.flags)
     assert record["llm_calls"] == {"forwards": 2, "backwards": 0, "forward_equivalents": 2.0}
 
 
@@ -140,6 +143,38 @@ def test_fixed_token_is_the_authors_template_token():
     assert record["spatial"]["token_text"] == "<|im_start|>"
 
 
+def test_fixed_token_missing_from_the_template_fails_that_variant_alone():
+    """A tokenizer that spells the template without the authors' token (LLaVA-NeXT-Video's
+    "▁A" of "ASSISTANT:" in a 2-token spelling): fixed-token fails with the reason; never a
+    wrapped index (len 2 + their -5 raised IndexError and failed every sample)."""
+    mllm = ScriptedMLLM(_maps(lambda p: _blob(7, 7)))
+    mllm.fixed_token = "▁A"
+    out = ReferenceEngine(mllm, _cfg()).ground_many(
+        _input(_tracks()), [get_variant("fixed-token"), get_variant("gti")]
+    )
+    pred, record = out["fixed-token"]
+    assert pred.error is not None and pred.error.startswith("ground: fixed-token: the authors'")
+    assert "'▁A' is not among this backend's grounding-template tokens" in pred.error
+    assert record["status"] == "failed" and record["error"] == pred.error
+    assert out["gti"][0].error is None and out["gti"][1]["status"] == "ok"
+
+
+def test_untuned_rows_ask_the_query_template_and_record_it():
+    asked = []
+
+    def maps(text, shown):
+        asked.append(text)
+        return _maps(lambda p: _blob(7, 7))(text, shown)
+
+    engine = ReferenceEngine(ScriptedMLLM(maps), _cfg())
+    _, record = engine.ground(_input(_tracks()), get_variant("gti"))
+    assert record["query_text"] == "Is there the man in red walks in this video?"
+    assert record["spatial"]["text"] == record["query_text"] and record["query_text"] in asked
+    raw = ReferenceEngine(ScriptedMLLM(maps), _cfg(query_template="{query}"))
+    _, record = raw.ground(_input(_tracks()), get_variant("baseline-mean-special"))
+    assert record["spatial"]["text"] == record["query_text"] == "the man in red walks"
+
+
 def test_tas_unreversal_aligns_a_map_of_the_reversed_video():
     # Frame position 0 has the blob at (0, 0): track A (id 2) is there on frame 0 only; track
     # B (id 1) is there on the last frame only. The reversed run sees frame 0 in its last slot:
@@ -165,11 +200,11 @@ def test_lra_step_follows_the_planted_gradient_and_skips_nan():
     _, record = ReferenceEngine(mllm, cfg).ground(_input(_tracks()), get_variant("gti+spatial"))
     tuning = record["spatial"]["tuning"]
     step = tuning["steps"][0]
-    # L = 1 - margin; dL/dp = -beta * w / n rows; |g| = beta * |w| * sqrt(n) / n
+    # L = 1 - margin; at step 0 dL/dp_0 = dL/dx_0 = -w / n rows (p_{-1} is p_0): |g| = |w| / sqrt(n)
     n = T * 64
-    assert step["grad_norm"] == pytest.approx(0.5 * float(w.norm()) / np.sqrt(n), rel=1e-5)
-    # x_1 = -beta * lr * g: margin(x_1) = beta^2 * lr * |w|^2 / n
-    assert tuning["margin_after"] == pytest.approx(0.25 * 8.0 * float(w.norm() ** 2) / n, rel=1e-5)
+    assert step["grad_norm"] == pytest.approx(float(w.norm()) / np.sqrt(n), rel=1e-5)
+    # x_1 = -beta * lr * g: margin(x_1) = beta * lr * |w|^2 / n
+    assert tuning["margin_after"] == pytest.approx(0.5 * 8.0 * float(w.norm() ** 2) / n, rel=1e-5)
     assert tuning["margin_after"] > step["margin_before"]
 
     nan = ScriptedMLLM(_maps(lambda p: _blob(7, 7)),

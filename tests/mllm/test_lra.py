@@ -30,8 +30,8 @@ def test_one_step_raises_the_margin_and_leaves_weights_untouched(loaded, family)
 
     x = torch.zeros_like(feats.embeds, requires_grad=True)
     (dl_dx,) = torch.autograd.grad(1.0 - margin(forward(x)), x)
-    # margin(x_1) - margin(0) ~= beta^2 * lr * |dL/dx|^2 for x_1 = -beta * lr * dL/dp
-    lr = TARGET_RISE / (BETA**2 * float(dl_dx.norm()) ** 2)
+    # margin(x_1) - margin(0) ~= beta * lr * |dL/dx|^2 for x_1 = -beta * lr * dL/dx_0
+    lr = TARGET_RISE / (BETA * float(dl_dx.norm()) ** 2)
     delta, log = tune(step, tuple(feats.embeds.shape), n_steps=1, lr=lr, beta=BETA)
     with torch.no_grad():
         after = float(margin(forward(delta)))
@@ -42,6 +42,43 @@ def test_one_step_raises_the_margin_and_leaves_weights_untouched(loaded, family)
     for k, v in m.model.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert all(p.grad is None for p in m.model.parameters())
+
+
+def test_lra_takes_the_authors_step_checked_by_finite_differences(loaded, family):
+    """The authors' first step, computed without autograd: in their code the EMA's previous
+    prompt is the current one at step 0, so x_1 = -beta * lr * dL/dx_0. Along random
+    directions v, <x_1, v> must equal -beta * lr * (L(h v) - L(-h v)) / (2 h) (a central
+    difference of the loss; our earlier step was half of it). A second step keeps its form:
+    p_2 = p_1 - lr * beta * dL/dx_1, x_2 = beta p_2 + (1 - beta) p_1."""
+    m = loaded(family)
+    inputs = m.encode(frames(), FRAME_IDX, SUBQUERY, FPS)
+    feats = m.visual_features(inputs)
+    shape = tuple(feats.embeds.shape)
+
+    def loss_at(x: torch.Tensor) -> float:
+        with torch.no_grad():
+            return 1.0 - float(margin(m.forward(inputs, feats, visual_delta=x, capture=False)))
+
+    lr = 8.0
+    x_1, _ = tune(lambda d: (m.forward(inputs, feats, visual_delta=d, capture=False), d),
+                  shape, n_steps=1, lr=lr, beta=BETA)  # fmt: skip
+    rng = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        v = torch.randn(shape, generator=rng)
+        v = v / v.norm()
+        h = 1e-2 * float(feats.embeds.float().abs().mean()) + 1e-3
+        slope = (loss_at(h * v) - loss_at(-h * v)) / (2 * h)
+        assert float((x_1 * v).sum()) == pytest.approx(-BETA * lr * slope, rel=0.05, abs=1e-6)
+    # step 2: p_1 = x_1 / beta, p_2 = p_1 - lr * beta * dL/dx(x_1), x_2 = beta p_2 + (1-beta) p_1
+    x_2, _ = tune(lambda d: (m.forward(inputs, feats, visual_delta=d, capture=False), d),
+                  shape, n_steps=2, lr=lr, beta=BETA)  # fmt: skip
+    x = x_1.clone().requires_grad_(True)
+    (g_1,) = torch.autograd.grad(
+        1.0 - margin(m.forward(inputs, feats, visual_delta=x, capture=False)), x
+    )
+    p_1 = x_1 / BETA
+    p_2 = p_1 - lr * BETA * g_1
+    torch.testing.assert_close(x_2, BETA * p_2 + (1 - BETA) * p_1, rtol=1e-4, atol=1e-6)
 
 
 def test_nan_gradient_is_skipped_and_counted(loaded, family):

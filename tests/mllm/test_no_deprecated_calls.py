@@ -78,6 +78,7 @@ def _ground_input() -> GroundInput:
         sample=sample,
         frames=frames(),
         mllm_frame_idx=tuple(FRAME_IDX),
+        mllm_bins=(0, 10, 20, 30, 40, 50),  # frame i stands for [10 i, 10 i + 10)
         fps=FPS,
         tracks=[
             Track(1, "person", {f: left for f in FRAME_IDX}),
@@ -85,7 +86,6 @@ def _ground_input() -> GroundInput:
         ],
         spatial_text="Is there a man in red in this video?",
         temporal_text="Is there a man walking in this video?",
-        eval_frame_idx=tuple(range(0, 50, 5)),
     )
 
 

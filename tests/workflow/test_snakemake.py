@@ -275,6 +275,12 @@ def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, 
             fast_calls["llm_calls"]["forward_equivalents"]
             < 0.8 * (ref_calls["llm_calls"]["forward_equivalents"])
         ), name
+        # a tuning step's effect is read from either engine's records: L and z_yes - z_no at
+        # x_N (the fast engine's were null)
+        tuning, ref_tuning = fast_calls["spatial"]["tuning"], ref_calls["spatial"]["tuning"]
+        if ref_tuning is not None:
+            for key in ("loss_after", "margin_after"):
+                assert tuning[key] == pytest.approx(ref_tuning[key], rel=1e-4, abs=1e-5), name
 
 
 def test_configfile_and_config_overrides_reach_the_commands(tmp_path):
@@ -333,3 +339,30 @@ def test_a_proposals_setting_makes_the_demo_proposals_stale(demo_dir, tmp_path):
         assert "propose_tiny_demo" in out and "Params have changed" in out
     finally:  # the merged config file back to the demo's own
         run(["snakemake", "-n", "--cores", "1", target], demo_dir)
+
+
+def test_every_demo_prediction_feeds_both_released_evaluators(demo_dir):
+    """Dense predictions: each predictions file of the demo (every backend and variant, the
+    references included) exports to HC-STVG's challenge format and to TubeDETR's without a
+    GT-tube frame lacking a box (TubeDETR raises 'No prediction for frame' on one); only
+    samples that failed are left out."""
+    from zstvg.evaluation.evaluate_cli import load_inputs
+    from zstvg.evaluation.export import export_hcstvg_challenge, export_tubedetr
+    from zstvg.io import is_sidecar
+
+    files = sorted(
+        p
+        for p in (demo_dir / "results/predictions/synthetic").glob("*/*.json")
+        if not is_sidecar(p)
+    )
+    assert len(files) > 10
+    for path in files:
+        samples, _, preds, boxes = load_inputs(demo_dir / "results/samples/synthetic.jsonl", path)
+        failed = {sid for sid, p in preds.items() if p.error}
+        for export in (
+            export_hcstvg_challenge(samples, preds, boxes),
+            export_tubedetr(samples, preds, boxes, allow_missing=True),
+        ):
+            assert export.missing_frames == {}, (path, export.format)
+            assert set(export.left_out) == failed, (path, export.format)
+            assert export.n_written == len(samples) - len(failed)

@@ -24,13 +24,14 @@ import argparse
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zstvg.config import Params
 from zstvg.io import InputError, is_sidecar
+from zstvg.structures import Track
 
 if TYPE_CHECKING:
     from zstvg.data.synthetic import VideoPlan, VideoRecords
@@ -165,6 +166,15 @@ def _video_records(
     return recs, reuse
 
 
+def _on_frames(track: Track, frames: set[int]) -> Track:
+    """The track's boxes and masks on ``frames`` only (released files hold every 10th frame)."""
+    return replace(
+        track,
+        boxes_xyxy={f: b for f, b in track.boxes_xyxy.items() if f in frames},
+        rles={f: r for f, r in track.rles.items() if f in frames},
+    )
+
+
 def run(args: argparse.Namespace, params: Params) -> int:
     import av
 
@@ -197,10 +207,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
         recs, reused = _video_records(plan, out / "videos" / plan.file_name, codec, seed, index)
         n_reused += reused
         n_encoded += not reused
+        sampled = range(0, plan.n_frames, cfg.proposal_stride)
         official_format.write(
             out / "proposals" / f"{plan.video_id}.json",
-            range(plan.n_frames),
-            recs.tracks,
+            sampled,
+            [_on_frames(t, set(sampled)) for t in recs.tracks],
             plan.width,
             plan.height,
         )
@@ -236,7 +247,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
         f"  videos:         {out / 'videos'}\n"
         f"  annotations:    {out / ANNOTATIONS} (HC-STVG v2)\n"
         f"  decompositions: {out / DECOMPOSITIONS}\n"
-        f"  proposals:      {out / 'proposals'} (authors' format, every frame)\n"
+        f"  proposals:      {out / 'proposals'} (authors' format, every "
+        f"{'frame' if cfg.proposal_stride == 1 else f'{cfg.proposal_stride}th frame'})\n"
         f"  manifest:       {out / MANIFEST}\n"
         f"  provenance:     {sidecar}"
     )

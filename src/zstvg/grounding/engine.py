@@ -24,7 +24,7 @@ import torch
 
 from zstvg.config import GroundConfig
 from zstvg.grounding import scoring
-from zstvg.grounding.tuning import margin, tune
+from zstvg.grounding.tuning import loss, margin, tune
 from zstvg.grounding.variants import Variant
 from zstvg.structures import Prediction, Sample, Track
 
@@ -49,11 +49,13 @@ class GroundInput:
     sample: Sample
     frames: list[np.ndarray]  # the MLLM frames, HxWx3 uint8
     mllm_frame_idx: tuple[int, ...]
+    # native bin edges of the MLLM frames (len T + 1, video.index.uniform_subset): frame i
+    # stands for [mllm_bins[i], mllm_bins[i + 1])
+    mllm_bins: tuple[int, ...]
     fps: float
     tracks: Sequence[Track]
     spatial_text: str  # the attribute sub-query (or the query, flagged, on a failed decomposition)
     temporal_text: str
-    eval_frame_idx: tuple[int, ...]  # the evaluation grid frames (boxes are written there)
     flags: tuple[str, ...] = ()
 
 
@@ -108,12 +110,17 @@ class ReferenceEngine:
 
     # --------------------------------------------------------------------------- helpers
     def _fixed_token(self, tokens: Sequence[str]) -> int:
-        """The authors' fixed template token, picked by identity in our template (DESIGN §3);
-        their index from the end when the tokenizer spells it otherwise."""
-        text, from_end = getattr(self.mllm, "fixed_token", ("<|im_start|>", -3))
-        if text in tokens:
-            return list(tokens).index(text)
-        return len(tokens) + from_end
+        """The authors' fixed template token, picked by identity in our template: never by
+        their index from the end, which in another tokenizer's spelling of the template is
+        another token (or, with 2 candidates and their -5, no token at all)."""
+        text = getattr(self.mllm, "fixed_token", "<|im_start|>")
+        if text not in tokens:
+            raise VariantError(
+                f"fixed-token: the authors' token {text!r} is not among this backend's "
+                f"grounding-template tokens {list(tokens)}: its tokenizer spells the template "
+                "otherwise"
+            )
+        return list(tokens).index(text)
 
     def _recomputing(self) -> Any:
         """Activation checkpointing of the forwards LRA backpropagates through (a full
@@ -126,14 +133,27 @@ class ReferenceEngine:
     # --------------------------------------------------------------------------- forwards
     def _attn(
         self, ctx: _SampleContext, inputs: Any, features: Any, delta: torch.Tensor | None
-    ) -> tuple[np.ndarray, float]:
-        """Layer-mean maps of the candidate tokens ``(n_tokens, t, h, w)`` and z_yes - z_no."""
+    ) -> tuple[np.ndarray, Any]:
+        """Layer-mean maps of the candidate tokens ``(n_tokens, t, h, w)`` and the forward's
+        result (its answer logits)."""
         with torch.no_grad():
             out = self.mllm.forward(inputs, features, visual_delta=delta)
         ctx.n_forward += 1
         ctx.work += 1.0
         attn = out.attn_thw.detach().float().cpu().numpy()
-        return scoring.layer_mean(attn), float(margin(out))
+        return scoring.layer_mean(attn), out
+
+    def _after(
+        self, tuning: dict[str, Any] | None, objective: str, out: Any, neutral_out: Any
+    ) -> float | None:
+        """Record L and z_yes - z_no at the tuned prompt x_N (after the last step) in
+        ``tuning``; returns the margin (None without a tuned prompt)."""
+        if tuning is None or not tuning["steps"]:
+            return None
+        contrast = neutral_out if self.cfg.neutral_contrast else None
+        tuning["margin_after"] = float(margin(out))
+        tuning["loss_after"] = float(loss(out, objective, contrast))
+        return float(tuning["margin_after"])
 
     def _map(
         self,
@@ -206,11 +226,11 @@ class ReferenceEngine:
             ctx.n_backward += self.cfg.n_steps
             ctx.n_forward += self.cfg.n_steps * (2 if contrast else 1)
             ctx.work += self.cfg.n_steps * (3 if contrast else 2)  # a backward counts 1
-        raw, after = self._attn(ctx, inputs, features, delta)
-        neutral_raw, _ = self._attn(ctx, neutral, features, delta)
-        if tuning is not None and tuning["steps"]:
-            tuning["margin_after"] = after
-            tuning["loss_after"] = 1.0 - after if objective == "yesno" else None
+        raw, out = self._attn(ctx, inputs, features, delta)
+        neutral_raw, neutral_out = self._attn(ctx, neutral, features, delta)
+        after = self._after(tuning, objective, out, neutral_out)
+        if after is None:
+            after = float(margin(out))
         return self._map_result(text, inputs, raw, neutral_raw, tuning, after)
 
     def _map_result(
@@ -242,8 +262,11 @@ class ReferenceEngine:
         first LRA step of every sub-query; a tuned prompt's prefix serves its sub-query and
         the neutral prompt; each text is a short suffix forward. Forwards that only give maps
         (every one but the LRA steps') stop after the last captured layer, so they have no
-        answer logits: ``margin_after`` is None. Same maps as the reference path (fp32
-        ~1e-7), hence the same predictions."""
+        answer logits: an untuned map's ``margin_after`` is None. A tuned prompt's prefix and
+        its sub-query's suffix run through every layer instead, so the record holds L and
+        z_yes - z_no after the last step (the neutral suffix still stops early, but for the
+        contrast term). Same maps as the reference path (fp32 ~1e-7), hence the same
+        predictions."""
         mllm, cfg = self.mllm, self.cfg
         state0, x0 = ctx.prefix0(reversed_video)
         delta = None
@@ -282,22 +305,25 @@ class ReferenceEngine:
             ctx.tuned_done(reversed_video)
             del states, prefixed, contrast  # the step-k prefixes' graphs go with them
         rows = mllm.rows_depth
+        # after a tuning step, the answer at x_N too: the sub-query through every layer
+        after = tuning is not None and bool(tuning["steps"])
+        depth = mllm.num_layers if after else rows
+        neutral_depth = depth if after and cfg.neutral_contrast else rows
         with torch.no_grad():
             if delta is None:
                 state = state0
             else:
                 delta = delta.to(features.embeds.device)
-                state = mllm.prefix(inputs, features, delta, rows_only=True)
+                state = mllm.prefix(inputs, features, delta, rows_only=not after)
                 ctx.count(inputs, state, suffix=False)
-            out = mllm.suffix(inputs, state, rows_only=True)
-            ctx.count(inputs, state, suffix=True, depth=rows)
-            neutral_out = mllm.suffix(neutral, state, rows_only=True)
-            ctx.count(neutral, state, suffix=True, depth=rows)
+            out = mllm.suffix(inputs, state, rows_only=not after)
+            ctx.count(inputs, state, suffix=True, depth=depth)
+            neutral_out = mllm.suffix(neutral, state, rows_only=neutral_depth < mllm.num_layers)
+            ctx.count(neutral, state, suffix=True, depth=neutral_depth)
         raw = scoring.layer_mean(out.attn_thw.detach().float().cpu().numpy())
         neutral_raw = scoring.layer_mean(neutral_out.attn_thw.detach().float().cpu().numpy())
-        if tuning is not None and tuning["steps"]:
-            tuning["margin_after"] = tuning["loss_after"] = None  # no head on the cut stack
-        return self._map_result(text, inputs, raw, neutral_raw, tuning, None)
+        margin_after = self._after(tuning, objective, out, neutral_out)
+        return self._map_result(text, inputs, raw, neutral_raw, tuning, margin_after)
 
     # ----------------------------------------------------------------------------- ground
     def ground(self, gin: GroundInput, variant: Variant) -> tuple[Prediction, dict[str, Any]]:
@@ -321,7 +347,16 @@ class ReferenceEngine:
         tuned_keys = {k for v in variants for k in self._map_keys(gin, v) if k and k[1]}
         ctx.pending_tuned = collections.Counter(k[3] for k in tuned_keys)
         features_s = ctx.prepare()
-        out = {v.name: self._ground_one(ctx, tracks, v, features_s) for v in variants}
+        out = {}
+        for v in variants:
+            try:
+                out[v.name] = self._ground_one(ctx, tracks, v, features_s)
+            except VariantError as exc:  # this variant cannot run here; the others can
+                reason = f"ground: {exc}"
+                sid = gin.sample.sample_id
+                record = {"sample_id": sid, "variant": v.to_json(), "status": "failed",
+                          "step": "ground", "error": reason}  # fmt: skip
+                out[v.name] = (Prediction(sid, None, error=reason), record)
         self.last_calls = {
             "forwards": ctx.n_forward,
             "backwards": ctx.n_backward,
@@ -334,10 +369,8 @@ class ReferenceEngine:
 
         def key(source: str, sub: str) -> MapKey:
             tuned = source.startswith("tuned")
-            if source == "query":
-                text = gin.sample.query
-            elif source == "tuned-query":
-                text = subquery(self.cfg.subquery_template, gin.sample.query)
+            if source in ("query", "tuned-query"):
+                text = query_text(self.cfg.query_template, gin.sample.query)
             else:
                 text = sub
             return (text, tuned, variant.objective if tuned else None, False)
@@ -388,20 +421,22 @@ class ReferenceEngine:
         chosen = next(t for t in tracks if t.track_id == chosen_id)
         s_f = scoring.frame_scores(up_temporal, masks[chosen_id])
         first, last = self._span_positions(s_f)
-        span = scoring.span_to_native(first, last, gin.mllm_frame_idx, sample.clip_span[1])
-        eval_frames = [f for f in gin.eval_frame_idx if span[0] <= f < span[1]]
-        boxes, interpolated = scoring.interpolate_boxes(chosen.boxes_xyxy, eval_frames)
-        if interpolated:
-            flags.append("boxes_interpolated")
+        span = scoring.span_to_native(first, last, gin.mllm_bins)
+        dense = scoring.dense_boxes(chosen.boxes_xyxy, span, sample.clip_span)
+        flags.extend(dense.flags)
         times["scoring_s"] = time.perf_counter() - t3
         times["total_s"] = time.perf_counter() - t0
         pred_flags = tuple(dict.fromkeys([f"variant:{variant.name}", *flags]))
-        prediction = Prediction(sample.sample_id, span, boxes, track_id=chosen_id, flags=pred_flags)
+        prediction = Prediction(
+            sample.sample_id, span, dense.boxes_xyxy, track_id=chosen_id, flags=pred_flags
+        )
         record = {
             "sample_id": sample.sample_id,
             "variant": variant.to_json(),
             "status": "ok",
             "mllm_frame_idx": list(gin.mllm_frame_idx),
+            "mllm_bins": list(gin.mllm_bins),
+            "query_text": query_text(self.cfg.query_template, sample.query),
             "region_xyxy": list(region),
             "spatial": spatial.to_json(),
             "temporal": temporal.to_json() if temporal is not spatial else "same as spatial",
@@ -616,6 +651,18 @@ def texts_for(
         subquery(template, decomposition.action),
         flags,
     )
+
+
+class VariantError(ValueError):
+    """One variant cannot run on this sample (the others of the job can): it fails alone."""
+
+
+def query_text(template: str, query: str) -> str:
+    """What the untuned rows ask of the whole query: ``template`` around it, its trailing
+    period dropped; the template ``"{query}"`` asks the raw sentence unchanged."""
+    if template.strip() == "{query}":
+        return query
+    return template.format(query=query.strip().rstrip("."))
 
 
 def subquery(template: str, description: str) -> str:

@@ -83,16 +83,15 @@ def variant_ground_params(params: Params, variant: Any) -> dict[str, Any]:
     return {k: v for k, v in section.items() if k not in LRA_KEYS}
 
 
-def mllm_frames(proposal_frames: list[int], clip_span: tuple[int, int], n: int) -> list[int]:
-    """A uniform subset of the proposal frames inside the clip (DESIGN §3): every MLLM frame
-    has every track's mask, nothing is guessed. Bin centres over the frame list, as
-    ``uniform_frame_idx`` does over native frames."""
-    from zstvg.video.index import uniform_frame_idx
+def mllm_frames(
+    proposal_frames: list[int], clip_span: tuple[int, int], n: int
+) -> tuple[list[int], list[int]]:
+    """A uniform subset of the proposal frames inside the clip, and the native bins they stand
+    for (``video.index.uniform_subset``): every MLLM frame has every track's mask, nothing is
+    guessed, and a predicted span covers the bins of its frames."""
+    from zstvg.video.index import uniform_subset
 
-    inside = [f for f in proposal_frames if clip_span[0] <= f < clip_span[1]]
-    if not inside:
-        raise ValueError(f"no proposal frame inside the clip {list(clip_span)}")
-    return [inside[i] for i in uniform_frame_idx((0, len(inside)), n)]
+    return uniform_subset(proposal_frames, clip_span, n)
 
 
 class _Frames:
@@ -279,18 +278,20 @@ class _Grounder:
             if self.engine is None:
                 self.engine = _build_engine(self.params, self.model_cfg)
             props = self.proposals.read(sample.video_id)
-            frame_idx = mllm_frames(list(props.frame_idx), sample.clip_span, ground_cfg.n_frames)
+            frame_idx, bins = mllm_frames(
+                list(props.frame_idx), sample.clip_span, ground_cfg.n_frames
+            )
             spatial, temporal, text_flags = texts_for(sample, dec, ground_cfg.subquery_template)
             frames_status = self.store.sample_status(sid)
             gin = GroundInput(
                 sample=sample,
                 frames=self.frames.get(sample.video_id, sample.video_path, frame_idx),
                 mllm_frame_idx=tuple(frame_idx),
+                mllm_bins=tuple(bins),
                 fps=float(self.store.index(sample.video_id)["fps"]),
                 tracks=props.tracks,
                 spatial_text=spatial,
                 temporal_text=temporal,
-                eval_frame_idx=self.store.sample(sample.video_id, sid, kind="grid").frame_idx,
                 flags=(*text_flags, *frames_status.flags),
             )
             results = self.engine.ground_many(gin, todo)

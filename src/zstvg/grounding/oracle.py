@@ -37,7 +37,7 @@ MarginFn = Callable[[str, torch.Tensor], torch.Tensor]
 class ScriptedMLLM:
     name = "scripted"
     exact_reversal = True
-    fixed_token = ("<|im_start|>", -3)
+    fixed_token = "<|im_start|>"
 
     def __init__(self, maps: MapsFn, grid_hw: tuple[int, int] = (8, 8),
                  margin: MarginFn | None = None) -> None:  # fmt: skip

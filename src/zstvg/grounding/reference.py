@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from zstvg.evaluation.metrics import box_iou
+from zstvg.grounding.scoring import dense_boxes
 from zstvg.structures import Prediction, Sample, Status, Track
 
 METHODS = ("oracle", "largest", "random")
@@ -27,15 +28,19 @@ def track_extent(track: Track) -> tuple[int, int]:
 
 
 def track_gt_overlap(track: Track, sample: Sample) -> float:
-    """Mean box IoU over the sample's GT frames; GT frames the track misses count 0."""
+    """Mean box IoU over the sample's GT frames, the track's box interpolated between its
+    proposal frames (a released proposal file has one every 10th frame); GT frames outside
+    the track's extent count 0."""
     gt_frames = sorted(sample.gt_boxes_xyxy)
     if not gt_frames:
         return 0.0
-    hit = [f for f in gt_frames if f in track.boxes_xyxy]
+    extent = track_extent(track)
+    dense = dense_boxes(track.boxes_xyxy, extent, sample.clip_span).boxes_xyxy
+    hit = [f for f in gt_frames if f in dense]
     if not hit:
         return 0.0
     ious = box_iou(
-        np.array([track.boxes_xyxy[f] for f in hit]),
+        np.array([dense[f] for f in hit]),
         np.array([sample.gt_boxes_xyxy[f] for f in hit]),
     )
     return float(ious.sum() / len(gt_frames))
@@ -71,7 +76,11 @@ def reference_prediction(
     else:
         chosen = rng.choice(sorted(tracks, key=lambda t: t.track_id))
         span = track_extent(chosen)
-    boxes = {f: b for f, b in chosen.boxes_xyxy.items() if span[0] <= f < span[1]}
+    dense = dense_boxes(chosen.boxes_xyxy, span, sample.clip_span)
     return Prediction(
-        sample.sample_id, span, boxes, track_id=chosen.track_id, flags=(f"reference:{method}",)
+        sample.sample_id,
+        span,
+        dense.boxes_xyxy,
+        track_id=chosen.track_id,
+        flags=(f"reference:{method}", *dense.flags),
     )

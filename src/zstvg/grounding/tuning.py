@@ -3,13 +3,18 @@
 A prompt ``p`` with the shape of the post-projector visual embeddings (extra tokens included)
 is added to them. From p_0 = 0, for k = 0..N-1::
 
-    x_k = beta * p_k + (1 - beta) * p_{k-1}        (p_{-1} = p_0)
+    x_k = beta * p_k + (1 - beta) * p_{k-1}        (p_{-1} IS p_0: the same tensor)
     L   = 1 - (z_yes - z_no)(x_k)                  first answer position, one forward
     g   = dL / dp_k                                 a non-finite g is skipped and counted
     p_{k+1} = p_k - lr * g
 
-and inference uses x_N (N = 1: x_1 = -beta * lr * g). Only ``p`` receives a gradient: the
-model's weights are frozen (``requires_grad=False``) and are never written.
+and inference uses x_N. At k = 0 the EMA's previous prompt is the current one (the authors'
+code keeps one tensor for both), so the gradient flows through both terms: g_0 = dL/dx_0 and
+x_1 = -beta * lr * dL/dx_0 (-4 dL/dx_0 at the defaults lr 8, beta 0.5). From k = 1 on p_{k-1}
+is a constant of the step: g_k = beta * dL/dx_k. Holding p_{-1} constant at k = 0 too would
+take half that first step (beta^2 instead of beta), and lr 8 would act as the authors' 4.
+Only ``p`` receives a gradient: the model's weights are frozen (``requires_grad=False``) and
+are never written.
 """
 
 from __future__ import annotations
@@ -75,13 +80,13 @@ def tune(
     requires grad) and returns ``(result, leaf)``: the leaf the result depends on, normally
     ``x`` itself; an engine whose p = 0 prefix is already computed returns that prefix's own
     zero leaf at step 0. ``neutral_forward(leaf)`` is the neutral prompt's forward (only with
-    the contrast term). With x_k = beta p_k + (1 - beta) p_{k-1} and p_{k-1} held fixed,
-    dL/dp_k = beta dL/dx_k.
+    the contrast term). With x_k = beta p_k + (1 - beta) p_{k-1}: dL/dp_0 = dL/dx_0 (p_{-1} is
+    p_0), and dL/dp_k = beta dL/dx_k for k >= 1 (p_{k-1} held fixed).
     """
     log = TuningLog(objective)
     p_prev = torch.zeros(shape, dtype=torch.float32, device=device)
     p = p_prev.clone()
-    for _ in range(n_steps):
+    for k in range(n_steps):
         x_k = (beta * p + (1.0 - beta) * p_prev).requires_grad_(True)
         result, leaf = forward(x_k)
         neutral = neutral_forward(leaf) if neutral_forward is not None else None
@@ -90,7 +95,8 @@ def tune(
                                         allow_unused=True)  # fmt: skip
         if grad_x is None:  # the answer does not depend on the prompt (a scripted model)
             grad_x = torch.zeros_like(x_k)
-        grad = beta * grad_x.detach().float()
+        # x_0 = beta p_0 + (1 - beta) p_0: both terms carry the gradient at the first step
+        grad = (1.0 if k == 0 else beta) * grad_x.detach().float()
         finite = bool(torch.isfinite(grad).all())
         step = {
             "loss_before": float(value.detach()),

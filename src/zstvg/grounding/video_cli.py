@@ -119,7 +119,6 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
     from zstvg.devices import resolve_device
     from zstvg.grounding.engine import GroundInput, ReferenceEngine, texts_for
     from zstvg.grounding.ground_cli import mllm_frames
-    from zstvg.grounding.scoring import interpolate_boxes
     from zstvg.grounding.variants import get_variant
     from zstvg.io import InputError, write_json
     from zstvg.mllm import load_model
@@ -170,10 +169,10 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
     t = time.perf_counter()
     torch.manual_seed(params.seed)
     engine = ReferenceEngine(load_model(params, params.models[args.model]), params.ground)
-    frame_idx = mllm_frames(grid, sample.clip_span, params.ground.n_frames)
+    frame_idx, bins = mllm_frames(grid, sample.clip_span, params.ground.n_frames)
     spatial, temporal, text_flags = texts_for(sample, dec, params.ground.subquery_template)
-    gin = GroundInput(sample, [frames[f] for f in frame_idx], tuple(frame_idx), fps, tracks,
-                      spatial, temporal, tuple(grid), text_flags)  # fmt: skip
+    gin = GroundInput(sample, [frames[f] for f in frame_idx], tuple(frame_idx), tuple(bins), fps,
+                      tracks, spatial, temporal, text_flags)  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -185,10 +184,8 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
         return 0
     times["ground_s"] = time.perf_counter() - t
     maps = record.pop("_maps")
-    chosen = next(tr for tr in tracks if tr.track_id == pred.track_id)
     assert pred.span is not None
-    native = list(range(pred.span[0], pred.span[1]))
-    boxes, _ = interpolate_boxes(chosen.boxes_xyxy, native)
+    boxes = pred.boxes_xyxy
     prediction = {
         "video": str(video),
         "query": args.query,
@@ -199,7 +196,7 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
         "span": list(pred.span),
         "t_sec": [pred.span[0] / fps, pred.span[1] / fps],
         "track_id": pred.track_id,
-        "boxes_xyxy": {str(f): [round(v, 2) for v in b] for f, b in sorted(boxes.items())},
+        "boxes_xyxy": {str(f): list(b) for f, b in sorted(boxes.items())},
         "sub_queries": {"spatial": spatial, "temporal": temporal},
         "decomposition": dec.to_json(),
         "flags": list(pred.flags) + (["tiny_checkpoints"] if args.tiny else []),
@@ -208,7 +205,8 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
     }
     write_json(out / "prediction.json", prediction)
     t = time.perf_counter()
-    mp4, gif = _render(out, video.stem, grid, frames, boxes, tracks, maps["spatial"], frame_idx,
+    in_span = {f: b for f, b in boxes.items() if pred.span[0] <= f < pred.span[1]}
+    mp4, gif = _render(out, video.stem, grid, frames, in_span, tracks, maps["spatial"], frame_idx,
                        record, [f"query: {args.query}", f"spatial: {spatial}",
                                 f"temporal: {temporal}"],
                        max(1, round(params.frames.grid_fps)))  # fmt: skip

@@ -257,9 +257,9 @@ class MLLM:
     # Whether reversing the visual tokens in time equals a forward on reversed frames (TAS);
     # False where a temporal slot mixes frames (Qwen): the reversal is then approximate.
     exact_reversal = True
-    # The authors' fixed grounding token (DESIGN §3), by text, and its index from the end of
-    # their template where our tokenizer spells it otherwise.
-    fixed_token = ("<|im_start|>", -3)
+    # The authors' fixed grounding token (their index -3 from the end of the Qwen/OV/InternVL
+    # template), by its text: `fixed-token` picks it by identity in our template.
+    fixed_token = "<|im_start|>"
 
     def __init__(
         self,

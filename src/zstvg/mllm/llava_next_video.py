@@ -27,7 +27,7 @@ class LlavaNextVideo(MLLM):
     name = "llava-next-video"
     model_class = "LlavaNextVideoForConditionalGeneration"
     grounding_suffix = " ASSISTANT:"
-    fixed_token = ("▁A", -5)  # "▁A" of "ASSISTANT:" in the authors' Vicuna template
+    fixed_token = "▁A"  # of "ASSISTANT:", the authors' index -5 in their Vicuna template
 
     def grid_region(self, width: int, height: int) -> tuple[float, float, float, float]:
         """The centre square the processor keeps: resize the shortest edge to S, crop C x C.

@@ -141,12 +141,12 @@ def _plan(rows: list[dict[str, Any]], out_root: Path, path: Path) -> list[_Video
 
 
 def _selections(spec: _SampleSpec, cfg: FramesConfig) -> tuple[list[int], list[int]]:
-    from zstvg.video.index import grid_frame_idx, uniform_frame_idx
+    from zstvg.video.index import grid_frame_idx, uniform_subset
 
     grid = grid_frame_idx(spec.clip_span, spec.fps, cfg.grid_fps, cfg.max_grid_frames)
     # The MLLM frames are a uniform subset of the grid, where proposals are computed (DESIGN
     # §3): every MLLM frame then has every track's mask, none is guessed.
-    mllm = [grid[i] for i in uniform_frame_idx((0, len(grid)), cfg.n_mllm_frames)]
+    mllm, _ = uniform_subset(grid, spec.clip_span, cfg.n_mllm_frames)
     return mllm, grid
 
 

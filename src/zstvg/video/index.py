@@ -13,6 +13,7 @@ spans are half-open ``[start, end)``. Two selections exist per sample:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from zstvg.structures import Span
 
@@ -59,6 +60,38 @@ def uniform_frame_idx(clip_span: Span, n: int) -> list[int]:
     if length < n:
         return list(range(start, end))
     return [start + ((2 * i + 1) * length) // (2 * n) for i in range(n)]
+
+
+def uniform_subset(
+    frame_idx: Sequence[int], clip_span: Span, n: int
+) -> tuple[list[int], list[int]]:
+    """``n`` of the given frames inside ``clip_span``, uniformly, and the native bin each one
+    stands for: ``(picked, bin_edges)``, ``len(bin_edges) == len(picked) + 1``.
+
+    The ``G`` frames inside the clip (the 5 fps grid, or a released proposal file's
+    ``sample_frames``) are cut into ``n`` equal bins of positions, as :func:`uniform_frame_idx`
+    cuts native frames, and the frame at each bin's centre is picked. Picked frame ``i`` then
+    stands for the native frames of its bin: from the first listed frame of the bin up to the
+    first listed frame of the next bin (the clip's start and end close the first and last
+    bins). A listed frame opens its own stretch of the clip (a grid frame is the first frame of
+    its 1/5 s bucket), so the bins tile ``clip_span`` exactly. Example: a 30 fps clip
+    ``[0, 600)`` with its 100 grid frames ``0, 6, ..., 594`` and ``n = 20`` picks
+    ``12, 42, ..., 582`` and bins them ``[0, 30), [30, 60), ..., [570, 600)``: a frame stands
+    for the second around it, not for the second after it (which would put every predicted span
+    0.4 s late). With ``G < n`` every frame is picked and stands for its own stretch.
+    """
+    start, end = _check_span(clip_span)
+    inside = sorted({int(f) for f in frame_idx if start <= f < end})
+    if not inside:
+        raise ValueError(f"no listed frame inside the clip {[start, end]}")
+    g = len(inside)
+    positions = uniform_frame_idx((0, g), n)
+    if g < n:
+        first_of_bin = list(range(g))
+    else:
+        first_of_bin = [(i * g) // n for i in range(n)]
+    edges = [start, *(inside[p] for p in first_of_bin[1:]), end]
+    return [inside[p] for p in positions], edges
 
 
 def grid_frame_idx(
