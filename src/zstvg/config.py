@@ -145,6 +145,7 @@ class GroundConfig:
     lr: float
     beta: float
     neutral_contrast: bool
+    readout_after_tuning: bool
     answer_words: tuple[str, ...]  # (yes-word, no-word), from params' "Yes/No"
     gti_activation: str
 

@@ -182,3 +182,37 @@ def test_recomputed_activations_give_the_same_gradient(loaded, family):
         assert a.abs().max() > 0
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
     assert "forward" not in vars(m.decoder_layers()[0])  # the class's forward is back
+
+
+@pytest.mark.parametrize("contrast", [False, True])
+def test_both_engines_record_the_tuning_steps_effect(loaded, family, contrast):
+    """L and z_yes - z_no at x_N (after the last LRA step) in the records of both engines, for
+    every objective and with the neutral contrast term; `fast` left them null before. With
+    ground.readout_after_tuning false the fast engine skips the readout (null again)."""
+    import dataclasses
+
+    from test_no_deprecated_calls import _ground_input
+
+    from zstvg.config import load_params
+    from zstvg.grounding.engine import ReferenceEngine
+    from zstvg.grounding.variants import get_variant
+
+    m = loaded(family)
+    base = dataclasses.replace(load_params().ground, neutral_contrast=contrast)
+    variants = [get_variant("gti+dsth"), get_variant("gti+entropy")]
+    records = {}
+    for engine, readout in (("reference", True), ("fast", True), ("fast", False)):
+        cfg = dataclasses.replace(base, engine=engine, readout_after_tuning=readout)
+        out = ReferenceEngine(m, cfg).ground_many(_ground_input(), variants)
+        records[engine, readout] = {
+            name: rec["spatial"]["tuning"] for name, (_, rec) in out.items()
+        }
+    for name in ("gti+dsth", "gti+entropy"):
+        ref, fast = records["reference", True][name], records["fast", True][name]
+        for key in ("loss_after", "margin_after"):
+            assert ref[key] is not None and fast[key] == pytest.approx(ref[key], abs=1e-4), key
+        assert records["fast", False][name]["loss_after"] is None
+    # yesno: L = 1 - margin (minus the neutral margin with the contrast term)
+    dsth = records["reference", True]["gti+dsth"]
+    if not contrast:
+        assert dsth["loss_after"] == pytest.approx(1.0 - dsth["margin_after"], abs=1e-6)

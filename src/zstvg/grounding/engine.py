@@ -306,7 +306,7 @@ class ReferenceEngine:
             del states, prefixed, contrast  # the step-k prefixes' graphs go with them
         rows = mllm.rows_depth
         # after a tuning step, the answer at x_N too: the sub-query through every layer
-        after = tuning is not None and bool(tuning["steps"])
+        after = tuning is not None and bool(tuning["steps"]) and cfg.readout_after_tuning
         depth = mllm.num_layers if after else rows
         neutral_depth = depth if after and cfg.neutral_contrast else rows
         with torch.no_grad():
@@ -322,7 +322,12 @@ class ReferenceEngine:
             ctx.count(neutral, state, suffix=True, depth=neutral_depth)
         raw = scoring.layer_mean(out.attn_thw.detach().float().cpu().numpy())
         neutral_raw = scoring.layer_mean(neutral_out.attn_thw.detach().float().cpu().numpy())
-        margin_after = self._after(tuning, objective, out, neutral_out)
+        if after:
+            margin_after = self._after(tuning, objective, out, neutral_out)
+        else:  # no answer head on the cut stack
+            margin_after = None
+            if tuning is not None and tuning["steps"]:
+                tuning["margin_after"] = tuning["loss_after"] = None
         return self._map_result(text, inputs, raw, neutral_raw, tuning, margin_after)
 
     # ----------------------------------------------------------------------------- ground

@@ -72,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # The LRA's own settings: a variant that tunes nothing never reads them, so its records (and its
 # job hash) stay valid when they change; only the tuned variants of a job are recomputed.
-LRA_KEYS = ("lr", "n_steps", "beta", "neutral_contrast", "gradient_checkpointing")
+LRA_KEYS = ("lr", "n_steps", "beta", "neutral_contrast", "gradient_checkpointing",
+            "readout_after_tuning")  # fmt: skip
 
 
 def variant_ground_params(params: Params, variant: Any) -> dict[str, Any]:
