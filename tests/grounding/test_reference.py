@@ -176,3 +176,25 @@ def test_synthetic_released_format_oracle_scores_one_end_to_end(tmp_path, fps):
                      "--protocol", protocol, "--out", str(out)]) == 0  # fmt: skip
         metrics = json.loads(out.read_text())
         assert metrics["m_vIoU"] >= 0.97 and metrics["m_tIoU"] == 1.0, (protocol, metrics)
+
+
+def test_gt_viou_isolates_the_track_from_the_span():
+    """A perfect track paired with a half-length span: gt_vIoU (spatial accuracy alone) stays
+    1 under every protocol, because the prediction holds the track on every native frame where
+    it exists, not only inside the span (it fell to 0.571 with boxes on the span only), while
+    vIoU and tIoU pay for the span."""
+    from zstvg.evaluation.protocols import evaluate
+    from zstvg.grounding.scoring import dense_boxes
+    from zstvg.structures import Prediction
+
+    sample, tracks = _released_format_case(30)
+    gs, ge = sample.gt_span
+    half = (gs, gs + (ge - gs) // 2)
+    dense = dense_boxes(tracks[1].boxes_xyxy, half, sample.clip_span)
+    pred = Prediction("s", half, dense.boxes_xyxy, track_id=1, flags=dense.flags)
+    for protocol in ("tubedetr", "official", "seed"):
+        metrics, _ = evaluate([sample], {"s": pred}, protocol, dataset="hcstvg-v2", backend="-",
+                              variant="-", grid_fps=5.0, max_grid_frames=200,
+                              thresholds=[0.5])  # fmt: skip
+        assert metrics["gt_vIoU"] >= 0.99, (protocol, metrics)
+        assert 0.45 <= metrics["m_tIoU"] <= 0.55 and metrics["m_vIoU"] <= 0.55, (protocol, metrics)

@@ -366,3 +366,7 @@ def test_every_demo_prediction_feeds_both_released_evaluators(demo_dir):
             assert export.missing_frames == {}, (path, export.format)
             assert set(export.left_out) == failed, (path, export.format)
             assert export.n_written == len(samples) - len(failed)
+        for sid, p in preds.items():  # a box on every native frame of the span (not a grid)
+            if p.span is not None:
+                have = set(boxes[sid].frames.tolist())
+                assert set(range(*p.span)) <= have, (path, sid)
