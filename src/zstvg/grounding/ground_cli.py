@@ -21,15 +21,12 @@ import argparse
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from zstvg import shards
 from zstvg.config import Params
-
-if TYPE_CHECKING:
-    from zstvg.structures import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +187,9 @@ class _Grounder:
         self.engine: Any = None
         self.frames = _Frames(self.store)
         self.proposal_sha: dict[str, str] = {}
-        self.preds: dict[str, dict[str, Any]] = {v.name: {} for v in variants}
+        # each sample's prediction as compact JSON (predictions.prediction_json): a job holds
+        # ~40 bytes a box of its dense predictions until it writes them, not Python objects
+        self.preds: dict[str, dict[str, str]] = {v.name: {} for v in variants}
         self.entries: dict[str, dict[str, dict[str, Any]]] = {v.name: {} for v in variants}
         self.jobs_of: dict[str, dict[str, str]] = {v.name: {} for v in variants}  # a merge reads
         self.n_reused = 0
@@ -202,6 +201,7 @@ class _Grounder:
         """One sample, every variant: carried on (failed upstream), reused (finished with the
         same job hash), or computed; each computed record written at once."""
         from zstvg.data.samples_file import sample_status
+        from zstvg.predictions import prediction_json
         from zstvg.structures import Prediction, first_failure
         from zstvg.video.store import video_dir_name
 
@@ -214,7 +214,9 @@ class _Grounder:
         )
         if upstream is not None:  # carried on, never recomputed
             for v in self.variants:
-                self.preds[v.name][sid] = Prediction(sid, None, error=upstream.reason)
+                self.preds[v.name][sid] = prediction_json(
+                    Prediction(sid, None, error=upstream.reason)
+                )
                 self.entries[v.name][sid] = {
                     "status": "failed", "step": upstream.step, "error": upstream.reason
                 }  # fmt: skip
@@ -227,7 +229,9 @@ class _Grounder:
             if previous is None:
                 todo.append(v)
                 continue
-            self.preds[v.name][sid] = Prediction.from_json(sid, previous["prediction"])
+            self.preds[v.name][sid] = prediction_json(
+                Prediction.from_json(sid, previous["prediction"])
+            )
             self.entries[v.name][sid] = _entry(previous)
             self.n_reused += 1
         if not todo:
@@ -237,7 +241,7 @@ class _Grounder:
         seconds = round(time.perf_counter() - t0, 4)
         for name, (pred, record) in results.items():
             _write_record(paths[name], record, jobs[name], pred, seconds)
-            self.preds[name][sid] = pred
+            self.preds[name][sid] = prediction_json(pred)
             self.entries[name][sid] = _entry(record)
 
     def _job_hashes(self, sample: Any, dec: Any) -> dict[str, str]:
@@ -407,7 +411,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
 def _merge(
     args: argparse.Namespace, samples: list[Any], variants: list[Any], folders: dict[str, Path]
 ) -> tuple[
-    dict[str, dict[str, Prediction]],
+    dict[str, dict[str, str]],
     dict[str, dict[str, dict[str, Any]]],
     dict[str, float],
     dict[str, Any],
@@ -417,6 +421,7 @@ def _merge(
     model nor its checkpoint (a 15 GB tree is never re-hashed) nor the proposals. A sample its
     shard never wrote, or whose record is not that job's, fails, named."""
     from zstvg.io import provenance_path, read_json
+    from zstvg.predictions import prediction_json
     from zstvg.shards import shard_path
     from zstvg.structures import Prediction
     from zstvg.video.store import video_dir_name
@@ -444,7 +449,7 @@ def _merge(
     # what the shard jobs recorded, less what write_provenance derives again
     for derived in ("output", "zstvg_version", "params_sha256"):
         provenance.pop(derived, None)
-    preds: dict[str, dict[str, Any]] = {v.name: {} for v in variants}
+    preds: dict[str, dict[str, str]] = {v.name: {} for v in variants}
     entries: dict[str, dict[str, dict[str, Any]]] = {v.name: {} for v in variants}
     for v in variants:
         for sample in samples:
@@ -455,14 +460,16 @@ def _merge(
                 path = folders[v.name] / "records" / f"{video_dir_name(sid)}.json"
                 record = _finished(path, job, failed_too=True)
             if record is not None:
-                preds[v.name][sid] = Prediction.from_json(sid, record["prediction"])
+                preds[v.name][sid] = prediction_json(
+                    Prediction.from_json(sid, record["prediction"])
+                )
                 entries[v.name][sid] = _entry(record)
             elif entry is not None and job is None:  # failed upstream: carried as it is
-                preds[v.name][sid] = Prediction(sid, None, error=entry["error"])
+                preds[v.name][sid] = prediction_json(Prediction(sid, None, error=entry["error"]))
                 entries[v.name][sid] = entry
             else:
                 reason = f"{STEP}: no record of this job (its shard did not finish)"
-                preds[v.name][sid] = Prediction(sid, None, error=reason)
+                preds[v.name][sid] = prediction_json(Prediction(sid, None, error=reason))
                 entries[v.name][sid] = {"status": "failed", "step": STEP, "error": reason}
     return preds, entries, job_calls, provenance
 
@@ -473,14 +480,14 @@ def _write_outputs(
     model_cfg: Any,
     variants: list[Any],
     folders: dict[str, Path],
-    preds: dict[str, dict[str, Any]],
+    preds: dict[str, dict[str, str]],
     entries: dict[str, dict[str, dict[str, Any]]],
     job_calls: dict[str, float],
     provenance: dict[str, Any],
 ) -> None:
     """Each variant's predictions file and manifest, with their provenance."""
     from zstvg.io import write_json, write_provenance
-    from zstvg.predictions import write_predictions
+    from zstvg.predictions import write_prediction_lines
 
     single = args.variant is not None
     for v in variants:
@@ -491,7 +498,7 @@ def _write_outputs(
             path = Path(args.predictions_dir) / f"{v.name}.json"
         else:
             path = folder / "predictions.json"
-        write_predictions(path, preds[v.name])
+        write_prediction_lines(path, preds[v.name])
         failed = {k: e["error"] for k, e in entries[v.name].items() if e["status"] != "ok"}
         write_json(folder / MANIFEST, {
             "step": STEP, "model": args.model, "backend": model_cfg.backend,
