@@ -35,6 +35,7 @@ import numpy as np
 
 from zstvg.grounding.scoring import dense_boxes
 from zstvg.io import write_jsonl
+from zstvg.predictions import write_predictions
 from zstvg.structures import Prediction
 
 
@@ -74,9 +75,9 @@ def write_inputs(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
         dense = dense_boxes(track, (ps, pe), (0, 500))
         preds[f"s{i:05d}"] = Prediction(
             f"s{i:05d}", (ps, pe), dense.boxes_xyxy, track_id=1, flags=dense.flags
-        ).to_json()
+        )
     write_jsonl(root / "samples.jsonl", samples)
-    (root / "predictions.json").write_text(json.dumps(preds))
+    write_predictions(root / "predictions.json", preds)  # as ground writes it
     return root / "samples.jsonl", root / "predictions.json"
 
 
