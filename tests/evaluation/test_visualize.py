@@ -145,3 +145,20 @@ def test_visualize_unknown_sample_is_an_input_error(tmp_path, repo_root):
         ]
     )
     assert rc == 2
+
+
+def test_visualize_draws_the_predicted_box_inside_the_span_only(tmp_path, repo_root):
+    """A dense prediction also holds its track outside the span (for gt_vIoU): red marks the
+    predicted tube, so frame 0 (before the span [8, 24)) shows no red box, frame 8 does."""
+    from zstvg.structures import Prediction
+
+    args = _inputs(tmp_path, repo_root)
+    box = (30.0, 20.0, 40.0, 30.0)
+    dense = Prediction("s", (8, 24), {f: box for f in range(0, 40)}, track_id=7)
+    (tmp_path / "pred.json").write_text(json.dumps({"s": dense.to_json()}))
+    assert main(args) == 0
+    sheet = np.asarray(Image.open(tmp_path / "vis" / "s_sheet.png").convert("RGB")).astype(int)
+    band = sheet.shape[0] - 3 * 48
+    frame0, frame8 = sheet[band : band + 48, 0:64], sheet[band : band + 48, 128:192]
+    assert frame8[25, 30, 0] > 150 and frame8[25, 30, 1] < 100  # red
+    assert not (frame0[25, 30, 0] > 150 and frame0[25, 30, 1] < 100)

@@ -228,14 +228,18 @@ def _save(sheet: Any, gif_frames: Sequence[Any], sheet_path: Path, gif_path: Pat
 def _predicted_boxes(
     predictions: str | None, sample_id: str, sample_ids: list[str]
 ) -> dict[int, Sequence[float]]:
-    """The sample's predicted box per frame (none without a predictions file or entry)."""
+    """The sample's predicted tube: its box per frame of the predicted span (none without a
+    predictions file, an entry or a span). The boxes a prediction holds outside its span (the
+    chosen track where it exists, for gt_vIoU) are not drawn: red means "predicted here"."""
     if not predictions:
         return {}
-    _, pred_arrays = load_predictions(predictions, sample_ids)
-    if sample_id not in pred_arrays:
+    preds, pred_arrays = load_predictions(predictions, sample_ids)
+    span = preds[sample_id].span if sample_id in preds else None
+    if span is None or sample_id not in pred_arrays:
         return {}
     fb = pred_arrays[sample_id]
-    return dict(zip(fb.frames.tolist(), fb.boxes.tolist(), strict=True))
+    inside = (fb.frames >= span[0]) & (fb.frames < span[1])
+    return dict(zip(fb.frames[inside].tolist(), fb.boxes[inside].tolist(), strict=True))
 
 
 def _proposal_tracks(proposals: str, video_id: str) -> list[Any]:
