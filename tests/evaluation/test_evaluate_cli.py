@@ -162,7 +162,7 @@ def _evaluate(files, out_name: str, protocol: str = "tubedetr") -> int:
 
 
 @pytest.mark.parametrize("protocol", ["tubedetr", "official", "seed"])
-def test_a_large_predictions_file_read_in_a_second_process_scores_the_same(
+def test_samples_read_in_a_second_process_beside_a_large_predictions_file_score_the_same(
     files, monkeypatch, protocol
 ):
     assert _evaluate(files, "here", protocol) == 0
@@ -171,7 +171,7 @@ def test_a_large_predictions_file_read_in_a_second_process_scores_the_same(
     real = evaluate_cli._unpack
     monkeypatch.setattr(evaluate_cli, "_unpack", lambda packed: calls.append(1) or real(packed))
     assert _evaluate(files, "there", protocol) == 0
-    assert calls == [1]  # the predictions did come from the second process
+    assert calls == [1]  # the samples did come from the second process
     for name in ("metrics.json", "per.csv"):
         assert (files / "there" / name).read_bytes() == (files / "here" / name).read_bytes()
 
@@ -191,6 +191,14 @@ def test_errors_of_the_second_process_are_the_same_named_errors(files, monkeypat
     assert "1 prediction(s) for sample ids not in the samples file: 'zz'" in (
         capsys.readouterr().err
     )
+    # both files bad: the samples file's error (read in the second process) comes first
+    preds["b"]["boxes_xyxy"]["12"] = [0, 0, "1", 1]
+    (files / "pred.json").write_text(json.dumps(preds))
+    rows = (files / "samples.jsonl").read_text().splitlines()
+    (files / "samples.jsonl").write_text("\n".join([rows[0], "{not json", *rows[1:]]) + "\n")
+    assert _evaluate(files, "both") == 2
+    err = capsys.readouterr().err
+    assert "samples.jsonl:2: malformed JSON line" in err and "pred.json" not in err
 
 
 def test_without_process_semaphores_a_large_file_is_read_here(files, monkeypatch):

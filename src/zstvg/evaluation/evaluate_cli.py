@@ -138,66 +138,76 @@ def _predictions(
     return preds, boxes
 
 
-# A predictions file this large is read in a second process while this one reads the samples:
-# at VidSTG's test size (10,303 samples, 65 MB per file) each read took ~2.3 s of one core,
-# 4.4 s one after the other and 2.4 s side by side (2 cores; the process starts in ~0.3 s).
+# With a predictions file this large, the samples file is read in a second process while this
+# one reads the predictions. At VidSTG's test size (10,303 samples) dense predictions (a box on
+# every native frame of the track and the span: 3.5 M boxes, 120 MB) take ~2.9 s of one core
+# and the samples ~1.8 s; read the other way round, the predictions' read, plus the second
+# process's start and the 140 MB of their arrays sent back, was the critical path (~4.2 s).
 PARALLEL_READ_BYTES = 16 * 2**20
 
-_Packed = tuple[dict[str, dict[str, Any]], np.ndarray, np.ndarray, list[int]]
+_Packed = tuple[list[Sample], np.ndarray, np.ndarray, list[int]]
 
 
-def _read_predictions_packed(path: str) -> _Packed:
-    """The second process's work: the checked records without their boxes, and all their boxes
-    in two arrays plus a count per record (two arrays pickle in milliseconds; 20,000 small ones
-    and the box dicts would cost more than the read saves)."""
+def _read_samples_packed(path: str, frames: FrameStore | None) -> _Packed:
+    """The second process's work: :func:`load_samples`, the GT boxes of all samples sent back
+    in two arrays plus a count per sample (two arrays pickle in milliseconds; 10,000 small
+    ones would cost more than the read saves)."""
     with gc_paused():
-        records, frames, boxes, counts = {}, [], [], []
-        for sid, (rec, arrays) in read_checked_records(path).items():
-            records[sid] = {k: v for k, v in rec.items() if k != "boxes_xyxy"}
-            frames.append(arrays.frame_idx)
-            boxes.append(arrays.boxes_xyxy)
-            counts.append(len(arrays.frame_idx))
+        samples, boxes = load_samples(path, frames)
     empty = empty_boxes()
+    gt = [boxes[s.sample_id] for s in samples]
     return (
-        records,
-        np.concatenate([empty.frame_idx, *frames]),
-        np.concatenate([empty.boxes_xyxy, *boxes]),
-        counts,
+        samples,
+        np.concatenate([empty.frame_idx, *(b.frames for b in gt)]),
+        np.concatenate([empty.boxes_xyxy, *(b.boxes for b in gt)]),
+        [len(b.frames) for b in gt],
     )
 
 
-def _unpack(packed: _Packed) -> dict[str, tuple[dict[str, Any], BoxArrays]]:
-    records, frames, boxes, counts = packed
+def _unpack(packed: _Packed) -> tuple[list[Sample], dict[str, FrameBoxes]]:
+    samples, frames, boxes, counts = packed
     cuts = np.cumsum(counts)[:-1]
-    return {
-        sid: (rec, BoxArrays(f, b))
-        for (sid, rec), f, b in zip(
-            records.items(), np.split(frames, cuts), np.split(boxes, cuts), strict=True
-        )
+    return samples, {
+        s.sample_id: FrameBoxes(f, b)
+        for s, f, b in zip(samples, np.split(frames, cuts), np.split(boxes, cuts), strict=True)
     }
+
+
+def _check_not_empty(samples: Sequence[Sample], samples_path: str | Path) -> None:
+    if not samples:
+        raise InputError(f"{samples_path}: no samples")
 
 
 def load_inputs(
     samples_path: str | Path, predictions_path: str | Path, frames: FrameStore | None = None
 ) -> tuple[list[Sample], dict[str, FrameBoxes], dict[str, Prediction], dict[str, FrameBoxes]]:
     """:func:`load_samples` and :func:`load_predictions` together: samples, their GT boxes,
-    predictions and their boxes. A large predictions file is read in a second process
-    meanwhile (:data:`PARALLEL_READ_BYTES`); errors are the same either way, the samples file's
-    first."""
+    predictions and their boxes. Beside a large predictions file the samples are read in a
+    second process meanwhile (:data:`PARALLEL_READ_BYTES`); errors are the same either way, the
+    samples file's first."""
     path = Path(predictions_path)
     pool: ProcessPoolExecutor | None = None
     future: Future[_Packed] | None = None
     if path.is_file() and path.stat().st_size >= PARALLEL_READ_BYTES:
         try:
             pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            future = pool.submit(_read_predictions_packed, str(path))
+            future = pool.submit(_read_samples_packed, str(samples_path), frames)
         except (OSError, NotImplementedError) as exc:  # no process semaphores (some sandboxes)
-            log.info("reading %s in this process: %s", path, exc)
+            log.info("reading %s in this process: %s", samples_path, exc)
     try:
-        samples, gt_boxes = load_samples(samples_path, frames)
-        if not samples:
-            raise InputError(f"{samples_path}: no samples")
-        checked = _unpack(future.result()) if future is not None else read_checked_records(path)
+        if future is None:
+            samples, gt_boxes = load_samples(samples_path, frames)
+            _check_not_empty(samples, samples_path)
+            checked = read_checked_records(path)
+        else:
+            try:
+                checked, error = read_checked_records(path), None
+            except InputError as exc:  # raised after the samples file's own errors
+                checked, error = {}, exc
+            samples, gt_boxes = _unpack(future.result())
+            _check_not_empty(samples, samples_path)
+            if error is not None:
+                raise error
     finally:
         if pool is not None:  # after an error in this process, the other one is not waited for
             pool.shutdown(wait=False, cancel_futures=True)
