@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +112,20 @@ def left_out_reason(sample: Sample, pred: Prediction | None) -> str | None:
     if pred.span is None:
         return "prediction has no span"
     return None
+
+
+def _exportable(
+    samples: Sequence[Sample], predictions: Mapping[str, Prediction], out: Export
+) -> Iterator[tuple[Sample, Prediction, tuple[int, int]]]:
+    """The samples with a prediction to export, with it and its span; the others are recorded
+    in ``out.left_out`` with their reason."""
+    for s in samples:
+        pred = predictions.get(s.sample_id)
+        reason = left_out_reason(s, pred)
+        if reason is not None or pred is None or pred.span is None:
+            out.left_out[s.sample_id] = reason or "no prediction"
+            continue
+        yield s, pred, (int(pred.span[0]), int(pred.span[1]))
 
 
 def _boxes_json(
@@ -168,13 +182,7 @@ def export_hcstvg_challenge(
         seen[key] = s.sample_id
     out = Export("hcstvg-challenge", {}, frame_base, len(samples))
     scales = box_scale or {}
-    for s in samples:
-        pred = predictions.get(s.sample_id)
-        reason = left_out_reason(s, pred)
-        if reason is not None or pred is None or pred.span is None:
-            out.left_out[s.sample_id] = reason or "no prediction"
-            continue
-        ps, pe = pred.span
+    for s, pred, (ps, pe) in _exportable(samples, predictions, out):
         pb = _pred_boxes(s, pred, pred_boxes)
         out.payload[challenge_video_key(s, video_key)] = {
             "st_frame": ps + frame_base,
@@ -271,12 +279,7 @@ def export_tubedetr(
     )
     scales = box_scale or {}
     grids: dict[tuple[int, int, float], np.ndarray] = {}
-    for s in samples:
-        pred = predictions.get(s.sample_id)
-        reason = left_out_reason(s, pred)
-        if reason is not None or pred is None or pred.span is None:
-            out.left_out[s.sample_id] = reason or "no prediction"
-            continue
+    for s, pred, (ps, pe) in _exportable(samples, predictions, out):
         key = (s.clip_span[0], s.clip_span[1], s.fps)
         if key not in grids:
             grids[key] = np.asarray(
@@ -293,7 +296,6 @@ def export_tubedetr(
             box = pb.boxes[r] if div is None else pb.boxes[r] / div
             boxes_out[f"{vid}_{int(f)}"] = {"boxes": [[float(v) for v in box]]}
         gs, ge = s.gt_span
-        ps, pe = pred.span
         required = in_span(grid, gs + base, ge + base) & ~has
         in_pred = in_span(grid, ps + base, pe + base)
         missing = grid[required & in_pred]  # a predicted span holds a box on every frame
