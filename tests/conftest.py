@@ -23,6 +23,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
     os.environ[HASH_CACHE_ENV] = cache = tempfile.mkdtemp(prefix="zstvg-hash-cache-")
     config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))
+    # One torch/OpenMP thread in the test process and every process it starts (Snakemake jobs,
+    # CLI subprocesses inherit the environment): the tiny models' ops are too small to split,
+    # and on CI's 2 cores a test process and its jobs each starting 2 threads oversubscribe them
+    # (test_lra's prefix/suffix test: 254.7 s with the default threads on a loaded machine,
+    # 26.1 s with one; 16.0 vs 10.9 s on a quiet one; a 20-frame SAM 2 propagation 23 vs 1.1 s).
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -7,21 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from zstvg.proposals.frames import ArrayFrames
 
 GDINO_PYTHON = Path(__file__).resolve().parents[2] / ".venv-gdino" / "bin" / "python"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    # The tiny models run ~20x faster on one thread when the 2 cores are shared (measured:
-    # 23 s vs 1.1 s for a 20-frame SAM 2 propagation): thread hand-offs dominate tiny ops.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
