@@ -28,10 +28,10 @@ from pathlib import Path
 
 import yaml
 
-from zstvg.config import DecomposeConfig, default_params_path
-from zstvg.queries.cache import DecompositionCache
-from zstvg.queries.decompose import DecomposeResult, decompose_samples
-from zstvg.queries.prompts import load_prompt
+from zstvg.config.params import DecomposeConfig, default_params_path
+from zstvg.decompose.cache import DecompositionCache
+from zstvg.decompose.decompose import DecomposeResult, decompose_samples
+from zstvg.decompose.prompts import load_prompt
 
 # The fake server is a test double, kept with the tests it serves rather than in the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "queries"))

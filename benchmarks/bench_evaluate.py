@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from zstvg.files.io import write_jsonl
+from zstvg.files.predictions import write_predictions
+from zstvg.files.records import Prediction
 from zstvg.grounding.scoring import dense_boxes
-from zstvg.io import write_jsonl
-from zstvg.predictions import write_predictions
-from zstvg.structures import Prediction
 
 
 def write_inputs(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
@@ -84,9 +84,9 @@ def write_inputs(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
 def breakdown(samples: Path, preds: Path) -> dict[str, float]:
     """Where the command's time goes, phase by phase in this process (the tubedetr protocol):
     parsing alone, then the readers evaluate uses (parse + check + arrays), then scoring."""
-    from zstvg.evaluation.evaluate_cli import load_predictions, load_samples
+    from zstvg.evaluation.io import load_predictions, load_samples
     from zstvg.evaluation.protocols import evaluate
-    from zstvg.io import gc_paused, read_json, read_jsonl
+    from zstvg.files.io import gc_paused, read_json, read_jsonl
 
     out: dict[str, float] = {}
 

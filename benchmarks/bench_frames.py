@@ -95,10 +95,10 @@ def bench_one(video: Path, repeats: int, thread_type: str) -> dict:
     import av
     from PIL import Image
 
-    from zstvg.io import sha256_file
+    from zstvg.files.io import sha256_file
     from zstvg.video.decode import decode_frames
     from zstvg.video.index import grid_frame_idx, uniform_frame_idx
-    from zstvg.video.store import store_frames
+    from zstvg.video.sampling import store_frames
 
     with av.open(str(video)) as container:
         n = container.streams.video[0].frames

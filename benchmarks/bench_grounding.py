@@ -56,7 +56,7 @@ from typing import Any
 from _memory import peak_bytes, reset_peak, rss_bytes
 
 from zstvg.cli import main as zstvg
-from zstvg.grounding.variants import VARIANTS
+from zstvg.config.variants import VARIANTS
 
 TABLE2 = ("baseline-mean-special", "gti", "gti+spatial", "gti+temporal", "gti+dsth", "full")
 WIDTH_7B = ["hidden_size=3584", "intermediate_size=18944", "num_attention_heads=28",

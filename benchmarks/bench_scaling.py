@@ -79,7 +79,7 @@ def _length_point(root: Path, seconds: int, quick: bool) -> dict:
     import bench_frames as bf
 
     from zstvg.video.index import grid_frame_idx, uniform_frame_idx
-    from zstvg.video.store import store_frames
+    from zstvg.video.sampling import store_frames
 
     w, h = (160, 90) if quick else (640, 360)
     video = bf.write_bench_video(root / f"len_{seconds}s.mp4", 250, w, h, seconds)

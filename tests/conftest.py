@@ -13,13 +13,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep the hash cache of ``zstvg.io.fingerprint`` out of the user's home: every test, and
+    """Keep the hash cache of ``zstvg.files.io.fingerprint`` out of the user's home: every test, and
     every workflow the tests start (they inherit the environment), uses a scratch one."""
     import os
     import shutil
     import tempfile
 
-    from zstvg.io import HASH_CACHE_ENV
+    from zstvg.files.io import HASH_CACHE_ENV
 
     os.environ[HASH_CACHE_ENV] = cache = tempfile.mkdtemp(prefix="zstvg-hash-cache-")
     config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))

@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 from zstvg.cli import main
-from zstvg.config import ParamsError, parse
+from zstvg.config.params import ParamsError, parse
 from zstvg.data import load_samples
-from zstvg.data.samples_file import read_samples, write_samples
-from zstvg.io import InputError, read_json, read_jsonl
-from zstvg.predictions import read_predictions
-from zstvg.structures import Sample
+from zstvg.files.io import InputError, read_json, read_jsonl
+from zstvg.files.predictions import read_predictions
+from zstvg.files.records import Sample
+from zstvg.files.samples import read_samples, write_samples
 
 NON_UTF8 = b'{"a": 1}\n{"b": "caf\xe9"}\n'
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zstvg.box_json import check_box_map
-from zstvg.io import InputError
+from zstvg.files.box_maps import check_box_map
+from zstvg.files.io import InputError
 
 
 def test_valid_map_comes_back_as_arrays_in_file_order():

@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 import yaml
 
-from zstvg import config
-from zstvg.config import ParamsError, apply_overrides, load_params, parse
+from zstvg.config import params as config
+from zstvg.config.params import ParamsError, apply_overrides, load_params, parse
 
 
 def test_repo_params_parse_into_frozen_sections(repo_root):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zstvg.config import ParamsError, parse
-from zstvg.experiments import Cell, cells, groups, overrides
+from zstvg.config.experiments import Cell, cells, groups, overrides
+from zstvg.config.params import ParamsError, parse
 
 
 def _run(raw, *names, **experiments):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zstvg.failures import MAX_LISTED, print_failures
+from zstvg.jobs.failures import MAX_LISTED, print_failures
 
 
 def test_lists_the_first_items_then_says_where_the_rest_are(capsys):

@@ -9,8 +9,8 @@ import stat
 
 import pytest
 
-import zstvg.io
-from zstvg.io import (
+import zstvg.files.io
+from zstvg.files.io import (
     InputError,
     atomic_open,
     fingerprint,
@@ -88,7 +88,7 @@ def test_provenance_sidecar_beside_files_and_inside_directories(tmp_path):
 
 
 def test_read_finished_takes_only_this_jobs_done_records(tmp_path):
-    from zstvg.io import read_finished, write_json
+    from zstvg.files.io import read_finished, write_json
 
     path = tmp_path / "s.json"
     assert read_finished(path, "a") is None  # never written
@@ -121,8 +121,8 @@ def test_fingerprint_is_size_and_content_only_and_survives_a_fresh_copy(tmp_path
 
 def test_fingerprint_reads_an_unchanged_file_once_and_a_changed_one_again(tmp_path, monkeypatch):
     reads = []
-    real = zstvg.io.sha256_file
-    monkeypatch.setattr(zstvg.io, "sha256_file", lambda p: reads.append(p) or real(p))
+    real = zstvg.files.io.sha256_file
+    monkeypatch.setattr(zstvg.files.io, "sha256_file", lambda p: reads.append(p) or real(p))
     f = tmp_path / "v.mp4"
     f.write_bytes(b"x" * 10)
     first = fingerprint(f)
@@ -137,7 +137,7 @@ def test_fingerprint_reads_an_unchanged_file_once_and_a_changed_one_again(tmp_pa
 def test_fingerprint_without_a_writable_hash_cache_still_answers(tmp_path, monkeypatch):
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache folder should be")
-    monkeypatch.setenv(zstvg.io.HASH_CACHE_ENV, str(blocker))
+    monkeypatch.setenv(zstvg.files.io.HASH_CACHE_ENV, str(blocker))
     f = tmp_path / "a.bin"
     f.write_bytes(b"abc")
     assert fingerprint(f)["sha256"] == hashlib.sha256(b"abc").hexdigest()

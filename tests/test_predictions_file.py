@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from zstvg.predictions import read_predictions, write_predictions
-from zstvg.structures import Prediction
+from zstvg.files.predictions import read_predictions, write_predictions
+from zstvg.files.records import Prediction
 
 
 def test_one_compact_line_per_sample_read_back_exactly(tmp_path):

@@ -1,4 +1,4 @@
-"""The one progress convention (zstvg.progress): a bar only when stderr is a terminal, none
+"""The one progress convention (zstvg.jobs.progress): a bar only when stderr is a terminal, none
 with ``--no-progress``, a flag every step takes."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from zstvg.cli import COMMANDS, main
-from zstvg.progress import progress
+from zstvg.jobs.progress import progress
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 from zstvg.cli import main
-from zstvg.data.samples_file import write_samples
-from zstvg.structures import Sample
+from zstvg.files.records import Sample
+from zstvg.files.samples import write_samples
 
 
 def test_summary_lists_counts_failures_and_embeds_tables(tmp_path):

@@ -17,91 +17,65 @@ from collections.abc import Sequence
 
 from zstvg import __version__
 
-# name -> (module, one-line help). Order = pipeline order.
-COMMANDS: dict[str, tuple[str, str]] = {
+# name -> one-line help, in pipeline order. The command `zstvg a-b` lives in
+# zstvg/commands/a_b.py (argparse options and one call into the step's library).
+COMMANDS: dict[str, str] = {
     "fingerprint-inputs": (
-        "zstvg.inputs_cli",
-        "size and SHA-256 of the raw data and weights `run` selects (DVC's first stage)",
+        "size and SHA-256 of the raw data and weights `run` selects (DVC's first stage)"
     ),
     "make-synthetic": (
-        "zstvg.data.synthetic_cli",
-        "write the built-in synthetic benchmark (videos, HC-STVG v2 annotations, proposals)",
+        "write the built-in synthetic benchmark (videos, HC-STVG v2 annotations, proposals)"
     ),
-    "prepare-data": (
-        "zstvg.data.cli",
-        "read HC-STVG v1/v2 or VidSTG annotations into the internal samples.jsonl",
-    ),
+    "prepare-data": "read HC-STVG v1/v2 or VidSTG annotations into the internal samples.jsonl",
     "sample-frames": (
-        "zstvg.video.cli",
-        "decode each video once and store the MLLM frames and the proposal/evaluation grid",
+        "decode each video once and store the MLLM frames and the proposal/evaluation grid"
     ),
     "make-tiny-checkpoint": (
-        "zstvg.tiny.cli",
-        "write a tiny random-weight checkpoint of a model family (real architecture, offline)",
+        "write a tiny random-weight checkpoint of a model family (real architecture, offline)"
     ),
     "import-decompositions": (
-        "zstvg.queries.import_cli",
-        "load the authors' released query decompositions (JSON) into the decomposition cache",
+        "load the authors' released query decompositions (JSON) into the decomposition cache"
     ),
-    "decompose": (
-        "zstvg.queries.decompose_cli",
-        "split each query into target class, attribute and action with an LLM (cached)",
-    ),
-    "propose": (
-        "zstvg.proposals.propose_cli",
-        "detect the target class and track it into candidate object tubes (authors' format)",
-    ),
+    "decompose": "split each query into target class, attribute and action with an LLM (cached)",
+    "propose": "detect the target class and track it into candidate object tubes (authors' format)",
     "import-proposals": (
-        "zstvg.proposals.import_cli",
-        "validate the authors' released per-video proposal files and copy them, normalised",
+        "validate the authors' released per-video proposal files and copy them, normalised"
     ),
     "probe-attention": (
-        "zstvg.mllm.probe_cli",
-        "run a frozen MLLM on each sample: attention of its grounding tokens + Yes/No logits",
+        "run a frozen MLLM on each sample: attention of its grounding tokens + Yes/No logits"
     ),
     "ground": (
-        "zstvg.grounding.ground_cli",
-        "the method: pick a track and a span per sample with a frozen MLLM (one or more variants)",
+        "the method: pick a track and a span per sample with a frozen MLLM (one or more variants)"
     ),
     "ground-video": (
-        "zstvg.grounding.video_cli",
-        "the whole method on one video file: frames, decomposition, tracks, grounding, MP4/GIF",
+        "the whole method on one video file: frames, decomposition, tracks, grounding, MP4/GIF"
     ),
     "predict-reference": (
-        "zstvg.grounding.reference_cli",
-        "proposal-only reference predictions: oracle track (upper bound), largest, random",
+        "proposal-only reference predictions: oracle track (upper bound), largest, random"
     ),
     "evaluate": (
-        "zstvg.evaluation.evaluate_cli",
-        "score predictions (m_vIoU, vIoU@R, m_tIoU) under the tubedetr, official or seed protocol",
+        "score predictions (m_vIoU, vIoU@R, m_tIoU) under the tubedetr, official or seed protocol"
     ),
     "export-predictions": (
-        "zstvg.evaluation.export_cli",
-        "write predictions in a released evaluator's input format (HC-STVG challenge, TubeDETR)",
+        "write predictions in a released evaluator's input format (HC-STVG challenge, TubeDETR)"
     ),
-    "tables": (
-        "zstvg.evaluation.tables_cli",
-        "build the paper's tables (Markdown, LaTeX, CSV) from metrics files, paper vs ours",
-    ),
-    "plot": (
-        "zstvg.evaluation.plots",
-        "draw the figures: vIoU histogram, tIoU vs vIoU, ablation bars, parameter sweeps",
-    ),
+    "tables": "build the paper's tables (Markdown, LaTeX, CSV) from metrics files, paper vs ours",
+    "plot": "draw the figures: vIoU histogram, tIoU vs vIoU, ablation bars, parameter sweeps",
     "visualize": (
-        "zstvg.evaluation.visualize",
-        "draw one sample's frames with GT, prediction, proposals and attention (PNG sheet, GIF)",
+        "draw one sample's frames with GT, prediction, proposals and attention (PNG sheet, GIF)"
     ),
-    "summarize": (
-        "zstvg.summary_cli",
-        "write a Markdown page of what a run produced: counts, failures, tables, figures",
-    ),
+    "summarize": "write a Markdown page of what a run produced: counts, failures, tables, figures",
     "devices": (
-        "zstvg.devices",
-        "show the device a step would run on here (visible GPUs, claimed slot, torch's choice)",
+        "show the device a step would run on here (visible GPUs, claimed slot, torch's choice)"
     ),
 }
 
 log = logging.getLogger("zstvg")
+
+
+def command_module(name: str) -> str:
+    """The module of subcommand ``name``: ``ground-video`` -> ``zstvg.commands.ground_video``."""
+    return f"zstvg.commands.{name.replace('-', '_')}"
 
 
 class _RedactSecrets(logging.Filter):
@@ -192,10 +166,10 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="STEP", required=True)
     common = _common()
     wanted = next((a for a in argv if not a.startswith("-")), None)
-    for name, (module_name, help_text) in COMMANDS.items():
+    for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         if name == wanted:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(command_module(name))
             module.add_arguments(p)
             p.set_defaults(_module=module)
     return parser
@@ -205,16 +179,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     configure_logging(-1 if args.quiet else args.verbose, args.log_file)
-    from zstvg.config import load_params
-    from zstvg.io import InputError
-    from zstvg.progress import stderr_is_terminal
+    from zstvg.config.params import load_params
+    from zstvg.files.io import InputError
+    from zstvg.jobs.progress import stderr_is_terminal
 
     if args.no_progress or not stderr_is_terminal():
         # The libraries' own bars too (transformers' "Loading weights", hub downloads): they read
         # this when transformers is first imported, which the steps do lazily, after this line.
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     if args.claim_gpu:  # before anything starts CUDA
-        from zstvg.devices import claim_gpu
+        from zstvg.jobs.gpus import claim_gpu
 
         claim_gpu(args.claim_gpu)
     try:

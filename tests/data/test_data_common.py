@@ -6,7 +6,7 @@ import pytest
 
 from zstvg.data import DATASET_FORMATS, load_samples
 from zstvg.data.common import clip_box, join_errors, require, span_problem, xywh_to_xyxy
-from zstvg.io import InputError
+from zstvg.files.io import InputError
 
 
 def test_xywh_to_xyxy_adds_size_to_corner() -> None:

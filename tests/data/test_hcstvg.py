@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from zstvg.data import load_samples
-from zstvg.io import InputError
+from zstvg.files.io import InputError
 
 # fps = img_num / 20 = 600 / 20 = 30. st_frame 5 is 1-based: floor(0.14 * 30) + 1 = 4 + 1 = 5.
 # Three boxes on 0-based frames 4, 5, 6 -> gt_span [4, 7).
@@ -73,7 +73,7 @@ def test_order_and_roundtrip_through_json(tmp_path: Path) -> None:
     assert [s.sample_id for s in samples] == ["b", "a"]  # file order
     assert samples[1].gt_span == (0, 1)
     assert samples[1].gt_boxes_xyxy == {0: (0.0, 0.0, 10.0, 10.0)}
-    from zstvg.structures import Sample
+    from zstvg.files.records import Sample
 
     assert [Sample.from_json(json.loads(json.dumps(s.to_json()))) for s in samples] == samples
 

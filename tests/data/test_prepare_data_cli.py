@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from zstvg.cli import main
-from zstvg.io import read_jsonl
-from zstvg.structures import Sample
+from zstvg.files.io import read_jsonl
+from zstvg.files.records import Sample
 
 # st_frame 5 (1-based), three xywh boxes, img_num 600 -> fps 30, gt_span [4, 7).
 ENTRY = {

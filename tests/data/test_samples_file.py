@@ -6,9 +6,9 @@ import argparse
 
 import pytest
 
-from zstvg.data.samples_file import add_sample_id_argument, select_samples
-from zstvg.io import InputError
-from zstvg.structures import Sample
+from zstvg.files.io import InputError
+from zstvg.files.records import Sample
+from zstvg.files.samples import add_sample_id_argument, select_samples
 
 
 def _sample(sample_id: str) -> Sample:

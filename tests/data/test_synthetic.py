@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zstvg.data import synthetic as syn
-from zstvg.proposals import rle
+from zstvg.files import rle
 
 SMALL = {"width": 96, "height": 72, "fps": 5, "min_actors": 2, "max_actors": 4}
 

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from zstvg.cli import main
-from zstvg.config import load_params
+from zstvg.commands import make_synthetic as synthetic_cli
+from zstvg.config.params import load_params
 from zstvg.data import synthetic as syn
-from zstvg.data import synthetic_cli
 from zstvg.data.hcstvg import load_hcstvg
-from zstvg.io import InputError, provenance_path
-from zstvg.proposals import official_format
+from zstvg.files import proposal_tracks as official_format
+from zstvg.files.io import InputError, provenance_path
 
 OVERRIDES = ["synthetic.width=160", "synthetic.height=120", "synthetic.fps=5"]
 V2_KEYS = {"English", "st_time", "ed_time", "st_frame", "img_num", "img_size", "bbox"}

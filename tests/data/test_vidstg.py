@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from zstvg.data import load_samples
-from zstvg.io import InputError
+from zstvg.files.io import InputError
 
 # One raw entry: clip = used_segment [10, 60), moment = temporal_gt [20, 23) (end exclusive: the
 # target's boxes on frames 20, 21, 22). One caption on tid 1, two questions on tids 1 and 0.

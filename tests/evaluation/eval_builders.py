@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zstvg.structures import Prediction, Sample
+from zstvg.files.records import Prediction, Sample
 
 BOX = (0.0, 0.0, 10.0, 10.0)
 HALF_SHIFTED = (5.0, 0.0, 15.0, 10.0)  # shifted by half its width: inter 50, union 150 -> 1/3

@@ -8,9 +8,9 @@ import pytest
 from eval_builders import HALF_SHIFTED, make_pred, make_sample
 
 from zstvg.cli import main
-from zstvg.evaluation import evaluate_cli
-from zstvg.evaluation.evaluate_cli import load_predictions
-from zstvg.io import InputError, write_jsonl
+from zstvg.evaluation import io as evaluation_io
+from zstvg.evaluation.io import load_predictions
+from zstvg.files.io import InputError, write_jsonl
 
 METRIC_KEYS = ["m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_tIoU", "gt_vIoU"]
 TOP_KEYS = ["protocol", "dataset", "backend", "variant", "n_samples", "n_missing", "n_failed"]
@@ -166,10 +166,10 @@ def test_samples_read_in_a_second_process_beside_a_large_predictions_file_score_
     files, monkeypatch, protocol
 ):
     assert _evaluate(files, "here", protocol) == 0
-    monkeypatch.setattr(evaluate_cli, "PARALLEL_READ_BYTES", 0)  # every file counts as large
+    monkeypatch.setattr(evaluation_io, "PARALLEL_READ_BYTES", 0)  # every file counts as large
     calls = []
-    real = evaluate_cli._unpack
-    monkeypatch.setattr(evaluate_cli, "_unpack", lambda packed: calls.append(1) or real(packed))
+    real = evaluation_io._unpack
+    monkeypatch.setattr(evaluation_io, "_unpack", lambda packed: calls.append(1) or real(packed))
     assert _evaluate(files, "there", protocol) == 0
     assert calls == [1]  # the samples did come from the second process
     for name in ("metrics.json", "per.csv"):
@@ -177,7 +177,7 @@ def test_samples_read_in_a_second_process_beside_a_large_predictions_file_score_
 
 
 def test_errors_of_the_second_process_are_the_same_named_errors(files, monkeypatch, capsys):
-    monkeypatch.setattr(evaluate_cli, "PARALLEL_READ_BYTES", 0)
+    monkeypatch.setattr(evaluation_io, "PARALLEL_READ_BYTES", 0)
     preds = json.loads((files / "pred.json").read_text())
     preds["b"]["boxes_xyxy"]["12"] = [0, 0, "1", 1]
     (files / "pred.json").write_text(json.dumps(preds))
@@ -203,12 +203,12 @@ def test_errors_of_the_second_process_are_the_same_named_errors(files, monkeypat
 
 def test_without_process_semaphores_a_large_file_is_read_here(files, monkeypatch):
     assert _evaluate(files, "here") == 0
-    monkeypatch.setattr(evaluate_cli, "PARALLEL_READ_BYTES", 0)
+    monkeypatch.setattr(evaluation_io, "PARALLEL_READ_BYTES", 0)
 
     def no_semaphores(*_args, **_kwargs):
         raise OSError(38, "Function not implemented")  # sem_open in some sandboxes
 
-    monkeypatch.setattr(evaluate_cli, "ProcessPoolExecutor", no_semaphores)
+    monkeypatch.setattr(evaluation_io, "ProcessPoolExecutor", no_semaphores)
     assert _evaluate(files, "fallback") == 0
     for name in ("metrics.json", "per.csv"):
         assert (files / "fallback" / name).read_bytes() == (files / "here" / name).read_bytes()

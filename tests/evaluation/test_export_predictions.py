@@ -12,8 +12,8 @@ from eval_builders import BOX, HALF_SHIFTED, make_sample
 
 from zstvg.cli import main
 from zstvg.evaluation.export import export_hcstvg_challenge, tubedetr_video_ids
-from zstvg.io import InputError, write_jsonl
-from zstvg.structures import Prediction
+from zstvg.files.io import InputError, write_jsonl
+from zstvg.files.records import Prediction
 
 ODD = (1.0, 1.0, 11.0, 11.0)  # a box seen nowhere else, to follow one frame through the export
 

@@ -12,7 +12,7 @@ from eval_builders import BOX, HALF_SHIFTED, make_pred, make_sample  # noqa: I00
 
 from zstvg.evaluation.metrics import box_iou, temporal_iou
 from zstvg.evaluation.protocols import evaluate, score_official, score_seed, score_tubedetr
-from zstvg.structures import Prediction
+from zstvg.files.records import Prediction
 
 
 def run_eval(samples, preds, protocol, dataset="hcstvg-v1"):
@@ -185,7 +185,7 @@ def test_seed_drops_failures_and_hard_excluded_videos_and_says_so():
 
 def test_metric_code_imports_no_method_code():
     code = (
-        "import sys, zstvg.evaluation.protocols, zstvg.evaluation.evaluate_cli, "
+        "import sys, zstvg.evaluation.protocols, zstvg.commands.evaluate, "
         "zstvg.evaluation.metrics;"
         "bad = [m for m in sys.modules if m.startswith(('zstvg.grounding', 'zstvg.mllm', "
         "'zstvg.proposals'))]; print(bad)"

@@ -7,7 +7,7 @@ import pytest
 
 from zstvg.cli import main
 from zstvg.evaluation.tables import build_tables, load_reference, parse_result
-from zstvg.io import InputError
+from zstvg.files.io import InputError
 
 
 def metrics(dataset, backend, variant, v, protocol="tubedetr"):

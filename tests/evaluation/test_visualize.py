@@ -9,10 +9,10 @@ from PIL import Image
 
 from zstvg.cli import main
 from zstvg.evaluation.visualize import sheet_header, with_header
-from zstvg.io import write_jsonl
-from zstvg.proposals import official_format
-from zstvg.queries.schema import Decomposition
-from zstvg.structures import Track
+from zstvg.files import proposal_tracks as official_format
+from zstvg.files.decompositions import Decomposition
+from zstvg.files.io import write_jsonl
+from zstvg.files.records import Track
 
 
 def _inputs(tmp_path, repo_root) -> list[str]:
@@ -150,7 +150,7 @@ def test_visualize_unknown_sample_is_an_input_error(tmp_path, repo_root):
 def test_visualize_draws_the_predicted_box_inside_the_span_only(tmp_path, repo_root):
     """A dense prediction also holds its track outside the span (for gt_vIoU): red marks the
     predicted tube, so frame 0 (before the span [8, 24)) shows no red box, frame 8 does."""
-    from zstvg.structures import Prediction
+    from zstvg.files.records import Prediction
 
     args = _inputs(tmp_path, repo_root)
     box = (30.0, 20.0, 40.0, 30.0)

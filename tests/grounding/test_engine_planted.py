@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from zstvg.config import load_params
+from zstvg.config.params import load_params
+from zstvg.config.variants import get_variant
+from zstvg.files.records import Sample, Track
 from zstvg.grounding.engine import GroundInput, ReferenceEngine
-from zstvg.grounding.oracle import TOKENS, ScriptedMLLM
-from zstvg.grounding.variants import get_variant
-from zstvg.structures import Sample, Track
+from zstvg.mllm.oracle import TOKENS, ScriptedMLLM
 
 T = 6
 FRAMES = tuple(range(5, 60, 10))  # 6 MLLM frames, bins of 10 native frames, clip [0, 60)

@@ -6,9 +6,9 @@ import random
 import pytest
 
 from zstvg.cli import main
-from zstvg.grounding.reference import reference_prediction, track_gt_overlap
-from zstvg.proposals import official_format
-from zstvg.structures import Sample, Track
+from zstvg.files import proposal_tracks as official_format
+from zstvg.files.records import Sample, Track
+from zstvg.grounding.baselines import reference_prediction, track_gt_overlap
 
 GT = {f: (10.0, 10.0, 20.0, 20.0) for f in range(4, 8)}  # 10x10 box on frames 4..7
 
@@ -85,7 +85,7 @@ def test_the_proposal_oracle_scores_one_under_every_protocol(fps):
     track on every native frame, so every protocol scores it ~1 (0.205 tubedetr and 0.101
     official when it held the proposal frames' boxes only), and the GT itself exactly 1."""
     from zstvg.evaluation.protocols import evaluate
-    from zstvg.structures import Prediction
+    from zstvg.files.records import Prediction
 
     sample, tracks = _released_format_case(fps)
     oracle = reference_prediction(sample, tracks, "oracle", random.Random(0))
@@ -184,8 +184,8 @@ def test_gt_viou_isolates_the_track_from_the_span():
     it exists, not only inside the span (it fell to 0.571 with boxes on the span only), while
     vIoU and tIoU pay for the span."""
     from zstvg.evaluation.protocols import evaluate
+    from zstvg.files.records import Prediction
     from zstvg.grounding.scoring import dense_boxes
-    from zstvg.structures import Prediction
 
     sample, tracks = _released_format_case(30)
     gs, ge = sample.gt_span

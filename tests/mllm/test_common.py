@@ -19,8 +19,8 @@ def test_layer_range_is_a_python_slice():
 
 
 def test_unknown_backend_lists_known_names():
+    from zstvg.config.registry import UnknownNameError
     from zstvg.mllm import build_mllm
-    from zstvg.registry import UnknownNameError
 
     with pytest.raises(UnknownNameError, match="known: .*qwen2-vl"):
         build_mllm("qwen9-vl", "nowhere")

@@ -193,9 +193,9 @@ def test_both_engines_record_the_tuning_steps_effect(loaded, family, contrast):
 
     from test_no_deprecated_calls import _ground_input
 
-    from zstvg.config import load_params
+    from zstvg.config.params import load_params
+    from zstvg.config.variants import get_variant
     from zstvg.grounding.engine import ReferenceEngine
-    from zstvg.grounding.variants import get_variant
 
     m = loaded(family)
     base = dataclasses.replace(load_params().ground, neutral_contrast=contrast)

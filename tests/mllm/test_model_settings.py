@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_backends import FPS, FRAME_IDX, frames
 
-from zstvg.config import ParamsError, load_params
+from zstvg.config.params import ParamsError, load_params
 from zstvg.mllm import build_mllm, recorded_settings
 
 QWEN = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl")

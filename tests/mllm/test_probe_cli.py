@@ -10,9 +10,9 @@ import yaml
 from PIL import Image
 
 from zstvg.cli import main
-from zstvg.io import provenance_path
-from zstvg.structures import Sample
-from zstvg.video.store import frame_path
+from zstvg.files.frames import frame_path
+from zstvg.files.io import provenance_path
+from zstvg.files.records import Sample
 
 
 def _sample(sid: str, **kw) -> Sample:
@@ -132,7 +132,7 @@ def test_unknown_model_is_named(workdir, capsys):
 def test_unexpected_error_and_out_of_memory_fail_one_sample_each(workdir, monkeypatch):
     """Two independent failure classes inside the per-sample loop: each fails its sample with
     the exception's type and message; the run finishes and writes the manifest."""
-    from zstvg.mllm import probe_cli
+    from zstvg.commands import probe_attention as probe_cli
 
     errors = iter([KeyError("layout"), MemoryError("cannot allocate 12 GiB")])
 

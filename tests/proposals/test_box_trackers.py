@@ -7,7 +7,7 @@ import inspect
 import numpy as np
 import pytest
 
-from zstvg.config import ParamsError, load_params, parse, schema
+from zstvg.config.params import ParamsError, load_params, parse, schema
 from zstvg.proposals.boxes import iou_matrix
 from zstvg.proposals.detectors import Detection
 from zstvg.proposals.frames import ArrayFrames

@@ -11,8 +11,8 @@ import time
 from test_official_format import HAND_WRITTEN
 
 from zstvg.cli import main
-from zstvg.data.samples_file import write_samples
-from zstvg.structures import Sample
+from zstvg.files.records import Sample
+from zstvg.files.samples import write_samples
 
 
 def _import(src, out, capsys) -> dict:

@@ -8,9 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from zstvg.config import load_params
-from zstvg.io import InputError
-from zstvg.proposals import official_format, rle
+from zstvg.config.params import load_params
+from zstvg.files import proposal_tracks as official_format
+from zstvg.files import rle
+from zstvg.files.io import InputError
 from zstvg.proposals.detectors import Detection, build_detector, text_prompt
 from zstvg.proposals.frames import ArrayFrames
 from zstvg.proposals.trackers import build_tracker

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from zstvg.io import InputError
-from zstvg.proposals import official_format as of
-from zstvg.proposals import rle
-from zstvg.structures import Track
+from zstvg.files import proposal_tracks as of
+from zstvg.files import rle
+from zstvg.files.io import InputError
+from zstvg.files.records import Track
 
 # A 4 x 6 (height x width) video, three sample frames every 10th native frame, as the authors
 # write them. Masks are compressed COCO RLE strings worked out by hand (column-major runs from

@@ -9,12 +9,12 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import pytest
 
-from zstvg.config import load_params
-from zstvg.proposals import rle
+from zstvg.config.params import load_params
+from zstvg.files import rle
+from zstvg.files.records import BoxXYXY
 from zstvg.proposals.detectors import Detection
 from zstvg.proposals.frames import ArrayFrames
 from zstvg.proposals.propagation import select_new_detections, split_windows, track_with_propagation
-from zstvg.structures import BoxXYXY
 
 H, W = 60, 200
 

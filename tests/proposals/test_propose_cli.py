@@ -10,11 +10,12 @@ import pytest
 from PIL import Image
 
 from zstvg.cli import main
-from zstvg.data.samples_file import write_samples
-from zstvg.proposals import official_format, rle
-from zstvg.proposals.propose_cli import detection_frames, video_classes
-from zstvg.queries.schema import Decomposition
-from zstvg.structures import Sample
+from zstvg.commands.propose import detection_frames, video_classes
+from zstvg.files import proposal_tracks as official_format
+from zstvg.files import rle
+from zstvg.files.decompositions import Decomposition
+from zstvg.files.records import Sample
+from zstvg.files.samples import write_samples
 
 
 def test_detection_frames_and_classes() -> None:
@@ -273,7 +274,7 @@ def test_shards_and_their_merge_give_the_one_job_manifest(
 ) -> None:
     """propose --shard I/N over the videos of shard I, then --merge N: the manifest (a failed
     video included, with its reason) is the one-job run's; a shard never run is named."""
-    from zstvg.shards import shard_of
+    from zstvg.jobs.shards import shard_of
 
     inputs = write_inputs(tmp_path, make_frames)
     settings = [f"proposals.detector_checkpoint={tiny_gdino}",

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from zstvg.proposals import rle
+from zstvg.files import rle
 
 
 def test_hand_made_4x4_mask_has_known_counts_area_and_box():

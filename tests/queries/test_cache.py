@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from zstvg.queries.cache import DecompositionCache, cache_key
+from zstvg.decompose.cache import DecompositionCache, cache_key
 
 ANSWER = {"target_class": "person", "attribute": "the man", "action": "the man walking"}
 

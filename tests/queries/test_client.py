@@ -6,7 +6,7 @@ import email.utils
 import random
 import time
 
-from zstvg.queries.client import parse_retry_after, retry_delay
+from zstvg.decompose.client import parse_retry_after, retry_delay
 
 
 def test_full_jitter_bounds_double_and_cap():

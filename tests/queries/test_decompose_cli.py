@@ -12,8 +12,8 @@ from conftest import FAKE_KEY, QUERIES, write_samples
 from fake_server import FakeChatServer, default_answer
 
 from zstvg import cli
-from zstvg.io import provenance_path
-from zstvg.queries.prompts import load_prompt
+from zstvg.decompose.prompts import load_prompt
+from zstvg.files.io import provenance_path
 
 
 def _expected(query: str) -> dict[str, str]:

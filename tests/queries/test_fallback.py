@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from zstvg.queries.fallback import rule_based_decompose, target_class_from_phrase
+from zstvg.decompose.fallback import rule_based_decompose, target_class_from_phrase
 
 
 @pytest.mark.parametrize(

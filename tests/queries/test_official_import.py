@@ -8,9 +8,9 @@ import pytest
 from conftest import QUERIES
 from fake_server import FakeChatServer
 
-from zstvg.io import InputError
-from zstvg.queries.cache import DecompositionCache
-from zstvg.queries.official_import import import_official
+from zstvg.decompose.cache import DecompositionCache
+from zstvg.decompose.official_import import import_official
+from zstvg.files.io import InputError
 
 # The authors' shape: keyed by video file name, one-element lists, a failure marker.
 OFFICIAL = {

@@ -7,10 +7,10 @@ import json
 import os
 from pathlib import Path
 
-from zstvg.config import load_params
-from zstvg.queries.cache import DecompositionCache, cache_key
-from zstvg.queries.decompose import decompose_samples
-from zstvg.queries.prompts import load_prompt, normalize_description, sub_query
+from zstvg.config.params import load_params
+from zstvg.decompose.cache import DecompositionCache, cache_key
+from zstvg.decompose.decompose import decompose_samples
+from zstvg.decompose.prompts import load_prompt, normalize_description, sub_query
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "decompose_v1.json"
 SNAPSHOT_QUERY = "The man in the blue coat picks up the phone and walks out."

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from zstvg.io import InputError
-from zstvg.queries.schema import Decomposition, parse_answer, read_decompositions
+from zstvg.files.decompositions import Decomposition, parse_answer, read_decompositions
+from zstvg.files.io import InputError
 
 GOOD = {"target_class": "person", "attribute": "the man in red", "action": "the man sitting"}
 

@@ -15,8 +15,8 @@ from frame_videos import read_index  # noqa: I001
 from PIL import Image
 
 from zstvg.cli import main
-from zstvg.io import write_jsonl
-from zstvg.structures import Sample
+from zstvg.files.io import write_jsonl
+from zstvg.files.records import Sample
 
 
 def _sample(

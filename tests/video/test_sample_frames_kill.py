@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from frame_videos import write_video
 
-from zstvg.data.samples_file import write_samples
-from zstvg.structures import Sample
+from zstvg.files.records import Sample
+from zstvg.files.samples import write_samples
 
 ZSTVG = Path(sys.executable).parent / "zstvg"
 N_VIDEOS = 8

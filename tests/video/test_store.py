@@ -8,8 +8,9 @@ import pytest
 from frame_videos import read_index  # noqa: I001
 from PIL import Image
 
-from zstvg.io import InputError
-from zstvg.video.store import FrameStore, frame_path, read_frame, store_frames
+from zstvg.files.frames import FrameStore, frame_path, read_frame
+from zstvg.files.io import InputError
+from zstvg.video.sampling import store_frames
 
 
 @pytest.fixture()

@@ -1,4 +1,4 @@
-"""GPU slots (zstvg.devices): concurrent GPU jobs of a local run each see their own device."""
+"""GPU slots (zstvg.jobs.gpus): concurrent GPU jobs of a local run each see their own device."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from wf_helpers import paper_matrix_workdir, run
 
-from zstvg.experiments import cells, groups
+from zstvg.config.experiments import cells, groups
 
 pytestmark = pytest.mark.workflow
 

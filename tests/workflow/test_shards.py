@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from wf_helpers import make_workdir, run, tiny_params
 
-from zstvg.shards import parse_shard, shard_of
+from zstvg.jobs.shards import parse_shard, shard_of
 
 pytestmark = pytest.mark.workflow
 

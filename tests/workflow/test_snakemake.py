@@ -249,7 +249,7 @@ def test_empty_proposal_set_fails_the_sample_and_scores_zero(demo_dir, tmp_path)
 def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, tmp_path):
     """The demo grounds with ground.engine fast (the default); the reference engine, every
     forward in full, must write the same predictions for every variant, byte for byte."""
-    from zstvg.grounding.variants import VARIANTS
+    from zstvg.config.variants import VARIANTS
 
     run(["zstvg", "ground", "--samples", "results/samples/synthetic.jsonl", "--frames",
          "results/frames/synthetic/manifest.json", "--proposals",
@@ -286,7 +286,7 @@ def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, 
 def test_configfile_and_config_overrides_reach_the_commands(tmp_path):
     """One source of configuration: Snakemake's merged config (params.yaml, --configfile,
     --config) is the file every command reads, so an override changes what it claims to."""
-    from zstvg.video.store import FrameStore
+    from zstvg.files.frames import FrameStore
 
     work = make_workdir(tmp_path / "w", tiny_params())
     (work / "override.yaml").write_text("frames:\n  n_mllm_frames: 3\n")
@@ -346,9 +346,9 @@ def test_every_demo_prediction_feeds_both_released_evaluators(demo_dir):
     references included) exports to HC-STVG's challenge format and to TubeDETR's without a
     GT-tube frame lacking a box (TubeDETR raises 'No prediction for frame' on one); only
     samples that failed are left out."""
-    from zstvg.evaluation.evaluate_cli import load_inputs
     from zstvg.evaluation.export import export_hcstvg_challenge, export_tubedetr
-    from zstvg.io import is_sidecar
+    from zstvg.evaluation.io import load_inputs
+    from zstvg.files.io import is_sidecar
 
     files = sorted(
         p

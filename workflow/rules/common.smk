@@ -8,7 +8,7 @@
 #   proposals/{dataset}/{source}/  grounding/{dataset}/{model}{setting}/
 #   predictions/{dataset}/{backend}/{variant}{setting}.json
 #   metrics/{dataset}/{backend}/{variant}{setting}/{protocol}.json  tables/{protocol}/  figures/
-# where {setting} is "" at the defaults or a sweep point "@lr=4.0,n_steps=2" (zstvg.experiments).
+# where {setting} is "" at the defaults or a sweep point "@lr=4.0,n_steps=2" (zstvg.config.experiments).
 import json
 import os
 import re
@@ -17,8 +17,8 @@ import shlex
 from snakemake.exceptions import WorkflowError
 
 from zstvg import experiments
-from zstvg.grounding.variants import VARIANTS as KNOWN_VARIANTS
-from zstvg.video.store import video_dir_name as safe_name
+from zstvg.config.variants import VARIANTS as KNOWN_VARIANTS
+from zstvg.files.frames import video_dir_name as safe_name
 
 
 def write_merged_params(cfg, path):
@@ -44,7 +44,7 @@ def write_merged_params(cfg, path):
 # A fixed path (not content-addressed): the file name is a rule param, and a changed name would
 # rerun every job; the sections in each rule's params decide what reruns.
 PARAMS_FILE = write_merged_params(config, "results/config/params.yaml")
-# The GPU slot pool of a local run (zstvg.devices): each running GPU job takes its own device;
+# The GPU slot pool of a local run (zstvg.jobs.gpus): each running GPU job takes its own device;
 # under SLURM the scheduler's CUDA_VISIBLE_DEVICES is kept.
 GPU_SLOTS = ".snakemake/gpu-slots"
 
@@ -221,7 +221,7 @@ def dataset_videos(wildcards):
     """The video files samples.jsonl names that exist (missing ones are failed samples, not
     missing inputs), read once prepare_data has written it (a checkpoint); a shard job's
     are those of its shard."""
-    from zstvg.shards import shard_of
+    from zstvg.jobs.shards import shard_of
 
     rows = prepared_rows(wildcards.dataset)
     if hasattr(wildcards, "shard"):

@@ -1,4 +1,4 @@
-"""Dataset loaders: annotation formats -> :class:`zstvg.structures.Sample` lists.
+"""Dataset loaders: annotation formats -> :class:`zstvg.files.records.Sample` lists.
 
 Formats (``DATASET_FORMATS``; conventions in each loader's module docstring):
 
@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from zstvg.registry import Registry
-from zstvg.structures import Sample
+from zstvg.config.registry import Registry
+from zstvg.files.records import Sample
 
 DATASET_FORMATS = Registry("dataset format")
 DATASET_FORMATS.register("hcstvg-v1", "zstvg.data.hcstvg:load_hcstvg")
@@ -38,11 +38,11 @@ def load_samples(
 
     A sample whose video is missing keeps its place with ``error = "video file not found:
     <path>"`` (it scores 0 later); the others are unaffected. Whole-file problems (missing file,
-    malformed JSON, a missing required key) raise :class:`zstvg.io.InputError`.
+    malformed JSON, a missing required key) raise :class:`zstvg.files.io.InputError`.
     """
+    from zstvg.config.registry import UnknownNameError
     from zstvg.data.common import check_videos
-    from zstvg.io import InputError
-    from zstvg.registry import UnknownNameError
+    from zstvg.files.io import InputError
 
     try:
         loader = DATASET_FORMATS.get(format)

@@ -1,7 +1,7 @@
 """Pure helpers shared by the dataset loaders: box conversion, clipping, span and key checks.
 
 Everything here is independent of any file format; the loaders (``hcstvg.py``, ``vidstg.py``)
-turn raw entries into :class:`zstvg.structures.Sample` with these helpers, so the conventions
+turn raw entries into :class:`zstvg.files.records.Sample` with these helpers, so the conventions
 (0-based native frame indices, half-open spans, absolute ``xyxy`` floats) live in one place.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from zstvg.io import InputError
-from zstvg.structures import BoxXYXY, Sample, Span
+from zstvg.files.io import InputError
+from zstvg.files.records import BoxXYXY, Sample, Span
 
 # Flags a loader may attach to a Sample (Sample.flags). They describe the data, not a failure.
 FLAG_BOX_CLIPPED = "box_clipped"  # at least one GT box reached outside the frame and was clipped

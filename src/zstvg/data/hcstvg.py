@@ -45,8 +45,8 @@ from zstvg.data.common import (
     where,
     xywh_to_xyxy,
 )
-from zstvg.io import InputError, read_json
-from zstvg.structures import BoxXYXY, Sample
+from zstvg.files.io import InputError, read_json
+from zstvg.files.records import BoxXYXY, Sample
 
 log = logging.getLogger(__name__)
 

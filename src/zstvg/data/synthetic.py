@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from zstvg.proposals import rle
-from zstvg.structures import BoxXYXY, Track
+from zstvg.files import rle
+from zstvg.files.records import BoxXYXY, Track
 
 DURATION_S = 20  # HC-STVG videos are cut to 20 s
 CLASS_NAME = "person"

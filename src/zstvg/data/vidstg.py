@@ -70,8 +70,8 @@ from zstvg.data.common import (
     where,
     xywh_to_xyxy,
 )
-from zstvg.io import InputError, read_json
-from zstvg.structures import QTYPES, BoxXYXY, Sample, Span
+from zstvg.files.io import InputError, read_json
+from zstvg.files.records import QTYPES, BoxXYXY, Sample, Span
 
 log = logging.getLogger(__name__)
 

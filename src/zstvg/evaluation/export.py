@@ -72,8 +72,8 @@ from typing import Any
 import numpy as np
 
 from zstvg.evaluation.metrics import FrameBoxes, in_span
-from zstvg.io import InputError
-from zstvg.structures import Prediction, Sample, Status
+from zstvg.files.io import InputError
+from zstvg.files.records import Prediction, Sample, Status
 
 FORMATS = ("hcstvg-challenge", "tubedetr")
 VIDEO_KEYS = ("file", "stem")

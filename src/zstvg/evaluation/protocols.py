@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from zstvg.evaluation.metrics import FrameBoxes, frame_ious, in_span, recall_at, temporal_iou
-from zstvg.structures import QTYPES, Prediction, Sample, Span, Status
+from zstvg.files.records import QTYPES, Prediction, Sample, Span, Status
 
 log = logging.getLogger(__name__)
 

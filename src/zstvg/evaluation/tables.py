@@ -12,7 +12,7 @@ Every metrics file carries ``protocol``, ``dataset``, ``backend`` and ``variant`
 - Sweeps (Fig. 6): a variant written ``<variant>@<param>=<value>`` is one point of the sweep over
   ``param`` (frames, top-K, tracker); one row per point.
 - Table 7: points ``<variant>@lr=<a>,n_steps=<b>`` of the learning rate x iterations grid; rows
-  learning rate, columns iterations (zstvg.experiments writes these names).
+  learning rate, columns iterations (zstvg.config.experiments writes these names).
 
 Numbers are shown in percent with one decimal, as the paper prints them. With the reference
 (``resources/paper_reference.yaml``) a row of ours that the paper also reports is followed by the
@@ -21,6 +21,7 @@ paper's row and the difference (ours - paper).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,10 @@ from typing import Any
 
 import yaml
 
-from zstvg.io import InputError
+from zstvg.files.io import InputError, is_sidecar, read_json
+from zstvg.files.metrics import is_metrics, read_metrics
+
+log = logging.getLogger(__name__)
 
 ABLATION_VARIANTS = (
     "baseline-mean-special",
@@ -329,8 +333,8 @@ def write_tables(
 ) -> list[Path]:
     """Write ``<name>.md``, ``<name>.tex``, ``<name>.csv`` and ``<name>.html`` (the Markdown
     rendered, for the Snakemake report) per table atomically."""
-    from zstvg.io import atomic_open
-    from zstvg.report_html import html_fragment
+    from zstvg.evaluation.report_html import html_fragment
+    from zstvg.files.io import atomic_open
 
     written = []
     for name, df in tables.items():
@@ -346,3 +350,21 @@ def write_tables(
                 fh.write(text)
             written.append(path)
     return written
+
+
+def collect(paths: list[str]) -> list[Result]:
+    """Read metrics files; directories are searched for metrics-shaped JSON files."""
+    results = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*.json") if not is_sidecar(f))
+            for f in files:
+                if is_metrics(read_json(f, what="JSON file")):
+                    results.append(parse_result(str(f), read_metrics(f)))
+                else:
+                    log.debug("skipping %s: not a metrics file", f)
+        else:
+            results.append(parse_result(str(p), read_metrics(p)))
+    if not results:
+        raise InputError(f"no metrics files found in {', '.join(paths)}")
+    return results

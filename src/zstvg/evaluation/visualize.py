@@ -2,7 +2,7 @@
 
 Frames come from ``zstvg sample-frames``: ``<frames>/<video_id>/<frame_idx:06d>.jpg`` (native
 0-based frame index in the name). Optional: proposal tracks in the authors' per-video JSON
-(read with :mod:`zstvg.proposals.official_format`; only this command imports it, the metric code
+(read with :mod:`zstvg.files.proposal_tracks`; only this command imports it, the metric code
 does not) drawn as thin coloured outlines, and an attention map ``.npy`` of shape (T, h, w) for
 the T MLLM frames, taken as T uniform frames over the sample's clip (DESIGN §2: 20 uniform frames)
 and drawn as a heat-map overlay on the nearest shown frame. Output: a PNG contact sheet and an
@@ -11,7 +11,6 @@ animated GIF (PIL).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -20,14 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zstvg.config import Params
-from zstvg.evaluation.evaluate_cli import load_predictions, load_samples
-from zstvg.io import InputError, atomic_open
-from zstvg.proposals.store import ProposalStore
-from zstvg.video.store import FrameStore, frame_path
+from zstvg.evaluation.io import load_predictions
+from zstvg.files.io import InputError, atomic_open
+from zstvg.files.proposals import ProposalStore
 
 if TYPE_CHECKING:
-    from zstvg.queries.schema import Decomposition
+    from zstvg.files.decompositions import Decomposition
 
 log = logging.getLogger(__name__)
 
@@ -45,45 +42,7 @@ TRACK_COLORS = [
 ]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sample-id", required=True, help="the sample to draw")
-    parser.add_argument("--samples", required=True, help="samples.jsonl")
-    parser.add_argument("--predictions", default=None, help="predictions JSON (red boxes)")
-    parser.add_argument(
-        "--frames",
-        required=True,
-        help="frames manifest.json of sample-frames (or its folder)",
-    )
-    parser.add_argument(
-        "--proposals",
-        default=None,
-        help="proposals manifest.json of import-proposals / propose (or its folder), or one "
-        "proposal file in the authors' JSON format",
-    )
-    parser.add_argument(
-        "--attention",
-        default=None,
-        metavar="FILE.npy",
-        help="attention map (T, h, w) over T uniform frames of the clip",
-    )
-    parser.add_argument(
-        "--max-frames",
-        type=int,
-        default=16,
-        help="frames on the sheet and in the GIF, uniform over those stored",
-    )
-    parser.add_argument(
-        "--decompositions", default=None, help="decompositions.jsonl: sub-queries on the sheet"
-    )
-    parser.add_argument(
-        "--region", type=float, nargs=4, default=None, metavar=("X0", "Y0", "X1", "Y1"),
-        help="frame region the attention grid covers (a centre-cropping backend); "
-        "default: the whole frame",
-    )  # fmt: skip
-    parser.add_argument("--out", required=True, help="output directory")
-
-
-def _uniform(n: int, k: int) -> list[int]:
+def uniform(n: int, k: int) -> list[int]:
     if n <= k:
         return list(range(n))
     return sorted({int(round(x)) for x in np.linspace(0, n - 1, k)})
@@ -216,7 +175,7 @@ def contact_sheet(images: Sequence[Any], cols: int = 4) -> Any:
     return sheet
 
 
-def _save(sheet: Any, gif_frames: Sequence[Any], sheet_path: Path, gif_path: Path) -> None:
+def save(sheet: Any, gif_frames: Sequence[Any], sheet_path: Path, gif_path: Path) -> None:
     with atomic_open(sheet_path, "wb") as fh:
         sheet.save(fh, format="PNG")
     with atomic_open(gif_path, "wb") as fh:
@@ -225,7 +184,7 @@ def _save(sheet: Any, gif_frames: Sequence[Any], sheet_path: Path, gif_path: Pat
         )
 
 
-def _predicted_boxes(
+def predicted_boxes(
     predictions: str | None, sample_id: str, sample_ids: list[str]
 ) -> dict[int, Sequence[float]]:
     """The sample's predicted tube: its box per frame of the predicted span (none without a
@@ -242,17 +201,17 @@ def _predicted_boxes(
     return dict(zip(fb.frames[inside].tolist(), fb.boxes[inside].tolist(), strict=True))
 
 
-def _proposal_tracks(proposals: str, video_id: str) -> list[Any]:
+def proposal_tracks(proposals: str, video_id: str) -> list[Any]:
     """The video's proposal tracks, from a proposals folder (or its manifest) or one file."""
     source = Path(proposals)
     if source.name == "manifest.json" or source.is_dir():
         return ProposalStore(source).tracks(video_id)
-    from zstvg.proposals import official_format
+    from zstvg.files import proposal_tracks as official_format
 
     return list(official_format.read(source).tracks)
 
 
-def _attention(
+def attention(
     path: str, mllm_frame_idx: list[int], clip_span: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The (T, h, w) attention maps and the native frame each one stands for."""
@@ -264,71 +223,3 @@ def _attention(
     # a temporal slot spans several frames (Qwen): T slots uniform over the clip
     c0, c1 = clip_span
     return att, np.linspace(c0, c1 - 1, att.shape[0]).round().astype(int)
-
-
-def run(args: argparse.Namespace, params: Params) -> int:
-    samples, gt_arrays = load_samples(args.samples)
-    sample = next((s for s in samples if s.sample_id == args.sample_id), None)
-    if sample is None:
-        raise InputError(f"{args.samples}: no sample with sample_id {args.sample_id!r}")
-    gt_fb = gt_arrays[sample.sample_id]
-    gt = {int(f): b for f, b in zip(gt_fb.frames.tolist(), gt_fb.boxes.tolist(), strict=True)}
-    pred = _predicted_boxes(args.predictions, sample.sample_id, [s.sample_id for s in samples])
-    tracks = _proposal_tracks(args.proposals, sample.video_id) if args.proposals else []
-    frames_manifest = Path(args.frames)
-    if frames_manifest.is_dir():
-        frames_manifest = frames_manifest / "manifest.json"
-    store = FrameStore(frames_manifest)
-    dec = None
-    if args.decompositions:
-        from zstvg.queries.schema import read_decompositions
-
-        dec = read_decompositions(args.decompositions).get(sample.sample_id)
-    out = Path(args.out)
-    sheet_path = out / f"{sample.sample_id}_sheet.png"
-    gif_path = out / f"{sample.sample_id}.gif"
-    status = store.sample_status(sample.sample_id)
-    if not status.ok:
-        # A sample without frames (a corrupt or missing video) still gets its sheet, saying why:
-        # the workflow draws the first samples of every dataset, failed or not.
-        from PIL import Image
-
-        why = f"no frames ({status.step}): {status.error}"
-        log.warning("%s: %s", sample.sample_id, why)
-        page = with_header(Image.new("RGB", (640, 8)), [*sheet_header(sample.query, dec), why])
-        _save(page, [page], sheet_path, gif_path)
-        print(f"{sample.sample_id}: {why} -> {sheet_path}, {gif_path}")
-        return 0
-    grid = store.sample(sample.video_id, sample.sample_id, kind="grid")
-    mllm = store.sample(sample.video_id, sample.sample_id, kind="mllm")
-    frame_idx = sorted(set(grid.frame_idx) | set(mllm.frame_idx))
-    files = [frame_path(grid.directory, f) for f in frame_idx]
-    if not frame_idx:
-        raise InputError(f"{grid.directory}: no frames stored for sample {sample.sample_id!r}")
-    att: np.ndarray | None = None
-    att_frames: np.ndarray | None = None
-    notes: list[str] = []
-    if args.attention and not Path(args.attention).is_file():
-        # A sample whose grounding failed has no map: its sheet still shows the boxes, and says
-        # so (the workflow draws the first samples of every dataset, failed or not).
-        log.warning("attention map not found, drawn without: %s", args.attention)
-        notes.append(f"no attention map: {Path(args.attention).name} not found")
-    elif args.attention:
-        att, att_frames = _attention(args.attention, list(mllm.frame_idx), sample.clip_span)
-    images, shown = [], []
-    for i in _uniform(len(files), args.max_frames):
-        f = frame_idx[i]
-        a = None
-        if att is not None and att_frames is not None:
-            a = att[int(np.argmin(np.abs(att_frames - f)))]
-        images.append(draw_frame(files[i], f, gt, pred, tracks, a, args.region))
-        shown.append(f)
-    header = sheet_header(sample.query, dec) + notes
-    gif_frames = [with_header(im, [f"query: {sample.query}"]) for im in images]
-    _save(with_header(contact_sheet(images), header), gif_frames, sheet_path, gif_path)
-    print(
-        f"{sample.sample_id}: {len(shown)} frames ({shown[0]}..{shown[-1]}), "
-        f"{len(tracks)} proposal tracks, attention {'yes' if att is not None else 'no'} -> "
-        f"{sheet_path}, {gif_path}"
-    )
-    return 0

@@ -22,11 +22,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from zstvg.config import GroundConfig
+from zstvg.config.params import GroundConfig
+from zstvg.config.variants import Variant
+from zstvg.files.records import Prediction, Sample, Track
 from zstvg.grounding import scoring
 from zstvg.grounding.tuning import loss, margin, tune
-from zstvg.grounding.variants import Variant
-from zstvg.structures import Prediction, Sample, Track
 
 log = logging.getLogger(__name__)
 
@@ -612,7 +612,7 @@ class _SampleContext:
         return self._masks[track.track_id]
 
     def _decode_masks(self, track: Track) -> list[np.ndarray | None]:
-        from zstvg.proposals import rle as rle_mod
+        from zstvg.files import rle as rle_mod
 
         out: list[np.ndarray | None] = []
         for f in self.gin.mllm_frame_idx:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zstvg.structures import BoxXYXY
+from zstvg.files.records import BoxXYXY
 
 Region = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zstvg.registry import Registry
+from zstvg.config.registry import Registry
 
 MLLMS = Registry("MLLM backend")
 MLLMS.register("qwen2-vl", "zstvg.mllm.qwen2_vl:Qwen2VL")
@@ -18,7 +18,7 @@ MLLMS.register("qwen3-vl", "zstvg.mllm.qwen3_vl:Qwen3VL")
 MLLMS.register("llava-next-video", "zstvg.mllm.llava_next_video:LlavaNextVideo")
 MLLMS.register("internvl3", "zstvg.mllm.internvl3:InternVL3")
 # Known attention on the GT boxes (checkpoint = a samples.jsonl): checks the grounding chain.
-MLLMS.register("attention-oracle", "zstvg.grounding.oracle:AttentionOracle")
+MLLMS.register("attention-oracle", "zstvg.mllm.oracle:AttentionOracle")
 
 
 def build_mllm(
@@ -44,7 +44,7 @@ def build_mllm(
 
 def model_config(params: Any, name: str) -> Any:
     """``params.models[name]``, or an InputError listing the known names."""
-    from zstvg.io import InputError
+    from zstvg.files.io import InputError
 
     if name not in params.models:
         raise InputError(

@@ -41,7 +41,7 @@ from typing import Any, ClassVar, cast
 import numpy as np
 import torch
 
-from zstvg.devices import resolve_device
+from zstvg.jobs.gpus import resolve_device
 from zstvg.mllm import capture as cap
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from zstvg.structures import BoxXYXY
+from zstvg.files.records import BoxXYXY
 
 
 def iou_matrix(a: Sequence[BoxXYXY] | np.ndarray, b: Sequence[BoxXYXY] | np.ndarray) -> np.ndarray:

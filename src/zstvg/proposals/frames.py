@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from zstvg.video.store import read_frame
+from zstvg.files.frames import read_frame
 
 
 class FrameSource(Protocol):

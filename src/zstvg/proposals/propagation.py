@@ -25,13 +25,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from zstvg.config import ProposalsConfig
-from zstvg.proposals import rle as rle_utils
+from zstvg.config.params import ProposalsConfig
+from zstvg.files import rle as rle_utils
+from zstvg.files.records import BoxXYXY, Track
 from zstvg.proposals.boxes import iou_matrix
 from zstvg.proposals.detectors import Detection
 from zstvg.proposals.frames import FrameSource
 from zstvg.proposals.trackers import Tracker, finalize_tracks
-from zstvg.structures import BoxXYXY, Track
 
 
 class WindowSession(Protocol):

@@ -6,7 +6,7 @@ and the demo: the MLLMs in ``zstvg.tiny.mllm``, Grounding DINO and SAM 2 in
 ``zstvg.tiny.proposals``, the authors' Grounding DINO format in ``zstvg.tiny.gdino_official``
 (run in the ``make env-gdino`` environment, which has that model's code). Predictions are
 chance-level. ``zstvg make-tiny-checkpoint``
-(``zstvg.tiny.cli``) writes one.
+(``zstvg.commands.make_tiny_checkpoint``) writes one.
 
 Families register in ``FAMILIES`` as ``name -> "module:function"``; the function takes
 ``(out_dir: Path, seed: int)``, so adding one is one line.
@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from zstvg.registry import Registry
+from zstvg.config.registry import Registry
 
 log = logging.getLogger(__name__)
 

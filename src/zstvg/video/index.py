@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from zstvg.structures import Span
+from zstvg.files.records import Span
 
 # Float slack for time -> frame conversion: 2.3 s * 10 fps is 22.999999999999996 in binary
 # floating point and must map to frame 23. 1e-6 frames is far below any real timing precision.

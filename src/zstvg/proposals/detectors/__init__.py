@@ -13,9 +13,9 @@ from typing import Protocol
 
 import numpy as np
 
-from zstvg.config import ProposalsConfig
-from zstvg.registry import Registry
-from zstvg.structures import BoxXYXY
+from zstvg.config.params import ProposalsConfig
+from zstvg.config.registry import Registry
+from zstvg.files.records import BoxXYXY
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from zstvg.config import ProposalsConfig
-from zstvg.io import InputError
+from zstvg.config.params import ProposalsConfig
+from zstvg.files.io import InputError
 from zstvg.proposals.detectors import Detection, ranked_detections, text_prompt
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from zstvg.config import ProposalsConfig
+from zstvg.config.params import ProposalsConfig
+from zstvg.config.registry import Registry
+from zstvg.files.records import Track
 from zstvg.proposals.detectors import Detection
 from zstvg.proposals.frames import FrameSource
-from zstvg.registry import Registry
-from zstvg.structures import Track
 
 
 class Tracker(abc.ABC):

@@ -31,12 +31,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from zstvg.config import ProposalsConfig
+from zstvg.config.params import ProposalsConfig
+from zstvg.files.records import BoxXYXY, Track
 from zstvg.proposals.boxes import iou_matrix
 from zstvg.proposals.detectors import Detection
 from zstvg.proposals.frames import FrameSource
 from zstvg.proposals.trackers import Tracker, finalize_tracks
-from zstvg.structures import BoxXYXY, Track
 
 # The library's reference rate: at this frame_rate its lost_track_buffer counts calls to update.
 _REFERENCE_FPS = 30.0

@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from zstvg.config import ProposalsConfig
-from zstvg.devices import resolve_device
+from zstvg.config.params import ProposalsConfig
+from zstvg.files.records import BoxXYXY
+from zstvg.jobs.gpus import resolve_device
 from zstvg.proposals.detectors.gdino_hf import load_failure_hint
 from zstvg.proposals.frames import FrameSource, StreamedFrames
 from zstvg.proposals.propagation import PropagatingTracker
-from zstvg.structures import BoxXYXY
 
 log = logging.getLogger(__name__)
 
