@@ -15,7 +15,7 @@ import torch
 from zstvg.config.params import load_params
 from zstvg.config.variants import get_variant
 from zstvg.files.records import Sample, Track
-from zstvg.grounding.engine import GroundInput, ReferenceEngine
+from zstvg.grounding.engine import GroundInput, GroundingEngine
 from zstvg.mllm.oracle import TOKENS, ScriptedMLLM
 
 T = 6
@@ -80,7 +80,7 @@ def _maps(per_frame, tokens: dict[int, float] | None = None):
 def test_planted_track_wins_and_span_is_the_planted_k_frames():
     profile = [0.1, 0.5, 0.9, 0.7, 0.2, 0.1]  # peak at frame position 2, then 3, then 1
     mllm = ScriptedMLLM(_maps(lambda p: _blob(7, 7, profile[p])))
-    engine = ReferenceEngine(mllm, _cfg(k_frames=3))
+    engine = GroundingEngine(mllm, _cfg(k_frames=3))
     pred, record = engine.ground(_input(_tracks()), get_variant("gti"))
     assert pred.track_id == 2
     assert record["span_mllm_positions"] == [1, 3]
@@ -96,7 +96,7 @@ def test_absent_track_frames_score_zero_and_bound_the_span():
     present = FRAMES[:3]
     tracks = [Track(2, "person", {f: RIGHT for f in present})]
     profile = [0.3, 0.2, 0.4, 0.1, 0.9, 0.1]
-    engine = ReferenceEngine(ScriptedMLLM(_maps(lambda p: _blob(7, 7, profile[p]))),
+    engine = GroundingEngine(ScriptedMLLM(_maps(lambda p: _blob(7, 7, profile[p]))),
                              _cfg(k_frames=2))  # fmt: skip
     _, record = engine.ground(_input(tracks), get_variant("gti"))
     assert record["frame_scores"][3:] == [0.0, 0.0, 0.0]
@@ -113,7 +113,7 @@ def test_relative_attention_cancels_a_map_shared_with_the_neutral_prompt():
         own = np.stack([_blob(7, 7, 0.05) for _ in shown])
         return np.repeat((shared + own)[None], len(TOKENS), axis=0)
 
-    pred, _ = ReferenceEngine(ScriptedMLLM(maps), _cfg()).ground(
+    pred, _ = GroundingEngine(ScriptedMLLM(maps), _cfg()).ground(
         _input(_tracks()), get_variant("gti")
     )
     assert pred.track_id == 2
@@ -129,7 +129,7 @@ def test_gti_picks_the_planted_token_and_the_mean_baseline_does_not():
         out[3] = np.stack([_blob(7, 7, 1.0) for _ in shown])
         return out
 
-    engine = ReferenceEngine(ScriptedMLLM(maps), _cfg())
+    engine = GroundingEngine(ScriptedMLLM(maps), _cfg())
     pred, record = engine.ground(_input(_tracks()), get_variant("gti"))
     assert record["spatial"]["token"] == 3 and record["spatial"]["token_text"] == "assistant"
     assert pred.track_id == 2
@@ -138,7 +138,7 @@ def test_gti_picks_the_planted_token_and_the_mean_baseline_does_not():
 
 
 def test_fixed_token_is_the_authors_template_token():
-    engine = ReferenceEngine(ScriptedMLLM(_maps(lambda p: _blob(7, 7))), _cfg())
+    engine = GroundingEngine(ScriptedMLLM(_maps(lambda p: _blob(7, 7))), _cfg())
     _, record = engine.ground(_input(_tracks()), get_variant("fixed-token"))
     assert record["spatial"]["token_text"] == "<|im_start|>"
 
@@ -149,7 +149,7 @@ def test_fixed_token_missing_from_the_template_fails_that_variant_alone():
     wrapped index (len 2 + their -5 raised IndexError and failed every sample)."""
     mllm = ScriptedMLLM(_maps(lambda p: _blob(7, 7)))
     mllm.fixed_token = "▁A"
-    out = ReferenceEngine(mllm, _cfg()).ground_many(
+    out = GroundingEngine(mllm, _cfg()).ground_many(
         _input(_tracks()), [get_variant("fixed-token"), get_variant("gti")]
     )
     pred, record = out["fixed-token"]
@@ -166,11 +166,11 @@ def test_untuned_rows_ask_the_query_template_and_record_it():
         asked.append(text)
         return _maps(lambda p: _blob(7, 7))(text, shown)
 
-    engine = ReferenceEngine(ScriptedMLLM(maps), _cfg())
+    engine = GroundingEngine(ScriptedMLLM(maps), _cfg())
     _, record = engine.ground(_input(_tracks()), get_variant("gti"))
     assert record["query_text"] == "Is there the man in red walks in this video?"
     assert record["spatial"]["text"] == record["query_text"] and record["query_text"] in asked
-    raw = ReferenceEngine(ScriptedMLLM(maps), _cfg(query_template="{query}"))
+    raw = GroundingEngine(ScriptedMLLM(maps), _cfg(query_template="{query}"))
     _, record = raw.ground(_input(_tracks()), get_variant("baseline-mean-special"))
     assert record["spatial"]["text"] == record["query_text"] == "the man in red walks"
 
@@ -181,7 +181,7 @@ def test_tas_unreversal_aligns_a_map_of_the_reversed_video():
     # flipped back it adds to A. Without the flip it would land on B (a tie, and B = id 1 wins).
     maps = _maps(lambda p: _blob(0, 0, 1.0 if p == 0 else 0.0))
     tracks = [Track(2, "person", {FRAMES[0]: LEFT}), Track(1, "person", {FRAMES[-1]: LEFT})]
-    pred, record = ReferenceEngine(ScriptedMLLM(maps), _cfg()).ground(
+    pred, record = GroundingEngine(ScriptedMLLM(maps), _cfg()).ground(
         _input(tracks), get_variant("full")
     )
     assert pred.track_id == 2
@@ -197,7 +197,7 @@ def test_lra_step_follows_the_planted_gradient_and_skips_nan():
 
     mllm = ScriptedMLLM(_maps(lambda p: _blob(7, 7)), margin=margin)
     cfg = _cfg(n_steps=1, lr=8.0, beta=0.5)
-    _, record = ReferenceEngine(mllm, cfg).ground(_input(_tracks()), get_variant("gti+spatial"))
+    _, record = GroundingEngine(mllm, cfg).ground(_input(_tracks()), get_variant("gti+spatial"))
     tuning = record["spatial"]["tuning"]
     step = tuning["steps"][0]
     # L = 1 - margin; at step 0 dL/dp_0 = dL/dx_0 = -w / n rows (p_{-1} is p_0): |g| = |w| / sqrt(n)
@@ -209,18 +209,18 @@ def test_lra_step_follows_the_planted_gradient_and_skips_nan():
 
     nan = ScriptedMLLM(_maps(lambda p: _blob(7, 7)),
                        margin=lambda text, d: (d * float("nan")).sum())  # fmt: skip
-    _, record = ReferenceEngine(nan, cfg).ground(_input(_tracks()), get_variant("gti+dsth"))
+    _, record = GroundingEngine(nan, cfg).ground(_input(_tracks()), get_variant("gti+dsth"))
     assert record["spatial"]["tuning"]["n_skipped"] == 1
     assert record["spatial"]["tuning"]["steps"][0]["skipped"] is True
 
 
 def test_zero_tracks_fail_the_sample():
-    engine = ReferenceEngine(ScriptedMLLM(_maps(lambda p: _blob(7, 7))), _cfg())
+    engine = GroundingEngine(ScriptedMLLM(_maps(lambda p: _blob(7, 7))), _cfg())
     with pytest.raises(ValueError, match="empty proposal set"):
         engine.ground(_input([]), get_variant("gti"))
 
 
 def test_naive_full_costs_nine_forwards_and_three_backwards():
-    engine = ReferenceEngine(ScriptedMLLM(_maps(lambda p: _blob(7, 7))), _cfg(n_steps=1))
+    engine = GroundingEngine(ScriptedMLLM(_maps(lambda p: _blob(7, 7))), _cfg(n_steps=1))
     _, record = engine.ground(_input(_tracks()), get_variant("full"))
     assert record["llm_calls"] == {"forwards": 9, "backwards": 3, "forward_equivalents": 12.0}

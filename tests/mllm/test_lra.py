@@ -195,7 +195,7 @@ def test_both_engines_record_the_tuning_steps_effect(loaded, family, contrast):
 
     from zstvg.config.params import load_params
     from zstvg.config.variants import get_variant
-    from zstvg.grounding.engine import ReferenceEngine
+    from zstvg.grounding.engine import GroundingEngine
 
     m = loaded(family)
     base = dataclasses.replace(load_params().ground, neutral_contrast=contrast)
@@ -203,7 +203,7 @@ def test_both_engines_record_the_tuning_steps_effect(loaded, family, contrast):
     records = {}
     for engine, readout in (("reference", True), ("fast", True), ("fast", False)):
         cfg = dataclasses.replace(base, engine=engine, readout_after_tuning=readout)
-        out = ReferenceEngine(m, cfg).ground_many(_ground_input(), variants)
+        out = GroundingEngine(m, cfg).ground_many(_ground_input(), variants)
         records[engine, readout] = {
             name: rec["spatial"]["tuning"] for name, (_, rec) in out.items()
         }

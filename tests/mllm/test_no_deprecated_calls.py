@@ -25,7 +25,7 @@ from zstvg.commands.probe_attention import probe_sample
 from zstvg.config.params import load_params
 from zstvg.config.variants import get_variant
 from zstvg.files.records import Sample, Track
-from zstvg.grounding.engine import GroundInput, ReferenceEngine
+from zstvg.grounding.engine import GroundInput, GroundingEngine
 from zstvg.mllm import build_mllm
 
 # What a deprecation notice says, in transformers' words and the usual ones.
@@ -103,7 +103,7 @@ def test_ground_and_probe_forwards_raise_no_deprecation_notice(tiny_checkpoint, 
         variants = [get_variant("full"), get_variant("gti+entropy")]
         for engine, recompute in (("reference", False), ("fast", True)):
             cfg = dataclasses.replace(base, engine=engine, gradient_checkpointing=recompute)
-            out = ReferenceEngine(m, cfg).ground_many(_ground_input(), variants)
+            out = GroundingEngine(m, cfg).ground_many(_ground_input(), variants)
             for name, (pred, _record) in out.items():
                 assert pred.track_id in (1, 2), (engine, name)
 

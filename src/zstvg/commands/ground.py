@@ -517,11 +517,11 @@ def _write_outputs(
 def _build_engine(params: Params, model_cfg: Any) -> Any:
     import torch
 
-    from zstvg.grounding.engine import ReferenceEngine
+    from zstvg.grounding.engine import GroundingEngine
     from zstvg.mllm import load_model
 
     torch.manual_seed(params.seed)
-    return ReferenceEngine(load_model(params, model_cfg), params.ground)
+    return GroundingEngine(load_model(params, model_cfg), params.ground)
 
 
 def _finished(path: Path, job: str, failed_too: bool = False) -> dict[str, Any] | None:

@@ -123,7 +123,7 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
     from zstvg.decompose.prompts import load_prompt
     from zstvg.files.io import InputError, write_json
     from zstvg.files.records import Sample
-    from zstvg.grounding.engine import GroundInput, ReferenceEngine, texts_for
+    from zstvg.grounding.engine import GroundInput, GroundingEngine, texts_for
     from zstvg.jobs.gpus import resolve_device
     from zstvg.mllm import load_model
     from zstvg.proposals.detectors import build_detector
@@ -168,7 +168,7 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
 
     t = time.perf_counter()
     torch.manual_seed(params.seed)
-    engine = ReferenceEngine(load_model(params, params.models[args.model]), params.ground)
+    engine = GroundingEngine(load_model(params, params.models[args.model]), params.ground)
     frame_idx, bins = mllm_frames(grid, sample.clip_span, params.ground.n_frames)
     spatial, temporal, text_flags = texts_for(sample, dec, params.ground.subquery_template)
     gin = GroundInput(sample, [frames[f] for f in frame_idx], tuple(frame_idx), tuple(bins), fps,

@@ -92,7 +92,7 @@ class MapResult:
         }
 
 
-class ReferenceEngine:
+class GroundingEngine:
     """Grounding on one MLLM backend with the ``ground`` parameters."""
 
     def __init__(self, mllm: Any, cfg: GroundConfig) -> None:
