@@ -1,7 +1,7 @@
 """Benchmark: decomposition, an uncached run against a local server and a large cached run.
 
 - uncached: ``--n`` (500) distinct queries against a local chat-completions server (the test
-  double tests/queries/fake_server.py) at ``--latency-ms`` (50) per request, ``--concurrency``
+  double tests/decompose/fake_server.py) at ``--latency-ms`` (50) per request, ``--concurrency``
   (8) in flight. The server's floor is n x latency / concurrency (3.1 s at the defaults); the
   rest is client overhead (HTTP, JSON, validation, one atomic cache write per answer). The server
   runs in its own process, as a real one would (in-process, its threads would compete with the

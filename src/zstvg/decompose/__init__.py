@@ -8,5 +8,5 @@ versioned few-shot prompt and its hash), ``schema`` (answer schema, tolerant par
 rows), ``client`` (requests, retries, concurrency, usage), ``cache`` (content-addressed store),
 ``fallback`` (rule-based split), ``official_import`` (the authors' released file),
 ``decompose`` (the order cache -> official -> API -> fallback), and the two CLI modules. The
-local chat-completions server that tests and the benchmark use lives in tests/queries.
+local chat-completions server that tests and the benchmark use lives in tests/decompose.
 """
