@@ -34,7 +34,7 @@ from zstvg.decompose.decompose import DecomposeResult, decompose_samples
 from zstvg.decompose.prompts import load_prompt
 
 # The fake server is a test double, kept with the tests it serves rather than in the package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "queries"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "decompose"))
 from fake_server import FakeChatServer, default_answer  # noqa: E402
 
 
