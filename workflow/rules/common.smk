@@ -16,7 +16,7 @@ import shlex
 
 from snakemake.exceptions import WorkflowError
 
-from zstvg import experiments
+from zstvg.config import experiments
 from zstvg.config.variants import VARIANTS as KNOWN_VARIANTS
 from zstvg.files.frames import video_dir_name as safe_name
 
