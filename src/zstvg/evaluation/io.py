@@ -1,5 +1,6 @@
-"""What `zstvg evaluate` (and export-predictions, visualize) read and write: the samples and
-predictions of a run, read side by side for large files, and the per-sample CSV."""
+"""What ``zstvg evaluate`` (and export-predictions, visualize) read and write: the samples and
+predictions of a run, read side by side for large files, and the per-sample CSV
+(``<protocol>.per_sample.csv``: one row per sample, missing and failed ones with their reason)."""
 
 from __future__ import annotations
 
