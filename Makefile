@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 TORCH_PIN := $(shell grep -E '^(torch|torchvision)==' requirements.lock)
 UV_PIN := uv==0.13.9
 
-.PHONY: demo test test-gdino test-slurm test-bench lint env env-gdino lock lock-gdino clean-demo dvc-lock bench
+.PHONY: demo test test-gdino test-slurm test-bench lint env env-gdino lock lock-gdino clean-demo dvc-lock bench schema
 
 env: $(STAMP)
 
@@ -90,6 +90,11 @@ lint: $(STAMP)
 	$(VENV)/bin/snakefmt --check Snakefile workflow
 	$(VENV)/bin/mypy
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/snakemake --lint
+
+# The params JSON schema the Snakefile validates with, generated from zstvg.config.params' dataclasses
+# (tests/test_config.py fails when the committed file is stale).
+schema: $(STAMP)
+	$(PY) -m zstvg.config.params --write-schema
 
 # Re-resolve the lock from pyproject.toml (needs the package registry): make lock TORCH=2.14.1
 # TORCHVISION=0.29.1. torch/torchvision are resolved by pip (see TORCH_PIN), everything else by

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -99,3 +101,69 @@ def test_answer_words_are_one_yes_slash_no_string(params_raw):
         parse(params_raw)
     params_raw["ground"]["answer_words"] = "yes/no"
     assert parse(params_raw).ground.answer_words == ("yes", "no")
+
+
+def test_committed_schema_is_the_one_the_dataclasses_generate(repo_root):
+    """The Snakefile validates with resources/params.schema.yaml (through workflow/schemas/):
+    after changing a dataclass of zstvg.config.params, `make schema` rewrites it."""
+    committed = repo_root / "src/zstvg/resources/params.schema.yaml"
+    assert committed.read_text(encoding="utf-8") == config.schema_yaml(), "stale: `make schema`"
+    assert (repo_root / "workflow/schemas/params.schema.yaml").resolve() == committed.resolve()
+    assert yaml.safe_load(committed.read_text(encoding="utf-8")) == config.schema()
+
+
+def test_write_schema_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(config, "schema_path", lambda: tmp_path / "s.yaml")
+    assert config.main(["--write-schema"]) == 0
+    assert (tmp_path / "s.yaml").read_text(encoding="utf-8") == config.schema_yaml()
+    assert config.main([]) == 2 and "usage" in capsys.readouterr().err
+
+
+def test_schema_defaults_are_only_those_snakemake_fills_in():
+    """Snakemake's validate() writes the schema's defaults into the config its rules hash, so a
+    new default would change every job's params: only these three keys carry one."""
+    found = []
+
+    def walk(node, path):
+        if "default" in node:
+            found.append((path, node["default"]))
+        for name, sub in node.get("properties", {}).items():
+            walk(sub, f"{path}.{name}")
+        if isinstance(node.get("additionalProperties"), dict):
+            walk(node["additionalProperties"], f"{path}.*")
+
+    walk(config.schema(), "")
+    assert found == [
+        (".run.experiments", []),
+        (".datasets.*.shards", 1),
+        (".datasets.*.damaged_videos", []),
+    ]
+
+
+def test_sections_parse_into_their_types(params_raw):
+    p = parse(params_raw)
+    assert isinstance(p.datasets["synthetic"], config.DatasetConfig)
+    assert p.datasets["synthetic"].shards == 1 and p.datasets["synthetic"].damaged_videos == ()
+    assert p.experiments["demo-lr-steps"].grid["ground.lr"] == (4.0, 8.0)
+    assert p.experiments["demo-k"].grid == {} and p.experiments["demo-k"].description
+    assert p.proposals.box_trackers["botsort"]["enable_cmc"] is True
+    with pytest.raises(TypeError):
+        p.models["x"] = p.models["attention-oracle"]  # type: ignore[index]
+    assert p.raw == params_raw and p.source == "params.yaml"
+
+
+def test_a_value_the_schema_passes_but_the_dataclass_refuses_is_a_params_error(params_raw):
+    # Python's re (jsonschema) lets "$" match before a final newline; pydantic's regex does not
+    params_raw["mllm"]["device"] = "cpu\n"
+    with pytest.raises(ParamsError, match=r"p\.yaml: mllm\.device: got 'cpu\\n'; String should"):
+        parse(params_raw, "p.yaml")
+
+
+def test_the_gdino_official_worker_imports_without_pydantic():
+    """The gdino-official worker runs in .venv-gdino, which has no pydantic (nor jsonschema): the
+    detector modules it imports name ProposalsConfig for type checking only."""
+    code = (
+        "import sys; sys.modules.update(pydantic=None, jsonschema=None); "
+        "import zstvg.proposals.detectors.gdino_official"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -15,7 +15,7 @@ import torch
 from zstvg.config.params import load_params
 from zstvg.config.variants import get_variant
 from zstvg.files.records import Sample, Track
-from zstvg.grounding.engine import GroundInput, GroundingEngine
+from zstvg.grounding.engine import GroundingEngine, GroundInput
 from zstvg.mllm.oracle import TOKENS, ScriptedMLLM
 
 T = 6

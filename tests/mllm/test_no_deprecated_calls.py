@@ -25,7 +25,7 @@ from zstvg.commands.probe_attention import probe_sample
 from zstvg.config.params import load_params
 from zstvg.config.variants import get_variant
 from zstvg.files.records import Sample, Track
-from zstvg.grounding.engine import GroundInput, GroundingEngine
+from zstvg.grounding.engine import GroundingEngine, GroundInput
 from zstvg.mllm import build_mllm
 
 # What a deprecation notice says, in transformers' words and the usual ones.

@@ -123,7 +123,7 @@ def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
     from zstvg.decompose.prompts import load_prompt
     from zstvg.files.io import InputError, write_json
     from zstvg.files.records import Sample
-    from zstvg.grounding.engine import GroundInput, GroundingEngine, texts_for
+    from zstvg.grounding.engine import GroundingEngine, GroundInput, texts_for
     from zstvg.jobs.gpus import resolve_device
     from zstvg.mllm import load_model
     from zstvg.proposals.detectors import build_detector

@@ -1,23 +1,44 @@
-"""Parameters: ``params.yaml`` validated by JSON schema, parsed into frozen dataclasses.
+"""Parameters: ``params.yaml``'s shape, defined once as the frozen dataclasses below.
+
+The dataclasses are the one definition of the params: pydantic makes the JSON schema from their
+types, constraints and defaults (``schema()``) and builds them from a params dict that passed it
+(``parse``). ``make schema`` (``python -m zstvg.config.params --write-schema``) writes the schema to
+resources/params.schema.yaml for the Snakemake workflow's ``validate()``; tests/test_config.py
+fails when that file is stale.
 
 This is the only module that reads a params file. Commands get the sections they need as
 dataclasses; a wrong type, an unknown key or a missing key fails with the file, the dotted key,
-the value and what was expected.
+the value and what was expected (jsonschema's words for the schema, as in the workflow).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
+import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetPydanticSchema,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    with_config,
+)
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, SkipJsonSchema
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from 3.12
 
 from zstvg.files.io import InputError
 
@@ -26,154 +47,285 @@ class ParamsError(InputError):
     """params.yaml does not match the schema."""
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    datasets: tuple[str, ...]
-    models: tuple[str, ...]
-    variants: tuple[str, ...]
-    protocols: tuple[str, ...]
-    experiments: tuple[str, ...] = ()  # keys of `experiments` (sweeps, grids) also built
+def _no_schema_default(schema: dict[str, Any]) -> None:
+    """Snakemake's ``validate()`` writes a schema's defaults into the config the rules hash, so a
+    field whose absence means "unset" keeps its Python default out of the schema."""
+    schema.pop("default", None)
+
+
+_UNSET = Field(json_schema_extra=_no_schema_default)
+_UNIQUE = Field(json_schema_extra={"uniqueItems": True})
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+PosInt = Annotated[int, Field(ge=1)]
+NonNegInt = Annotated[int, Field(ge=0)]
+NonNeg = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:[0-9]+)?|mps)$")]
+Names = Annotated[tuple[NonEmptyStr, ...], Field(min_length=1), _UNIQUE]
+# params key (e.g. ground.lr) -> the values it takes
+Axes = Annotated[
+    Mapping[str, Annotated[tuple[float | str, ...], Field(min_length=1), _UNIQUE]],
+    Field(min_length=1),
+]
+VariantName = Literal["baseline-mean-special", "gti", "gti+spatial", "gti+temporal",
+                      "gti+dsth", "full", "vanilla-tuning", "gti+entropy", "gti+yesno",
+                      "fixed-token"]  # fmt: skip
+BackendName = Literal["llava-ov", "qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-next-video",
+                      "internvl3", "attention-oracle"]  # fmt: skip
+
+
+class _Section:
+    """Every params dataclass: an unknown key is an error (``additionalProperties: false``)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
-class DatasetConfig:
-    format: str
-    annotations: str
-    videos: str
+class RunConfig(_Section):
+    datasets: Names
+    models: Names
+    variants: Annotated[tuple[VariantName, ...], Field(min_length=1), _UNIQUE]
+    protocols: Annotated[
+        tuple[Literal["tubedetr", "official", "seed"], ...], Field(min_length=1), _UNIQUE
+    ]
+    # keys of `experiments` (sweeps, grids) also built
+    experiments: Annotated[tuple[NonEmptyStr, ...], _UNIQUE] = ()
+
+
+# Named experiments (zstvg.experiments): datasets x models x variants, at the defaults or at each
+# point of a sweep (one key at a time) or a grid (every combination).
+@dataclass(frozen=True)
+class ExperimentConfig(_Section):
+    datasets: Names
+    models: Names
+    variants: Names
+    description: Annotated[str, _UNSET] = ""
+    sweep: Axes = field(default_factory=dict)
+    grid: Axes = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetConfig(_Section):
+    format: Literal["hcstvg-v1", "hcstvg-v2", "vidstg", "vidstg-tubedetr"]
+    annotations: NonEmptyStr
+    videos: NonEmptyStr
     boxes: str | None
-    default_class: str
+    default_class: NonEmptyStr
     decompositions: str | None
     proposals: str | None
-    shards: int = 1  # GPU steps run as this many jobs, each over a stable subset of videos
-    # videos whose samples fail in prepare-data (known damaged copies; zstvg.data.common)
-    damaged_videos: tuple[str, ...] = ()
+    shards: PosInt = 1  # GPU steps run as this many jobs, each over a stable subset of videos
+    # videos (id, file name or stem) whose samples fail, scored 0 and listed: known damaged
+    # copies that would decode to wrong frames (zstvg.data.common.mark_damaged)
+    damaged_videos: Annotated[tuple[NonEmptyStr, ...], _UNIQUE] = ()
 
 
 @dataclass(frozen=True)
-class SyntheticConfig:
-    n_videos: int
-    width: int
-    height: int
-    fps: int
-    min_actors: int
-    max_actors: int
-    proposal_stride: int
+class SyntheticConfig(_Section):
+    n_videos: PosInt
+    width: Annotated[int, Field(ge=64)]
+    height: Annotated[int, Field(ge=64)]
+    fps: Annotated[int, Field(ge=1, le=60)]
+    min_actors: Annotated[int, Field(ge=2, le=4)]
+    max_actors: Annotated[int, Field(ge=2, le=4)]
+    proposal_stride: PosInt
 
 
 @dataclass(frozen=True)
-class FramesConfig:
-    n_mllm_frames: int
-    grid_fps: float
-    max_grid_frames: int
-    jpeg_quality: int
+class FramesConfig(_Section):
+    n_mllm_frames: PosInt
+    grid_fps: Positive
+    max_grid_frames: PosInt
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)]
 
 
 @dataclass(frozen=True)
-class DecomposeConfig:
-    model: str
+class DecomposeConfig(_Section):
+    model: NonEmptyStr
     base_url: str
-    temperature: float
-    max_concurrency: int
-    timeout_s: float
-    max_retries: int
-    backoff_initial_s: float
-    backoff_max_s: float
+    temperature: Annotated[float, Field(ge=0, le=2)]
+    max_concurrency: PosInt
+    timeout_s: Positive
+    max_retries: NonNegInt
+    backoff_initial_s: NonNeg
+    backoff_max_s: NonNeg
     offline: bool
-    cache_dir: str
-    usd_per_1m_input_tokens: float
-    usd_per_1m_output_tokens: float
+    cache_dir: NonEmptyStr
+    usd_per_1m_input_tokens: NonNeg
+    usd_per_1m_output_tokens: NonNeg
+
+
+# Keyword arguments of each box tracker's class in Roboflow's `trackers` 2.6, by the library's
+# names (tests/proposals/test_box_trackers.py checks them against its signatures); a name left
+# out takes the library's default.
+@with_config(ConfigDict(extra="forbid"))
+class ByteTrackSettings(TypedDict, total=False):
+    lost_track_buffer: NonNegInt
+    track_activation_threshold: Fraction
+    minimum_consecutive_frames: PosInt
+    minimum_iou_threshold: Fraction
+    high_conf_det_threshold: Fraction
+
+
+@with_config(ConfigDict(extra="forbid"))
+class BotSortSettings(TypedDict, total=False):
+    lost_track_buffer: NonNegInt
+    track_activation_threshold: Fraction
+    minimum_consecutive_frames: PosInt
+    minimum_iou_threshold_first_assoc: Fraction
+    minimum_iou_threshold_second_assoc: Fraction
+    minimum_iou_threshold_unconfirmed_assoc: Fraction
+    high_conf_det_threshold: Fraction
+    enable_cmc: bool
+    cmc_method: Literal["orb", "sift", "sparseOptFlow", "ecc"]
+    cmc_downscale: PosInt
+    instant_first_frame_activation: bool
+
+
+@with_config(ConfigDict(extra="forbid"))
+class OcSortSettings(TypedDict, total=False):
+    lost_track_buffer: NonNegInt
+    minimum_consecutive_frames: PosInt
+    minimum_iou_threshold: Fraction
+    direction_consistency_weight: NonNeg
+    high_conf_det_threshold: Fraction
+    delta_t: PosInt
+
+
+@with_config(ConfigDict(extra="forbid"))
+class SortSettings(TypedDict, total=False):
+    lost_track_buffer: NonNegInt
+    track_activation_threshold: Fraction
+    minimum_consecutive_frames: PosInt
+    minimum_iou_threshold: Fraction
+
+
+@with_config(ConfigDict(extra="forbid"))
+class BoxTrackers(TypedDict):
+    bytetrack: ByteTrackSettings
+    botsort: BotSortSettings
+    ocsort: OcSortSettings
+    sort: SortSettings
 
 
 @dataclass(frozen=True)
-class ProposalsConfig:
-    detector: str
-    detector_checkpoint: str
-    detector_python: str
-    tracker: str
+class ProposalsConfig(_Section):
+    detector: Literal["gdino-hf", "gdino-official"]
+    detector_checkpoint: NonEmptyStr
+    detector_python: NonEmptyStr
+    tracker: Literal["sam2-hf", "sam2-official", "bytetrack", "botsort", "ocsort", "sort"]
     tracker_checkpoint: str | None
-    tracker_config: str
-    tracker_config_overrides: tuple[str, ...]
-    # box tracker name -> keyword arguments of its Roboflow ``trackers`` class (by their names)
-    box_trackers: Mapping[str, Mapping[str, Any]]
-    box_threshold: float
-    text_threshold: float
-    detect_every_n_frames: int
-    max_detections_per_frame: int
-    new_track_iou: float
-    min_track_frames: int
-    max_tracks_per_video: int
-    window_frames: int
+    tracker_config: NonEmptyStr
+    tracker_config_overrides: tuple[NonEmptyStr, ...]
+    # box tracker name -> keyword arguments of its class: checked as BoxTrackers, typed as read
+    box_trackers: Annotated[
+        Mapping[str, Mapping[str, Any]], GetPydanticSchema(lambda _t, get: get(BoxTrackers))
+    ]
+    box_threshold: Fraction
+    text_threshold: Fraction
+    detect_every_n_frames: PosInt
+    max_detections_per_frame: PosInt
+    new_track_iou: Fraction
+    min_track_frames: PosInt
+    max_tracks_per_video: PosInt
+    window_frames: Annotated[int, Field(ge=2)]
     offload_state_to_cpu: bool
     offload_video_to_cpu: bool
-    device: str
+    device: Device
+
+
+@with_config(ConfigDict(extra="allow"))
+class ProcessorSettings(TypedDict, total=False):
+    # the Qwen backends add cap_pixels_per_frame: true (qwen-vl-utils' capped frames) where it
+    # is left out
+    cap_pixels_per_frame: bool
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    backend: str
-    checkpoint: str
+class ModelConfig(_Section):
+    backend: BackendName
+    checkpoint: NonEmptyStr
     # keyword arguments of every processor call (Qwen's per-frame pixel budget
     # {"size": {"shortest_edge": ..., "longest_edge": ...}}, LLaVA's resize/crop settings)
-    processor: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    processor: Annotated[
+        Mapping[str, Any], GetPydanticSchema(lambda _t, get: get(ProcessorSettings))
+    ] = field(default_factory=dict)
     # model config attributes overridden at load (LLaVA-NeXT-Video's spatial_pool_stride)
-    config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
     # frames squashed to [height, width] before the processor (the authors' 336^2 / 224^2)
-    frame_size: tuple[int, int] | None = None
-    system_prompt: str | None = None  # a system turn before the user's (None: no system turn)
+    frame_size: Annotated[tuple[PosInt, PosInt] | None, _UNSET] = None
+    system_prompt: Annotated[str | None, _UNSET] = None  # a system turn before the user's
 
 
 @dataclass(frozen=True)
-class MLLMConfig:
-    dtype: str
-    device: str
+class MLLMConfig(_Section):
+    dtype: Literal["auto", "float32", "bfloat16", "float16"]
+    device: Device
     layer_start: int
     layer_stop: int | None
 
 
+def _split_words(value: object) -> object:
+    return tuple(value.split("/")) if isinstance(value, str) else value
+
+
 @dataclass(frozen=True)
-class GroundConfig:
-    engine: str
+class GroundConfig(_Section):
+    engine: Literal["reference", "fast"]
     gradient_checkpointing: bool
-    n_frames: int
-    eps: float
-    neutral_prompt: str
-    subquery_template: str
-    query_template: str
-    k_frames: int
-    temporal_mode: str
-    n_steps: int
-    lr: float
-    beta: float
+    n_frames: PosInt
+    eps: Positive
+    neutral_prompt: NonEmptyStr
+    subquery_template: Annotated[str, Field(pattern=r"\{description\}")]
+    query_template: Annotated[str, Field(pattern=r"\{query\}")]
+    k_frames: PosInt
+    temporal_mode: Literal["grow", "topk"]
+    n_steps: NonNegInt
+    lr: NonNeg
+    beta: Fraction
     neutral_contrast: bool
     readout_after_tuning: bool
-    answer_words: tuple[str, ...]  # (yes-word, no-word), from params' "Yes/No"
-    gti_activation: str
+    # (yes-word, no-word), from params' "<yes-word>/<no-word>": one string survives YAML rewrites
+    # (dvc exp run -S) that would leave list items Yes/No unquoted, i.e. booleans to YAML 1.1
+    # readers (Snakemake, PyYAML)
+    answer_words: Annotated[
+        tuple[str, ...],
+        BeforeValidator(_split_words),
+        WithJsonSchema({"type": "string", "pattern": r"^[^/\s]+/[^/\s]+$"}),
+    ]
+    gti_activation: Literal["relative", "raw"]
 
 
 @dataclass(frozen=True)
-class EvaluateConfig:
-    grid_fps: float
-    max_grid_frames: int
-    viou_thresholds: tuple[float, ...]
+class EvaluateConfig(_Section):
+    grid_fps: Positive
+    max_grid_frames: PosInt
+    viou_thresholds: Annotated[tuple[Fraction, ...], Field(min_length=1)]
 
 
-@dataclass(frozen=True)
-class Params:
-    seed: int
-    preset: str | None
+_Entries = AfterValidator(MappingProxyType)  # read-only name -> section
+
+
+@dataclass(frozen=True, kw_only=True)
+class Params(_Section):
+    seed: NonNegInt
+    preset: Annotated[
+        str | None, _UNSET, Field(description="set by --preset: the overlay a result used")
+    ] = None
     run: RunConfig
-    datasets: Mapping[str, DatasetConfig]
+    experiments: Annotated[Mapping[str, ExperimentConfig], _Entries] = field(default_factory=dict)
+    datasets: Annotated[Mapping[str, DatasetConfig], Field(min_length=1), _Entries]
     synthetic: SyntheticConfig
     frames: FramesConfig
     decompose: DecomposeConfig
     proposals: ProposalsConfig
-    models: Mapping[str, ModelConfig]
+    models: Annotated[Mapping[str, ModelConfig], Field(min_length=1), _Entries]
     mllm: MLLMConfig
     ground: GroundConfig
     evaluate: EvaluateConfig
     # The validated plain-dict form, for hashing and provenance records.
-    raw: Mapping[str, Any] = dataclasses.field(repr=False, compare=False, default_factory=dict)
-    source: str = "params.yaml"
+    raw: SkipJsonSchema[Mapping[str, Any]] = field(repr=False, compare=False, default_factory=dict)
+    source: SkipJsonSchema[str] = "params.yaml"
 
     def section(self, name: str) -> dict[str, Any]:
         """Plain-dict copy of one section (what a provenance record stores)."""
@@ -192,11 +344,86 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+@functools.cache
+def _adapter() -> TypeAdapter[Params]:
+    return TypeAdapter(Params)
+
+
+class _InOrder(GenerateJsonSchema):
+    """Properties in the dataclasses' order, not sorted by name."""
+
+    def sort(self, value: JsonSchemaValue, parent_key: str | None = None) -> JsonSchemaValue:
+        return value
+
+
+def _tidy(node: Any, defs: Mapping[str, Any]) -> Any:
+    """pydantic's schema as one would write it: references inlined, no titles, no no-op
+    ``additionalProperties: true``, no type beside an enum, and an ``anyOf`` of plain types
+    (``str | None``) as a type list (jsonschema then says "is not of type 'string', 'null'")."""
+    if isinstance(node, list):
+        return [_tidy(x, defs) for x in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return {**_tidy(defs[node["$ref"].rsplit("/", 1)[-1]], defs), **_tidy(rest, defs)}
+    out: dict[str, Any] = {
+        k: ({p: _tidy(s, defs) for p, s in v.items()} if k == "properties" else _tidy(v, defs))
+        for k, v in node.items()
+        if k not in ("title", "$defs") and (k, v) != ("additionalProperties", True)
+    }
+    if "enum" in out:  # the values say the type (and a wrong type is one error, not two)
+        out.pop("type", None)
+    options = out.get("anyOf", [])
+    types = [o.get("type") for o in options]
+    detailed = [o for o in options if set(o) - {"type"}]
+    if (
+        options
+        and all(isinstance(t, str) for t in types)
+        and len(set(types)) == len(types)
+        and len(detailed) <= 1
+        and not any({"enum", "const"} & set(o) for o in options)
+    ):
+        out = {**(detailed[0] if detailed else {}), "type": types, **out}
+        del out["anyOf"]
+    return out
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    generated = _adapter().json_schema(schema_generator=_InOrder)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "zstvg params.yaml",
+        "description": "Every experiment parameter, grouped by pipeline step. See params.yaml "
+        "for meanings.",
+        **_tidy(generated, generated.get("$defs", {})),
+    }
+
+
 def schema() -> dict[str, Any]:
-    """The params JSON schema (also used by the Snakefile through workflow/schemas/)."""
-    text = resources.files("zstvg").joinpath("resources/params.schema.yaml").read_text()
-    loaded: dict[str, Any] = yaml.safe_load(text)
-    return loaded
+    """The params JSON schema, made from the dataclasses (written for the Snakefile by
+    ``make schema`` to resources/params.schema.yaml, which workflow/schemas/ links to)."""
+    return copy.deepcopy(_schema())
+
+
+_SCHEMA_HEADER = (
+    "# Generated from src/zstvg/config/params.py by `make schema` (python -m zstvg.config.params "
+    "--write-schema):\n# do not edit. The Snakefile validates params.yaml with it.\n"
+)
+
+
+def schema_yaml() -> str:
+    """The text of resources/params.schema.yaml."""
+    body = yaml.safe_dump(
+        schema(), sort_keys=False, default_flow_style=None, width=100, allow_unicode=True
+    )
+    return _SCHEMA_HEADER + body
+
+
+def schema_path() -> Path:
+    """The packaged schema file (in a checkout: src/zstvg/resources/params.schema.yaml)."""
+    return Path(str(resources.files("zstvg").joinpath("resources/params.schema.yaml")))
 
 
 def _dotted(path: Sequence[Any]) -> str:
@@ -223,7 +450,7 @@ def _finite_validator() -> Any:
 def validate(raw: Any, source: str = "params.yaml") -> None:
     """Raise ParamsError listing every schema violation as ``file: key: problem``."""
 
-    validator = _finite_validator()(schema())
+    validator = _finite_validator()(_schema())
     problems = []
     for err in sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
         key = _dotted(err.absolute_path)
@@ -279,36 +506,17 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
     return raw
 
 
-def _freeze(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
 def parse(raw: dict[str, Any], source: str = "params.yaml") -> Params:
     """Validate a params dict and build the frozen dataclasses."""
     validate(raw, source)
-    kwargs: dict[str, Any] = {
-        name: cls(**{k: _freeze(v) for k, v in raw[name].items()})
-        for name, cls in _SECTIONS.items()
-    }
-    kwargs["ground"] = replace(
-        kwargs["ground"], answer_words=tuple(raw["ground"]["answer_words"].split("/"))
-    )
-    kwargs["datasets"] = MappingProxyType(
-        {
-            k: DatasetConfig(**{f: _freeze(x) for f, x in v.items()})
-            for k, v in raw["datasets"].items()
-        }
-    )
-    kwargs["models"] = MappingProxyType(
-        {k: ModelConfig(**{f: _freeze(x) for f, x in v.items()}) for k, v in raw["models"].items()}
-    )
-    return Params(
-        seed=raw["seed"],
-        preset=raw.get("preset"),
-        raw=MappingProxyType(raw),
-        source=source,
-        **kwargs,
-    )
+    try:  # what passed the schema builds (lists become tuples, "Yes/No" the answer words)
+        params = _adapter().validate_python(raw)
+    except ValidationError as exc:  # the schema and the dataclasses disagree: still exit 2
+        problems = [
+            f"{source}: {_dotted(e['loc'])}: got {e['input']!r}; {e['msg']}" for e in exc.errors()
+        ]
+        raise ParamsError("invalid parameters:\n  " + "\n  ".join(problems)) from None
+    return dataclasses.replace(params, raw=MappingProxyType(raw), source=source)
 
 
 def default_params_path() -> Path:
@@ -362,3 +570,16 @@ def load_params(
     if preset is not None:
         raw = apply_preset(raw, preset)
     return parse(apply_overrides(raw, overrides), str(path))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m zstvg.config.params --write-schema`` (``make schema``): write the schema file."""
+    if list(sys.argv[1:] if argv is None else argv) != ["--write-schema"]:
+        print("usage: python -m zstvg.config.params --write-schema", file=sys.stderr)
+        return 2
+    schema_path().write_text(schema_yaml(), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

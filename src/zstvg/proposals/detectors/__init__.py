@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from zstvg.config.params import ProposalsConfig
 from zstvg.config.registry import Registry
 from zstvg.files.records import BoxXYXY
+
+if TYPE_CHECKING:  # not at run time: the gdino-official worker's environment has no pydantic
+    from zstvg.config.params import ProposalsConfig
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,15 @@ import sys
 import threading
 import weakref
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from zstvg.config.params import ProposalsConfig
 from zstvg.files.io import InputError
 from zstvg.proposals.detectors import Detection, ranked_detections, text_prompt
+
+if TYPE_CHECKING:  # not at run time: this module is also the worker, run in .venv-gdino
+    from zstvg.config.params import ProposalsConfig
 
 log = logging.getLogger(__name__)
 
