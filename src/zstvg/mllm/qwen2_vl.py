@@ -32,11 +32,15 @@ call (``MLLM._run``).
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from zstvg.mllm.base import MLLM, MLLMInputs, VisualFeatures
+from zstvg.mllm.protocol import PrefixCachingModel
+
+if TYPE_CHECKING:
+    from transformers.utils.generic import ModelOutput
 
 
 class Qwen2VL(MLLM):
@@ -70,7 +74,7 @@ class Qwen2VL(MLLM):
             return_dict=True,
         )
 
-    def _compute_position_ids(self, inputs: Any) -> torch.Tensor:
+    def _compute_position_ids(self, inputs: MLLMInputs) -> torch.Tensor:
         """The 3-D M-RoPE positions of the whole sequence (the model's own ``get_rope_index``
         on the full input): a prefix and a suffix forward then use exactly the positions of the
         full forward."""
@@ -84,9 +88,13 @@ class Qwen2VL(MLLM):
         )
         return positions
 
-    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> Any:
+    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> ModelOutput:
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
         # The model reads pooler_output as per-image splits (a tuple), not the Tensor its
         # dataclass annotates.
         return BaseModelOutputWithPooling(pooler_output=(visual,))  # type: ignore[arg-type]
+
+
+# mypy checks the backend against what the grounding engine calls (zstvg.mllm.protocol).
+_: type[PrefixCachingModel] = Qwen2VL

@@ -38,12 +38,16 @@ descending times.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from zstvg.mllm.base import VisualFeatures
+from zstvg.mllm.protocol import PrefixCachingModel
 from zstvg.mllm.qwen2_vl import Qwen2VL
+
+if TYPE_CHECKING:
+    from transformers.utils.generic import ModelOutput
 
 
 class Qwen3VL(Qwen2VL):
@@ -55,7 +59,7 @@ class Qwen3VL(Qwen2VL):
         levels = [torch.cat(list(level), dim=0) for level in encoder_output.deepstack_features]
         return {"deepstack": torch.stack(levels)}
 
-    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> Any:
+    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> ModelOutput:
         from transformers.models.qwen3_vl.modeling_qwen3_vl import (
             BaseModelOutputWithDeepstackFeatures,
         )
@@ -67,3 +71,7 @@ class Qwen3VL(Qwen2VL):
             pooler_output=(visual,),  # type: ignore[arg-type]
             deepstack_features=[(level,) for level in deepstack],  # type: ignore[misc]
         )
+
+
+# mypy checks the backend against what the grounding engine calls (zstvg.mllm.protocol).
+_: type[PrefixCachingModel] = Qwen3VL
