@@ -72,7 +72,7 @@ def load_model(params: Any, model_cfg: Any) -> GroundingModel:
 
 def processor_settings(model_cfg: Any) -> dict[str, Any]:
     """The keyword arguments the backend of ``model_cfg`` gives every processor call: its
-    reference settings (Qwen: ``cap_pixels_per_frame=True``) with params' ``processor`` over
+    pipeline settings (Qwen: ``cap_pixels_per_frame=True``) with params' ``processor`` over
     them. Imports the backend's module (torch), not its weights."""
     if model_cfg.backend == "attention-oracle":
         return {}

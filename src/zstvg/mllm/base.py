@@ -268,11 +268,11 @@ class MLLM:
     answer_words = ("Yes", "No")
     # mm_encoder_outputs key of the visual tokens ("image" where frames go in as images).
     modality = "video"
-    # Processor-call settings of the model's reference pipeline that the library would
+    # Processor-call settings of the model's own video pipeline that the library would
     # otherwise leave to a default it announces will change (Qwen: the per-frame pixel cap).
     # Params' ``models.<name>.processor`` entries override them key by key
     # (:meth:`processor_settings`); the run records the result.
-    reference_video_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    pipeline_video_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     temporal_patch = 1  # frames per temporal slot
     # Whether reversing the visual tokens in time equals a forward on reversed frames (TAS);
     # False where a temporal slot mixes frames (Qwen): the reversal is then approximate.
@@ -323,7 +323,7 @@ class MLLM:
 
         ``attn_implementation`` overrides the default (capture for the LLM, SDPA elsewhere);
         the tests pass ``"eager"`` to build the reference. ``video_kwargs`` go to every
-        processor call over the backend's :attr:`reference_video_kwargs` (e.g.
+        processor call over the backend's :attr:`pipeline_video_kwargs` (e.g.
         ``{"size": {"shortest_edge": ..., "longest_edge": ...}}`` to change Qwen's per-frame
         pixel budget).
         """
@@ -351,9 +351,9 @@ class MLLM:
 
     @classmethod
     def processor_settings(cls, video_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The keyword arguments of every processor call: the backend's reference settings
+        """The keyword arguments of every processor call: the backend's pipeline settings
         with ``video_kwargs`` (params ``models.<name>.processor``) over them, key by key."""
-        return {**cls.reference_video_kwargs, **dict(video_kwargs or {})}
+        return {**cls.pipeline_video_kwargs, **dict(video_kwargs or {})}
 
     # ------------------------------------------------------------------------- properties
     @property

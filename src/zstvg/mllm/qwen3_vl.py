@@ -17,7 +17,7 @@ tokens of 32 x 32 px (VIDEO_MIN_TOKEN_NUM, VIDEO_MAX_TOKEN_NUM) and at most to a
 whole-video budget of 0.9 x MODEL_SEQ_LEN (128,000) tokens, total / n_frames x 2 per frame.
 transformers' ``Qwen3VLVideoProcessor`` reads ``size["longest_edge"]`` as the whole clip's budget
 (frames x height x width) and, with ``cap_pixels_per_frame=True`` (inherited
-:attr:`~zstvg.mllm.base.MLLM.reference_video_kwargs`; unset it logs that the capped behaviour
+:attr:`~zstvg.mllm.base.MLLM.pipeline_video_kwargs`; unset it logs that the capped behaviour
 becomes the default in v5.22), limits each frame to min(max_video_tokens (768) x 32 x 32,
 longest_edge / n_frames), floored at 1.05 x shortest_edge: the same formula once params set
 ``size`` to {shortest_edge: 128 x 32 x 32, longest_edge: 2 x 0.9 x 128,000 x 32 x 32}. One
