@@ -14,9 +14,9 @@ Every metrics file carries ``protocol``, ``dataset``, ``backend`` and ``variant`
 - Table 7: points ``<variant>@lr=<a>,n_steps=<b>`` of the learning rate x iterations grid; rows
   learning rate, columns iterations (zstvg.config.experiments writes these names).
 
-Numbers are shown in percent with one decimal, as the paper prints them. With the reference
-(``resources/paper_reference.yaml``) a row of ours that the paper also reports is followed by the
-paper's row and the difference (ours - paper).
+Numbers are shown in percent with one decimal, as the paper prints them. With the paper's
+published numbers (``resources/paper_reference.yaml``, :func:`load_reference`) a row of ours that
+the paper also reports is followed by the paper's row and the difference (ours - paper).
 """
 
 from __future__ import annotations
@@ -70,9 +70,10 @@ class Result:
 
 
 def load_reference() -> dict[str, Any]:
+    """The paper's published numbers (``resources/paper_reference.yaml``)."""
     text = resources.files("zstvg").joinpath("resources/paper_reference.yaml").read_text()
-    reference: dict[str, Any] = yaml.safe_load(text)
-    return reference
+    published: dict[str, Any] = yaml.safe_load(text)
+    return published
 
 
 def parse_result(path: str, m: Mapping[str, Any]) -> Result:
@@ -121,17 +122,18 @@ def _dataset_columns(results: Iterable[Result]) -> list[str]:
 
 def table1(
     results: Sequence[Result],
-    reference: Mapping[str, Any] | None,
+    published: Mapping[str, Any] | None,
     variants: Sequence[str] = ("full",),
 ) -> Any:
-    """Rows (method, backend, source) x columns '<dataset> <metric>' in percent."""
+    """Rows (method, backend, source) x columns '<dataset> <metric>' in percent; ``published``:
+    the paper's numbers of this protocol (:func:`load_reference`), or None."""
     import pandas as pd
 
     rows = [r for r in results if r.sweep is None and r.variant in variants]
     datasets = _dataset_columns(rows)
     cols = [f"{DATASET_LABELS.get(d, d)} {m}" for d in datasets for m in METRICS]
-    ref = {
-        (x["method"], x["backend"]): x for x in (reference or {}).get("table1", {}).get("rows", [])
+    paper_rows = {
+        (x["method"], x["backend"]): x for x in (published or {}).get("table1", {}).get("rows", [])
     }
     records = []
     keys = sorted(
@@ -145,11 +147,12 @@ def table1(
                     for m in METRICS:
                         ours[f"{DATASET_LABELS.get(d, d)} {m}"] = _pct(mm.get(m))
         records.append({"method": variant, "backend": backend, "source": "ours", **ours})
-        if (variant, backend) in ref:
+        if (variant, backend) in paper_rows:
+            printed = paper_rows[(variant, backend)]
             paper = {
-                f"{DATASET_LABELS.get(d, d)} {m}": float(ref[(variant, backend)][d][m])
+                f"{DATASET_LABELS.get(d, d)} {m}": float(printed[d][m])
                 for d in datasets
-                if d in ref[(variant, backend)]
+                if d in printed
                 for m in METRICS
             }
             records.append({"method": variant, "backend": backend, "source": "paper", **paper})
@@ -173,7 +176,7 @@ def variant_table(
     results: Sequence[Result],
     variants: Sequence[str],
     dataset: str,
-    reference_table: Mapping[str, Any] | None,
+    paper_table: Mapping[str, Any] | None,
 ) -> Any:
     """Table 2/3 layout: rows (variant, source) x columns '<backend> <metric>' on one dataset.
 
@@ -184,17 +187,19 @@ def variant_table(
     rows = [
         r for r in results if r.sweep is None and r.variant in variants and dataset in r.columns
     ]
-    ref_rows = _paper_variant_rows(reference_table, dataset)
+    paper_rows = _paper_variant_rows(paper_table, dataset)
     backends = sorted({r.backend for r in rows})
-    backends += sorted({b for x in ref_rows.values() for b in x if b != "variant"} - set(backends))
+    backends += sorted(
+        {b for x in paper_rows.values() for b in x if b != "variant"} - set(backends)
+    )
     cols = [f"{b} {m}" for b in backends for m in METRICS]
     records = []
     for variant in variants:
         ours = _our_variant_row([r for r in rows if r.variant == variant], dataset)
         if ours:
             records.append({"variant": variant, "source": "ours", **ours})
-        if variant in ref_rows:
-            paper = _paper_variant_row(ref_rows[variant])
+        if variant in paper_rows:
+            paper = _paper_variant_row(paper_rows[variant])
             records.append({"variant": variant, "source": "paper", **paper})
             if ours:
                 records.append(
@@ -204,12 +209,12 @@ def variant_table(
 
 
 def _paper_variant_rows(
-    reference_table: Mapping[str, Any] | None, dataset: str
+    paper_table: Mapping[str, Any] | None, dataset: str
 ) -> dict[str, dict[str, Any]]:
     """The paper's rows by variant, when its table is on ``dataset`` (else none)."""
-    if not reference_table or reference_table.get("dataset") != dataset:
+    if not paper_table or paper_table.get("dataset") != dataset:
         return {}
-    return {x["variant"]: x for x in reference_table.get("rows", [])}
+    return {x["variant"]: x for x in paper_table.get("rows", [])}
 
 
 def _our_variant_row(rows: Sequence[Result], dataset: str) -> dict[str, float]:
@@ -284,23 +289,24 @@ def table7(results: Sequence[Result]) -> Any:
 
 def build_tables(
     results: Sequence[Result],
-    reference: Mapping[str, Any] | None,
+    published: Mapping[str, Any] | None,
     *,
     protocol: str,
     ablation_dataset: str,
     table1_variants: Sequence[str] = ("full",),
 ) -> dict[str, Any]:
-    """All tables for one protocol: name -> DataFrame."""
+    """All tables for one protocol: name -> DataFrame; ``published``: the paper's numbers
+    (:func:`load_reference`), shown where they are of ``protocol``, or None."""
     chosen = [r for r in results if r.protocol == protocol]
     _check_unique(chosen)
-    ref = reference if reference and reference.get("protocol") == protocol else None
+    paper = published if published and published.get("protocol") == protocol else None
     return {
-        "table1": table1(chosen, ref, table1_variants),
+        "table1": table1(chosen, paper, table1_variants),
         "table2": variant_table(
-            chosen, ABLATION_VARIANTS, ablation_dataset, (ref or {}).get("table2")
+            chosen, ABLATION_VARIANTS, ablation_dataset, (paper or {}).get("table2")
         ),
         "table3": variant_table(
-            chosen, TUNING_VARIANTS, ablation_dataset, (ref or {}).get("table3")
+            chosen, TUNING_VARIANTS, ablation_dataset, (paper or {}).get("table3")
         ),
         "table7": table7(chosen),
         "sweeps": sweeps(chosen),

@@ -1,11 +1,12 @@
-"""The reference grounding engine: plans the forwards a variant needs and runs them one by one.
+"""The grounding engine: plans the forwards a variant needs and runs them one by one.
 
 Per sample (DESIGN §3, "Joint inference"): the spatial map picks the track, the temporal map
 picks the span inside it. A map is the relative attention R = A(text) / (A(neutral) + eps) of
 the grounding token, where text is the query or a DSTH sub-query and both forwards share the
 visual prompt (zero, or tuned by LRA). TAS averages the spatial map with the one of a second
-prompt tuned on the time-reversed video, flipped back. The straightforward path: every forward
-is a full forward; [8/11]'s fast engine shares prefixes and stages.
+prompt tuned on the time-reversed video, flipped back. With ``ground.engine: reference`` every
+forward is a full forward; with ``fast`` ([8/11]) the forwards share visual prefixes and stages
+on backends that cache a prefix (:class:`~zstvg.mllm.protocol.PrefixCachingModel`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -24,9 +26,12 @@ import torch
 
 from zstvg.config.params import GroundConfig
 from zstvg.config.variants import Variant
+from zstvg.files.decompositions import Decomposition
 from zstvg.files.records import Prediction, Sample, Track
 from zstvg.grounding import scoring
 from zstvg.grounding.tuning import loss, margin, tune
+from zstvg.mllm.base import ForwardResult, MLLMInputs, PrefixState, VisualFeatures
+from zstvg.mllm.protocol import GroundingModel, GroundTruthModel, PrefixCachingModel
 
 log = logging.getLogger(__name__)
 
@@ -95,25 +100,30 @@ class MapResult:
 class GroundingEngine:
     """Grounding on one MLLM backend with the ``ground`` parameters."""
 
-    def __init__(self, mllm: Any, cfg: GroundConfig) -> None:
+    def __init__(self, mllm: GroundingModel, cfg: GroundConfig) -> None:
         self.mllm = mllm
         self.cfg = cfg
-        if hasattr(mllm, "set_answer_words"):
-            mllm.set_answer_words(tuple(cfg.answer_words))
-        if hasattr(mllm, "neutral_prompt"):  # the attention oracle answers it uniformly
-            mllm.neutral_prompt = cfg.neutral_prompt
+        mllm.set_answer_words(tuple(cfg.answer_words))
+        # The backend's optional capabilities (zstvg.mllm.protocol), checked once here.
+        # The attention oracle answers the neutral prompt uniformly and reads each sample's GT.
+        self._ground_truth = mllm if isinstance(mllm, GroundTruthModel) else None
+        if self._ground_truth is not None:
+            self._ground_truth.neutral_prompt = cfg.neutral_prompt
         # engine fast: shared visual prefixes where the backend takes a cached prefix
-        self._prefixed = cfg.engine == "fast" and hasattr(mllm, "prefix")
-        if cfg.engine == "fast" and not self._prefixed:
-            log.info("%s takes no cached prefix: engine fast runs full forwards for it",
-                     getattr(mllm, "name", type(mllm).__name__))  # fmt: skip
+        self._prefixed: PrefixCachingModel | None = None
+        if cfg.engine == "fast":
+            if isinstance(mllm, PrefixCachingModel):
+                self._prefixed = mllm
+            else:
+                log.info("%s takes no cached prefix: engine fast runs full forwards for it",
+                         mllm.name)  # fmt: skip
 
     # --------------------------------------------------------------------------- helpers
     def _fixed_token(self, tokens: Sequence[str]) -> int:
         """The authors' fixed template token, picked by identity in our template: never by
         their index from the end, which in another tokenizer's spelling of the template is
         another token (or, with 2 candidates and their -5, no token at all)."""
-        text = getattr(self.mllm, "fixed_token", "<|im_start|>")
+        text = self.mllm.fixed_token
         if text not in tokens:
             raise VariantError(
                 f"fixed-token: the authors' token {text!r} is not among this backend's "
@@ -122,29 +132,33 @@ class GroundingEngine:
             )
         return list(tokens).index(text)
 
-    def _recomputing(self) -> Any:
+    def _recomputing(self) -> AbstractContextManager[None]:
         """Activation checkpointing of the forwards LRA backpropagates through (a full
         forward, or a prefix: the suffix over it is short), when configured and supported."""
-        recomputing = getattr(self.mllm, "recomputing", None)
-        if recomputing is None:
-            return contextlib.nullcontext()
-        return recomputing(self.cfg.gradient_checkpointing)
+        return self.mllm.recomputing(self.cfg.gradient_checkpointing)
 
     # --------------------------------------------------------------------------- forwards
     def _attn(
-        self, ctx: _SampleContext, inputs: Any, features: Any, delta: torch.Tensor | None
-    ) -> tuple[np.ndarray, Any]:
+        self,
+        ctx: _SampleContext,
+        inputs: MLLMInputs,
+        features: VisualFeatures,
+        delta: torch.Tensor | None,
+    ) -> tuple[np.ndarray, ForwardResult]:
         """Layer-mean maps of the candidate tokens ``(n_tokens, t, h, w)`` and the forward's
         result (its answer logits)."""
         with torch.no_grad():
             out = self.mllm.forward(inputs, features, visual_delta=delta)
         ctx.n_forward += 1
         ctx.work += 1.0
-        attn = out.attn_thw.detach().float().cpu().numpy()
-        return scoring.layer_mean(attn), out
+        return _layer_mean(out), out
 
     def _after(
-        self, tuning: dict[str, Any] | None, objective: str, out: Any, neutral_out: Any
+        self,
+        tuning: dict[str, Any] | None,
+        objective: str,
+        out: ForwardResult,
+        neutral_out: ForwardResult,
     ) -> float | None:
         """Record L and z_yes - z_no at the tuned prompt x_N (after the last step) in
         ``tuning``; returns the margin (None without a tuned prompt)."""
@@ -193,22 +207,22 @@ class GroundingEngine:
         neutral = ctx.inputs(self.cfg.neutral_prompt)
         delta = None
         tuning = None
-        if self._prefixed:
+        if self._prefixed is not None:
             return self._compute_map_fast(
-                ctx, text, inputs, neutral, features,
+                self._prefixed, ctx, text, inputs, neutral, features,
                 tuned=tuned, objective=objective, reversed_video=reversed_video,
             )  # fmt: skip
         if tuned:
             t0 = time.perf_counter()
-            contrast: Callable[[torch.Tensor], Any] | None = None
+            contrast: Callable[[torch.Tensor], ForwardResult] | None = None
             if self.cfg.neutral_contrast:
 
-                def neutral_forward(d: torch.Tensor) -> Any:
+                def neutral_forward(d: torch.Tensor) -> ForwardResult:
                     return self.mllm.forward(neutral, features, visual_delta=d, capture=False)
 
                 contrast = neutral_forward
 
-            def forward(d: torch.Tensor) -> tuple[Any, torch.Tensor]:
+            def forward(d: torch.Tensor) -> tuple[ForwardResult, torch.Tensor]:
                 with self._recomputing():
                     return self.mllm.forward(inputs, features, visual_delta=d, capture=False), d
 
@@ -234,7 +248,7 @@ class GroundingEngine:
         return self._map_result(text, inputs, raw, neutral_raw, tuning, after)
 
     def _map_result(
-        self, text: str, inputs: Any, raw: np.ndarray, neutral_raw: np.ndarray,
+        self, text: str, inputs: MLLMInputs, raw: np.ndarray, neutral_raw: np.ndarray,
         tuning: dict[str, Any] | None, after: float | None,
     ) -> MapResult:  # fmt: skip
         relative = scoring.relative_map(raw, neutral_raw, self.cfg.eps)
@@ -254,7 +268,8 @@ class GroundingEngine:
 
     # ------------------------------------------------------------------- fast: prefix
     def _compute_map_fast(
-        self, ctx: _SampleContext, text: str, inputs: Any, neutral: Any, features: Any, *,
+        self, mllm: PrefixCachingModel, ctx: _SampleContext, text: str, inputs: MLLMInputs,
+        neutral: MLLMInputs, features: VisualFeatures, *,
         tuned: bool, objective: str, reversed_video: bool,
     ) -> MapResult:  # fmt: skip
         """``_compute_map`` over shared visual prefixes: the p = 0 prefix of the video (one
@@ -265,17 +280,17 @@ class GroundingEngine:
         answer logits: an untuned map's ``margin_after`` is None. A tuned prompt's prefix and
         its sub-query's suffix run through every layer instead, so the record holds L and
         z_yes - z_no after the last step (the neutral suffix still stops early, but for the
-        contrast term). Same maps as the reference path (fp32 ~1e-7), hence the same
-        predictions."""
-        mllm, cfg = self.mllm, self.cfg
-        state0, x0 = ctx.prefix0(reversed_video)
+        contrast term). Same maps as full forwards (``engine: reference``; fp32 ~1e-7), hence
+        the same predictions."""
+        cfg = self.cfg
+        state0, x0 = ctx.prefix0(mllm, reversed_video)
         delta = None
         tuning = None
         if tuned:
             t0 = time.perf_counter()
-            states: dict[int, Any] = {id(x0): state0}
+            states: dict[int, PrefixState] = {id(x0): state0}
 
-            def prefixed(inp: Any, x: torch.Tensor) -> tuple[Any, torch.Tensor]:
+            def prefixed(inp: MLLMInputs, x: torch.Tensor) -> tuple[ForwardResult, torch.Tensor]:
                 """The suffix forward of ``inp`` over the prefix of prompt ``x`` (one prefix
                 per prompt, shared by the sub-query and the neutral prompt); a zero prompt
                 (step 0) is the video's p = 0 prefix, kept with its graph."""
@@ -284,14 +299,14 @@ class GroundingEngine:
                 if id(x) not in states:
                     with self._recomputing():
                         states[id(x)] = mllm.prefix(inputs, features, x)
-                    ctx.count(inputs, states[id(x)], suffix=False)
-                ctx.count(inp, states[id(x)], suffix=True, depth=mllm.num_layers)
+                    ctx.count(mllm, inputs, states[id(x)], suffix=False)
+                ctx.count(mllm, inp, states[id(x)], suffix=True, depth=mllm.num_layers)
                 return mllm.suffix(inp, states[id(x)], capture=False), x
 
             contrast = None
             if cfg.neutral_contrast:
 
-                def contrast(x: torch.Tensor) -> Any:
+                def contrast(x: torch.Tensor) -> ForwardResult:
                     return prefixed(neutral, x)[0]
 
             delta, steps_log = tune(
@@ -315,13 +330,13 @@ class GroundingEngine:
             else:
                 delta = delta.to(features.embeds.device)
                 state = mllm.prefix(inputs, features, delta, rows_only=not after)
-                ctx.count(inputs, state, suffix=False)
+                ctx.count(mllm, inputs, state, suffix=False)
             out = mllm.suffix(inputs, state, rows_only=not after)
-            ctx.count(inputs, state, suffix=True, depth=depth)
+            ctx.count(mllm, inputs, state, suffix=True, depth=depth)
             neutral_out = mllm.suffix(neutral, state, rows_only=neutral_depth < mllm.num_layers)
-            ctx.count(neutral, state, suffix=True, depth=neutral_depth)
-        raw = scoring.layer_mean(out.attn_thw.detach().float().cpu().numpy())
-        neutral_raw = scoring.layer_mean(neutral_out.attn_thw.detach().float().cpu().numpy())
+            ctx.count(mllm, neutral, state, suffix=True, depth=neutral_depth)
+        raw = _layer_mean(out)
+        neutral_raw = _layer_mean(neutral_out)
         if after:
             margin_after = self._after(tuning, objective, out, neutral_out)
         else:  # no answer head on the cut stack
@@ -345,7 +360,8 @@ class GroundingEngine:
         if not tracks:
             raise ValueError("empty proposal set")
         ctx = _SampleContext(self.mllm, gin, tunes=any(v.tunes for v in variants),
-                             recomputing=self._recomputing)  # fmt: skip
+                             recomputing=self._recomputing,
+                             ground_truth=self._ground_truth)  # fmt: skip
         # The tuned maps the job will compute, per direction: once the last of a direction is
         # done, its p = 0 prefix's graph is released (only its cache is read after that), so
         # `full` never holds the forward and the reversed graphs at once.
@@ -509,52 +525,69 @@ def _finite(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
+def _layer_mean(out: ForwardResult) -> np.ndarray:
+    """The layer-mean maps ``(n_tokens, t, h, w)`` of a forward that captured attention."""
+    if out.attn_thw is None:
+        raise RuntimeError("a forward for a map captured no attention")
+    return scoring.layer_mean(out.attn_thw.detach().float().cpu().numpy())
+
+
 class _SampleContext:
     """One sample's shared state: encoded inputs per text, the video's features (computed
     once, reused by every forward), masks and upsampling at frame resolution."""
 
     def __init__(
-        self, mllm: Any, gin: GroundInput, tunes: bool = True,
-        recomputing: Any = contextlib.nullcontext,
+        self, mllm: GroundingModel, gin: GroundInput, tunes: bool = True,
+        recomputing: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+        ground_truth: GroundTruthModel | None = None,
     ) -> None:  # fmt: skip
         self.mllm = mllm
         self.gin = gin
         self.recomputing = recomputing
+        self.ground_truth = ground_truth  # the backend, where it reads the sample's GT
         self.pending_tuned: collections.Counter[bool] = collections.Counter()
         self.tunes = tunes  # whether any LRA step will backpropagate through the p = 0 prefix
-        self._inputs: dict[str, Any] = {}
+        self._inputs: dict[str, MLLMInputs] = {}
         self.maps: dict[MapKey, MapResult] = {}
-        self.features: Any = None
-        self._reversed: Any = None
+        self._features: VisualFeatures | None = None
+        self._reversed: VisualFeatures | None = None
         self.n_forward = 0
         self.n_backward = 0
         self.work = 0.0  # forward-equivalents
-        self._prefix0: dict[bool, tuple[Any, torch.Tensor]] = {}
+        self._prefix0: dict[bool, tuple[PrefixState, torch.Tensor]] = {}
         self._masks: dict[int, list[np.ndarray | None]] = {}
         self.height, self.width = gin.frames[0].shape[:2]
-        region = getattr(mllm, "region", None) or mllm.grid_region
-        self.region = tuple(float(v) for v in region(self.width, self.height))
-        self.approximate_reversal = not getattr(mllm, "exact_reversal", True)
+        self.region = tuple(float(v) for v in mllm.region(self.width, self.height))
+        self.approximate_reversal = not mllm.exact_reversal
         self._slots: list[int] | None = None
 
     def prepare(self) -> float:
         t0 = time.perf_counter()
-        if hasattr(self.mllm, "bind_sample"):  # the attention oracle reads the sample's GT
-            self.mllm.bind_sample(self.gin.sample)
+        if self.ground_truth is not None:
+            self.ground_truth.bind_sample(self.gin.sample)
         first = self.inputs(self.gin.sample.query)
-        self.features = self.mllm.visual_features(first)
+        self._features = self.mllm.visual_features(first)
         self._slots = scoring.slot_of_frame(first.layout.frames_of_t, self.gin.mllm_frame_idx)
         return time.perf_counter() - t0
 
-    def inputs(self, text: str) -> Any:
+    @property
+    def features(self) -> VisualFeatures:
+        """The video's visual features (computed once, by :meth:`prepare`)."""
+        if self._features is None:
+            raise RuntimeError("the sample's features are read before prepare()")
+        return self._features
+
+    def inputs(self, text: str) -> MLLMInputs:
         if text not in self._inputs:
             inp = self.mllm.encode(self.gin.frames, self.gin.mllm_frame_idx, text, self.gin.fps)
-            if self.features is not None:
-                _check_match(inp, self.features, self._inputs[self.gin.sample.query])
+            if self._features is not None:
+                _check_match(inp, self._features, self._inputs[self.gin.sample.query])
             self._inputs[text] = inp
         return self._inputs[text]
 
-    def prefix0(self, reversed_video: bool) -> tuple[Any, torch.Tensor]:
+    def prefix0(
+        self, mllm: PrefixCachingModel, reversed_video: bool
+    ) -> tuple[PrefixState, torch.Tensor]:
         """The p = 0 prefix of the video (forward or reversed), computed once. When the job
         tunes, through every layer with a zero leaf prompt ``x0`` that requires grad, so every
         sub-query's first LRA step can backpropagate through it (the graph is kept for the
@@ -565,8 +598,8 @@ class _SampleContext:
             first = self._inputs[self.gin.sample.query]
             x0 = torch.zeros_like(features.embeds, dtype=torch.float32, requires_grad=self.tunes)
             with torch.set_grad_enabled(self.tunes), self.recomputing():
-                state = self.mllm.prefix(first, features, x0, rows_only=not self.tunes)
-            self.count(first, state, suffix=False)
+                state = mllm.prefix(first, features, x0, rows_only=not self.tunes)
+            self.count(mllm, first, state, suffix=False)
             self._prefix0[reversed_video] = (state, x0)
         return self._prefix0[reversed_video]
 
@@ -576,20 +609,26 @@ class _SampleContext:
         self.pending_tuned[reversed_video] -= 1
         if self.pending_tuned[reversed_video] <= 0 and reversed_video in self._prefix0:
             state, _ = self._prefix0[reversed_video]
-            state.saved = [(k.detach(), v.detach()) for k, v in state.saved]
-            state.restore()
+            state.release_graph()
 
-    def count(self, inputs: Any, state: Any, suffix: bool, depth: int | None = None) -> None:
+    def count(
+        self,
+        mllm: PrefixCachingModel,
+        inputs: MLLMInputs,
+        state: PrefixState,
+        suffix: bool,
+        depth: int | None = None,
+    ) -> None:
         """Add one prefix or suffix forward to the counters: its share of the full sequence's
         tokens times its share of the decoder layers (a prefix runs ``state.depth`` of them,
         a suffix ``depth``)."""
         self.n_forward += 1
         n, length = state.length, inputs.seq_len
         tokens = (length - n) / length if suffix else n / length
-        layers = (depth if suffix and depth is not None else state.depth) / self.mllm.num_layers
+        layers = (depth if suffix and depth is not None else state.depth) / mllm.num_layers
         self.work += tokens * layers
 
-    def reversed_features(self) -> Any:
+    def reversed_features(self) -> VisualFeatures:
         if self._reversed is None:
             self._reversed = self.mllm.reverse(self.features, self._inputs[self.gin.sample.query])
         return self._reversed
@@ -627,7 +666,7 @@ class _SampleContext:
         return out
 
 
-def _check_match(inputs: Any, features: Any, first: Any) -> None:
+def _check_match(inputs: MLLMInputs, features: VisualFeatures, first: MLLMInputs) -> None:
     """The features of one video serve every prompt of it: same visual tokens, same grid."""
     if (
         len(inputs.layout.visual_index) != features.embeds.shape[0]
@@ -642,15 +681,15 @@ def _check_match(inputs: Any, features: Any, first: Any) -> None:
 
 
 def texts_for(
-    sample: Sample, decomposition: Any | None, template: str
+    sample: Sample, decomposition: Decomposition | None, template: str
 ) -> tuple[str, str, tuple[str, ...]]:
     """The DSTH sub-queries (spatial from the attribute, temporal from the action); a missing
     or failed decomposition falls back to the full query for both, flagged."""
 
-    if decomposition is None or getattr(decomposition, "error", None):
+    if decomposition is None or decomposition.error:
         whole = subquery(template, sample.query)
         return whole, whole, ("decomposition_fallback_to_query",)
-    flags = tuple(f"decomposition:{f}" for f in getattr(decomposition, "flags", ()) or ())
+    flags = tuple(f"decomposition:{f}" for f in decomposition.flags)
     return (
         subquery(template, decomposition.attribute),
         subquery(template, decomposition.action),

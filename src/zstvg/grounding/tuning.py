@@ -25,8 +25,12 @@ from typing import Any
 
 import torch
 
-# (visual prompt leaf) -> (ForwardResult of the forward whose answer is tuned, the leaf it used)
-ForwardFn = Callable[[torch.Tensor], Any]
+from zstvg.mllm.base import ForwardResult
+
+# (visual prompt leaf) -> (the forward whose answer is tuned, the leaf it used)
+ForwardFn = Callable[[torch.Tensor], tuple[ForwardResult, torch.Tensor]]
+# (visual prompt leaf) -> the neutral prompt's forward at it (the contrast term)
+NeutralFn = Callable[[torch.Tensor], ForwardResult]
 
 
 @dataclass
@@ -41,18 +45,20 @@ class TuningLog:
         return {"objective": self.objective, "steps": self.steps, "n_skipped": self.n_skipped}
 
 
-def margin(result: Any) -> torch.Tensor:
+def margin(result: ForwardResult) -> torch.Tensor:
     """z_yes - z_no of a forward's first answer token."""
     return result.yes_logit - result.no_logit
 
 
-def entropy(result: Any) -> torch.Tensor:
+def entropy(result: ForwardResult) -> torch.Tensor:
     """Entropy (nats) of the first answer token's distribution."""
     logp = torch.log_softmax(result.last_logits.float(), dim=-1)
     return -(logp.exp() * logp).sum()
 
 
-def loss(result: Any, objective: str, neutral: Any | None = None) -> torch.Tensor:
+def loss(
+    result: ForwardResult, objective: str, neutral: ForwardResult | None = None
+) -> torch.Tensor:
     """The LRA objective of a forward (``neutral``: the neutral prompt's forward at the same
     visual prompt, for the authors' contrast term)."""
     if objective == "entropy":
@@ -71,7 +77,7 @@ def tune(
     lr: float,
     beta: float,
     objective: str = "yesno",
-    neutral_forward: ForwardFn | None = None,
+    neutral_forward: NeutralFn | None = None,
     device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, TuningLog]:
     """Run LRA; returns x_N (detached, float32) and the log.
@@ -91,8 +97,11 @@ def tune(
         result, leaf = forward(x_k)
         neutral = neutral_forward(leaf) if neutral_forward is not None else None
         value = loss(result, objective, neutral)
-        (grad_x,) = torch.autograd.grad(value, leaf, retain_graph=leaf is not x_k,
-                                        allow_unused=True)  # fmt: skip
+        # torch types the gradients as Tensors; with allow_unused an unused input's is None
+        grads: tuple[torch.Tensor | None, ...] = torch.autograd.grad(
+            value, leaf, retain_graph=leaf is not x_k, allow_unused=True
+        )
+        (grad_x,) = grads
         if grad_x is None:  # the answer does not depend on the prompt (a scripted model)
             grad_x = torch.zeros_like(x_k)
         # x_0 = beta p_0 + (1 - beta) p_0: both terms carry the gradient at the first step

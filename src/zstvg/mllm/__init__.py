@@ -6,9 +6,12 @@ directory; ``MLLMS`` lists the names. Importing this package does not import tor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zstvg.config.registry import Registry
+
+if TYPE_CHECKING:
+    from zstvg.mllm.protocol import GroundingModel
 
 MLLMS = Registry("MLLM backend")
 MLLMS.register("qwen2-vl", "zstvg.mllm.qwen2_vl:Qwen2VL")
@@ -29,7 +32,7 @@ def build_mllm(
     layer_start: int = -26,
     layer_stop: int | None = -6,
     **kwargs: Any,
-) -> Any:
+) -> GroundingModel:
     """Load backend ``name`` from ``checkpoint`` (see ``zstvg.mllm.base.MLLM.load``)."""
     backend: Any = MLLMS.get(name)  # a class with a load() classmethod
     return backend.load(
@@ -54,7 +57,7 @@ def model_config(params: Any, name: str) -> Any:
     return params.models[name]
 
 
-def load_model(params: Any, model_cfg: Any) -> Any:
+def load_model(params: Any, model_cfg: Any) -> GroundingModel:
     """The backend of ``model_cfg`` with the ``mllm`` section and the model's own settings."""
     return build_mllm(
         model_cfg.backend,
@@ -69,7 +72,7 @@ def load_model(params: Any, model_cfg: Any) -> Any:
 
 def processor_settings(model_cfg: Any) -> dict[str, Any]:
     """The keyword arguments the backend of ``model_cfg`` gives every processor call: its
-    reference settings (Qwen: ``cap_pixels_per_frame=True``) with params' ``processor`` over
+    pipeline settings (Qwen: ``cap_pixels_per_frame=True``) with params' ``processor`` over
     them. Imports the backend's module (torch), not its weights."""
     if model_cfg.backend == "attention-oracle":
         return {}

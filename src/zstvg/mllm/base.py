@@ -1,5 +1,8 @@
 """The MLLM interface the grounding step uses (DESIGN §3), and the code every backend shares.
 
+What the engine calls on a backend is typed in :mod:`zstvg.mllm.protocol`; every :class:`MLLM`
+backend is a ``PrefixCachingModel`` there.
+
 A backend turns sampled frames + a user prompt into model inputs through the checkpoint's own
 processor (``AutoProcessor.from_pretrained(checkpoint)``): its chat template with the assistant
 generation prompt, its video processor (resizing, normalization, temporal patching), its
@@ -36,7 +39,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, cast
 
 import numpy as np
 import torch
@@ -44,9 +47,14 @@ import torch
 from zstvg.jobs.gpus import resolve_device
 from zstvg.mllm import capture as cap
 
+if TYPE_CHECKING:
+    from PIL import Image
+    from transformers.utils.generic import ModelOutput
+    from transformers.video_utils import VideoMetadata
+
 log = logging.getLogger(__name__)
 
-FrameInput = Any  # an HxWx3 uint8 numpy array or a PIL image
+FrameInput: TypeAlias = "np.ndarray | Image.Image"  # an HxWx3 uint8 array or a PIL image
 
 PIXEL_KEYS = ("pixel_values_videos", "pixel_values")
 # The grounding suffix is looked for in the last this many tokens (chat templates end with
@@ -173,7 +181,7 @@ def as_rgb_arrays(frames: Sequence[FrameInput]) -> list[np.ndarray]:
     return arrays
 
 
-def video_metadata(frame_idx: Sequence[int], fps: float) -> Any:
+def video_metadata(frame_idx: Sequence[int], fps: float) -> VideoMetadata:
     """``VideoMetadata`` of pre-sampled frames.
 
     ``total_num_frames`` is the span the frames cover in native frames (count x mean step), so
@@ -221,10 +229,12 @@ class PrefixState:
     first ``depth`` decoder layers (all of them, or up to the last captured one)."""
 
     length: int
+    # A transformers DynamicCache: its layers hold keys and values (transformers' Cache type
+    # also admits linear-attention layers, which have none).
     cache: Any
     input_ids: torch.Tensor
     depth: int
-    saved: list[tuple[Any, Any]] = field(default_factory=list)
+    saved: list[tuple[torch.Tensor | None, torch.Tensor | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # The prefix's own key/value tensors. A suffix forward appends to them (torch.cat);
@@ -235,6 +245,16 @@ class PrefixState:
     def restore(self) -> None:
         for layer, (keys, values) in zip(self.cache.layers, self.saved, strict=True):
             layer.keys, layer.values = keys, values
+
+    def release_graph(self) -> None:
+        """Keep the prefix's keys and values but drop their autograd graph: no backward
+        reaches the prefix after this, and the graph's memory goes."""
+        self.saved = [(_detached(k), _detached(v)) for k, v in self.saved]
+        self.restore()
+
+
+def _detached(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.detach()
 
 
 class MLLM:
@@ -248,11 +268,11 @@ class MLLM:
     answer_words = ("Yes", "No")
     # mm_encoder_outputs key of the visual tokens ("image" where frames go in as images).
     modality = "video"
-    # Processor-call settings of the model's reference pipeline that the library would
+    # Processor-call settings of the model's own video pipeline that the library would
     # otherwise leave to a default it announces will change (Qwen: the per-frame pixel cap).
     # Params' ``models.<name>.processor`` entries override them key by key
     # (:meth:`processor_settings`); the run records the result.
-    reference_video_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    pipeline_video_kwargs: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     temporal_patch = 1  # frames per temporal slot
     # Whether reversing the visual tokens in time equals a forward on reversed frames (TAS);
     # False where a temporal slot mixes frames (Qwen): the reversal is then approximate.
@@ -293,7 +313,7 @@ class MLLM:
         device: str = "auto",
         layer_start: int = -26,
         layer_stop: int | None = -6,
-        attn_implementation: str | dict[str, Any] | None = None,
+        attn_implementation: str | dict[str, str] | None = None,
         video_kwargs: Mapping[str, Any] | None = None,
         config_overrides: Mapping[str, Any] | None = None,
         frame_size: Sequence[int] | None = None,
@@ -303,7 +323,7 @@ class MLLM:
 
         ``attn_implementation`` overrides the default (capture for the LLM, SDPA elsewhere);
         the tests pass ``"eager"`` to build the reference. ``video_kwargs`` go to every
-        processor call over the backend's :attr:`reference_video_kwargs` (e.g.
+        processor call over the backend's :attr:`pipeline_video_kwargs` (e.g.
         ``{"size": {"shortest_edge": ..., "longest_edge": ...}}`` to change Qwen's per-frame
         pixel budget).
         """
@@ -331,9 +351,9 @@ class MLLM:
 
     @classmethod
     def processor_settings(cls, video_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The keyword arguments of every processor call: the backend's reference settings
+        """The keyword arguments of every processor call: the backend's pipeline settings
         with ``video_kwargs`` (params ``models.<name>.processor``) over them, key by key."""
-        return {**cls.reference_video_kwargs, **dict(video_kwargs or {})}
+        return {**cls.pipeline_video_kwargs, **dict(video_kwargs or {})}
 
     # ------------------------------------------------------------------------- properties
     @property
@@ -579,7 +599,7 @@ class MLLM:
 
     def _mm_outputs(
         self, features: VisualFeatures, visual_delta: torch.Tensor | None
-    ) -> dict[str, Any]:
+    ) -> dict[str, ModelOutput]:
         """The ``mm_encoder_outputs`` of a forward: the features plus the visual prompt."""
         visual = features.embeds.to(self.dtype)
         if visual_delta is not None:
@@ -778,7 +798,7 @@ class MLLM:
     def _feature_extras(self, encoder_output: Any) -> dict[str, torch.Tensor]:
         return {}
 
-    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> Any:
+    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> ModelOutput:
         """``visual`` (n_visual, hidden) packed as the model's ``mm_encoder_outputs`` entry.
 
         The models scatter the flattened ``pooler_output`` into the placeholder positions in

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from zstvg.mllm.base import MLLM, MLLMInputs
+from zstvg.mllm.protocol import PrefixCachingModel
 
 
 class InternVL3(MLLM):
@@ -46,3 +47,7 @@ class InternVL3(MLLM):
         return self.model.model.get_image_features(
             inputs.pixel_inputs["pixel_values"], return_dict=True
         )
+
+
+# mypy checks the backend against what the grounding engine calls (zstvg.mllm.protocol).
+_: type[PrefixCachingModel] = InternVL3

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from zstvg.mllm.base import MLLM
+from zstvg.mllm.protocol import PrefixCachingModel
 
 
 class LlavaNextVideo(MLLM):
@@ -56,3 +57,7 @@ class LlavaNextVideo(MLLM):
         patch = int(self.model.config.vision_config.patch_size)
         stride = int(self.model.config.spatial_pool_stride)
         return int(t), h // patch // stride, w // patch // stride
+
+
+# mypy checks the backend against what the grounding engine calls (zstvg.mllm.protocol).
+_: type[PrefixCachingModel] = LlavaNextVideo

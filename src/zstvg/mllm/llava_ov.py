@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from zstvg.mllm.base import MLLM
+from zstvg.mllm.protocol import PrefixCachingModel
 
 
 class LlavaOneVision(MLLM):
@@ -33,3 +34,7 @@ class LlavaOneVision(MLLM):
         vc = self.model.config.vision_config
         side = math.ceil(vc.image_size // vc.patch_size / 2)  # the model's bilinear 2x pooling
         return int(pixel_inputs["pixel_values_videos"].shape[1]), side, side
+
+
+# mypy checks the backend against what the grounding engine calls (zstvg.mllm.protocol).
+_: type[PrefixCachingModel] = LlavaOneVision

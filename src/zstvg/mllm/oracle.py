@@ -1,11 +1,11 @@
 """Backends with known attention, to check the grounding chain from maps to metrics.
 
-:class:`ScriptedMLLM` speaks the MLLM interface the engine uses (encode, visual_features,
-reverse, forward) without a network: its attention maps come from a function of the prompt
-text and of which frame's content sits in each temporal slot (so a time-reversed input gives
-reversed maps, as a real model's would), and its Yes/No logits from a function of the visual
-prompt (so LRA has a gradient to follow). Each visual feature row carries the index of the frame
-it shows, which is how reversal is seen.
+:class:`ScriptedMLLM` is a :class:`~zstvg.mllm.protocol.GroundingModel` (encode,
+visual_features, reverse, forward) without a network: its attention maps come from a function of
+the prompt text and of which frame's content sits in each temporal slot (so a time-reversed input
+gives reversed maps, as a real model's would), and its Yes/No logits from a function of the
+visual prompt (so LRA has a gradient to follow). Each visual feature row carries the index of
+the frame it shows, which is how reversal is seen.
 
 :class:`AttentionOracle` (backend ``attention-oracle``, no checkpoint)
 puts each frame's attention on the ground-truth box centre and nothing on frames outside the GT
@@ -15,7 +15,9 @@ on every sample, the track the ``oracle`` reference predictor picks, with a span
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ import numpy as np
 import torch
 
 from zstvg.files.records import Sample
-from zstvg.mllm.base import ForwardResult, MLLMInputs, VisualFeatures, VisualLayout
+from zstvg.mllm.base import ForwardResult, FrameInput, MLLMInputs, VisualFeatures, VisualLayout
+from zstvg.mllm.protocol import GroundingModel, GroundTruthModel
 
 TOKENS = ("<|im_end|>", "\n", "<|im_start|>", "assistant", "\n")
 HIDDEN = 4
@@ -52,7 +55,15 @@ class ScriptedMLLM:
     def grid_region(self, width: int, height: int) -> tuple[float, float, float, float]:
         return (0.0, 0.0, float(width), float(height))
 
-    def encode(self, frames: Sequence[Any], frame_idx: Sequence[int], prompt: str,
+    def region(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """The grid covers the whole frame."""
+        return self.grid_region(width, height)
+
+    def recomputing(self, enabled: bool = True) -> AbstractContextManager[None]:
+        """No layers to checkpoint."""
+        return contextlib.nullcontext()
+
+    def encode(self, frames: Sequence[FrameInput], frame_idx: Sequence[int], prompt: str,
                fps: float) -> MLLMInputs:  # fmt: skip
         t = len(frame_idx)
         h, w = self.grid_hw
@@ -82,7 +93,8 @@ class ScriptedMLLM:
         return features.permuted(inputs.layout.reverse_rows())
 
     def forward(self, inputs: MLLMInputs, features: VisualFeatures | None = None,
-                visual_delta: torch.Tensor | None = None, positions: Any = None,
+                visual_delta: torch.Tensor | None = None,
+                positions: Sequence[int] | None = None,
                 capture: bool = True) -> ForwardResult:  # fmt: skip
         self.n_forward += 1
         feats = features if features is not None else self.visual_features(inputs)
@@ -132,7 +144,7 @@ class AttentionOracle(ScriptedMLLM):
         """The sample being grounded (with its GT boxes), set by the engine."""
         self.sample = sample
 
-    def encode(self, frames: Sequence[Any], frame_idx: Sequence[int], prompt: str,
+    def encode(self, frames: Sequence[FrameInput], frame_idx: Sequence[int], prompt: str,
                fps: float) -> MLLMInputs:  # fmt: skip
         self.frame_idx = tuple(int(f) for f in frame_idx)
         self.height, self.width = np.asarray(frames[0]).shape[:2]
@@ -161,3 +173,9 @@ class AttentionOracle(ScriptedMLLM):
         else:
             one = np.stack([self._frame_map(pos) for pos in shown])
         return np.repeat(one[None], len(TOKENS), axis=0)
+
+
+# mypy checks the backends against what the grounding engine calls (zstvg.mllm.protocol):
+# the scripted backend takes no cached prefix; the oracle also reads the sample's GT.
+_scripted: type[GroundingModel] = ScriptedMLLM
+_oracle: type[GroundTruthModel] = AttentionOracle

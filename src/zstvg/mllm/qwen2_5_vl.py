@@ -15,9 +15,14 @@ native fps divided by the mean native-frame step; 20 frames over a 20 s HC-STVG 
 
 from __future__ import annotations
 
+from zstvg.mllm.protocol import PrefixCachingModel
 from zstvg.mllm.qwen2_vl import Qwen2VL
 
 
 class Qwen2_5VL(Qwen2VL):
     name = "qwen2.5-vl"
     model_class = "Qwen2_5_VLForConditionalGeneration"
+
+
+# mypy checks the backend against what the grounding engine calls (zstvg.mllm.protocol).
+_: type[PrefixCachingModel] = Qwen2_5VL

@@ -7,14 +7,14 @@ count repeats the last frame). After the 2x2 spatial merge a video of T frames a
 gives ``video_grid_thw`` = (ceil(T/2), H/14, W/14), i.e. (ceil(T/2), H/28, W/28) tokens in
 (t, h, w) order, so ``frames_of_t[t] = (frame_idx[2t], frame_idx[2t+1])``. 20 frames -> 10 slots.
 
-Pixel budget: the models' reference video pipeline, qwen-vl-utils (``fetch_video``), resizes
+Pixel budget: the models' own video pipeline, qwen-vl-utils (``fetch_video``), resizes
 each frame to 128-768 merged tokens (VIDEO_MIN_PIXELS = 128 x 28 x 28, VIDEO_MAX_PIXELS =
 768 x 28 x 28 px) and at most to an even share of a whole-video budget of 0.9 x 128,000 tokens
 (per frame: total / n_frames x 2; 11,520 tokens at 20 frames, so the 768 cap binds). transformers
 5.24 takes the per-frame bounds from ``size`` (``shortest_edge``/``longest_edge``, in pixels) and
 applies the whole-video share only with ``cap_pixels_per_frame=True``; left unset it keeps the
 uncapped behaviour and logs that the capped one becomes the default in v5.22. This backend passes
-``cap_pixels_per_frame=True`` on every call (:attr:`reference_video_kwargs`); params'
+``cap_pixels_per_frame=True`` on every call (:attr:`pipeline_video_kwargs`); params'
 ``models.<name>.processor`` sets ``size`` to qwen-vl-utils' bounds for the real checkpoints, whose
 own processor config holds the image bounds (Qwen2-VL-7B-Instruct's preprocessor_config.json:
 4-16,384 tokens), which transformers would otherwise apply to video frames too. A 1280 x 720 frame
@@ -32,11 +32,15 @@ call (``MLLM._run``).
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from zstvg.mllm.base import MLLM, MLLMInputs, VisualFeatures
+from zstvg.mllm.protocol import PrefixCachingModel
+
+if TYPE_CHECKING:
+    from transformers.utils.generic import ModelOutput
 
 
 class Qwen2VL(MLLM):
@@ -46,7 +50,7 @@ class Qwen2VL(MLLM):
     temporal_patch = 2
     exact_reversal = False  # a temporal patch mixes 2 frames
     # qwen-vl-utils' whole-video share per frame (module docstring), never transformers' default
-    reference_video_kwargs = MappingProxyType({"cap_pixels_per_frame": True})
+    pipeline_video_kwargs = MappingProxyType({"cap_pixels_per_frame": True})
 
     def __init__(self, model: Any, processor: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(model, processor, *args, **kwargs)
@@ -70,7 +74,7 @@ class Qwen2VL(MLLM):
             return_dict=True,
         )
 
-    def _compute_position_ids(self, inputs: Any) -> torch.Tensor:
+    def _compute_position_ids(self, inputs: MLLMInputs) -> torch.Tensor:
         """The 3-D M-RoPE positions of the whole sequence (the model's own ``get_rope_index``
         on the full input): a prefix and a suffix forward then use exactly the positions of the
         full forward."""
@@ -84,9 +88,13 @@ class Qwen2VL(MLLM):
         )
         return positions
 
-    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> Any:
+    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> ModelOutput:
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
         # The model reads pooler_output as per-image splits (a tuple), not the Tensor its
         # dataclass annotates.
         return BaseModelOutputWithPooling(pooler_output=(visual,))  # type: ignore[arg-type]
+
+
+# mypy checks the backend against what the grounding engine calls (zstvg.mllm.protocol).
+_: type[PrefixCachingModel] = Qwen2VL

@@ -17,7 +17,7 @@ tokens of 32 x 32 px (VIDEO_MIN_TOKEN_NUM, VIDEO_MAX_TOKEN_NUM) and at most to a
 whole-video budget of 0.9 x MODEL_SEQ_LEN (128,000) tokens, total / n_frames x 2 per frame.
 transformers' ``Qwen3VLVideoProcessor`` reads ``size["longest_edge"]`` as the whole clip's budget
 (frames x height x width) and, with ``cap_pixels_per_frame=True`` (inherited
-:attr:`~zstvg.mllm.base.MLLM.reference_video_kwargs`; unset it logs that the capped behaviour
+:attr:`~zstvg.mllm.base.MLLM.pipeline_video_kwargs`; unset it logs that the capped behaviour
 becomes the default in v5.22), limits each frame to min(max_video_tokens (768) x 32 x 32,
 longest_edge / n_frames), floored at 1.05 x shortest_edge: the same formula once params set
 ``size`` to {shortest_edge: 128 x 32 x 32, longest_edge: 2 x 0.9 x 128,000 x 32 x 32}. One
@@ -38,12 +38,16 @@ descending times.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from zstvg.mllm.base import VisualFeatures
+from zstvg.mllm.protocol import PrefixCachingModel
 from zstvg.mllm.qwen2_vl import Qwen2VL
+
+if TYPE_CHECKING:
+    from transformers.utils.generic import ModelOutput
 
 
 class Qwen3VL(Qwen2VL):
@@ -55,7 +59,7 @@ class Qwen3VL(Qwen2VL):
         levels = [torch.cat(list(level), dim=0) for level in encoder_output.deepstack_features]
         return {"deepstack": torch.stack(levels)}
 
-    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> Any:
+    def _encoder_output(self, visual: torch.Tensor, features: VisualFeatures) -> ModelOutput:
         from transformers.models.qwen3_vl.modeling_qwen3_vl import (
             BaseModelOutputWithDeepstackFeatures,
         )
@@ -67,3 +71,7 @@ class Qwen3VL(Qwen2VL):
             pooler_output=(visual,),  # type: ignore[arg-type]
             deepstack_features=[(level,) for level in deepstack],  # type: ignore[misc]
         )
+
+
+# mypy checks the backend against what the grounding engine calls (zstvg.mllm.protocol).
+_: type[PrefixCachingModel] = Qwen3VL

@@ -167,7 +167,7 @@ def _qwen_processor(
     if video_cls == "Qwen3VLVideoProcessor":
         # Qwen3-VL budgets pixels over the whole clip (frames x height x width). The per-frame
         # cap is saved explicitly (off); the backends pass cap_pixels_per_frame=True, the
-        # reference's setting, on every call (zstvg.mllm.qwen2_vl).
+        # qwen-vl-utils' setting, on every call (zstvg.mllm.qwen2_vl).
         video_args = {
             "size": {"shortest_edge": unit * 4, "longest_edge": unit * 16 * 8},
             "cap_pixels_per_frame": False,
