@@ -1,16 +1,16 @@
 """``zstvg import-decompositions``: load the authors' released decomposition JSON into the cache.
 
-After the import, ``zstvg decompose`` (offline or not) serves the matched samples from the cache
-with source ``official``; see ``zstvg.decompose.official_import`` for the format and matching.
+The options become one call of :func:`zstvg.decompose.official_import.import_decompositions`,
+which matches the file's entries to the samples, stores them in the decomposition cache and
+writes the optional report; see that module for the format and matching.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from zstvg.config.params import Params
-from zstvg.files.io import write_json, write_provenance
-from zstvg.jobs.failures import print_failures
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,43 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    from zstvg.decompose.cache import DecompositionCache
-    from zstvg.decompose.official_import import import_official
-    from zstvg.files.samples import read_sample_rows
+    from zstvg.decompose.official_import import import_decompositions
 
-    samples = read_sample_rows(args.samples)
-    cache = DecompositionCache(params.decompose.cache_dir)
-    report = import_official(args.file, samples, cache)
-    if args.report:
-        write_json(args.report, report.to_json())
-        write_provenance(
-            args.report,
-            step="import-decompositions",
-            params=params.section("decompose"),
-            source_file=str(args.file),
-            samples=str(args.samples),
-        )
-    print(
-        f"import-decompositions: {report.n_entries} entries in {args.file}; "
-        f"{len(report.imported)} of {len(samples)} samples imported into "
-        f"{params.decompose.cache_dir}"
+    return import_decompositions(
+        Path(args.file),
+        Path(args.samples),
+        params,
+        report_path=Path(args.report) if args.report else None,
     )
-    skipped = {
-        what.replace("_", " "): getattr(report, what)
-        for what in (
-            "failed_in_source",
-            "malformed",
-            "unmatched",
-            "ambiguous",
-            "samples_without_entry",
-        )
-    }
-    counts = ", ".join(f"{what} {len(keys)}" for what, keys in skipped.items() if keys)
-    if counts:
-        print(f"  not imported: {counts}")
-    print_failures(
-        {key: what for what, keys in skipped.items() for key in keys},
-        args.report,
-        "not imported",
-    )
-    return 0

@@ -1,9 +1,14 @@
-"""``zstvg make-tiny-checkpoint``: write a tiny random-weight checkpoint of one family."""
+"""``zstvg make-tiny-checkpoint``: write a tiny random-weight checkpoint of one family.
+
+The options (``--text-config KEY=VALUE`` read as JSON values) become one call of
+:func:`zstvg.tiny.write_tiny_checkpoint`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from zstvg.config.params import Params
@@ -37,19 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    from zstvg.tiny import make_tiny_checkpoint
+    from zstvg.tiny import write_tiny_checkpoint
 
-    seed = params.seed if args.seed is None else args.seed
-    text = _fields(args.text_config)
-    try:
-        out = make_tiny_checkpoint(args.family, args.out, seed, text=text, dtype=args.dtype)
-    except (TypeError, ValueError) as exc:  # an unknown field or an inconsistent shape
-        raise InputError(f"make-tiny-checkpoint --family {args.family}: {exc}") from exc
-    print(
-        f"wrote tiny {args.family} checkpoint (seed {seed}, random weights: chance-level "
-        f"predictions) to {out}"
+    return write_tiny_checkpoint(
+        args.family,
+        Path(args.out),
+        seed=params.seed if args.seed is None else args.seed,
+        text=_fields(args.text_config),
+        dtype=args.dtype,
     )
-    return 0
 
 
 def _fields(items: list[str]) -> dict[str, Any]:

@@ -1,22 +1,16 @@
 """``zstvg prepare-data``: read dataset annotations into the internal ``samples.jsonl``.
 
-One line per query, ``Sample.to_json()`` (DESIGN §4): 0-based native frame indices, half-open
-``gt_span``/``clip_span``, absolute ``xyxy`` boxes. Samples that cannot be evaluated as given
-(inverted span, missing video file, missing VidOR box file, a video listed as damaged) are kept
-with ``error`` set and listed in the summary; the command still exits 0. Whole-file problems
-exit 2 with the file named.
+The options become one call of :func:`zstvg.data.prepare.prepare_data`, which loads the
+annotations, marks the damaged videos' samples failed and writes the samples and their
+provenance.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from zstvg.config.params import Params
-from zstvg.jobs.failures import print_failures
-
-log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,39 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    from zstvg.data import load_samples, summarize
-    from zstvg.data.common import mark_damaged
-    from zstvg.files.io import fingerprint, write_provenance
-    from zstvg.files.samples import write_samples
+    from zstvg.data.prepare import prepare_data
 
-    annotations = Path(args.annotations)
-    samples = load_samples(args.dataset, annotations, videos=args.videos, boxes=args.boxes)
-    samples = mark_damaged(samples, args.damaged_video)
-    out = Path(args.out)
-    write_samples(out, samples)
-    summary = summarize(samples)
-    write_provenance(
-        out,
-        step="prepare-data",
-        dataset_format=args.dataset,
-        annotations=str(annotations),
-        annotations_fingerprint=fingerprint(annotations),
-        videos=args.videos,
-        boxes=args.boxes,
-        damaged_videos=sorted(set(args.damaged_video)),
-        counts=summary,
+    return prepare_data(
+        args.dataset,
+        Path(args.annotations),
+        videos=None if args.videos is None else Path(args.videos),
+        boxes=None if args.boxes is None else Path(args.boxes),
+        damaged_videos=args.damaged_video,
+        out=Path(args.out),
     )
-
-    qtypes = ", ".join(f"{n} {q}" for q, n in summary["by_qtype"].items())
-    print(
-        f"prepare-data: {summary['n_samples']} samples ({qtypes}) from "
-        f"{summary['n_videos']} videos in {annotations}"
-    )
-    print(f"  with GT boxes: {summary['n_with_gt_boxes']}")
-    for flag, n in summary["flags"].items():
-        print(f"  flag {flag}: {n} samples")
-    failed = [s for s in samples if s.error]
-    print(f"  failed: {len(failed)} samples (kept with 'error'; they score 0)")
-    print_failures({s.sample_id: s.error or "" for s in failed}, out)
-    print(f"  wrote {out} and {out.name}.provenance.json")
-    return 0

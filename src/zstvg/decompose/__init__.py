@@ -6,7 +6,8 @@ action description (for temporal grounding); each description becomes a yes/no s
 the paper's template "Is there {description} in this video?". Modules: ``prompts`` (the
 versioned few-shot prompt and its hash), ``schema`` (answer schema, tolerant parsing, output
 rows), ``client`` (requests, retries, concurrency, usage), ``cache`` (content-addressed store),
-``fallback`` (rule-based split), ``official_import`` (the authors' released file),
-``decompose`` (the order cache -> official -> API -> fallback), and the two CLI modules. The
-local chat-completions server that tests and the benchmark use lives in tests/decompose.
+``fallback`` (rule-based split), ``official_import`` (the authors' released file: the
+``import-decompositions`` step), ``decompose`` (the order cache -> official -> API -> fallback:
+the ``decompose`` step). The local chat-completions server that tests and the benchmark use
+lives in tests/decompose.
 """

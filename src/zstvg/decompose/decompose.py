@@ -10,17 +10,27 @@ Samples that already carry an ``error`` (e.g. an unreadable video) are decompose
 others: the query text is fine, a decomposition costs one cached request, and the sample stays
 usable if the error is fixed later. Identical queries are asked once. A sample whose query is
 empty gets a row with ``error`` and no request.
+
+:func:`decompose_file` is the ``decompose`` step: it reads ``samples.jsonl`` (one
+``Sample.to_json()`` per line), writes ``decompositions.jsonl`` (one row per sample, input order;
+fields in ``zstvg.files.decompositions.Decomposition``) and its provenance sidecar with the
+prompt hash, counts by source and flag, token usage and estimated cost. The API key comes from
+``OPENAI_API_KEY`` only; offline never opens a connection.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from zstvg.config.params import DecomposeConfig
+from zstvg.config.params import DecomposeConfig, Params
 from zstvg.decompose.cache import (
     OFFICIAL_MODEL,
     OFFICIAL_PROMPT_SHA256,
@@ -29,11 +39,15 @@ from zstvg.decompose.cache import (
 )
 from zstvg.decompose.client import Decomposer, Outcome, Usage
 from zstvg.decompose.fallback import FALLBACK_MODEL, rule_based_decompose
-from zstvg.decompose.prompts import PromptTemplate, sub_query
+from zstvg.decompose.prompts import PromptTemplate, load_prompt, sub_query
 from zstvg.files.decompositions import Decomposition
-from zstvg.files.io import InputError
+from zstvg.files.io import InputError, provenance_path, write_jsonl, write_provenance
+from zstvg.files.samples import read_sample_rows
+from zstvg.jobs.failures import print_failures
 
 log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 @dataclass
@@ -182,3 +196,71 @@ def decompose_samples(
             continue
         rows.append(_row(sid, str(s.get("query")), answers[query]))
     return DecomposeResult(rows, usage)
+
+
+def server_label(base_url: str) -> str:
+    """The server a run talks to, without credentials or query string (for provenance)."""
+    url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def decompose_file(
+    samples_path: Path, out: Path, params: Params, *, offline: bool, progress: bool
+) -> int:
+    """Decompose the query of every sample of ``samples_path`` into ``out`` (and its
+    provenance sidecar); ``offline`` (or ``decompose.offline``) never calls the API. Prints the
+    summary and returns the exit code."""
+    cfg = params.decompose
+    samples = read_sample_rows(samples_path)
+    offline = bool(offline or cfg.offline)
+    prompt = load_prompt()
+    result = decompose_samples(
+        samples,
+        cfg,
+        prompt,
+        offline=offline,
+        api_key=None if offline else (os.environ.get("OPENAI_API_KEY") or None),
+        seed=params.seed,
+        progress=progress,
+    )
+    write_jsonl(out, (r.to_json() for r in result.rows))
+    usage = result.usage.to_json(cfg)
+    failed = result.failed
+    write_provenance(
+        out,
+        step="decompose",
+        params=params.section("decompose"),
+        prompt_version=prompt.version,
+        prompt_sha256=prompt.sha256,
+        model=cfg.model,
+        server=None if offline else server_label(cfg.base_url),
+        offline=offline,
+        samples=str(samples_path),
+        samples_sha256=hashlib.sha256(samples_path.read_bytes()).hexdigest(),
+        n_samples=len(result.rows),
+        by_source=dict(sorted(result.by_source.items())),
+        flags=dict(sorted(result.flag_counts.items())),
+        usage=usage,
+        failed_samples=[r.sample_id for r in failed],
+    )
+    n_err = sum(1 for s in samples if s.get("error"))
+    sources = ", ".join(f"{k} {v}" for k, v in sorted(result.by_source.items())) or "none"
+    print(f"decompose: {len(result.rows)} samples ({n_err} already carry an error) -> {out}")
+    print(f"  by source: {sources}")
+    if result.flag_counts:
+        print("  flags: " + ", ".join(f"{k} {v}" for k, v in sorted(result.flag_counts.items())))
+    print(
+        f"  requests {usage['requests']} (retries {usage['retries']}), tokens in "
+        f"{usage['prompt_tokens']} out {usage['completion_tokens']}, estimated cost "
+        f"${usage['estimated_cost_usd']:.4f}"
+    )
+    if failed:
+        print(f"  {len(failed)} without an LLM answer (fallback used):")
+        print_failures(
+            {r.sample_id: r.error or "" for r in failed}, provenance_path(out), "fallback for"
+        )
+    return 0

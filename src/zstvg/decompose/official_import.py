@@ -17,6 +17,10 @@ Entries are stored under model ``official`` and prompt hash ``official``: they a
 to the authors' prompt, not to ours, and their provenance says so. Their files give no class noun,
 so ``target_class`` is the head noun of the subject (or attribute) phrase, human nouns mapped to
 "person" (what the authors used for HC-STVG).
+
+:func:`import_decompositions` is the ``import-decompositions`` step: the import of one file,
+its optional JSON report and the summary. After it, ``zstvg decompose`` (offline or not) serves
+the matched samples from the cache with source ``official``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from zstvg.config.params import Params
 from zstvg.decompose.cache import (
     OFFICIAL_MODEL,
     OFFICIAL_PROMPT_SHA256,
@@ -35,7 +40,9 @@ from zstvg.decompose.cache import (
 )
 from zstvg.decompose.fallback import target_class_from_phrase
 from zstvg.files.decompositions import normalize_answer
-from zstvg.files.io import InputError, PathLike, read_json
+from zstvg.files.io import InputError, PathLike, read_json, write_json, write_provenance
+from zstvg.files.samples import read_sample_rows
+from zstvg.jobs.failures import print_failures
 
 log = logging.getLogger(__name__)
 
@@ -216,3 +223,47 @@ def import_official(
     ]
     _warn_skipped(report)
     return report
+
+
+def import_decompositions(
+    source: Path, samples_path: Path, params: Params, *, report_path: Path | None
+) -> int:
+    """Import the authors' file ``source`` for the samples of ``samples_path`` into the cache of
+    ``params.decompose``, writing the import report to ``report_path`` (None: none); prints the
+    summary and returns the exit code."""
+    samples = read_sample_rows(samples_path)
+    cache = DecompositionCache(params.decompose.cache_dir)
+    report = import_official(source, samples, cache)
+    if report_path is not None:
+        write_json(report_path, report.to_json())
+        write_provenance(
+            report_path,
+            step="import-decompositions",
+            params=params.section("decompose"),
+            source_file=str(source),
+            samples=str(samples_path),
+        )
+    print(
+        f"import-decompositions: {report.n_entries} entries in {source}; "
+        f"{len(report.imported)} of {len(samples)} samples imported into "
+        f"{params.decompose.cache_dir}"
+    )
+    skipped = {
+        what.replace("_", " "): getattr(report, what)
+        for what in (
+            "failed_in_source",
+            "malformed",
+            "unmatched",
+            "ambiguous",
+            "samples_without_entry",
+        )
+    }
+    counts = ", ".join(f"{what} {len(keys)}" for what, keys in skipped.items() if keys)
+    if counts:
+        print(f"  not imported: {counts}")
+    print_failures(
+        {key: what for what, keys in skipped.items() for key in keys},
+        report_path,
+        "not imported",
+    )
+    return 0

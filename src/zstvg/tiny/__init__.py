@@ -5,8 +5,7 @@ loading code (``from_pretrained(dir)``, the ``sam2`` package's ``.pt``) runs off
 and the demo: the MLLMs in ``zstvg.tiny.mllm``, Grounding DINO and SAM 2 in
 ``zstvg.tiny.proposals``, the authors' Grounding DINO format in ``zstvg.tiny.gdino_official``
 (run in the ``make env-gdino`` environment, which has that model's code). Predictions are
-chance-level. ``zstvg make-tiny-checkpoint``
-(``zstvg.commands.make_tiny_checkpoint``) writes one.
+chance-level. ``zstvg make-tiny-checkpoint`` writes one (:func:`write_tiny_checkpoint`).
 
 Families register in ``FAMILIES`` as ``name -> "module:function"``; the function takes
 ``(out_dir: Path, seed: int)``, so adding one is one line.
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zstvg.config.registry import Registry
+from zstvg.files.io import InputError
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +66,19 @@ def make_tiny_checkpoint(
         builder(out, seed)
     log.info("wrote tiny %s checkpoint to %s (seed %d)", family, out, seed)
     return out
+
+
+def write_tiny_checkpoint(
+    family: str, out_dir: Path, *, seed: int, text: dict[str, Any], dtype: str
+) -> int:
+    """The ``make-tiny-checkpoint`` step: :func:`make_tiny_checkpoint`, an unknown field or an
+    inconsistent shape as an input error; prints where it went and returns the exit code."""
+    try:
+        out = make_tiny_checkpoint(family, out_dir, seed, text=text, dtype=dtype)
+    except (TypeError, ValueError) as exc:  # an unknown field or an inconsistent shape
+        raise InputError(f"make-tiny-checkpoint --family {family}: {exc}") from exc
+    print(
+        f"wrote tiny {family} checkpoint (seed {seed}, random weights: chance-level "
+        f"predictions) to {out}"
+    )
+    return 0
