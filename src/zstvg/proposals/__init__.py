@@ -1,3 +1,4 @@
-"""Candidate object tracks: COCO RLE masks, the authors' released proposal format (validated and
-copied by ``official_import``, the ``import-proposals`` step), and the detector + tracker
-backends that build tracks from frames (DESIGN §2 step 4, §4)."""
+"""Candidate object tracks: the detector + tracker backends that build tracks from frames, the
+``propose`` step, and ``official_import`` (the authors' released proposal files, validated and
+copied: the ``import-proposals`` step). The files themselves (the authors' per-video format, COCO
+RLE masks, the manifest) are read and written in :mod:`zstvg.files` (DESIGN §2 step 4, §4)."""
