@@ -27,6 +27,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/queries.smk"
 include: "workflow/rules/proposals.smk"
+include: "workflow/rules/grounding.smk"
 include: "workflow/rules/evaluation.smk"
 
 

@@ -8,7 +8,7 @@ rule make_synthetic:
     params:
         params_file=PARAMS_FILE,
         cfg=section("seed", "synthetic"),
-        out=lambda w, output: os.path.dirname(os.path.dirname(output.annotations)),
+        out=output_dir("annotations", up=2),
     resources:
         mem_mb=2000,
         runtime=15,
@@ -27,18 +27,16 @@ rule make_synthetic:
 # redoes only the videos whose content fingerprint changed.
 checkpoint prepare_data:
     input:
-        annotations=lambda w: dataset_cfg(w)["annotations"],
+        annotations=dataset_value("annotations"),
     output:
         samples="results/samples/{dataset}.jsonl",
     params:
         params_file=PARAMS_FILE,
-        cfg=lambda w: json.dumps(dataset_cfg(w), sort_keys=True),
-        fmt=lambda w: dataset_cfg(w)["format"],
-        videos=lambda w: dataset_cfg(w)["videos"],
-        boxes=lambda w: f"--boxes {dataset_cfg(w)['boxes']}" if dataset_cfg(w)["boxes"] else "",
-        damaged=lambda w: " ".join(
-            f"--damaged-video {shlex.quote(v)}" for v in dataset_cfg(w).get("damaged_videos", [])
-        ),
+        cfg=dataset_json,
+        fmt=dataset_value("format"),
+        videos=dataset_value("videos"),
+        boxes=boxes_arg,
+        damaged=damaged_args,
     resources:
         mem_mb=4000,
         runtime=15,
@@ -54,27 +52,33 @@ checkpoint prepare_data:
         "{params.damaged} --out {output.samples} --log-file {log}"
 
 
-# With `datasets.<name>.shards` > 1: N jobs decode their shard's videos, then sample_frames
-# resumes all of them (a stat each) and writes the manifest.
+# Frames: with `datasets.<name>.shards` > 1, N jobs decode their shard's videos, then
+# sample_frames resumes all of them (a stat each) and writes the manifest (Sharded, common.smk).
+FRAMES = Sharded(
+    folder="results/frames/{dataset}",
+    log="results/logs/{dataset}/sample_frames",
+    inputs={"samples": "results/samples/{dataset}.jsonl", "videos": dataset_videos},
+    resources={"mem_mb": 8000, "runtime": 240},
+    merge={"mem_mb": 8000, "runtime": 30},
+)
+
+
 rule sample_frames_shard:
     input:
-        samples="results/samples/{dataset}.jsonl",
-        videos=dataset_videos,
+        **FRAMES.inputs,
     output:
-        shard="results/frames/{dataset}/shards/{shard}-of-{n}.json",
+        shard=FRAMES.shard,
     wildcard_constraints:
-        shard=r"\d+",
-        n=r"\d+",
+        **SHARD_WILDCARDS,
     params:
         params_file=PARAMS_FILE,
         cfg=section("frames"),
-        out=lambda w: f"results/frames/{w.dataset}/manifest.json",
+        out=FRAMES.manifest,
     threads: 4
     resources:
-        mem_mb=8000,
-        runtime=240,
+        **FRAMES.shard_resources,
     log:
-        "results/logs/{dataset}/sample_frames_{shard}-of-{n}.log",
+        FRAMES.shard_log,
     conda:
         "../../envs/cpu.yaml"
     shell:
@@ -85,9 +89,8 @@ rule sample_frames_shard:
 
 rule sample_frames:
     input:
-        samples="results/samples/{dataset}.jsonl",
-        videos=dataset_videos,
-        shards=frames_shard_files,
+        **FRAMES.inputs,
+        shards=FRAMES.shards,
     output:
         manifest="results/frames/{dataset}/manifest.json",
     params:
@@ -95,8 +98,7 @@ rule sample_frames:
         cfg=section("frames"),
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=lambda w: 30 if n_shards(w) > 1 else 240,
+        **FRAMES.merge_resources,
     log:
         "results/logs/{dataset}/sample_frames.log",
     benchmark:

@@ -4,13 +4,13 @@
 
 rule import_proposals:
     input:
-        annotations=lambda w: dataset_cfg(w)["annotations"],
+        annotations=dataset_value("annotations"),
     output:
         manifest="results/proposals/{dataset}/released/manifest.json",
     params:
         params_file=PARAMS_FILE,
-        src=lambda w: dataset_cfg(w)["proposals"],
-        out=lambda w, output: os.path.dirname(output.manifest),
+        src=dataset_value("proposals"),
+        out=output_dir("manifest"),
     resources:
         mem_mb=2000,
         runtime=30,
@@ -29,7 +29,7 @@ rule make_tiny_checkpoint:
     params:
         params_file=PARAMS_FILE,
         cfg=section("seed"),
-        out=lambda w, output: os.path.dirname(output.config),
+        out=output_dir("config"),
     resources:
         mem_mb=2000,
         runtime=15,
@@ -42,30 +42,40 @@ rule make_tiny_checkpoint:
         "--out {params.out} --log-file {log}"
 
 
-# As ground: one job, or with `datasets.<name>.shards` > 1 N GPU shard jobs and a CPU merge.
+# Our detector + tracker: one GPU job, or with `datasets.<name>.shards` > 1 N GPU shard jobs
+# and a CPU merge (Sharded, common.smk).
+PROPOSE = Sharded(
+    folder="results/proposals/{dataset}/{tracker}",
+    log="results/logs/{dataset}/propose_{tracker}",
+    inputs={
+        "samples": "results/samples/{dataset}.jsonl",
+        "frames": "results/frames/{dataset}/manifest.json",
+        "decompositions": "results/decompositions/{dataset}.jsonl",
+    },
+    resources={"gpu": 1, "mem_mb": 32000, "runtime": 720},
+    merge={"gpu": 0, "mem_mb": 4000, "runtime": 30},
+)
+TRACKERS = "sam2-hf|sam2-official|bytetrack|botsort|ocsort|sort"
+
+
 rule propose_shard:
     input:
-        samples="results/samples/{dataset}.jsonl",
-        frames="results/frames/{dataset}/manifest.json",
-        decompositions="results/decompositions/{dataset}.jsonl",
+        **PROPOSE.inputs,
     output:
-        shard="results/proposals/{dataset}/{tracker}/shards/{shard}-of-{n}.json",
+        shard=PROPOSE.shard,
     wildcard_constraints:
-        tracker="sam2-hf|sam2-official|bytetrack|botsort|ocsort|sort",
-        shard=r"\d+",
-        n=r"\d+",
+        **SHARD_WILDCARDS,
+        tracker=TRACKERS,
     params:
         params_file=PARAMS_FILE,
         gpu_slots=GPU_SLOTS,
         cfg=section("proposals"),
-        out=lambda w: f"results/proposals/{w.dataset}/{w.tracker}",
-        default_class=lambda w: dataset_cfg(w)["default_class"],
+        out=PROPOSE.out,
+        default_class=dataset_value("default_class"),
     resources:
-        gpu=1,
-        mem_mb=32000,
-        runtime=720,
+        **PROPOSE.shard_resources,
     log:
-        "results/logs/{dataset}/propose_{tracker}_{shard}-of-{n}.log",
+        PROPOSE.shard_log,
     conda:
         "../../envs/gpu.yaml"
     shell:
@@ -77,25 +87,21 @@ rule propose_shard:
 
 rule propose:
     input:
-        samples="results/samples/{dataset}.jsonl",
-        frames="results/frames/{dataset}/manifest.json",
-        decompositions="results/decompositions/{dataset}.jsonl",
-        shards=propose_shard_files,
+        **PROPOSE.inputs,
+        shards=PROPOSE.shards,
     output:
         manifest="results/proposals/{dataset}/{tracker}/manifest.json",
     wildcard_constraints:
-        tracker="sam2-hf|sam2-official|bytetrack|botsort|ocsort|sort",
+        tracker=TRACKERS,
     params:
         params_file=PARAMS_FILE,
-        claim=lambda w: "" if n_shards(w) > 1 else f"--claim-gpu {GPU_SLOTS}",
-        merge=lambda w: f"--merge {n_shards(w)}" if n_shards(w) > 1 else "",
+        claim=PROPOSE.claim_gpu,
+        merge=PROPOSE.merge_arg,
         cfg=section("proposals"),
-        out=lambda w, output: os.path.dirname(output.manifest),
-        default_class=lambda w: dataset_cfg(w)["default_class"],
+        out=output_dir("manifest"),
+        default_class=dataset_value("default_class"),
     resources:
-        gpu=lambda w: 0 if n_shards(w) > 1 else 1,
-        mem_mb=lambda w: 4000 if n_shards(w) > 1 else 32000,
-        runtime=lambda w: 30 if n_shards(w) > 1 else 720,
+        **PROPOSE.merge_resources,
     log:
         "results/logs/{dataset}/propose_{tracker}.log",
     benchmark:
@@ -124,9 +130,9 @@ rule propose_tiny_demo:
     params:
         params_file=PARAMS_FILE,
         cfg=section("proposals"),  # the settings not overridden below still apply
-        out=lambda w, output: os.path.dirname(output.manifest),
-        gdino=lambda w, input: os.path.dirname(input.gdino),
-        sam2=lambda w, input: os.path.dirname(input.sam2),
+        out=output_dir("manifest"),
+        gdino=input_dir("gdino"),
+        sam2=input_dir("sam2"),
     resources:
         mem_mb=4000,
         runtime=30,

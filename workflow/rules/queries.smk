@@ -3,7 +3,7 @@
 
 rule import_decompositions:
     input:
-        file=lambda w: dataset_cfg(w)["decompositions"],
+        file=dataset_value("decompositions"),
         samples="results/samples/{dataset}.jsonl",
     output:
         report="results/decompositions/{dataset}.import.json",
