@@ -97,11 +97,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    """Print the device a step would use here: the visible GPUs, the slot, torch's pick."""
+    """Print the device a step would use here: the visible GPUs, the slot, torch's pick and
+    its threads (`--threads`)."""
+    import torch
+
     print(json.dumps({
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "gpus_on_machine": gpu_count(),
         "device": resolve_device(params.mllm.device),
+        "torch_threads": torch.get_num_threads(),
         "pid": os.getpid(),
         "t_start": time.time(),
     }), flush=True)  # fmt: skip
