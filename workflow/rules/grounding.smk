@@ -140,7 +140,7 @@ rule ground:
         params_file=PARAMS_FILE,
         cfg=ground_section,
         sets=setting_args,
-        merge=n_shards,
+        merge=n_shards,  # always merges: `--merge {params.merge}` below
         out=GROUND.out,
     resources:
         **GROUND.merge_resources,
