@@ -27,6 +27,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/queries.smk"
 include: "workflow/rules/proposals.smk"
+include: "workflow/rules/grounding.smk"
 include: "workflow/rules/evaluation.smk"
 
 
@@ -174,7 +175,7 @@ rule demo:
     conda:
         "envs/cpu.yaml"
     shell:
-        "zstvg summarize --params {params.params_file} "
+        "zstvg summarize --params {params.params_file} --threads {threads} "
         "--title 'zstvg demo: synthetic benchmark' --chance-note "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --proposals {input.proposals} "

@@ -6,7 +6,8 @@ results/benchmarks/<stage>.json``; its output goes to ``<stage>.log`` beside it)
 and the report is rendered from the JSON files alone: ``--report-only`` rebuilds it without
 rerunning anything. Full sizes take ~15 minutes on the project's 2-core CPU machine (README);
 ``--quick`` runs every stage at tiny sizes (a test of the plumbing, not a measurement: the
-report says so in its header and marks every target "not measured" at those sizes).
+report says so in its header and marks every target "not measured" at those sizes). The
+targets table, where each target's figure is read and how it is compared, is _targets.py.
 
     python benchmarks/run_all.py                 # every stage, then the report (make bench)
     python benchmarks/run_all.py --stages frames attention
@@ -28,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _targets import NO_GPU, Target, target_row, targets
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -77,7 +80,6 @@ STAGES: dict[str, Stage] = {
     "longjob": Stage("bench_longjob.py", (), ("--videos", "9", "--every", "3")),
     "gpu": Stage("bench_gpu.py", (), ("--dry-run", "--no-proposals", "--repeats", "1")),
 }
-NO_GPU = "not measured: no GPU lent"
 GPU_EXIT = 2  # bench_gpu.py without a CUDA device
 
 
@@ -251,170 +253,6 @@ def _why(axis: str, what: str, verdict: str) -> str:
 
 
 # ------------------------------------------------------------------------------ targets
-Target = dict[str, Any]
-
-
-def _target(name: str, goal: str, measured: Any, ok: bool | None, why: str = "") -> Target:
-    if ok is None:
-        status = why or "not measured"
-    elif ok:
-        status = "met"
-    else:
-        status = f"gap: {measured} vs {goal}"
-    return {"target": name, "goal": goal, "measured": measured, "status": status}
-
-
-def targets(data: dict[str, Any]) -> list[Target]:
-    """The issue's targets, each met, with its measured gap, or not measured and why."""
-    rows: list[Target] = []
-    fr = data.get("frames")
-    real = fr and fr["config"]["width"] == 1280 and fr["config"]["seconds"] == 20
-    for gop in ("250", "15"):
-        g = (fr or {}).get("gops", {}).get(gop)
-        why = "not run" if not g else "" if real else "not measured at 20 s 720p (quick sizes)"
-        r = g["ratios"] if g else {}
-        step = r.get("full_step_vs_decoding_every_frame")
-        rows.append(
-            _target(
-                f"frames, GOP {gop}: full step / full step decoding every frame",
-                "<= 1.3x",
-                step,
-                step <= 1.3 if real and g else None,
-                why,
-            )
-        )
-        ff = r.get("ffmpeg_vs_full_step")
-        ffwhy = why or ("not measured: ffmpeg missing" if ff is None else "")
-        rows.append(
-            _target(
-                f"frames, GOP {gop}: ffmpeg every frame / full step",
-                ">= 3x",
-                ff,
-                ff >= 3 if real and g and ff is not None else None,
-                ffwhy,
-            )
-        )
-    att = data.get("attention")
-    runs = {(r["mode"], r["tokens"]): r for r in (att or {}).get("runs", [])}
-    real = att and att["config"]["hidden_size"] == 3584 and ("capture", 8000) in runs
-    why = "not run" if not att else "" if real else "not measured at 8,000 tokens, 7B widths"
-    mem = tim = None
-    if real and ("eager", 8000) in runs:
-        mem = round(
-            runs["eager", 8000]["peak_extra_bytes"]
-            / max(runs["capture", 8000]["peak_extra_bytes"], 1),
-            1,
-        )
-    if real and ("sdpa", 8000) in runs:
-        tim = round(runs["capture", 8000]["seconds"] / runs["sdpa", 8000]["seconds"], 2)
-    rows.append(
-        _target(
-            "attention at 8,000 tokens: eager / capture peak memory",
-            ">= 10x",
-            mem,
-            None if mem is None else mem >= 10,
-            why or "eager failed",
-        )
-    )
-    rows.append(
-        _target(
-            "attention at 8,000 tokens: capture / SDPA time",
-            "<= 1.2x",
-            tim,
-            None if tim is None else tim <= 1.2,
-            why or "sdpa failed",
-        )
-    )
-    gr = data.get("grounding")
-    for t in (gr or {}).get("targets", []):
-        ok = t["met"] if isinstance(t["met"], bool) else None
-        why = NO_GPU if "GPU" in t["target"] and ok is None else "not measured at these sizes"
-        rows.append(_target(f"grounding: {t['target']}", t["goal"], t["measured"], ok, why))
-    if not gr:
-        rows.append(
-            _target("grounding: the [8/11] targets", "see grounding", None, None, "not run")
-        )
-    dec = data.get("decompose")
-    real = dec and dec["config"]["cached_n"] == 10000
-    s = dec["cached"]["seconds"] if dec else None
-    rows.append(
-        _target(
-            "decomposition: 10,000 cached queries",
-            "< 5 s",
-            s,
-            s < 5 if real else None,
-            "not run" if not dec else "not measured at 10,000 (quick sizes)",
-        )
-    )
-    ev = data.get("evaluate")
-    real = ev and ev["config"]["n"] == 10303
-    for protocol in ("tubedetr", "official", "seed"):
-        p = (ev or {}).get("protocols", {}).get(protocol)
-        s = p["seconds"] if p else None
-        rows.append(
-            _target(
-                f"evaluation: 10,303 samples, {protocol}",
-                "< 5 s",
-                s,
-                s < 5 if real and p else None,
-                "not run" if not p else "not measured at 10,303 (quick sizes)",
-            )
-        )
-    wf = data.get("workflow")
-    real = wf and wf["config"]["scale"] == 1.0
-    s = wf["dag"]["seconds"] if wf else None
-    rows.append(
-        _target(
-            "DAG build at paper scale",
-            "< 30 s",
-            s,
-            s < 30 if real else None,
-            "not run" if not wf else "not measured at paper scale (quick sizes)",
-        )
-    )
-    lj = data.get("longjob")
-    real = lj and lj["config"]["videos"] == 200
-    growth = f"{lj['rss']['growth_mib']} MiB (noise {lj['rss']['noise_mib']})" if lj else None
-    rows.append(
-        _target(
-            "memory over 200 videos: RSS flat",
-            "growth within noise",
-            growth,
-            lj["rss"]["flat"] if real else None,
-            "not run" if not lj else "not measured over 200 videos (quick sizes)",
-        )
-    )
-    gpu = data.get("gpu")
-    props = {}
-    if gpu and not gpu.get("dry_run"):
-        props = {r["tracker"]: r for r in (gpu.get("proposals") or {}).get("runs", [])}
-    measured = gpu and not gpu.get("dry_run")
-    for model in ("qwen2-vl-7b", "llava-ov-7b"):
-        r = gpu["mllm"].get(model) if measured else None
-        for variant, goal in (("gti", 0.2), ("full", 1.2)):
-            v = r[f"{variant}_s"] if r else None
-            rows.append(
-                _target(
-                    f"{variant} per video, {model}, one H100-class GPU (bench_gpu projection)",
-                    f"<= {goal} s",
-                    v,
-                    None if v is None else v <= goal,
-                    NO_GPU,
-                )
-            )
-    s = round(props["sam2-hf"]["seconds"], 2) if "sam2-hf" in props else None
-    rows.append(
-        _target(
-            "proposals per 20 s video, one H100-class GPU (sam2-hf)",
-            "<= 3 s",
-            s,
-            None if s is None else s <= 3,
-            NO_GPU,
-        )
-    )
-    return rows
-
-
 def bench_time_target(run: dict[str, Any]) -> Target:
     """``make bench`` in under 20 minutes: the sum of the stages' wall times of a full run."""
     stages = run.get("stages", {})
@@ -427,7 +265,7 @@ def bench_time_target(run: dict[str, Any]) -> Target:
         if run.get("quick")
         else ("not measured: not every stage ran")
     )
-    return _target(
+    return target_row(
         "make bench, every stage, this machine (minutes)",
         "< 20",
         minutes,

@@ -72,6 +72,9 @@ COMMANDS: dict[str, str] = {
 
 log = logging.getLogger("zstvg")
 
+# What torch's and the BLAS libraries' thread pools read when they load (`--threads`).
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
 
 def command_module(name: str) -> str:
     """The module of subcommand ``name``: ``ground-video`` -> ``zstvg.commands.ground_video``."""
@@ -113,6 +116,55 @@ def configure_logging(verbosity: int, log_file: str | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
 
 
+def default_threads() -> int:
+    """OMP_NUM_THREADS where it is set to a count (Snakemake sets it to a job's threads), else
+    the cores this process may run on."""
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        n = 0
+    if n > 0:
+        return n
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _thread_count(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _threads_given(argv: Sequence[str]) -> int | None:
+    """The last `--threads N` of a command line, read before the parser imports the step's
+    module (and numpy with it); None where absent or not a count (the parser reports it)."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--threads" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--threads="):
+            value = arg.partition("=")[2]
+    try:
+        return _thread_count(value) if value is not None else None
+    except (ValueError, argparse.ArgumentTypeError):
+        return None
+
+
+def set_threads(n: int) -> None:
+    """Use ``n`` threads in this process and the ones it starts: OpenMP and MKL (torch's
+    intra-op pool, numpy's BLAS) read THREAD_VARS when they load; a torch already loaded is
+    told directly."""
+    for var in THREAD_VARS:
+        os.environ[var] = str(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     g = common.add_argument_group("common options")
@@ -142,6 +194,12 @@ def _common() -> argparse.ArgumentParser:
         "--claim-gpu", default=None, metavar="DIR",
         help="take a free GPU from the slot pool in DIR (one lock file per GPU) for this "
         "command's lifetime; kept as is where CUDA_VISIBLE_DEVICES is set (SLURM)",
+    )  # fmt: skip
+    g.add_argument(
+        "--threads", type=_thread_count, default=default_threads(), metavar="N",
+        help="threads of torch and the BLAS libraries here and in the processes this command "
+        "starts (sets OMP_NUM_THREADS and MKL_NUM_THREADS; default: OMP_NUM_THREADS where set, "
+        "as in a Snakemake job, else the cores this process may use: %(default)s)",
     )  # fmt: skip
     g.add_argument(
         "-v", "--verbose", action="count", default=0,
@@ -177,7 +235,10 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Before the parser imports the step's module: numpy's BLAS sizes its pool when it loads.
+    set_threads(_threads_given(argv) or default_threads())
     args = build_parser(argv).parse_args(argv)
+    set_threads(args.threads)
     configure_logging(-1 if args.quiet else args.verbose, args.log_file)
     from zstvg.config.params import load_params
     from zstvg.files.io import InputError

@@ -89,6 +89,30 @@ def test_targets_met_gap_or_not_measured():
     assert gpu["status"] == run_all.NO_GPU
 
 
+def test_target_rows_compare_their_figure_only_at_the_goal_sizes():
+    gop = {"ratios": {"full_step_vs_decoding_every_frame": 1.4, "ffmpeg_vs_full_step": None}}
+    frames = {"config": {"width": 1280, "seconds": 20}, "gops": {"250": gop}}
+    rows = {t["target"]: t for t in run_all.targets({"frames": frames})}
+    assert rows["frames, GOP 250: full step / full step decoding every frame"]["status"] == (
+        "gap: 1.4 vs <= 1.3x"
+    )
+    ffmpeg = rows["frames, GOP 250: ffmpeg every frame / full step"]
+    assert ffmpeg["status"] == "not measured: ffmpeg missing"
+    assert rows["frames, GOP 15: ffmpeg every frame / full step"]["status"] == "not run"
+    frames["config"]["seconds"] = 2  # quick sizes: the figure is shown, not compared
+    row = next(t for t in run_all.targets({"frames": frames}) if "GOP 250: full" in t["target"])
+    assert row["measured"] == 1.4 and row["status"].startswith("not measured at 20 s 720p")
+
+    def gti(gpu: dict) -> dict:
+        rows = run_all.targets({"gpu": gpu})
+        return next(t for t in rows if "gti per video, qwen2-vl-7b" in t["target"])
+
+    tiny = {"dry_run": True, "mllm": {"qwen2-vl-7b": {"gti_s": 0.01, "full_s": 0.02}}}
+    assert gti(tiny)["measured"] is None and gti(tiny)["status"] == run_all.NO_GPU
+    tiny["dry_run"] = False
+    assert gti(tiny)["measured"] == 0.01 and gti(tiny)["status"] == "met"
+
+
 def test_bench_time_target_counts_only_a_full_run():
     every = {name: {"wall_s": 60.0} for name in run_all.STAGES}  # 9 stages x 1 min
     assert run_all.bench_time_target({"quick": False, "stages": every})["status"] == "met"

@@ -138,52 +138,82 @@ def model_inputs(wildcards):
 
 
 def n_shards(wildcards):
-    """How many shard jobs a dataset's GPU steps run as (`datasets.<name>.shards`)."""
+    """How many shard jobs a dataset's sharded steps run as (`datasets.<name>.shards`)."""
     return int(config["datasets"][wildcards.dataset].get("shards", 1))
 
 
-def ground_inputs(wildcards):
-    # A tracker sweep grounds on that tracker's proposals.
+def ground_proposals(wildcards):
+    """The proposals a grounding job reads: a tracker sweep's point grounds on that tracker's."""
     tracker = dict(cell_setting(wildcards)).get("proposals.tracker")
-    return {
-        "samples": f"results/samples/{wildcards.dataset}.jsonl",
-        "frames": f"results/frames/{wildcards.dataset}/manifest.json",
-        "proposals": (
-            f"results/proposals/{wildcards.dataset}/{tracker}/manifest.json"
-            if tracker
-            else proposals_manifest(wildcards.dataset)
-        ),
-        "decompositions": f"results/decompositions/{wildcards.dataset}.jsonl",
-        "checkpoint": model_inputs(wildcards),
-    }
+    if tracker:
+        return f"results/proposals/{wildcards.dataset}/{tracker}/manifest.json"
+    return proposals_manifest(wildcards.dataset)
 
 
-def grounding_dir(wildcards):
-    return f"results/grounding/{wildcards.dataset}/{wildcards.model}{wildcards.setting}"
+# ----------------------------------------------------------------------------- sharded steps
+# The wildcards of a shard's paths: results/<step folder>/shards/{shard}-of-{n}.json.
+SHARD_WILDCARDS = {"shard": r"\d+", "n": r"\d+"}
 
 
-def ground_shard_files(wildcards):
-    """The shard manifests a variant's predictions are assembled from (one when the dataset
-    is one job: grounding always runs as shard jobs, so a variant never waits for the others'
-    merge)."""
-    return _shard_files(wildcards, grounding_dir(wildcards), one_job_too=True)
+class Sharded:
+    """A step over a dataset's videos, written as a pair of rules that both take their inputs,
+    paths and resources from here:
 
+    `<step>_shard`: one job per shard of the videos (`datasets.<name>.shards`, 1 by default;
+    stable subsets, zstvg.shards, so a dry run shows every job), writing
+    ``folder``/shards/{shard}-of-{n}.json, with ``resources``;
 
-def probe_shard_files(wildcards):
-    return _shard_files(wildcards, f"results/attention/{wildcards.dataset}/{wildcards.model}")
+    `<step>`: the merge of those shards (`--merge N`: records only, seconds) with ``merge``
+    resources, or, for a one-shard dataset, the one job doing the whole step with
+    ``resources``. With ``always`` the step runs as shard jobs even then, and `<step>` always
+    merges (ground: a shard grounds every variant of its group, `ground` assembles one).
 
+    ``folder``: the step's output folder (wildcards in braces); ``log``: `<step>`'s log path
+    without ".log" (a shard's adds "_{shard}-of-{n}"); ``inputs``: both rules' inputs, paths
+    or input functions, by name.
+    """
 
-def propose_shard_files(wildcards):
-    return _shard_files(wildcards, f"results/proposals/{wildcards.dataset}/{wildcards.tracker}")
+    def __init__(self, folder, log, inputs, resources, merge, always=False):
+        self.folder, self.inputs, self.always = folder, inputs, always
+        self.shard = f"{folder}/shards/{{shard}}-of-{{n}}.json"
+        self.shard_log = f"{log}_{{shard}}-of-{{n}}.log"
+        self.shard_resources = resources
+        self._merge = merge
+        self.merge_resources = (
+            merge if always else {key: self._merge_or_one_job(key) for key in resources}
+        )
 
+    def out(self, wildcards):
+        """The step's folder for a job's wildcards."""
+        return self.folder.format(**dict(wildcards.items()))
 
-def _shard_files(wildcards, folder, one_job_too=False):
-    """The N shard manifests under ``folder``; none for a one-job dataset unless the step
-    always runs as shards (``one_job_too``)."""
-    n = n_shards(wildcards)
-    if n == 1 and not one_job_too:
-        return []
-    return [f"{folder}/shards/{i}-of-{n}.json" for i in range(n)]
+    def manifest(self, wildcards):
+        return f"{self.out(wildcards)}/manifest.json"
+
+    def merges(self, wildcards):
+        """Whether `<step>` merges shards here (else it is the one job of the step)."""
+        return self.always or n_shards(wildcards) > 1
+
+    def shards(self, wildcards):
+        """`<step>`'s input: the shard manifests it merges, none for the one job."""
+        if not self.merges(wildcards):
+            return []
+        n = n_shards(wildcards)
+        return [f"{self.out(wildcards)}/shards/{i}-of-{n}.json" for i in range(n)]
+
+    def claim_gpu(self, wildcards):
+        """`<step>`'s GPU claim: none for a merge, the slot pool's for the one job."""
+        return "" if self.merges(wildcards) else f"--claim-gpu {GPU_SLOTS}"
+
+    def merge_arg(self, wildcards):
+        """`<step>`'s `--merge N`, or nothing for the one job."""
+        return f"--merge {n_shards(wildcards)}" if self.merges(wildcards) else ""
+
+    def _merge_or_one_job(self, key):
+        def value(wildcards):
+            return (self._merge if self.merges(wildcards) else self.shard_resources)[key]
+
+        return value
 
 
 def all_proposals():
@@ -255,10 +285,6 @@ def sample_sheets(datasets):
     ]
 
 
-def frames_shard_files(wildcards):
-    return _shard_files(wildcards, f"results/frames/{wildcards.dataset}")
-
-
 def decompose_inputs(wildcards):
     inputs = {"samples": f"results/samples/{wildcards.dataset}.jsonl"}
     if dataset_cfg(wildcards)["decompositions"]:
@@ -282,3 +308,83 @@ def attention_map(wildcards, input):
     if wildcards.backend == "reference":
         return os.path.join(folder, f"{name}.attn.npy")
     return os.path.join(folder, "records", f"{name}.spatial.npy")
+
+
+# ------------------------------------------------------------------- params and input functions
+# Named functions of a job's wildcards. One that also takes the job's output or input derives
+# from its paths, and Snakemake's params trigger leaves it out.
+
+
+def dataset_value(key):
+    """A function of a job's wildcards: its dataset's `datasets.<name>.<key>`."""
+
+    def value(wildcards):
+        return dataset_cfg(wildcards)[key]
+
+    return value
+
+
+def dataset_json(wildcards):
+    """A job's whole dataset entry, as a params value."""
+    return json.dumps(dataset_cfg(wildcards), sort_keys=True)
+
+
+def boxes_arg(wildcards):
+    """prepare-data's `--boxes` (VidSTG's VidOR boxes), or nothing."""
+    boxes = dataset_cfg(wildcards)["boxes"]
+    return f"--boxes {boxes}" if boxes else ""
+
+
+def damaged_args(wildcards):
+    """prepare-data's `--damaged-video` arguments (`datasets.<name>.damaged_videos`)."""
+    damaged = dataset_cfg(wildcards).get("damaged_videos", [])
+    return " ".join(f"--damaged-video {shlex.quote(v)}" for v in damaged)
+
+
+def dataset_proposals(wildcards):
+    return proposals_manifest(wildcards.dataset)
+
+
+def model_checkpoint(wildcards):
+    return model_checkpoint_marker(wildcards.model)
+
+
+def protocol_metrics(wildcards):
+    """Every cell's metrics file under a job's protocol."""
+    return all_metrics(wildcards.protocol)
+
+
+def protocol_per_sample(wildcards):
+    return [m.replace(".json", ".per_sample.csv") for m in all_metrics(wildcards.protocol)]
+
+
+def ablation_dataset(wildcards):
+    """The dataset of the ablation tables and figures: the first of `run.datasets`."""
+    return config["run"]["datasets"][0]
+
+
+def ground_section(wildcards):
+    """ground's params sections; a function, as the sub-query template's "{description}" is
+    not a wildcard."""
+    return section("ground", "mllm", "models", "seed")
+
+
+def output_dir(name, up=1):
+    """A params function: the folder ``up`` levels above the job's output ``name``."""
+
+    def folder(wildcards, output):
+        path = getattr(output, name)
+        for _ in range(up):
+            path = os.path.dirname(path)
+        return path
+
+    return folder
+
+
+def input_dir(name):
+    """A params function: the folder of the job's input ``name``."""
+
+    def folder(wildcards, input):
+        return os.path.dirname(getattr(input, name))
+
+    return folder

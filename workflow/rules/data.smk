@@ -8,7 +8,7 @@ rule make_synthetic:
     params:
         params_file=PARAMS_FILE,
         cfg=section("seed", "synthetic"),
-        out=lambda w, output: os.path.dirname(os.path.dirname(output.annotations)),
+        out=output_dir("annotations", up=2),
     resources:
         mem_mb=2000,
         runtime=15,
@@ -19,7 +19,8 @@ rule make_synthetic:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg make-synthetic --params {params.params_file} --out {params.out} --log-file {log}"
+        "zstvg make-synthetic --params {params.params_file} --threads {threads} --out {params.out} "
+        "--log-file {log}"
 
 
 # A checkpoint: once samples.jsonl exists, sample_frames lists the videos it names as inputs,
@@ -27,18 +28,16 @@ rule make_synthetic:
 # redoes only the videos whose content fingerprint changed.
 checkpoint prepare_data:
     input:
-        annotations=lambda w: dataset_cfg(w)["annotations"],
+        annotations=dataset_value("annotations"),
     output:
         samples="results/samples/{dataset}.jsonl",
     params:
         params_file=PARAMS_FILE,
-        cfg=lambda w: json.dumps(dataset_cfg(w), sort_keys=True),
-        fmt=lambda w: dataset_cfg(w)["format"],
-        videos=lambda w: dataset_cfg(w)["videos"],
-        boxes=lambda w: f"--boxes {dataset_cfg(w)['boxes']}" if dataset_cfg(w)["boxes"] else "",
-        damaged=lambda w: " ".join(
-            f"--damaged-video {shlex.quote(v)}" for v in dataset_cfg(w).get("damaged_videos", [])
-        ),
+        cfg=dataset_json,
+        fmt=dataset_value("format"),
+        videos=dataset_value("videos"),
+        boxes=boxes_arg,
+        damaged=damaged_args,
     resources:
         mem_mb=4000,
         runtime=15,
@@ -49,45 +48,51 @@ checkpoint prepare_data:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg prepare-data --params {params.params_file} --dataset {params.fmt} "
-        "--annotations {input.annotations} --videos {params.videos} {params.boxes} "
-        "{params.damaged} --out {output.samples} --log-file {log}"
+        "zstvg prepare-data --params {params.params_file} --threads {threads} "
+        "--dataset {params.fmt} --annotations {input.annotations} "
+        "--videos {params.videos} {params.boxes} {params.damaged} --out {output.samples} "
+        "--log-file {log}"
 
 
-# With `datasets.<name>.shards` > 1: N jobs decode their shard's videos, then sample_frames
-# resumes all of them (a stat each) and writes the manifest.
+# Frames: with `datasets.<name>.shards` > 1, N jobs decode their shard's videos, then
+# sample_frames resumes all of them (a stat each) and writes the manifest (Sharded, common.smk).
+FRAMES = Sharded(
+    folder="results/frames/{dataset}",
+    log="results/logs/{dataset}/sample_frames",
+    inputs={"samples": "results/samples/{dataset}.jsonl", "videos": dataset_videos},
+    resources={"mem_mb": 8000, "runtime": 240},
+    merge={"mem_mb": 8000, "runtime": 30},
+)
+
+
 rule sample_frames_shard:
     input:
-        samples="results/samples/{dataset}.jsonl",
-        videos=dataset_videos,
+        **FRAMES.inputs,
     output:
-        shard="results/frames/{dataset}/shards/{shard}-of-{n}.json",
+        shard=FRAMES.shard,
     wildcard_constraints:
-        shard=r"\d+",
-        n=r"\d+",
+        **SHARD_WILDCARDS,
     params:
         params_file=PARAMS_FILE,
         cfg=section("frames"),
-        out=lambda w: f"results/frames/{w.dataset}/manifest.json",
+        out=FRAMES.manifest,
     threads: 4
     resources:
-        mem_mb=8000,
-        runtime=240,
+        **FRAMES.shard_resources,
     log:
-        "results/logs/{dataset}/sample_frames_{shard}-of-{n}.log",
+        FRAMES.shard_log,
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg sample-frames --params {params.params_file} --samples {input.samples} "
-        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --workers {threads} "
-        "--no-progress --log-file {log}"
+        "zstvg sample-frames --params {params.params_file} --threads {threads} "
+        "--samples {input.samples} --out {params.out} --shard {wildcards.shard}/{wildcards.n} "
+        "--workers {threads} --no-progress --log-file {log}"
 
 
 rule sample_frames:
     input:
-        samples="results/samples/{dataset}.jsonl",
-        videos=dataset_videos,
-        shards=frames_shard_files,
+        **FRAMES.inputs,
+        shards=FRAMES.shards,
     output:
         manifest="results/frames/{dataset}/manifest.json",
     params:
@@ -95,8 +100,7 @@ rule sample_frames:
         cfg=section("frames"),
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=lambda w: 30 if n_shards(w) > 1 else 240,
+        **FRAMES.merge_resources,
     log:
         "results/logs/{dataset}/sample_frames.log",
     benchmark:
@@ -104,5 +108,6 @@ rule sample_frames:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg sample-frames --params {params.params_file} --samples {input.samples} "
-        "--out {output.manifest} --workers {threads} --no-progress --log-file {log}"
+        "zstvg sample-frames --params {params.params_file} --threads {threads} "
+        "--samples {input.samples} --out {output.manifest} --workers {threads} --no-progress "
+        "--log-file {log}"

@@ -4,13 +4,13 @@
 
 rule import_proposals:
     input:
-        annotations=lambda w: dataset_cfg(w)["annotations"],
+        annotations=dataset_value("annotations"),
     output:
         manifest="results/proposals/{dataset}/released/manifest.json",
     params:
         params_file=PARAMS_FILE,
-        src=lambda w: dataset_cfg(w)["proposals"],
-        out=lambda w, output: os.path.dirname(output.manifest),
+        src=dataset_value("proposals"),
+        out=output_dir("manifest"),
     resources:
         mem_mb=2000,
         runtime=30,
@@ -19,8 +19,8 @@ rule import_proposals:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg import-proposals --params {params.params_file} --src {params.src} --out {params.out} "
-        "--log-file {log}"
+        "zstvg import-proposals --params {params.params_file} --threads {threads} "
+        "--src {params.src} --out {params.out} --log-file {log}"
 
 
 rule make_tiny_checkpoint:
@@ -29,7 +29,7 @@ rule make_tiny_checkpoint:
     params:
         params_file=PARAMS_FILE,
         cfg=section("seed"),
-        out=lambda w, output: os.path.dirname(output.config),
+        out=output_dir("config"),
     resources:
         mem_mb=2000,
         runtime=15,
@@ -38,64 +38,71 @@ rule make_tiny_checkpoint:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg make-tiny-checkpoint --params {params.params_file} --family {wildcards.family} "
-        "--out {params.out} --log-file {log}"
+        "zstvg make-tiny-checkpoint --params {params.params_file} --threads {threads} "
+        "--family {wildcards.family} --out {params.out} --log-file {log}"
 
 
-# As ground: one job, or with `datasets.<name>.shards` > 1 N GPU shard jobs and a CPU merge.
+# Our detector + tracker: one GPU job, or with `datasets.<name>.shards` > 1 N GPU shard jobs
+# and a CPU merge (Sharded, common.smk).
+PROPOSE = Sharded(
+    folder="results/proposals/{dataset}/{tracker}",
+    log="results/logs/{dataset}/propose_{tracker}",
+    inputs={
+        "samples": "results/samples/{dataset}.jsonl",
+        "frames": "results/frames/{dataset}/manifest.json",
+        "decompositions": "results/decompositions/{dataset}.jsonl",
+    },
+    resources={"gpu": 1, "mem_mb": 32000, "runtime": 720},
+    merge={"gpu": 0, "mem_mb": 4000, "runtime": 30},
+)
+TRACKERS = "sam2-hf|sam2-official|bytetrack|botsort|ocsort|sort"
+
+
 rule propose_shard:
     input:
-        samples="results/samples/{dataset}.jsonl",
-        frames="results/frames/{dataset}/manifest.json",
-        decompositions="results/decompositions/{dataset}.jsonl",
+        **PROPOSE.inputs,
     output:
-        shard="results/proposals/{dataset}/{tracker}/shards/{shard}-of-{n}.json",
+        shard=PROPOSE.shard,
     wildcard_constraints:
-        tracker="sam2-hf|sam2-official|bytetrack|botsort|ocsort|sort",
-        shard=r"\d+",
-        n=r"\d+",
+        **SHARD_WILDCARDS,
+        tracker=TRACKERS,
     params:
         params_file=PARAMS_FILE,
         gpu_slots=GPU_SLOTS,
         cfg=section("proposals"),
-        out=lambda w: f"results/proposals/{w.dataset}/{w.tracker}",
-        default_class=lambda w: dataset_cfg(w)["default_class"],
+        out=PROPOSE.out,
+        default_class=dataset_value("default_class"),
     resources:
-        gpu=1,
-        mem_mb=32000,
-        runtime=720,
+        **PROPOSE.shard_resources,
     log:
-        "results/logs/{dataset}/propose_{tracker}_{shard}-of-{n}.log",
+        PROPOSE.shard_log,
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg propose --params {params.params_file} --claim-gpu {params.gpu_slots} --set proposals.tracker={wildcards.tracker} "
-        "--samples {input.samples} --frames {input.frames} "
-        "--decompositions {input.decompositions} --default-class {params.default_class} "
-        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --no-progress --log-file {log}"
+        "zstvg propose --params {params.params_file} --threads {threads} "
+        "--claim-gpu {params.gpu_slots} --set proposals.tracker={wildcards.tracker} "
+        "--samples {input.samples} --frames {input.frames} --decompositions {input.decompositions} "
+        "--default-class {params.default_class} --out {params.out} "
+        "--shard {wildcards.shard}/{wildcards.n} --no-progress --log-file {log}"
 
 
 rule propose:
     input:
-        samples="results/samples/{dataset}.jsonl",
-        frames="results/frames/{dataset}/manifest.json",
-        decompositions="results/decompositions/{dataset}.jsonl",
-        shards=propose_shard_files,
+        **PROPOSE.inputs,
+        shards=PROPOSE.shards,
     output:
         manifest="results/proposals/{dataset}/{tracker}/manifest.json",
     wildcard_constraints:
-        tracker="sam2-hf|sam2-official|bytetrack|botsort|ocsort|sort",
+        tracker=TRACKERS,
     params:
         params_file=PARAMS_FILE,
-        claim=lambda w: "" if n_shards(w) > 1 else f"--claim-gpu {GPU_SLOTS}",
-        merge=lambda w: f"--merge {n_shards(w)}" if n_shards(w) > 1 else "",
+        claim=PROPOSE.claim_gpu,
+        merge=PROPOSE.merge_arg,
         cfg=section("proposals"),
-        out=lambda w, output: os.path.dirname(output.manifest),
-        default_class=lambda w: dataset_cfg(w)["default_class"],
+        out=output_dir("manifest"),
+        default_class=dataset_value("default_class"),
     resources:
-        gpu=lambda w: 0 if n_shards(w) > 1 else 1,
-        mem_mb=lambda w: 4000 if n_shards(w) > 1 else 32000,
-        runtime=lambda w: 30 if n_shards(w) > 1 else 720,
+        **PROPOSE.merge_resources,
     log:
         "results/logs/{dataset}/propose_{tracker}.log",
     benchmark:
@@ -103,10 +110,11 @@ rule propose:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg propose --params {params.params_file} {params.claim} --set proposals.tracker={wildcards.tracker} "
-        "--samples {input.samples} --frames {input.frames} "
-        "--decompositions {input.decompositions} --default-class {params.default_class} "
-        "--out {params.out} {params.merge} --no-progress --log-file {log}"
+        "zstvg propose --params {params.params_file} --threads {threads} {params.claim} "
+        "--set proposals.tracker={wildcards.tracker} --samples {input.samples} "
+        "--frames {input.frames} --decompositions {input.decompositions} "
+        "--default-class {params.default_class} --out {params.out} {params.merge} --no-progress "
+        "--log-file {log}"
 
 
 # The demo runs the real detector and tracker code (tiny random-weight Grounding DINO and SAM 2,
@@ -124,9 +132,9 @@ rule propose_tiny_demo:
     params:
         params_file=PARAMS_FILE,
         cfg=section("proposals"),  # the settings not overridden below still apply
-        out=lambda w, output: os.path.dirname(output.manifest),
-        gdino=lambda w, input: os.path.dirname(input.gdino),
-        sam2=lambda w, input: os.path.dirname(input.sam2),
+        out=output_dir("manifest"),
+        gdino=input_dir("gdino"),
+        sam2=input_dir("sam2"),
     resources:
         mem_mb=4000,
         runtime=30,
@@ -135,7 +143,7 @@ rule propose_tiny_demo:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg propose --params {params.params_file} --video-id synthetic_000 "
+        "zstvg propose --params {params.params_file} --threads {threads} --video-id synthetic_000 "
         "--set proposals.detector_checkpoint={params.gdino} "
         "--set proposals.tracker_checkpoint={params.sam2} --set proposals.tracker=sam2-hf "
         "--set proposals.box_threshold=0.0 --set proposals.text_threshold=0.0 "
