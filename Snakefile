@@ -175,7 +175,7 @@ rule demo:
     conda:
         "envs/cpu.yaml"
     shell:
-        "zstvg summarize --params {params.params_file} --threads {threads} "
+        "zstvg summarize --params {params.params_file} "
         "--title 'zstvg demo: synthetic benchmark' --chance-note "
         "--samples {input.samples} --frames {input.frames} "
         "--decompositions {input.decompositions} --proposals {input.proposals} "

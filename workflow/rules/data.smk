@@ -19,8 +19,7 @@ rule make_synthetic:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg make-synthetic --params {params.params_file} --threads {threads} --out {params.out} "
-        "--log-file {log}"
+        "zstvg make-synthetic --params {params.params_file} --out {params.out} --log-file {log}"
 
 
 # A checkpoint: once samples.jsonl exists, sample_frames lists the videos it names as inputs,
@@ -48,10 +47,9 @@ checkpoint prepare_data:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg prepare-data --params {params.params_file} --threads {threads} "
-        "--dataset {params.fmt} --annotations {input.annotations} "
-        "--videos {params.videos} {params.boxes} {params.damaged} --out {output.samples} "
-        "--log-file {log}"
+        "zstvg prepare-data --params {params.params_file} --dataset {params.fmt} "
+        "--annotations {input.annotations} --videos {params.videos} {params.boxes} "
+        "{params.damaged} --out {output.samples} --log-file {log}"
 
 
 # Frames: with `datasets.<name>.shards` > 1, N jobs decode their shard's videos, then
@@ -84,9 +82,9 @@ rule sample_frames_shard:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg sample-frames --params {params.params_file} --threads {threads} "
-        "--samples {input.samples} --out {params.out} --shard {wildcards.shard}/{wildcards.n} "
-        "--workers {threads} --no-progress --log-file {log}"
+        "zstvg sample-frames --params {params.params_file} --samples {input.samples} "
+        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --workers {threads} "
+        "--no-progress --log-file {log}"
 
 
 rule sample_frames:
@@ -108,6 +106,5 @@ rule sample_frames:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg sample-frames --params {params.params_file} --threads {threads} "
-        "--samples {input.samples} --out {output.manifest} --workers {threads} --no-progress "
-        "--log-file {log}"
+        "zstvg sample-frames --params {params.params_file} --samples {input.samples} "
+        "--out {output.manifest} --workers {threads} --no-progress --log-file {log}"

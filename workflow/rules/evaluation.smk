@@ -22,11 +22,10 @@ rule evaluate:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg evaluate --params {params.params_file} --threads {threads} "
-        "--samples {input.samples} --frames {input.frames} --predictions {input.predictions} "
-        "--protocol {wildcards.protocol} --out {output.metrics} --per-sample {output.per_sample} "
-        "--dataset {wildcards.dataset} --backend {wildcards.backend} --variant {wildcards.variant} "
-        "--log-file {log}"
+        "zstvg evaluate --params {params.params_file} --samples {input.samples} "
+        "--frames {input.frames} --predictions {input.predictions} --protocol {wildcards.protocol} "
+        "--out {output.metrics} --per-sample {output.per_sample} --dataset {wildcards.dataset} "
+        "--backend {wildcards.backend} --variant {wildcards.variant} --log-file {log}"
 
 
 rule tables:
@@ -74,10 +73,9 @@ rule tables:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg tables --params {params.params_file} --threads {threads} --metrics {input.metrics} "
-        "--out {params.out} --protocol {wildcards.protocol} "
-        "--ablation-dataset {params.ablation_dataset} --table1-variants {params.variants} "
-        "--log-file {log}"
+        "zstvg tables --params {params.params_file} --metrics {input.metrics} --out {params.out} "
+        "--protocol {wildcards.protocol} --ablation-dataset {params.ablation_dataset} "
+        "--table1-variants {params.variants} --log-file {log}"
 
 
 rule figures:
@@ -102,7 +100,7 @@ rule figures:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg plot --params {params.params_file} --threads {threads} --metrics {input.metrics} "
+        "zstvg plot --params {params.params_file} --metrics {input.metrics} "
         "--per-sample {input.per_sample} --protocol {wildcards.protocol} "
         "--ablation-dataset {params.ablation_dataset} --out {output.figures} --log-file {log}"
 
@@ -136,8 +134,8 @@ rule visualize:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg visualize --params {params.params_file} --threads {threads} "
-        "--sample-id {wildcards.sample_id} --samples {input.samples} "
-        "--predictions {input.predictions} --frames {input.frames} --proposals {input.proposals} "
-        "--decompositions {input.decompositions} --attention {params.attention} --out {params.out} "
-        "--log-file {log}"
+        "zstvg visualize --params {params.params_file} --sample-id {wildcards.sample_id} "
+        "--samples {input.samples} --predictions {input.predictions} "
+        "--frames {input.frames} --proposals {input.proposals} "
+        "--decompositions {input.decompositions} "
+        "--attention {params.attention} --out {params.out} --log-file {log}"

@@ -38,10 +38,9 @@ rule probe_attention_shard:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg probe-attention --params {params.params_file} --threads {threads} "
-        "--claim-gpu {params.gpu_slots} --samples {input.samples} --frames {input.frames} "
-        "--model {wildcards.model} --out {params.out} --shard {wildcards.shard}/{wildcards.n} "
-        "--no-progress --log-file {log}"
+        "zstvg probe-attention --params {params.params_file} --claim-gpu {params.gpu_slots} "
+        "--samples {input.samples} --frames {input.frames} --model {wildcards.model} "
+        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --no-progress --log-file {log}"
 
 
 rule probe_attention:
@@ -65,7 +64,7 @@ rule probe_attention:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg probe-attention --params {params.params_file} --threads {threads} {params.claim} "
+        "zstvg probe-attention --params {params.params_file} {params.claim} "
         "--samples {input.samples} --frames {input.frames} --model {wildcards.model} "
         "--out {params.out} {params.merge} --no-progress --log-file {log}"
 
@@ -118,10 +117,10 @@ rule ground_shard:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg ground --params {params.params_file} --threads {threads} {params.sets} "
-        "--claim-gpu {params.gpu_slots} --samples {input.samples} --frames {input.frames} "
-        "--proposals {input.proposals} --decompositions {input.decompositions} "
-        "--model {wildcards.model} --variants '{params.variants}' --out {params.out} "
+        "zstvg ground --params {params.params_file} {params.sets} --claim-gpu {params.gpu_slots} "
+        "--samples {input.samples} --frames {input.frames} --proposals {input.proposals} "
+        "--decompositions {input.decompositions} --model {wildcards.model} "
+        "--variants '{params.variants}' --out {params.out} "
         "--shard {wildcards.shard}/{wildcards.n} --no-progress --log-file {log}"
 
 
@@ -149,11 +148,11 @@ rule ground:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg ground --params {params.params_file} --threads {threads} {params.sets} "
-        "--samples {input.samples} --frames {input.frames} --proposals {input.proposals} "
+        "zstvg ground --params {params.params_file} {params.sets} --samples {input.samples} "
+        "--frames {input.frames} --proposals {input.proposals} "
         "--decompositions {input.decompositions} --model {wildcards.model} "
-        "--variants '{wildcards.variant}' --out {params.out} --predictions {output.predictions} "
-        "--merge {params.merge} --no-progress --log-file {log}"
+        "--variants '{wildcards.variant}' --out {params.out} "
+        "--predictions {output.predictions} --merge {params.merge} --no-progress --log-file {log}"
 
 
 rule predict_reference:
@@ -176,6 +175,6 @@ rule predict_reference:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg predict-reference --params {params.params_file} --threads {threads} "
-        "--samples {input.samples} --frames {input.frames} --proposals {input.proposals} "
-        "--method {wildcards.method} --out {output.predictions} --log-file {log}"
+        "zstvg predict-reference --params {params.params_file} --samples {input.samples} "
+        "--frames {input.frames} --proposals {input.proposals} --method {wildcards.method} "
+        "--out {output.predictions} --log-file {log}"

@@ -19,8 +19,8 @@ rule import_proposals:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg import-proposals --params {params.params_file} --threads {threads} "
-        "--src {params.src} --out {params.out} --log-file {log}"
+        "zstvg import-proposals --params {params.params_file} --src {params.src} --out {params.out} "
+        "--log-file {log}"
 
 
 rule make_tiny_checkpoint:
@@ -38,8 +38,8 @@ rule make_tiny_checkpoint:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg make-tiny-checkpoint --params {params.params_file} --threads {threads} "
-        "--family {wildcards.family} --out {params.out} --log-file {log}"
+        "zstvg make-tiny-checkpoint --params {params.params_file} --family {wildcards.family} "
+        "--out {params.out} --log-file {log}"
 
 
 # Our detector + tracker: one GPU job, or with `datasets.<name>.shards` > 1 N GPU shard jobs
@@ -79,11 +79,10 @@ rule propose_shard:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg propose --params {params.params_file} --threads {threads} "
-        "--claim-gpu {params.gpu_slots} --set proposals.tracker={wildcards.tracker} "
-        "--samples {input.samples} --frames {input.frames} --decompositions {input.decompositions} "
-        "--default-class {params.default_class} --out {params.out} "
-        "--shard {wildcards.shard}/{wildcards.n} --no-progress --log-file {log}"
+        "zstvg propose --params {params.params_file} --claim-gpu {params.gpu_slots} --set proposals.tracker={wildcards.tracker} "
+        "--samples {input.samples} --frames {input.frames} "
+        "--decompositions {input.decompositions} --default-class {params.default_class} "
+        "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --no-progress --log-file {log}"
 
 
 rule propose:
@@ -110,11 +109,10 @@ rule propose:
     conda:
         "../../envs/gpu.yaml"
     shell:
-        "zstvg propose --params {params.params_file} --threads {threads} {params.claim} "
-        "--set proposals.tracker={wildcards.tracker} --samples {input.samples} "
-        "--frames {input.frames} --decompositions {input.decompositions} "
-        "--default-class {params.default_class} --out {params.out} {params.merge} --no-progress "
-        "--log-file {log}"
+        "zstvg propose --params {params.params_file} {params.claim} --set proposals.tracker={wildcards.tracker} "
+        "--samples {input.samples} --frames {input.frames} "
+        "--decompositions {input.decompositions} --default-class {params.default_class} "
+        "--out {params.out} {params.merge} --no-progress --log-file {log}"
 
 
 # The demo runs the real detector and tracker code (tiny random-weight Grounding DINO and SAM 2,
@@ -143,7 +141,7 @@ rule propose_tiny_demo:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg propose --params {params.params_file} --threads {threads} --video-id synthetic_000 "
+        "zstvg propose --params {params.params_file} --video-id synthetic_000 "
         "--set proposals.detector_checkpoint={params.gdino} "
         "--set proposals.tracker_checkpoint={params.sam2} --set proposals.tracker=sam2-hf "
         "--set proposals.box_threshold=0.0 --set proposals.text_threshold=0.0 "

@@ -18,8 +18,8 @@ rule import_decompositions:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg import-decompositions --params {params.params_file} --threads {threads} "
-        "--file {input.file} --samples {input.samples} --report {output.report} --log-file {log}"
+        "zstvg import-decompositions --params {params.params_file} --file {input.file} "
+        "--samples {input.samples} --report {output.report} --log-file {log}"
 
 
 rule decompose:
@@ -40,5 +40,5 @@ rule decompose:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "zstvg decompose --params {params.params_file} --threads {threads} "
-        "--samples {input.samples} --out {output.decompositions} --no-progress --log-file {log}"
+        "zstvg decompose --params {params.params_file} --samples {input.samples} "
+        "--out {output.decompositions} --no-progress --log-file {log}"
