@@ -25,7 +25,7 @@ wildcard_constraints:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/queries.smk"
+include: "workflow/rules/decompose.smk"
 include: "workflow/rules/proposals.smk"
 include: "workflow/rules/grounding.smk"
 include: "workflow/rules/evaluation.smk"
