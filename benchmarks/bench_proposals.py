@@ -101,10 +101,10 @@ def _run(
 ) -> None:
     import torch
 
-    from zstvg.commands.propose import propose_video
     from zstvg.config.params import load_params
     from zstvg.jobs.gpus import resolve_device
     from zstvg.proposals.detectors import build_detector
+    from zstvg.proposals.propose import propose_video
     from zstvg.proposals.trackers import build_tracker
 
     if not full:

@@ -10,17 +10,8 @@ import stat
 import pytest
 
 import zstvg.files.io
-from zstvg.files.io import (
-    InputError,
-    atomic_open,
-    fingerprint,
-    fingerprint_tree,
-    provenance_path,
-    read_json,
-    read_jsonl,
-    write_json,
-    write_provenance,
-)
+from zstvg.files.io import InputError, atomic_open, fingerprint, read_json, read_jsonl, write_json
+from zstvg.files.provenance import fingerprint_tree, provenance_path, write_provenance
 
 
 def test_atomic_write_keeps_old_file_when_interrupted(tmp_path):

@@ -18,7 +18,8 @@ from zstvg.config.params import load_params
 from zstvg.data import synthetic as syn
 from zstvg.data.hcstvg import load_hcstvg
 from zstvg.files import proposal_tracks as official_format
-from zstvg.files.io import InputError, provenance_path
+from zstvg.files.io import InputError
+from zstvg.files.provenance import provenance_path
 
 OVERRIDES = ["synthetic.width=160", "synthetic.height=120", "synthetic.fps=5"]
 V2_KEYS = {"English", "st_time", "ed_time", "st_frame", "img_num", "img_size", "bbox"}

@@ -13,7 +13,7 @@ from fake_server import FakeChatServer, default_answer
 
 from zstvg import cli
 from zstvg.decompose.prompts import load_prompt
-from zstvg.files.io import provenance_path
+from zstvg.files.provenance import provenance_path
 
 
 def _expected(query: str) -> dict[str, str]:

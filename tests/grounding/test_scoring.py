@@ -144,7 +144,7 @@ def test_slot_of_frame_maps_qwen_two_frame_slots():
 
 
 def test_mllm_frames_are_a_uniform_subset_of_the_proposal_frames_inside_the_clip():
-    from zstvg.commands.ground import mllm_frames
+    from zstvg.grounding.ground import mllm_frames
 
     released = list(range(0, 200, 10))  # every 10th native frame, as the authors' files
     # clip [50, 150): 10 proposal frames 50..140; 5 bin centres at positions 1, 3, 5, 7, 9

@@ -21,12 +21,12 @@ from collections.abc import Iterator
 import pytest
 from test_backends import FPS, FRAME_IDX, H, W, frames
 
-from zstvg.commands.probe_attention import probe_sample
 from zstvg.config.params import load_params
 from zstvg.config.variants import get_variant
 from zstvg.files.records import Sample, Track
 from zstvg.grounding.engine import GroundingEngine, GroundInput
 from zstvg.mllm import build_mllm
+from zstvg.mllm.probe import probe_sample
 
 # What a deprecation notice says, in transformers' words and the usual ones.
 NOTICE = re.compile(

@@ -11,7 +11,7 @@ from PIL import Image
 
 from zstvg.cli import main
 from zstvg.files.frames import frame_path
-from zstvg.files.io import provenance_path
+from zstvg.files.provenance import provenance_path
 from zstvg.files.records import Sample
 
 
@@ -132,7 +132,7 @@ def test_unknown_model_is_named(workdir, capsys):
 def test_unexpected_error_and_out_of_memory_fail_one_sample_each(workdir, monkeypatch):
     """Two independent failure classes inside the per-sample loop: each fails its sample with
     the exception's type and message; the run finishes and writes the manifest."""
-    from zstvg.commands import probe_attention as probe_cli
+    from zstvg.mllm import probe as probe_cli
 
     errors = iter([KeyError("layout"), MemoryError("cannot allocate 12 GiB")])
 

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 
 from zstvg.cli import main
-from zstvg.commands.propose import detection_frames, video_classes
 from zstvg.files import proposal_tracks as official_format
 from zstvg.files import rle
 from zstvg.files.decompositions import Decomposition
 from zstvg.files.records import Sample
 from zstvg.files.samples import write_samples
+from zstvg.proposals.propose import detection_frames, video_classes
 
 
 def test_detection_frames_and_classes() -> None:

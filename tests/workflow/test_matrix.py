@@ -9,7 +9,7 @@ import pytest
 import yaml
 from wf_helpers import make_workdir, run, tiny_params
 
-from zstvg.files.io import is_sidecar
+from zstvg.files.provenance import is_sidecar
 
 pytestmark = pytest.mark.workflow
 

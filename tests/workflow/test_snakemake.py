@@ -365,7 +365,7 @@ def test_every_demo_prediction_feeds_both_released_evaluators(demo_dir):
     samples that failed are left out."""
     from zstvg.evaluation.export import export_hcstvg_challenge, export_tubedetr
     from zstvg.evaluation.io import load_inputs
-    from zstvg.files.io import is_sidecar
+    from zstvg.files.provenance import is_sidecar
 
     files = sorted(
         p

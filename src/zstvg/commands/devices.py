@@ -1,14 +1,14 @@
-"""TODO docstring."""
+"""``zstvg devices``: show the device a step would run on here (the visible GPUs, the slot
+``--claim-gpu`` took, torch's choice for ``mllm.device``), as one JSON line. The options below
+become one call of :func:`zstvg.jobs.gpus.show_device`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import time
 
 from zstvg.config.params import Params
-from zstvg.jobs.gpus import gpu_count, resolve_device
+from zstvg.jobs.gpus import show_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,13 +19,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    """Print the device a step would use here: the visible GPUs, the slot, torch's pick."""
-    print(json.dumps({
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "gpus_on_machine": gpu_count(),
-        "device": resolve_device(params.mllm.device),
-        "pid": os.getpid(),
-        "t_start": time.time(),
-    }), flush=True)  # fmt: skip
-    time.sleep(args.hold)
-    return 0
+    return show_device(params.mllm.device, hold=args.hold)

@@ -1,39 +1,15 @@
-"""``zstvg ground-video VIDEO "QUERY"``: the whole method on one video file, in one process.
-
-Steps: decode the proposal grid (``frames.grid_fps``) of the whole video; decompose the query
-(the cache, the configured LLM, or the flagged rule-based fallback offline); detect the target
-class every ``proposals.detect_every_n_frames`` native frames and track it (the configured
-detector and tracker); ground with ``--variant`` (default ``full``). Writes under ``--out``::
-
-    prediction.json    span [start, end) and a box on every native frame of it, the track,
-                       the sub-queries, flags, and the per-stage record
-    <stem>.mp4         the grid frames with the tube, the attention overlay and the query
-    <stem>.gif         the same, at most 48 frames
-
-``--tiny`` builds (once, in ``--tiny-dir``) and uses tiny random-weight checkpoints of Grounding
-DINO, SAM 2 and Qwen2-VL, so the command runs offline anywhere; its output is then meaningless
-and says so.
+"""``zstvg ground-video VIDEO "QUERY"``: the whole method on one video file, in one process
+(frames, decomposition, proposal tracks, grounding; the prediction, an MP4 and a GIF under
+``--out``). The options below become one call of :func:`zstvg.grounding.video.ground_video`;
+``--tiny`` runs it offline on tiny random-weight checkpoints, for trying the command only.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import time
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from zstvg.config.params import Params
-
-log = logging.getLogger(__name__)
-
-TINY_WARNING = (
-    "NOTE: tiny random-weight checkpoints: this tube is chance-level and says nothing about the "
-    "method (use real checkpoints in params.yaml for real predictions)"
-)
-MAX_GIF_FRAMES = 48
+from zstvg.grounding.video import ground_video
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,214 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _probe(path: Path) -> tuple[float, int, int, int]:
-    """fps, frame count, width, height of the first video stream."""
-    import av
-
-    from zstvg.files.io import InputError
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 0)
-            n = int(stream.frames or 0)
-            if n <= 0 and stream.duration and stream.time_base:
-                n = int(round(float(stream.duration * stream.time_base) * fps))
-            return fps, n, int(stream.codec_context.width), int(stream.codec_context.height)
-    except (av.error.FFmpegError, IndexError) as exc:
-        raise InputError(f"{path}: cannot open video ({exc})") from None
-
-
-def _tiny_settings(params: Params, tiny_dir: Path, model: str) -> list[str]:
-    """Build the tiny checkpoints if missing; the --set overrides that use them."""
-    from zstvg.tiny import make_tiny_checkpoint
-
-    paths = {}
-    for family in ("gdino", "sam2", "qwen2-vl"):
-        out = tiny_dir / f"tiny-{family}"
-        if not (out / "config.json").is_file():
-            make_tiny_checkpoint(family, out, seed=params.seed)
-        paths[family] = out
-    return [
-        f"proposals.detector_checkpoint={paths['gdino']}",
-        f"proposals.tracker_checkpoint={paths['sam2']}",
-        "proposals.tracker=sam2-hf",
-        "proposals.box_threshold=0.0",  # random weights: any box is a candidate
-        "proposals.text_threshold=0.0",
-        "proposals.max_detections_per_frame=2",
-        "proposals.max_tracks_per_video=3",
-        f"models.{model}.backend=qwen2-vl",
-        f"models.{model}.checkpoint={paths['qwen2-vl']}",
-    ]
-
-
 def run(args: argparse.Namespace, params: Params) -> int:
-    from zstvg.config.params import load_params
-    from zstvg.files.io import InputError
-    from zstvg.mllm import model_config
-
-    video = Path(args.video)
-    if not video.is_file():
-        raise InputError(f"video file not found: {video}")
-    model_config(params, args.model)
-    if args.tiny:
-        overrides = list(getattr(args, "overrides", None) or [])
-        tiny = _tiny_settings(params, Path(args.tiny_dir), args.model)
-        params = load_params(params.source, [*overrides, *tiny])
-        print(TINY_WARNING)
-    return _ground_video(args, params, video)
-
-
-def _ground_video(args: argparse.Namespace, params: Params, video: Path) -> int:
-    import torch
-
-    from zstvg.commands.ground import mllm_frames
-    from zstvg.commands.propose import propose_video
-    from zstvg.config.variants import get_variant
-    from zstvg.decompose.decompose import decompose_samples
-    from zstvg.decompose.prompts import load_prompt
-    from zstvg.files.io import InputError, write_json
-    from zstvg.files.records import Sample
-    from zstvg.grounding.engine import GroundingEngine, GroundInput, texts_for
-    from zstvg.jobs.gpus import resolve_device
-    from zstvg.mllm import load_model
-    from zstvg.proposals.detectors import build_detector
-    from zstvg.proposals.frames import ArrayFrames
-    from zstvg.proposals.trackers import build_tracker
-    from zstvg.video.decode import decode_frames
-    from zstvg.video.index import grid_frame_idx
-
-    times: dict[str, float] = {}
-    t = time.perf_counter()
-    fps, n_frames, width, height = _probe(video)
-    if fps <= 0 or n_frames <= 0:
-        raise InputError(f"{video}: no frame rate or frame count in the stream")
-    grid = grid_frame_idx((0, n_frames), fps, params.frames.grid_fps, params.frames.max_grid_frames)
-    frames: dict[int, np.ndarray] = {}
-    report = decode_frames(video, grid, lambda f, _t, im: frames.__setitem__(f, np.asarray(im)))
-    grid = [f for f in grid if f in frames]
-    if not grid:
-        raise InputError(f"{video}: no frame decodes")
-    n_frames = min(n_frames, report.n_frames or n_frames)
-    times["frames_s"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    sample = Sample(video.stem, video.stem, str(video), args.query, "declarative", fps, n_frames,
-                    width, height, (0, n_frames), (0, n_frames), has_gt_boxes=False)  # fmt: skip
-    cfg = params.decompose
-    result = decompose_samples([{"sample_id": sample.sample_id, "query": args.query}], cfg,
-                               load_prompt(), offline=cfg.offline,
-                               api_key=_api_key(cfg.offline), seed=params.seed,
-                               progress=False)  # fmt: skip
-    dec = result.rows[0]
-    times["decompose_s"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    device = resolve_device(params.proposals.device)
-    detector = build_detector(params.proposals, device)
-    tracker = build_tracker(params.proposals, device)
-    target = (dec.target_class or "").strip() or "person"
-    tracks = propose_video(ArrayFrames(video.stem, frames), [target], detector, tracker,
-                           params.proposals)  # fmt: skip
-    times["proposals_s"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    torch.manual_seed(params.seed)
-    engine = GroundingEngine(load_model(params, params.models[args.model]), params.ground)
-    frame_idx, bins = mllm_frames(grid, sample.clip_span, params.ground.n_frames)
-    spatial, temporal, text_flags = texts_for(sample, dec, params.ground.subquery_template)
-    gin = GroundInput(sample, [frames[f] for f in frame_idx], tuple(frame_idx), tuple(bins), fps,
-                      tracks, spatial, temporal, text_flags)  # fmt: skip
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        pred, record = engine.ground(gin, get_variant(args.variant))
-    except ValueError as exc:  # no tracks: a failed prediction, still written
-        write_json(out / "prediction.json", {"video": str(video), "query": args.query,
-                                             "error": f"ground: {exc}"})  # fmt: skip
-        print(f"ground-video: {video}: failed: {exc} -> {out / 'prediction.json'}")
-        return 0
-    times["ground_s"] = time.perf_counter() - t
-    maps = record.pop("_maps")
-    assert pred.span is not None
-    boxes = pred.boxes_xyxy
-    prediction = {
-        "video": str(video),
-        "query": args.query,
-        "model": args.model,
-        "variant": args.variant,
-        "fps": fps,
-        "n_frames": n_frames,
-        "span": list(pred.span),
-        "t_sec": [pred.span[0] / fps, pred.span[1] / fps],
-        "track_id": pred.track_id,
-        "boxes_xyxy": {str(f): list(b) for f, b in sorted(boxes.items())},
-        "sub_queries": {"spatial": spatial, "temporal": temporal},
-        "decomposition": dec.to_json(),
-        "flags": list(pred.flags) + (["tiny_checkpoints"] if args.tiny else []),
-        "record": record,
-        "times_s": {k: round(v, 3) for k, v in times.items()},
-    }
-    write_json(out / "prediction.json", prediction)
-    t = time.perf_counter()
-    in_span = {f: b for f, b in boxes.items() if pred.span[0] <= f < pred.span[1]}
-    mp4, gif = _render(out, video.stem, grid, frames, in_span, tracks, maps["spatial"], frame_idx,
-                       record, [f"query: {args.query}", f"spatial: {spatial}",
-                                f"temporal: {temporal}"],
-                       max(1, round(params.frames.grid_fps)))  # fmt: skip
-    print(
-        f"ground-video: {video.name}: track {pred.track_id}, frames [{pred.span[0]}, "
-        f"{pred.span[1]}) = {pred.span[0] / fps:.1f}-{pred.span[1] / fps:.1f} s; "
-        f"{sum(times.values()) + time.perf_counter() - t:.1f} s -> {out / 'prediction.json'}, "
-        f"{mp4}, {gif}"
+    return ground_video(
+        params=params,
+        video=args.video,
+        query=args.query,
+        out=args.out,
+        model=args.model,
+        variant=args.variant,
+        tiny=args.tiny,
+        tiny_dir=args.tiny_dir,
+        overrides=args.overrides,
     )
-    if args.tiny:
-        print(TINY_WARNING)
-    return 0
-
-
-def _api_key(offline: bool) -> str | None:
-    import os
-
-    return None if offline else (os.environ.get("OPENAI_API_KEY") or None)
-
-
-def _render(out: Path, stem: str, grid: list[int], frames: dict[int, np.ndarray],
-            boxes: dict[int, Any], tracks: Any, spatial_thw: np.ndarray, mllm_idx: list[int],
-            record: dict[str, Any], header: list[str], rate: int) -> tuple[Path, Path]:  # fmt: skip
-    """The annotated MP4 (grid frames, at the grid rate) and GIF (at most 48 frames)."""
-    import av
-
-    from zstvg.evaluation.visualize import draw_frame, with_header
-    from zstvg.files.io import atomic_open
-
-    slots = len(spatial_thw)
-    mllm = np.asarray(mllm_idx)
-    region = record.get("region_xyxy")
-    images = []
-    for f in grid:
-        pos = int(np.argmin(np.abs(mllm - f)))
-        slot = min(slots - 1, pos * slots // len(mllm))
-        img = draw_frame(frames[f], f, {}, boxes, tracks, spatial_thw[slot], region)
-        images.append(with_header(img, header, gt=False))
-    w, h = images[0].size
-    w2, h2 = w + (w % 2), h + (h % 2)  # yuv420p needs even sizes
-    mp4 = out / f"{stem}.mp4"
-    with atomic_open(mp4, "wb") as fh, av.open(fh, mode="w", format="mp4") as container:
-        stream = container.add_stream("mpeg4", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
-        for img in images:
-            canvas = np.zeros((h2, w2, 3), np.uint8)
-            canvas[:h, :w] = np.asarray(img)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    gif = out / f"{stem}.gif"
-    keep = np.unique(np.linspace(0, len(images) - 1, min(MAX_GIF_FRAMES, len(images))).astype(int))
-    with atomic_open(gif, "wb") as fh:
-        rest = [images[i] for i in keep[1:]]
-        images[keep[0]].save(
-            fh, format="GIF", save_all=True, append_images=rest, duration=200, loop=0
-        )
-    return mp4, gif

@@ -1,18 +1,15 @@
-"""TODO docstring."""
+"""``zstvg plot``: the evaluation figures (vIoU histogram, tIoU against vIoU, ablation bars,
+parameter sweeps) from per-sample CSVs and metrics files. The options below become one call of
+:func:`zstvg.evaluation.plots.plot_figures`, which writes the PNGs and prints their names.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
-from pathlib import Path
 
 from zstvg.config.params import Params
-from zstvg.evaluation.plots import plot_ablation, plot_histogram, plot_scatter, plot_sweeps
+from zstvg.evaluation.plots import plot_figures
 from zstvg.evaluation.protocols import PROTOCOLS
-from zstvg.evaluation.tables import ABLATION_VARIANTS, Result, sweeps, variant_table
-from zstvg.files.io import InputError
-
-log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,42 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    import pandas as pd
-
-    from zstvg.evaluation.tables import collect
-
-    if not args.per_sample and not args.metrics:
-        raise InputError("nothing to plot: give --per-sample CSVs and/or --metrics files")
-    out = Path(args.out)
-    written: list[Path] = []
-    if args.per_sample:
-        frames = []
-        for p in args.per_sample:
-            if not Path(p).is_file():
-                raise InputError(f"per-sample file not found: {p}")
-            df = pd.read_csv(p)
-            missing = {"vIoU", "tIoU", "status"} - set(df.columns)
-            if missing:
-                raise InputError(f"{p}: not a per-sample file: missing columns {sorted(missing)}")
-            # <...>/<backend>/<variant>/<protocol>.per_sample.csv -> "backend/variant"
-            df["series"] = f"{Path(p).parent.parent.name}/{Path(p).parent.name}"
-            frames.append(df)
-        df = pd.concat(frames, ignore_index=True)
-        written.append(
-            plot_histogram(df, out / "viou_hist.png", params.evaluate.viou_thresholds, args.dpi)
-        )
-        written.append(plot_scatter(df, out / "tiou_vs_viou.png", args.dpi))
-    if args.metrics:
-        results: list[Result] = [r for r in collect(args.metrics) if r.protocol == args.protocol]
-        table = variant_table(results, ABLATION_VARIANTS, args.ablation_dataset, None)
-        if len(table):
-            written.append(
-                plot_ablation(table, out / "ablation.png", args.ablation_dataset, args.dpi)
-            )
-        else:
-            log.warning("no Table 2 variants on %s: no ablation chart", args.ablation_dataset)
-        sw = sweeps(results)
-        if len(sw):
-            written.append(plot_sweeps(sw, out / "sweeps.png", args.dpi))
-    print(f"{len(written)} figure(s) -> {out}: {', '.join(p.name for p in written)}")
-    return 0
+    return plot_figures(
+        out=args.out,
+        thresholds=params.evaluate.viou_thresholds,
+        per_sample=args.per_sample,
+        metrics=args.metrics,
+        protocol=args.protocol,
+        ablation_dataset=args.ablation_dataset,
+        dpi=args.dpi,
+    )

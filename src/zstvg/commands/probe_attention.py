@@ -1,30 +1,17 @@
-"""``zstvg probe-attention``: where a frozen MLLM looks when it reads each sample's query.
-
-For every sample: its MLLM frames (from sample-frames) and a prompt built from its query go
-through the model's own processor; one forward pass captures, for each candidate grounding token
-(the template tokens after the user text, DESIGN §3), the attention over the visual tokens
-averaged over heads and over the layer range in params (``mllm.layer_start:layer_stop``), and
-the first answer token's Yes/No logits. Written per sample (``<out>/<name>.npz``: ``attn_thw``
-(candidates, t, h, w), and ``<name>.attn.npy``: the map of the most visually activated candidate,
-the grounding-token identification rule, for ``zstvg visualize --attention``) plus
-``<out>/manifest.json`` listing every sample, its chosen token and logits, or why it failed.
-The ``ground`` step builds on the same calls; this command is its inspectable first half.
+"""``zstvg probe-attention``: where a frozen MLLM looks when it reads each sample's query (the
+attention of its candidate grounding tokens over the frames, and the Yes/No logits). The options
+below become one call of :func:`zstvg.mllm.probe.probe_attention`, which plans the samples (all,
+``--sample-id``, or one ``--shard``), resumes finished ones, loads the model on the first sample
+to compute, writes each sample's maps and the manifest and prints the summary.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import time
-from pathlib import Path
-from typing import Any
 
 from zstvg.config.params import Params
 from zstvg.jobs import shards
-
-log = logging.getLogger(__name__)
-
-MANIFEST = "manifest.json"
+from zstvg.mllm.probe import probe_attention
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,167 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     shards.add_arguments(parser, "their samples' files", merges="the manifest")
 
 
-def probe_sample(
-    mllm: Any, frames: list[Any], frame_idx: tuple[int, ...], fps: float, prompt: str
-) -> dict[str, Any]:
-    """One forward pass; the layer-averaged maps of every candidate token and the logits."""
-    import torch
-
-    with torch.no_grad():
-        inputs = mllm.encode(frames, frame_idx, prompt, fps)
-        result = mllm.forward(inputs)
-    attn = result.attn_thw.mean(dim=1).float().cpu().numpy()  # (candidates, t, h, w)
-    activation = attn.reshape(len(attn), -1).max(axis=1)
-    chosen = int(activation.argmax())
-    return {
-        "attn_thw": attn,
-        "candidate_tokens": list(inputs.candidate_tokens),
-        "visual_activation": [float(a) for a in activation],
-        "gti_token": chosen,
-        "frames_of_t": [list(t) for t in inputs.layout.frames_of_t],
-        "layers": list(result.layers),
-        "yes_logit": float(result.yes_logit),
-        "no_logit": float(result.no_logit),
-    }
-
-
 def run(args: argparse.Namespace, params: Params) -> int:
-    import numpy as np
-
-    from zstvg.files.frames import FrameStore, video_dir_name
-    from zstvg.files.io import (
-        InputError,
-        atomic_open,
-        fingerprint_tree,
-        sha256_json,
-        write_json,
-        write_provenance,
-    )
-    from zstvg.files.records import first_failure
-    from zstvg.files.samples import read_samples, sample_status, select_samples
-    from zstvg.jobs.failures import print_failures
-    from zstvg.jobs.progress import progress
-    from zstvg.jobs.shards import samples_in_shard, shard_path
-    from zstvg.mllm import load_model, model_config, recorded_settings
-
-    model_cfg = model_config(params, args.model)
-    samples = select_samples(read_samples(args.samples), args.sample_ids, args.samples)
-    shard = shards.from_args(args)
-    samples = samples_in_shard(samples, shard)
-    store = FrameStore(args.frames)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    checkpoint_sha = (
-        fingerprint_tree(model_cfg.checkpoint)["sha256"]
-        if Path(model_cfg.checkpoint).exists()
-        else None  # a hub id: its revision is the checkpoint's identity
-    )
-    base_job = {"mllm": params.section("mllm"), "model": recorded_settings(params, args.model),
-                "checkpoint_sha256": checkpoint_sha, "prompt": args.prompt}  # fmt: skip
-    mllm = None  # loaded on the first sample that needs computing
-    entries: dict[str, dict[str, Any]] = {}
-    n_reused = 0
-    for sample in progress(
-        samples, desc="probe-attention", unit="sample", enabled=not args.no_progress
-    ):
-        name = video_dir_name(sample.sample_id)
-        prompt = args.prompt.format(query=sample.query)
-        upstream = first_failure(sample_status(sample), store.sample_status(sample.sample_id))
-        if upstream is not None:  # carried on, never recomputed
-            entries[sample.sample_id] = {"status": "failed", "error": upstream.reason}
-            continue
-        job = sha256_json({**base_job, "sample": sample.to_json(),
-                           "frames": store.samples.get(sample.sample_id)})  # fmt: skip
-        previous = _finished(out / f"{name}.json", job, failed_too=args.merge is not None)
-        if previous is not None:
-            entries[sample.sample_id] = previous["entry"]
-            n_reused += 1
-            continue
-        if args.merge is not None:
-            reason = "probe-attention: no record of this job (its shard did not finish)"
-            entries[sample.sample_id] = {"status": "failed", "error": reason}
-            continue
-        try:
-            if mllm is None:
-                mllm = load_model(params, model_cfg)
-            frames = store.sample(sample.video_id, sample.sample_id, kind="mllm")
-            probe = probe_sample(mllm, frames.read(), frames.frame_idx, frames.fps, prompt)
-        except Exception as exc:  # one sample's failure (bad frames, out of memory) is data
-            reason = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-            log.warning("%s: %s", sample.sample_id, reason)
-            entries[sample.sample_id] = {"status": "failed", "error": f"probe-attention: {reason}"}
-            write_json(
-                out / f"{name}.json", {"job_sha256": job, "entry": entries[sample.sample_id]}
-            )
-            continue
-        attn = probe.pop("attn_thw")
-        with atomic_open(out / f"{name}.npz", "wb") as fh:
-            np.savez_compressed(fh, attn_thw=attn)
-        with atomic_open(out / f"{name}.attn.npy", "wb") as fh:
-            np.save(fh, attn[probe["gti_token"]])
-        entries[sample.sample_id] = {
-            "status": "ok",
-            "file": f"{name}.npz",
-            "prompt": prompt,
-            "gti_token_text": probe["candidate_tokens"][probe["gti_token"]],
-            **probe,
-        }
-        # written last: a record means the sample's files are complete
-        write_json(out / f"{name}.json", {"job_sha256": job, "entry": entries[sample.sample_id]})
-    if shard:
-        failures = {k: v["error"] for k, v in entries.items() if v["status"] != "ok"}
-        shard_file = shard_path(out, *shard)
-        write_json(shard_file, {"step": "probe-attention", "shard": args.shard,
-                                "n_samples": len(entries), "samples": entries})  # fmt: skip
-        print(f"probe-attention shard {args.shard} ({args.model}): {len(entries)} samples, "
-              f"{len(failures)} failed, {n_reused} already done, in "
-              f"{time.perf_counter() - started:.1f} s -> {shard_file}")  # fmt: skip
-        print_failures(failures, shard_file)
-        return 0
-    failed = sorted(k for k, v in entries.items() if v["status"] != "ok")
-    write_json(
-        out / MANIFEST,
-        {
-            "model": args.model,
-            "backend": model_cfg.backend,
-            "checkpoint": model_cfg.checkpoint,
-            "n_samples": len(entries),
-            "n_failed": len(failed),
-            "samples": entries,
-        },
-    )
-    write_provenance(
-        out / MANIFEST,
-        step="probe-attention",
-        params=params.section("mllm"),
+    return probe_attention(
+        params=params,
+        samples=args.samples,
+        frames=args.frames,
         model=args.model,
-        backend=model_cfg.backend,
-        checkpoint=model_cfg.checkpoint,
-        checkpoint_fingerprint=checkpoint_sha,
-        model_settings=base_job["model"],  # the processor kwargs every call got included
+        out=args.out,
         prompt_template=args.prompt,
-        prompt_sha256=sha256_json(args.prompt),
-        samples=str(args.samples),
+        sample_ids=args.sample_ids,
+        shard=args.shard,
+        merge=args.merge,
+        show_progress=not args.no_progress,
     )
-    print(
-        f"probe-attention ({args.model}: {model_cfg.backend} from {model_cfg.checkpoint}): "
-        f"{len(entries)} samples, {len(failed)} failed, {n_reused} already done, in "
-        f"{time.perf_counter() - started:.1f} s -> {out}"
-    )
-    print_failures({sid: entries[sid]["error"] for sid in failed}, out / MANIFEST)
-    return 0
-
-
-def _finished(path: Path, job: str, failed_too: bool) -> dict[str, Any] | None:
-    """A sample's record of this job, done when the attention file its entry names is there."""
-    from zstvg.files.io import read_finished
-
-    def entry(record: dict[str, Any]) -> dict[str, Any]:
-        return record.get("entry") or {}
-
-    return read_finished(
-        path, job, failed_too=failed_too, status=lambda r: entry(r).get("status"),
-        complete=lambda r: entry(r).get("status") == "ok"
-        and (path.parent / entry(r).get("file", "")).is_file(),
-    )  # fmt: skip

@@ -1,31 +1,14 @@
-"""``zstvg summarize``: one Markdown page saying what a run produced and where.
-
-The demo prints it at the end. Every section is optional; each lists counts, failures (with
-reasons, never hidden) and paths, and embeds the Markdown tables it is given.
+"""``zstvg summarize``: one Markdown page saying what a run produced and where (the demo prints
+it at the end): counts, failures with their reasons, tables and figures, each section optional.
+The options below become one call of :func:`zstvg.evaluation.summary.write_summary`.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from zstvg.config.params import Params
-from zstvg.evaluation.summary import (
-    summarize_attention,
-    summarize_decompositions,
-    summarize_frames,
-    summarize_proposals,
-    summarize_samples,
-    summarize_scores,
-)
-
-CHANCE_NOTE = (
-    "> Models in this run are tiny random-weight checkpoints built offline: every MLLM and "
-    "detector number below is chance-level and says nothing about the method. The `oracle` "
-    "rows are the proposals' upper bound, `largest`/`random` the floors; `attention-oracle` "
-    "rows plant the attention on the GT boxes: they check the chain from maps to tracks, spans "
-    "and metrics, not the method."
-)
+from zstvg.evaluation.summary import write_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,35 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    from zstvg.files.io import atomic_open
-
-    lines = [f"# {args.title}", ""]
-    if args.chance_note:
-        lines += [CHANCE_NOTE, ""]
-    lines += ["## Outputs", ""]
-    if args.samples:
-        lines += summarize_samples(args.samples)
-    if args.frames:
-        lines += summarize_frames(args.frames)
-    if args.decompositions:
-        lines += summarize_decompositions(args.decompositions)
-    for manifest in args.proposals:
-        lines += summarize_proposals(manifest)
-    for manifest in args.attention:
-        lines += summarize_attention(manifest)
-    for csv in args.per_sample:
-        lines += summarize_scores(csv)
-    for table in args.tables:
-        lines += ["", f"## {Path(table).stem} (`{table}`)", "", Path(table).read_text().strip()]
-    if args.figures:
-        lines += ["", "## Figures", ""] + [f"- `{f}`" for f in args.figures]
-    text = "\n".join(lines) + "\n"
-    with atomic_open(args.out, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    if args.html:
-        from zstvg.evaluation.report_html import html_fragment
-
-        with atomic_open(args.html, "w", encoding="utf-8") as fh:
-            fh.write(html_fragment(text))
-    print(f"summary: {args.out}" + (f", {args.html}" if args.html else ""))
-    return 0
+    return write_summary(
+        out=args.out,
+        title=args.title,
+        html=args.html,
+        samples=args.samples,
+        frames=args.frames,
+        decompositions=args.decompositions,
+        proposals=args.proposals,
+        attention=args.attention,
+        tables=args.tables,
+        figures=args.figures,
+        per_sample=args.per_sample,
+        chance_note=args.chance_note,
+    )

@@ -30,7 +30,8 @@ from typing import Any
 
 from zstvg.config.experiments import cells
 from zstvg.config.params import Params
-from zstvg.files.io import fingerprint_tree, write_json, write_provenance
+from zstvg.files.io import write_json
+from zstvg.files.provenance import fingerprint_tree, write_provenance
 
 DATASET_PATHS = ("annotations", "videos", "boxes", "decompositions", "proposals")
 # Outputs of other DVC stages live here (dvc.yaml); DVC hashes them itself.

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from zstvg.data import load_samples, summarize
 from zstvg.data.common import mark_damaged
-from zstvg.files.io import fingerprint, write_provenance
+from zstvg.files.io import fingerprint
+from zstvg.files.provenance import write_provenance
 from zstvg.files.samples import write_samples
 from zstvg.jobs.failures import print_failures
 

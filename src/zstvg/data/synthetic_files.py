@@ -34,17 +34,8 @@ from typing import Any
 from zstvg.config.params import Params
 from zstvg.data import synthetic
 from zstvg.files import proposal_tracks as official_format
-from zstvg.files.io import (
-    InputError,
-    atomic_open,
-    is_sidecar,
-    provenance_path,
-    read_json,
-    sha256_file,
-    sha256_json,
-    write_json,
-    write_provenance,
-)
+from zstvg.files.io import InputError, atomic_open, read_json, sha256_file, sha256_json, write_json
+from zstvg.files.provenance import is_sidecar, provenance_path, write_provenance
 from zstvg.files.records import Track
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,8 @@ from zstvg.decompose.client import Decomposer, Outcome, Usage
 from zstvg.decompose.fallback import FALLBACK_MODEL, rule_based_decompose
 from zstvg.decompose.prompts import PromptTemplate, load_prompt, sub_query
 from zstvg.files.decompositions import Decomposition
-from zstvg.files.io import InputError, provenance_path, write_jsonl, write_provenance
+from zstvg.files.io import InputError, write_jsonl
+from zstvg.files.provenance import provenance_path, write_provenance
 from zstvg.files.samples import read_sample_rows
 from zstvg.jobs.failures import print_failures
 

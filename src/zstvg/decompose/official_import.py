@@ -40,7 +40,8 @@ from zstvg.decompose.cache import (
 )
 from zstvg.decompose.fallback import target_class_from_phrase
 from zstvg.files.decompositions import normalize_answer
-from zstvg.files.io import InputError, PathLike, read_json, write_json, write_provenance
+from zstvg.files.io import InputError, PathLike, read_json, write_json
+from zstvg.files.provenance import write_provenance
 from zstvg.files.samples import read_sample_rows
 from zstvg.jobs.failures import print_failures
 

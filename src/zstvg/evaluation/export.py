@@ -1,7 +1,8 @@
 """Predictions in the input formats of the two released evaluators (``zstvg export-predictions``).
 
 Pure functions: samples, prediction records and their boxes in, the JSON object to write and a
-summary out. What each released script reads, checked against its source:
+summary out; :func:`export_predictions`, the step, reads the files and writes the export. What
+each released script reads, checked against its source:
 
 **hcstvg-challenge** (tzhhhh123/HC-STVG ``eval_hcvg.py``, ``hcvg_eval(pred_path, gt_path)``; the
 same layout is the "Task Rules" of the challenge page http://picdataset.com/challenge/task/hcvg/):
@@ -63,6 +64,7 @@ they are in the annotation's pixels, which the released GT files hold.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -71,9 +73,12 @@ from typing import Any
 
 import numpy as np
 
+from zstvg.config.params import Params
 from zstvg.evaluation.metrics import FrameBoxes, in_span
 from zstvg.files.io import InputError
 from zstvg.files.records import Prediction, Sample, Status
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("hcstvg-challenge", "tubedetr")
 VIDEO_KEYS = ("file", "stem")
@@ -353,3 +358,91 @@ def _refuse_gaps(
             f"every {grid_fps:g} fps grid frame of the GT tube (it raises 'No prediction for "
             "frame'). Pass --allow-missing to write the file without them"
         )
+
+
+def export_predictions(
+    *,
+    params: Params,
+    samples: str,
+    predictions: str,
+    output_format: str,
+    out: str,
+    frames: str | None = None,
+    frame_base: int | None = None,
+    video_key: str = "file",
+    allow_missing: bool = False,
+) -> int:
+    """The export-predictions step: read ``samples`` and ``predictions`` as ``zstvg evaluate``
+    does (``frames``: leave out the samples it failed, scale boxes back to the annotation's
+    pixels), write them to ``out`` in ``output_format`` (one of ``FORMATS``) with its
+    provenance, print what was left out and return the exit code."""
+    from zstvg.evaluation.io import load_inputs
+    from zstvg.files.frames import FrameStore
+    from zstvg.files.io import gc_paused, write_json
+    from zstvg.files.provenance import write_provenance
+
+    cfg = params.evaluate
+    store = FrameStore(frames) if frames else None
+    with gc_paused():
+        rows, _, preds, pred_boxes = load_inputs(samples, predictions, store)
+        scales = {s.sample_id: store.gt_scale_xy(s.sample_id) for s in rows} if store else None
+        if output_format == "hcstvg-challenge":
+            export = export_hcstvg_challenge(
+                rows,
+                preds,
+                pred_boxes,
+                frame_base=1 if frame_base is None else frame_base,
+                video_key=video_key,
+                box_scale=scales,
+                samples_file=samples,
+            )
+        else:
+            export = export_tubedetr(
+                rows,
+                preds,
+                pred_boxes,
+                grid_fps=cfg.grid_fps,
+                max_grid_frames=cfg.max_grid_frames,
+                frame_base=frame_base,
+                allow_missing=allow_missing,
+                box_scale=scales,
+                samples_file=samples,
+                predictions_file=predictions,
+            )
+        write_json(out, export.payload, indent=None)
+    write_provenance(
+        out,
+        step="export-predictions",
+        params=params.section("evaluate") if output_format == "tubedetr" else None,
+        samples=samples,
+        predictions=predictions,
+        format=output_format,
+        frame_base=export.frame_base,
+    )
+    print(
+        f"[{output_format}] {export.n_written} of {export.n_samples} samples -> {out} "
+        f"(frames numbered from {export.frame_base})"
+    )
+    if export.left_out:
+        print(
+            f"{len(export.left_out)} left out (failed or no prediction"
+            + ("; the released script scores them 0" if output_format == "hcstvg-challenge" else "")
+            + ")"
+        )
+        for sid, why in export.left_out.items():
+            log.info("%s left out: %s", sid, why)
+    if export.missing_frames:
+        n = sum(len(f) for f in export.missing_frames.values())
+        print(
+            f"{n} GT-tube grid frames of {len(export.missing_frames)} samples have no box "
+            "(TubeDETR's evaluator raises 'No prediction for frame' on them)"
+        )
+        for sid, fr in export.missing_frames.items():
+            log.info("%s: no box on frames %s (as written)", sid, fr)
+    if export.placeholder_frames:
+        print(
+            f"{sum(export.placeholder_frames.values())} GT-tube grid frames of "
+            f"{len(export.placeholder_frames)} samples lie outside the predicted span where the "
+            "chosen track is absent: written as [0, 0, 0, 0] (IoU 0, as `evaluate` scores them)"
+        )
+    return 0

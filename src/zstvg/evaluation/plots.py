@@ -150,3 +150,55 @@ def plot_sweeps(df: Any, path: Path, dpi: int = 120) -> Path:
         ax.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path, dpi)
+
+
+def plot_figures(
+    *,
+    out: str,
+    thresholds: Sequence[float],
+    per_sample: Sequence[str] = (),
+    metrics: Sequence[str] = (),
+    protocol: str = "tubedetr",
+    ablation_dataset: str = "hcstvg-v1",
+    dpi: int = 120,
+) -> int:
+    """The plot step: the histogram and scatter of the ``per_sample`` CSVs (``thresholds``
+    marked; one series per file, labelled ``<backend>/<variant>`` from its path), the ablation
+    bars on ``ablation_dataset`` and the sweeps of the ``metrics`` files of ``protocol``, as
+    PNGs under ``out``; prints what it drew and returns the exit code."""
+    import pandas as pd
+
+    from zstvg.evaluation.tables import ABLATION_VARIANTS, Result, collect, sweeps, variant_table
+    from zstvg.files.io import InputError
+
+    if not per_sample and not metrics:
+        raise InputError("nothing to plot: give --per-sample CSVs and/or --metrics files")
+    out_dir = Path(out)
+    written: list[Path] = []
+    if per_sample:
+        frames = []
+        for p in per_sample:
+            if not Path(p).is_file():
+                raise InputError(f"per-sample file not found: {p}")
+            df = pd.read_csv(p)
+            missing = {"vIoU", "tIoU", "status"} - set(df.columns)
+            if missing:
+                raise InputError(f"{p}: not a per-sample file: missing columns {sorted(missing)}")
+            # <...>/<backend>/<variant>/<protocol>.per_sample.csv -> "backend/variant"
+            df["series"] = f"{Path(p).parent.parent.name}/{Path(p).parent.name}"
+            frames.append(df)
+        df = pd.concat(frames, ignore_index=True)
+        written.append(plot_histogram(df, out_dir / "viou_hist.png", thresholds, dpi))
+        written.append(plot_scatter(df, out_dir / "tiou_vs_viou.png", dpi))
+    if metrics:
+        results: list[Result] = [r for r in collect(list(metrics)) if r.protocol == protocol]
+        table = variant_table(results, ABLATION_VARIANTS, ablation_dataset, None)
+        if len(table):
+            written.append(plot_ablation(table, out_dir / "ablation.png", ablation_dataset, dpi))
+        else:
+            log.warning("no Table 2 variants on %s: no ablation chart", ablation_dataset)
+        sw = sweeps(results)
+        if len(sw):
+            written.append(plot_sweeps(sw, out_dir / "sweeps.png", dpi))
+    print(f"{len(written)} figure(s) -> {out_dir}: {', '.join(p.name for p in written)}")
+    return 0

@@ -1,11 +1,20 @@
 """The sections of a run's SUMMARY.md (``zstvg summarize``): what each step wrote, its counts
-and its failures."""
+and its failures; :func:`write_summary` assembles and writes the page."""
 
 from __future__ import annotations
 
 import collections
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+CHANCE_NOTE = (
+    "> Models in this run are tiny random-weight checkpoints built offline: every MLLM and "
+    "detector number below is chance-level and says nothing about the method. The `oracle` "
+    "rows are the proposals' upper bound, `largest`/`random` the floors; `attention-oracle` "
+    "rows plant the attention on the GT boxes: they check the chain from maps to tracks, spans "
+    "and metrics, not the method."
+)
 
 
 def _failed_videos(videos: dict[str, Any]) -> dict[str, str]:
@@ -119,3 +128,55 @@ def summarize_attention(path: str) -> list[str]:
     failed = {k: e.get("error", "?") for k, e in entries.items() if e.get("status") != "ok"}
     lines += _failures("attention probes failed", failed)
     return lines
+
+
+def write_summary(
+    *,
+    out: str,
+    title: str = "zstvg run summary",
+    html: str | None = None,
+    samples: str | None = None,
+    frames: str | None = None,
+    decompositions: str | None = None,
+    proposals: Sequence[str] = (),
+    attention: Sequence[str] = (),
+    tables: Sequence[str] = (),
+    figures: Sequence[str] = (),
+    per_sample: Sequence[str] = (),
+    chance_note: bool = False,
+) -> int:
+    """The summarize step: one section per given output (``tables``: Markdown tables embedded,
+    ``figures``: listed), ``CHANCE_NOTE`` on top with ``chance_note``, written to ``out`` (and,
+    with ``html``, as an HTML fragment there); prints the paths and returns the exit code."""
+    from zstvg.files.io import atomic_open
+
+    lines = [f"# {title}", ""]
+    if chance_note:
+        lines += [CHANCE_NOTE, ""]
+    lines += ["## Outputs", ""]
+    if samples:
+        lines += summarize_samples(samples)
+    if frames:
+        lines += summarize_frames(frames)
+    if decompositions:
+        lines += summarize_decompositions(decompositions)
+    for manifest in proposals:
+        lines += summarize_proposals(manifest)
+    for manifest in attention:
+        lines += summarize_attention(manifest)
+    for csv in per_sample:
+        lines += summarize_scores(csv)
+    for table in tables:
+        lines += ["", f"## {Path(table).stem} (`{table}`)", "", Path(table).read_text().strip()]
+    if figures:
+        lines += ["", "## Figures", ""] + [f"- `{f}`" for f in figures]
+    text = "\n".join(lines) + "\n"
+    with atomic_open(out, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    if html:
+        from zstvg.evaluation.report_html import html_fragment
+
+        with atomic_open(html, "w", encoding="utf-8") as fh:
+            fh.write(html_fragment(text))
+    print(f"summary: {out}" + (f", {html}" if html else ""))
+    return 0

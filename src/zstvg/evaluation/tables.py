@@ -31,8 +31,9 @@ from typing import Any
 
 import yaml
 
-from zstvg.files.io import InputError, is_sidecar, read_json
+from zstvg.files.io import InputError, read_json
 from zstvg.files.metrics import is_metrics, read_metrics
+from zstvg.files.provenance import is_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -374,3 +375,66 @@ def collect(paths: list[str]) -> list[Result]:
     if not results:
         raise InputError(f"no metrics files found in {', '.join(paths)}")
     return results
+
+
+def make_tables(
+    *,
+    metrics: Sequence[str],
+    out: str,
+    protocol: str = "tubedetr",
+    ablation_dataset: str = "hcstvg-v1",
+    table1_variants: Sequence[str] = ("full",),
+    paper: bool = True,
+) -> int:
+    """The tables step: Tables 1, 2, 3, 7 and the sweeps of ``protocol`` from the metrics files
+    (or folders of them) ``metrics``, with the paper's numbers unless not ``paper``, as Markdown,
+    LaTeX and CSV under ``out``, and every cell in ``out/metrics.json``; prints Tables 1 and 2
+    and returns the exit code."""
+    from zstvg.files.io import write_json
+    from zstvg.files.provenance import write_provenance
+
+    results = collect(list(metrics))
+    reference = load_reference() if paper else None
+    tables = build_tables(
+        results,
+        reference,
+        protocol=protocol,
+        ablation_dataset=ablation_dataset,
+        table1_variants=table1_variants,
+    )
+    src = "" if reference is None else " Paper rows: the published numbers (percent)."
+    captions = {
+        "table1": f"Table 1: m_vIoU / vIoU@0.3 / vIoU@0.5 (%), {protocol} protocol.{src}",
+        "table2": f"Table 2: ablation on {ablation_dataset} (%), {protocol} protocol.{src}",
+        "table3": f"Table 3: tuning objectives on {ablation_dataset} (%), {protocol} protocol.",
+        "table7": f"Table 7: m_vIoU (%) per LRA learning rate and iterations N, "
+        f"{protocol} protocol.",
+        "sweeps": f"Fig. 6 sweeps (%), {protocol} protocol.",
+    }
+    out_dir = Path(out)
+    written = write_tables(tables, out_dir, captions)
+    # Every cell of this protocol as one nested JSON (backend/variant -> dataset -> metric):
+    # DVC's metrics file (`dvc metrics show`, `dvc metrics diff` across commits).
+    cells: dict[str, dict[str, Any]] = {}
+    for r in results:
+        if r.protocol == protocol:
+            point = ",".join(f"{k}={v}" for k, v in r.sweep or ())
+            key = f"{r.backend}/{r.variant}" + (f"@{point}" if point else "")
+            cells.setdefault(key, {}).update({
+                c: {k: v for k, v in m.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                for c, m in r.columns.items()
+            })  # fmt: skip
+    write_json(out_dir / "metrics.json", dict(sorted(cells.items())))
+    written.append(out_dir / "metrics.json")
+    write_provenance(
+        out_dir, step="tables", params=None, metrics=[r.path for r in results], protocol=protocol
+    )
+    for name in ("table1", "table2"):
+        print(f"\n{captions[name]}\n\n{to_markdown(tables[name])}")
+    n = sum(r.protocol == protocol for r in results)
+    print(
+        f"\n{n} of {len(results)} metrics files used ({protocol}); "
+        f"{len(written)} files -> {out_dir}"
+    )
+    return 0

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zstvg.evaluation.io import load_predictions
+from zstvg.evaluation.io import load_predictions, load_samples
+from zstvg.files.frames import FrameStore, frame_path
 from zstvg.files.io import InputError, atomic_open
 from zstvg.files.proposals import ProposalStore
 
@@ -223,3 +224,88 @@ def attention(
     # a temporal slot spans several frames (Qwen): T slots uniform over the clip
     c0, c1 = clip_span
     return att, np.linspace(c0, c1 - 1, att.shape[0]).round().astype(int)
+
+
+def visualize(
+    *,
+    sample_id: str,
+    samples: str,
+    frames: str,
+    out: str,
+    predictions: str | None = None,
+    proposals: str | None = None,
+    attention_map: str | None = None,
+    max_frames: int = 16,
+    decompositions: str | None = None,
+    region: Sequence[float] | None = None,
+) -> int:
+    """The visualize step: sample ``sample_id``'s stored frames (at most ``max_frames``, uniform)
+    with its GT, its predicted tube from ``predictions``, the tracks of ``proposals`` and the
+    ``attention_map`` (over ``region`` of the frame, default all of it) as a contact sheet and a
+    GIF under ``out``, its sub-queries from ``decompositions`` in the header; prints what it drew
+    and returns the exit code."""
+    rows, gt_arrays = load_samples(samples)
+    sample = next((s for s in rows if s.sample_id == sample_id), None)
+    if sample is None:
+        raise InputError(f"{samples}: no sample with sample_id {sample_id!r}")
+    gt_fb = gt_arrays[sample.sample_id]
+    gt = {int(f): b for f, b in zip(gt_fb.frames.tolist(), gt_fb.boxes.tolist(), strict=True)}
+    pred = predicted_boxes(predictions, sample.sample_id, [s.sample_id for s in rows])
+    tracks = proposal_tracks(proposals, sample.video_id) if proposals else []
+    frames_manifest = Path(frames)
+    if frames_manifest.is_dir():
+        frames_manifest = frames_manifest / "manifest.json"
+    store = FrameStore(frames_manifest)
+    dec = None
+    if decompositions:
+        from zstvg.files.decompositions import read_decompositions
+
+        dec = read_decompositions(decompositions).get(sample.sample_id)
+    out_dir = Path(out)
+    sheet_path = out_dir / f"{sample.sample_id}_sheet.png"
+    gif_path = out_dir / f"{sample.sample_id}.gif"
+    status = store.sample_status(sample.sample_id)
+    if not status.ok:
+        # A sample without frames (a corrupt or missing video) still gets its sheet, saying why:
+        # the workflow draws the first samples of every dataset, failed or not.
+        from PIL import Image
+
+        why = f"no frames ({status.step}): {status.error}"
+        log.warning("%s: %s", sample.sample_id, why)
+        page = with_header(Image.new("RGB", (640, 8)), [*sheet_header(sample.query, dec), why])
+        save(page, [page], sheet_path, gif_path)
+        print(f"{sample.sample_id}: {why} -> {sheet_path}, {gif_path}")
+        return 0
+    grid = store.sample(sample.video_id, sample.sample_id, kind="grid")
+    mllm = store.sample(sample.video_id, sample.sample_id, kind="mllm")
+    frame_idx = sorted(set(grid.frame_idx) | set(mllm.frame_idx))
+    files = [frame_path(grid.directory, f) for f in frame_idx]
+    if not frame_idx:
+        raise InputError(f"{grid.directory}: no frames stored for sample {sample.sample_id!r}")
+    att: np.ndarray | None = None
+    att_frames: np.ndarray | None = None
+    notes: list[str] = []
+    if attention_map and not Path(attention_map).is_file():
+        # A sample whose grounding failed has no map: its sheet still shows the boxes, and says
+        # so (the workflow draws the first samples of every dataset, failed or not).
+        log.warning("attention map not found, drawn without: %s", attention_map)
+        notes.append(f"no attention map: {Path(attention_map).name} not found")
+    elif attention_map:
+        att, att_frames = attention(attention_map, list(mllm.frame_idx), sample.clip_span)
+    images, shown = [], []
+    for i in uniform(len(files), max_frames):
+        f = frame_idx[i]
+        a = None
+        if att is not None and att_frames is not None:
+            a = att[int(np.argmin(np.abs(att_frames - f)))]
+        images.append(draw_frame(files[i], f, gt, pred, tracks, a, region))
+        shown.append(f)
+    header = sheet_header(sample.query, dec) + notes
+    gif_frames = [with_header(im, [f"query: {sample.query}"]) for im in images]
+    save(with_header(contact_sheet(images), header), gif_frames, sheet_path, gif_path)
+    print(
+        f"{sample.sample_id}: {len(shown)} frames ({shown[0]}..{shown[-1]}), "
+        f"{len(tracks)} proposal tracks, attention {'yes' if att is not None else 'no'} -> "
+        f"{sheet_path}, {gif_path}"
+    )
+    return 0

@@ -9,6 +9,7 @@ before this step) gets a prediction with an ``error``, which every protocol scor
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Sequence
 
@@ -17,6 +18,8 @@ import numpy as np
 from zstvg.evaluation.metrics import box_iou
 from zstvg.files.records import Prediction, Sample, Status, Track
 from zstvg.grounding.scoring import dense_boxes
+
+log = logging.getLogger(__name__)
 
 METHODS = ("oracle", "largest", "random")
 
@@ -84,3 +87,67 @@ def reference_prediction(
         track_id=chosen.track_id,
         flags=(f"reference:{method}", *dense.flags),
     )
+
+
+def predict_reference(
+    *, seed: int, samples: str, proposals: str, method: str, out: str, frames: str | None = None
+) -> int:
+    """The predict-reference step: every sample of ``samples`` predicted by ``method`` from the
+    tracks of ``proposals`` (``random``: seeded with ``seed``); a sample that failed upstream
+    (prepare-data, sample-frames when ``frames`` is given, the proposals) or whose proposal file
+    cannot be read keeps that reason. Writes the predictions file ``out`` and its provenance,
+    prints the summary and returns the exit code."""
+    from zstvg.files.frames import FrameStore
+    from zstvg.files.io import InputError
+    from zstvg.files.predictions import write_predictions
+    from zstvg.files.proposals import ProposalStore
+    from zstvg.files.provenance import write_provenance
+    from zstvg.files.records import first_failure, scale_gt_boxes
+    from zstvg.files.samples import read_samples, sample_status
+    from zstvg.jobs.failures import print_failures
+
+    rows = read_samples(samples)
+    store = FrameStore(frames) if frames else None
+    proposal_store = ProposalStore(proposals)
+    rng = random.Random(seed)
+    # video_id -> its tracks, or the reason its proposal file could not be read
+    cache: dict[str, list[Track] | str] = {}
+    preds: dict[str, Prediction] = {}
+    for sample in rows:
+        upstream = first_failure(
+            sample_status(sample),
+            store.sample_status(sample.sample_id) if store else None,
+            proposal_store.video_status(sample.video_id),
+        )
+        if upstream is not None:  # never recomputed: the first cause travels on
+            preds[sample.sample_id] = Prediction(sample.sample_id, None, error=upstream.reason)
+            continue
+        if sample.video_id not in cache:
+            try:
+                cache[sample.video_id] = proposal_store.tracks(sample.video_id)
+            except InputError as exc:
+                log.warning("%s", exc)
+                cache[sample.video_id] = f"{proposal_store.step}: {exc}"
+        tracks = cache[sample.video_id]
+        if isinstance(tracks, str):
+            preds[sample.sample_id] = Prediction(sample.sample_id, None, error=tracks)
+            continue
+        scale = store.gt_scale_xy(sample.sample_id) if store else None
+        preds[sample.sample_id] = reference_prediction(
+            scale_gt_boxes(sample, scale), tracks, method, rng
+        )
+    write_predictions(out, preds)
+    failed = sorted(k for k, v in preds.items() if v.error is not None)
+    write_provenance(
+        out,
+        step="predict-reference",
+        params={"seed": seed},
+        method=method,
+        samples=samples,
+        frames=frames,
+        proposals=str(proposal_store.manifest_path),
+        n_failed=len(failed),
+    )
+    print(f"predict-reference ({method}): {len(preds)} predictions, {len(failed)} failed -> {out}")
+    print_failures({sid: preds[sid].error or "" for sid in failed}, out)
+    return 0

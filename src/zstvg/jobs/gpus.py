@@ -1,4 +1,5 @@
-"""One GPU per running job on a local machine, and ``zstvg devices`` to show the choice.
+"""One GPU per running job on a local machine, and ``zstvg devices`` (:func:`show_device`) to
+show the choice.
 
 ``snakemake --resources gpu=4`` caps how many GPU jobs run at once but assigns no device: with
 ``CUDA_VISIBLE_DEVICES`` unset, four jobs would all load on cuda:0. A GPU step given
@@ -16,6 +17,7 @@ created), or ``ZSTVG_GPU_COUNT`` where set (tests, other drivers).
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import time
@@ -83,3 +85,22 @@ def claim_gpu(lock_dir: str | Path, poll_s: float = 1.0) -> int | None:
             waiting_since = time.monotonic()
             log.info("all %d GPU slots in %s are taken; waiting for one", n, folder)
         time.sleep(poll_s)
+
+
+def show_device(device: str, hold: float = 0.0) -> int:
+    """The devices step: print, as one JSON line, the device a step with ``device`` (``auto``,
+    ``cpu``, ``cuda``...) would use here: the visible GPUs, the machine's count, torch's pick
+    and its threads (``zstvg --threads``); then keep the claimed slot ``hold`` seconds (to watch
+    the pool). Returns the exit code."""
+    import torch
+
+    print(json.dumps({
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "gpus_on_machine": gpu_count(),
+        "device": resolve_device(device),
+        "torch_threads": torch.get_num_threads(),
+        "pid": os.getpid(),
+        "t_start": time.time(),
+    }), flush=True)  # fmt: skip
+    time.sleep(hold)
+    return 0

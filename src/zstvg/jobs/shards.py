@@ -78,7 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser, writes: str, merges: str | No
 def from_args(args: argparse.Namespace) -> tuple[int, int] | None:
     """The shard (I, N) a command runs, or None; ``--shard`` and ``--merge`` exclude each
     other."""
-    shard = parse_shard(args.shard) if args.shard else None
-    if shard and getattr(args, "merge", None) is not None:
+    return selected(args.shard, getattr(args, "merge", None))
+
+
+def selected(shard: str | None, merge: int | None = None) -> tuple[int, int] | None:
+    """The shard (I, N) of ``--shard "I/N"`` (None without one); ``--shard`` and ``--merge``
+    exclude each other."""
+    parsed = parse_shard(shard) if shard else None
+    if parsed and merge is not None:
         raise InputError("--shard runs one shard, --merge assembles them: give one of them")
-    return shard
+    return parsed

@@ -14,14 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from zstvg.files import proposal_tracks as official_format
-from zstvg.files.io import (
-    InputError,
-    fingerprint,
-    is_sidecar,
-    read_json,
-    write_json,
-    write_provenance,
-)
+from zstvg.files.io import InputError, fingerprint, read_json, write_json
+from zstvg.files.provenance import is_sidecar, write_provenance
 from zstvg.jobs.failures import print_failures
 
 log = logging.getLogger(__name__)

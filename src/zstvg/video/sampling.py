@@ -42,8 +42,8 @@ from zstvg.files.io import (
     remove_dead_temp_files,
     sha256_json,
     write_json,
-    write_provenance,
 )
+from zstvg.files.provenance import write_provenance
 from zstvg.files.samples import read_sample_rows
 from zstvg.jobs.failures import print_failures
 from zstvg.jobs.shards import shard_of, shard_path

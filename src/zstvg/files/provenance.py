@@ -1,0 +1,100 @@
+"""Provenance sidecars: what made an output. Beside each output ``<file>.provenance.json`` (or
+``<dir>/provenance.json``) holds the step, its params and their hash, the package version and the
+fingerprints of the inputs, so identical reruns write identical bytes; ``<sidecar>.run.json``
+holds what differs between identical reruns (git revision, seconds, device)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from zstvg.files.io import PathLike, fingerprint, sha256_json, write_json
+
+
+def git_revision(cwd: PathLike | None = None) -> str | None:
+    """The current git commit (with ``-dirty`` when the tree has changes), or None outside git."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{rev}-dirty" if dirty else rev
+
+
+def provenance_path(output: PathLike) -> Path:
+    """Sidecar of an output: ``<file>.provenance.json``, or ``<dir>/provenance.json`` for a
+    directory, so the record travels with the directory (one DVC output, one Snakemake output)."""
+    output = Path(output)
+    if output.is_dir():
+        return output / "provenance.json"
+    return output.with_name(output.name + ".provenance.json")
+
+
+def write_provenance(
+    output: PathLike,
+    *,
+    step: str,
+    params: Any = None,
+    volatile: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Path:
+    """Write the provenance sidecar of ``output``: step, params and their hash, version, inputs.
+
+    It holds only what decides the output, so rerunning a step on the same inputs rewrites the
+    same bytes and DVC does not rerun the stages after it. The git revision the output was made
+    at changes with every commit, README edits included: it goes to ``<sidecar>.run.json``
+    instead (``run_record_path``), which ``.dvcignore`` keeps out of DVC's output hashes, with
+    the other facts of this run that differ between identical reruns (``volatile``: seconds,
+    the device).
+    """
+    from zstvg import __version__
+
+    record: dict[str, Any] = {
+        "step": step,
+        "output": str(output),
+        "zstvg_version": __version__,
+        "params_sha256": sha256_json(params) if params is not None else None,
+        "params": params,
+    }
+    record.update(extra)
+    path = provenance_path(output)
+    write_json(path, record)
+    write_json(
+        run_record_path(path), {"step": step, "git_revision": git_revision(), **(volatile or {})}
+    )
+    return path
+
+
+def is_sidecar(path: PathLike) -> bool:
+    """Whether a file is a provenance sidecar or its run record (not an output itself)."""
+    name = Path(path).name
+    return name.endswith(("provenance.json", "provenance.run.json"))
+
+
+def run_record_path(sidecar: PathLike) -> Path:
+    """Where the volatile facts of a run (its git revision) go, beside the sidecar."""
+    sidecar = Path(sidecar)
+    return sidecar.with_name(sidecar.name[: -len(".json")] + ".run.json")
+
+
+def fingerprint_tree(path: PathLike) -> dict[str, Any]:
+    """Fingerprint of a file, or of every file under a directory (a checkpoint folder):
+    ``{"sha256": <summary of the tree>, "files": {relative path: fingerprint}}``."""
+    path = Path(path)
+    if not path.is_dir():
+        return fingerprint(path)
+    files = {
+        str(p.relative_to(path)): fingerprint(p)
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and not p.name.startswith(".") and not is_sidecar(p)
+    }
+    return {"sha256": sha256_json({k: v["sha256"] for k, v in files.items()}), "files": files}
