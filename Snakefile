@@ -1,4 +1,4 @@
-# zstvg workflow: thin rules, each a call of one `zstvg <step>` (DESIGN §2, §8).
+# zstvg workflow: thin rules, each a call of one `zstvg <step>` (docs/workflow.md#running-the-workflow).
 #   snakemake --cores all --resources gpu=4     everything `run` in params.yaml selects
 #   snakemake --cores all demo                   the synthetic benchmark with tiny models
 #   snakemake --workflow-profile slurm           on a SLURM cluster (profiles/slurm)

@@ -1,4 +1,4 @@
-"""The ``zstvg`` command: one subcommand per pipeline step (DESIGN §2).
+"""The ``zstvg`` command: one subcommand per pipeline step (docs/workflow.md#steps-and-commands).
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args, params) -> int``; modules are imported only when their command runs (or shows its

@@ -1,4 +1,5 @@
-"""The scoring core on hand-made arrays (DESIGN §3): every expected value computed by hand."""
+"""The scoring core on hand-made arrays (docs/method.md#track-and-frame-scores): every expected
+value computed by hand."""
 
 from __future__ import annotations
 

@@ -34,7 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="oracle: best-overlapping track + GT span (proposal upper bound); largest: the "
         "track with the largest mean box; random: a track chosen with the params seed",
     )
-    parser.add_argument("--out", required=True, help="predictions JSON (DESIGN §4 contract)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="predictions JSON (format: docs/workflow.md#files-passed-between-steps)",
+    )
 
 
 def run(args: argparse.Namespace, params: Params) -> int:

@@ -1,4 +1,4 @@
-"""The method's variants (DESIGN §3) as data: one row of switches each, one code path.
+"""The method's variants (docs/method.md#variants) as data: one row of switches each, one code path.
 
 - ``token``: how the grounding token is picked: ``mean`` (mean of the candidates' relative
   maps, Table 2 row 1), ``gti`` (highest visual activation), ``fixed`` (the authors' fixed

@@ -1,10 +1,10 @@
 """The ``prepare-data`` step: read dataset annotations into the internal ``samples.jsonl``.
 
-One line per query, ``Sample.to_json()`` (DESIGN §4): 0-based native frame indices, half-open
-``gt_span``/``clip_span``, absolute ``xyxy`` boxes. Samples that cannot be evaluated as given
-(inverted span, missing video file, missing VidOR box file, a video listed as damaged) are kept
-with ``error`` set and listed in the summary; the command still exits 0. Whole-file problems
-exit 2 with the file named.
+One line per query, ``Sample.to_json()`` (docs/workflow.md#files-passed-between-steps): 0-based
+native frame indices, half-open ``gt_span``/``clip_span``, absolute ``xyxy`` boxes. Samples that
+cannot be evaluated as given (inverted span, missing video file, missing VidOR box file, a video
+listed as damaged) are kept with ``error`` set and listed in the summary; the command still exits 0.
+Whole-file problems exit 2 with the file named.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The ``make-synthetic`` step: write the built-in synthetic benchmark (DESIGN §7).
+"""The ``make-synthetic`` step: write the built-in synthetic benchmark
+(docs/development.md#running-without-a-hub-a-gpu-or-an-api-key).
 
 The videos, masks and records come from :mod:`zstvg.data.synthetic` (pure generation); this
 module encodes and writes them.

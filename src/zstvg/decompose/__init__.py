@@ -1,4 +1,5 @@
-"""Query decomposition (DESIGN §2 step 3, paper Sec. 3.3 "Generation of target-related cues").
+"""Query decomposition (docs/method.md#query-decomposition, paper Sec. 3.3 "Generation of
+target-related cues").
 
 An LLM (GPT-4o by default, any OpenAI-compatible server) splits each query into the target's
 class noun (the detector's text prompt), an attribute description (for spatial grounding) and an

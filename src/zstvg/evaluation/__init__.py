@@ -1,4 +1,5 @@
-"""Evaluation: metrics, protocols, tables, plots and visualisations (DESIGN §5).
+"""Evaluation: metrics, protocols, tables, plots and visualisations
+(docs/method.md#evaluation-protocols).
 
 This package never imports zstvg.grounding, zstvg.mllm or zstvg.proposals for scoring: a
 metric must not depend on the method it judges (tests/evaluation checks the imports).

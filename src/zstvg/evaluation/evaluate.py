@@ -1,9 +1,9 @@
 """The evaluate step (``zstvg evaluate``): score predictions against samples under a named
-protocol (DESIGN §4-5).
+protocol (docs/method.md#evaluation-protocols).
 
-Writes metrics.json (the DESIGN §4 contract) with its provenance sidecar and, with a per-sample
-path, a CSV with one row per sample (missing and failed ones included, with the reason), so no
-sample can disappear from a result unnoticed.
+Writes metrics.json (the format in docs/workflow.md#files-passed-between-steps) with its provenance
+sidecar and, with a per-sample path, a CSV with one row per sample (missing and failed ones
+included, with the reason), so no sample can disappear from a result unnoticed.
 """
 
 from __future__ import annotations

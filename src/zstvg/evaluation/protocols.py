@@ -1,4 +1,5 @@
-"""The three evaluation protocols (DESIGN §5) and the dataset-level summary.
+"""The three evaluation protocols (docs/method.md#evaluation-protocols) and the dataset-level
+summary.
 
 Where they differ is tabulated in the docstring of :mod:`zstvg.evaluation`. Each protocol is a
 pure function ``(sample, prediction or None) -> SampleScore``; :func:`evaluate` scores every
@@ -303,7 +304,8 @@ def evaluate(
     gt_boxes: Mapping[str, FrameBoxes] | None = None,
     pred_boxes: Mapping[str, FrameBoxes] | None = None,
 ) -> tuple[dict[str, Any], list[SampleScore]]:
-    """Score every sample and build the metrics.json dict (DESIGN §4).
+    """Score every sample and build the metrics.json dict
+    (docs/workflow.md#files-passed-between-steps).
 
     ``predictions`` must not hold ids outside ``samples`` (the CLI checks and names them).
     ``grid_fn`` defaults to :func:`zstvg.video.index.grid_frame_idx`. ``gt_boxes`` and

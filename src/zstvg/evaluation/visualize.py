@@ -4,9 +4,9 @@ Frames come from ``zstvg sample-frames``: ``<frames>/<video_id>/<frame_idx:06d>.
 0-based frame index in the name). Optional: proposal tracks in the authors' per-video JSON
 (read with :mod:`zstvg.files.proposal_tracks`; only this command imports it, the metric code
 does not) drawn as thin coloured outlines, and an attention map ``.npy`` of shape (T, h, w) for
-the T MLLM frames, taken as T uniform frames over the sample's clip (DESIGN §2: 20 uniform frames)
-and drawn as a heat-map overlay on the nearest shown frame. Output: a PNG contact sheet and an
-animated GIF (PIL).
+the T MLLM frames, taken as T uniform frames over the sample's clip
+(docs/method.md#frame-sampling-a-frame-stands-for-its-bin: 20 uniform frames) and drawn as a
+heat-map overlay on the nearest shown frame. Output: a PNG contact sheet and an animated GIF (PIL).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The ``{"<frame_idx>": [x1, y1, x2, y2]}`` maps of the samples and predictions files (DESIGN §4):
-one strict check, which also hands the boxes back as arrays.
+"""The ``{"<frame_idx>": [x1, y1, x2, y2]}`` maps of the samples and predictions files
+(docs/workflow.md#files-passed-between-steps): one strict check, which also hands the boxes back as
+arrays.
 
 At VidSTG's test size (10,303 samples) the two files hold ~3.8 M boxes. A Python check per
 number took 12.5 of the 17 s of ``zstvg evaluate``, so the common case is checked in C-level

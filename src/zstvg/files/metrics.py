@@ -1,4 +1,5 @@
-"""metrics.json (DESIGN §4): its one writer (``evaluate``) and its one reader (``tables``).
+"""metrics.json (docs/workflow.md#files-passed-between-steps): its one writer (``evaluate``) and its
+one reader (``tables``).
 
 ``{"protocol", "dataset", "backend", "variant", "n_samples", "n_missing", "n_failed",
 "m_vIoU", "vIoU@<R>"..., "m_tIoU", "gt_vIoU"}``, scores as fractions in [0, 1] (null when a

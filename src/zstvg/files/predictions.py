@@ -1,4 +1,5 @@
-"""The predictions file (DESIGN §4): its one writer and its one, strict, reader.
+"""The predictions file (docs/workflow.md#files-passed-between-steps): its one writer and its one,
+strict, reader.
 
 ``{"<sample_id>": {"span": [start, end), "boxes_xyxy": {"<frame_idx>": [x1, y1, x2, y2]},
 "track_id": int | null, "flags": [str], "error"?: str}}``. A record with ``error`` is a failed

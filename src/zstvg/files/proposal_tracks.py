@@ -1,4 +1,5 @@
-"""The authors' released proposal format: one JSON file per video (DESIGN §4).
+"""The authors' released proposal format: one JSON file per video
+(docs/workflow.md#the-authors-per-video-proposal-files).
 
 Layout, as the authors' loaders read it (zaiquanyang/LLaVA_Next_STVG,
 ``custom_infer/STVG/datasets/{hcstvg,vidstg,data_utils}.py``) and as Grounded-SAM-2, which made

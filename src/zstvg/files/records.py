@@ -1,6 +1,6 @@
 """Core records passed between steps.
 
-Conventions (DESIGN §4), carried in the field names:
+Conventions (docs/workflow.md#files-passed-between-steps), carried in the field names:
 - frames are 0-based native frame indices of the decoded video (``frame_idx``);
 - spans are half-open ``[start, end)`` in native frame indices;
 - boxes are absolute-pixel ``xyxy`` floats (``boxes_xyxy``);
@@ -165,7 +165,7 @@ class Track:
 
 @dataclass(frozen=True)
 class Prediction:
-    """The evaluator's contract for one sample (DESIGN §4)."""
+    """The evaluator's contract for one sample (docs/workflow.md#files-passed-between-steps)."""
 
     sample_id: str
     span: Span | None

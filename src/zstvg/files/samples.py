@@ -1,8 +1,9 @@
 """``samples.jsonl``: the one writer (``prepare-data``) and the one reader of the sample list.
 
-One JSON object per line, :meth:`zstvg.files.records.Sample.to_json` (DESIGN §4). The reader
-checks every field a later step relies on and names the file, the line and the field, so a
-hand-edited or foreign file fails with exit 2 instead of a traceback three steps later.
+One JSON object per line, :meth:`zstvg.files.records.Sample.to_json`
+(docs/workflow.md#files-passed-between-steps). The reader checks every field a later step relies on
+and names the file, the line and the field, so a hand-edited or foreign file fails with exit 2
+instead of a traceback three steps later.
 """
 
 from __future__ import annotations

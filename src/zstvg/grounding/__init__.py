@@ -1,1 +1,1 @@
-"""Grounding: choosing a track and a span for each sample (DESIGN §3)."""
+"""Grounding: choosing a track and a span for each sample (docs/method.md#joint-inference)."""

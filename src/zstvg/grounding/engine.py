@@ -1,6 +1,6 @@
 """The grounding engine: plans the forwards a variant needs and runs them one by one.
 
-Per sample (DESIGN §3, "Joint inference"): the spatial map picks the track, the temporal map
+Per sample (docs/method.md#joint-inference): the spatial map picks the track, the temporal map
 picks the span inside it. A map is the relative attention R = A(text) / (A(neutral) + eps) of
 the grounding token, where text is the query or a DSTH sub-query and both forwards share the
 visual prompt (zero, or tuned by LRA). TAS averages the spatial map with the one of a second
@@ -425,7 +425,8 @@ class GroundingEngine:
             t2 = time.perf_counter()
             rev = self._map(ctx, gin.spatial_text, tuned=True, objective=variant.objective,
                             reversed_video=True)  # fmt: skip
-            rev.token = spatial.token  # the same j* as the forward map (DESIGN §3)
+            # the same j* as the forward map (docs/method.md#tas-temporal-augmented-assembling)
+            rev.token = spatial.token
             used[keys.tas] = rev
             spatial_thw = scoring.tas_assemble(spatial_thw, rev.map_thw)
             times["tas_s"] = time.perf_counter() - t2

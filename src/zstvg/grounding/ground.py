@@ -1,5 +1,5 @@
-"""The ground step (``zstvg ground``): the method (DESIGN §3) on every sample, one or more
-variants, one MLLM.
+"""The ground step (``zstvg ground``): the method (docs/method.md#the-method-as-implemented) on
+every sample, one or more variants, one MLLM.
 
 Outputs under ``--out DIR``::
 
@@ -7,7 +7,8 @@ Outputs under ``--out DIR``::
                             their activations per map, chosen tokens, LRA losses and gradient
                             norms, track scores, frame scores, span, LLM calls, seconds)
     manifest.json           every sample: ok or failed with the first reason and its step
-    predictions.json        the DESIGN §4 contract (or --predictions FILE)
+    predictions.json        the predictions (or --predictions FILE; format:
+                            docs/workflow.md#files-passed-between-steps)
 
 A sample that failed upstream is failed with that reason, without computing; any exception of
 one sample (no tracks, an unreadable frame, out of memory) fails that sample with its type and

@@ -1,4 +1,5 @@
-"""The scoring core of the method (DESIGN §3): pure functions of arrays, no model in here.
+"""The scoring core of the method (docs/method.md#track-and-frame-scores): pure functions of arrays,
+no model in here.
 
 Shapes: an attention map stack is ``(n_tokens, t, h, w)`` (heads and layers already averaged);
 a map of one token is ``(t, h, w)``; masks are ``(H, W)`` booleans at frame resolution. The
@@ -104,7 +105,8 @@ def grow_span(scores: Sequence[float] | np.ndarray, k: int) -> tuple[int, int]:
     Start at argmax (the earliest of equal maxima); repeatedly add the larger of the two
     neighbours of the run (a neighbour outside the clip counts -inf; an exact tie adds the
     earlier frame). Returns inclusive MLLM-frame positions ``(first, last)``. The authors'
-    code stops on any tie and keeps frames_thre + 1 frames: not copied (DESIGN §3).
+    code stops on any tie and keeps frames_thre + 1 frames: not copied
+    (docs/method.md#the-temporal-span).
     """
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1 or len(s) == 0:

@@ -1,4 +1,5 @@
-"""LRA, logit-guided re-attention (DESIGN §3): test-time tuning of a visual prompt.
+"""LRA, logit-guided re-attention (docs/method.md#logit-guided-re-attention-lra): test-time tuning
+of a visual prompt.
 
 A prompt ``p`` with the shape of the post-projector visual embeddings (extra tokens included)
 is added to them. From p_0 = 0, for k = 0..N-1::

@@ -1,4 +1,4 @@
-"""MLLM adapters: one backend per model family behind one interface (DESIGN §3, §6).
+"""MLLM adapters: one backend per model family behind one interface (docs/method.md#mllm-adapters).
 
 ``build_mllm(name, checkpoint, dtype, device)`` loads a backend from a local checkpoint
 directory; ``MLLMS`` lists the names. Importing this package does not import torch.

@@ -1,4 +1,5 @@
-"""The MLLM interface the grounding step uses (DESIGN §3), and the code every backend shares.
+"""The MLLM interface the grounding step uses (docs/method.md#mllm-adapters), and the code every
+backend shares.
 
 What the engine calls on a backend is typed in :mod:`zstvg.mllm.protocol`; every :class:`MLLM`
 backend is a ``PrefixCachingModel`` there.
@@ -263,7 +264,7 @@ class MLLM:
     name = "base"
     model_class = "AutoModelForImageTextToText"
     # Chat-template text after the user content, up to the end of the generation prompt. Its
-    # tokens are the grounding-token candidates (DESIGN §3, GTI).
+    # tokens are the grounding-token candidates (docs/method.md#grounding-token-identification-gti).
     grounding_suffix = "<|im_end|>\n<|im_start|>assistant\n"
     answer_words = ("Yes", "No")
     # mm_encoder_outputs key of the visual tokens ("image" where frames go in as images).

@@ -1,4 +1,4 @@
-"""Attention-row capture without full attention matrices (DESIGN §3).
+"""Attention-row capture without full attention matrices (docs/method.md#mllm-adapters).
 
 The grounding method needs, for a handful of query positions (the grounding-token candidates,
 ~6 of them), the softmax attention row over all keys, averaged over heads, in ~20 layers.

@@ -3,13 +3,14 @@ reads each sample's query.
 
 For every sample: its MLLM frames (from sample-frames) and a prompt built from its query go
 through the model's own processor; one forward pass captures, for each candidate grounding token
-(the template tokens after the user text, DESIGN §3), the attention over the visual tokens
-averaged over heads and over the layer range in params (``mllm.layer_start:layer_stop``), and
-the first answer token's Yes/No logits. Written per sample (``<out>/<name>.npz``: ``attn_thw``
-(candidates, t, h, w), and ``<name>.attn.npy``: the map of the most visually activated candidate,
-the grounding-token identification rule, for ``zstvg visualize --attention``) plus
-``<out>/manifest.json`` listing every sample, its chosen token and logits, or why it failed.
-The ``ground`` step builds on the same calls; this command is its inspectable first half.
+(the template tokens after the user text, docs/method.md#grounding-token-identification-gti), the
+attention over the visual tokens averaged over heads and over the layer range in params
+(``mllm.layer_start:layer_stop``), and the first answer token's Yes/No logits. Written per sample
+(``<out>/<name>.npz``: ``attn_thw`` (candidates, t, h, w), and ``<name>.attn.npy``: the map of the
+most visually activated candidate, the grounding-token identification rule, for ``zstvg visualize
+--attention``) plus ``<out>/manifest.json`` listing every sample, its chosen token and logits, or
+why it failed. The ``ground`` step builds on the same calls; this command is its inspectable first
+half.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""What the grounding engine needs from a model, as typed protocols (DESIGN §3).
+"""What the grounding engine needs from a model, as typed protocols
+(docs/method.md#the-method-as-implemented).
 
 :class:`GroundingModel` is what every backend gives the engine: inputs from frames + prompt,
 the frozen vision features once per video, their time reversal (TAS), and a forward with an

@@ -1,9 +1,9 @@
 """Track management for the mask-propagating trackers (SAM 2, through transformers or ``sam2``).
 
-The paper's recipe (DESIGN §2 step 4): the detector runs on every k-th proposal frame; each
-detection that does not overlap an existing track by more than ``new_track_iou`` (box IoU with
-the track's mask box on that frame) starts a new track, which the segmenter propagates forward
-and backward into per-frame masks. Masks become COCO RLE at once (a 720p boolean mask is
+The paper's recipe (docs/method.md#object-proposals): the detector runs on every k-th proposal
+frame; each detection that does not overlap an existing track by more than ``new_track_iou`` (box
+IoU with the track's mask box on that frame) starts a new track, which the segmenter propagates
+forward and backward into per-frame masks. Masks become COCO RLE at once (a 720p boolean mask is
 0.9 MB, its RLE a few hundred bytes) and boxes are the masks' tight boxes; a frame where the mask
 is empty is a frame where the track is absent.
 

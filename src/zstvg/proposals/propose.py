@@ -1,7 +1,7 @@
 """The propose step (``zstvg propose``): candidate object tracks per video.
 
-``propose`` (DESIGN §2 step 4): for each video, the proposal frames are the union of its
-samples' grid frames (from sample-frames' index.json); the detector runs on every
+``propose`` (docs/method.md#object-proposals): for each video, the proposal frames are the union of
+its samples' grid frames (from sample-frames' index.json); the detector runs on every
 ``detect_every_n_frames`` native frames (on all of them for the box trackers, which are
 tracking-by-detection) with the prompt = each sample's target class from the decompositions
 (fallback: ``--default-class``, "person" for HC-STVG); the tracker links the detections into

@@ -1,4 +1,5 @@
-"""Tiny random-weight checkpoints of every model family the pipeline loads (DESIGN §7).
+"""Tiny random-weight checkpoints of every model family the pipeline loads
+(docs/development.md#running-without-a-hub-a-gpu-or-an-api-key).
 
 Real architectures in their real on-disk formats, built from config classes in code, so the
 loading code (``from_pretrained(dir)``, the ``sam2`` package's ``.pt``) runs offline in tests

@@ -1,4 +1,5 @@
-"""Tiny random-weight checkpoints of the real MLLM architectures (DESIGN §7).
+"""Tiny random-weight checkpoints of the real MLLM architectures
+(docs/development.md#running-without-a-hub-a-gpu-or-an-api-key).
 
 Each builder writes a directory loadable offline with
 ``from_pretrained(dir)``: the real ``*ForConditionalGeneration`` class built from its real

@@ -168,8 +168,9 @@ def _selections(spec: _SampleSpec, cfg: FramesConfig) -> tuple[list[int], list[i
     from zstvg.video.index import grid_frame_idx, uniform_subset
 
     grid = grid_frame_idx(spec.clip_span, spec.fps, cfg.grid_fps, cfg.max_grid_frames)
-    # The MLLM frames are a uniform subset of the grid, where proposals are computed (DESIGN
-    # §3): every MLLM frame then has every track's mask, none is guessed.
+    # The MLLM frames are a uniform subset of the grid, where proposals are computed
+    # (docs/method.md#frame-sampling-a-frame-stands-for-its-bin): every MLLM frame then has
+    # every track's mask, none is guessed.
     mllm, _ = uniform_subset(grid, spec.clip_span, cfg.n_mllm_frames)
     return mllm, grid
 

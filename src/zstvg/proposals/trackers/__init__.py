@@ -1,4 +1,5 @@
-"""Trackers: link per-frame detections into candidate object tracks (DESIGN §2 step 4).
+"""Trackers: link per-frame detections into candidate object tracks
+(docs/method.md#object-proposals).
 
 Backends, registered by name and imported only when built:
 - ``sam2-hf`` (default): transformers ``Sam2VideoModel``; each new detection is a box prompt
