@@ -144,3 +144,36 @@ def test_readme_files_table_names_the_module_that_reads_and_writes_each_file() -
         elif not name or name not in path.read_text(encoding="utf-8"):
             wrong.append(f"{kind}: {module} never names {name!r}")
     assert wrong == []
+
+
+def _slug(heading: str) -> str:
+    """A Markdown heading's anchor as GitHub renders it."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_code_cites_only_docs_of_the_repository_and_their_sections_exist() -> None:
+    cited = re.compile(r"docs/([\w-]+\.md)(?:#([\w-]+))?")
+    wrong = []
+    for folder in ("src", "workflow", "benchmarks", "tests"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix not in {".py", ".smk", ".yaml"} or path.name == "test_layout.py":
+                continue
+            text = path.read_text(encoding="utf-8")
+            if "DESIGN §" in text:
+                wrong.append(f"{path.relative_to(ROOT)} cites DESIGN, a file outside the repo")
+                    f"{path.relative_to(ROOT)} cites DESIGN, which is not in the repository"
+                )
+            for page, anchor in cited.findall(text):
+                doc = ROOT / "docs" / page
+                if not doc.is_file():
+                    wrong.append(f"{path.relative_to(ROOT)}: docs/{page} does not exist")
+                    continue
+                headings = {
+                    _slug(line.lstrip("#"))
+                    for line in doc.read_text(encoding="utf-8").splitlines()
+                    if line.startswith("#")
+                }
+                if anchor and anchor not in headings:
+                    wrong.append(f"{path.relative_to(ROOT)}: docs/{page} has no section #{anchor}")
+    assert wrong == []
