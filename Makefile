@@ -79,7 +79,7 @@ demo: $(STAMP)
 dvc-lock: $(STAMP)
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/dvc repro
 
-# Every stage benchmark side by side, then docs/performance.md with its plots (README:
+# Every stage benchmark side by side, then docs/performance.md with its plots (docs/development.md:
 # Benchmarks; ~15 min on 2 CPU cores). `benchmarks/run_all.py --report-only` re-renders it.
 bench: $(STAMP)
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) benchmarks/run_all.py

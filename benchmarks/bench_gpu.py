@@ -53,7 +53,7 @@ SIGLIP_SO400M = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers
                      num_attention_heads=16, image_size=384, patch_size=14)  # fmt: skip
 SIGLIP_TINY = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                    num_attention_heads=2, image_size=56, patch_size=14)  # fmt: skip
-# the fast engine's LLM work per video at 28 layers (bench_grounding.py, README): forward
+# the fast engine's LLM work per video at 28 layers (bench_grounding.py, docs/method.md): forward
 # equivalents spent in forwards, and backwards
 VARIANT_WORK = {"gti": (0.79, 0), "full": (4.37, 3)}
 TEXT_TOKENS, CAPTURED = 35, 6
