@@ -4,10 +4,10 @@ Each stage runs as its own subprocess (``benchmarks/bench_<stage>.py ... --json
 results/benchmarks/<stage>.json``; its output goes to ``<stage>.log`` beside it), then
 ``run_all.json`` records the machine, the date, each stage's command, exit status and wall time,
 and the report is rendered from the JSON files alone: ``--report-only`` rebuilds it without
-rerunning anything. Full sizes take ~15 minutes on the project's 2-core CPU machine (docs/development.md);
-``--quick`` runs every stage at tiny sizes (a test of the plumbing, not a measurement: the
-report says so in its header and marks every target "not measured" at those sizes). The
-targets table, where each target's figure is read and how it is compared, is _targets.py.
+rerunning anything. Full sizes take ~15 minutes on the project's 2-core CPU machine
+(docs/development.md); ``--quick`` runs every stage at tiny sizes (a test of the plumbing, not a
+measurement: the report says so in its header and marks every target "not measured" at those sizes).
+The targets table, where each target's figure is read and how it is compared, is _targets.py.
 
     python benchmarks/run_all.py                 # every stage, then the report (make bench)
     python benchmarks/run_all.py --stages frames attention
