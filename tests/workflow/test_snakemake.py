@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from wf_helpers import make_workdir, run, tiny_params
+from wf_helpers import copy_outputs, make_workdir, run, tiny_params
 
 pytestmark = pytest.mark.workflow
 
@@ -283,12 +283,13 @@ def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, 
                 assert tuning[key] == pytest.approx(ref_tuning[key], rel=1e-4, abs=1e-5), name
 
 
-def test_configfile_and_config_overrides_reach_the_commands(tmp_path):
+def test_configfile_and_config_overrides_reach_the_commands(tmp_path, seed_dir):
     """One source of configuration: Snakemake's merged config (params.yaml, --configfile,
     --config) is the file every command reads, so an override changes what it claims to."""
     from zstvg.video.store import FrameStore
 
     work = make_workdir(tmp_path / "w", tiny_params())
+    copy_outputs(seed_dir, work, ["results/synthetic", "results/samples"])
     (work / "override.yaml").write_text("frames:\n  n_mllm_frames: 3\n")
     target = "results/frames/synthetic/manifest.json"
     run(["snakemake", "--cores", "1", target, "--configfile", "override.yaml"], work)
