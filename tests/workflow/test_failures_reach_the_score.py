@@ -1,10 +1,14 @@
 """Broken videos reach the score through the real workflow, and a restored one scores again.
 
-Five synthetic videos; after a clean demo run, one is truncated, one zero-byte and one replaced
-by a valid video of 30 frames (its annotation says 100). Each of the three must score 0 in every
-table row with its decode reason in the per-sample CSV and SUMMARY.md, ``n_failed`` must be 3,
-and the two untouched samples must score exactly as before. Restoring one video and rerunning
+Five synthetic videos; after a clean run of the reference predictors (oracle, largest, random),
+one is truncated, one zero-byte and one replaced by a valid video of 30 frames (its annotation
+says 100), and the demo runs. Each of the three must score 0 in every table row with its decode
+reason in the per-sample CSV and SUMMARY.md, ``n_failed`` must be 3, and the two untouched
+samples must score exactly as before. Restoring one video and rerunning the oracle's score
 redoes that video alone, and it scores again.
+
+The workdir runs one model and one variant (`run`): the tests read only the reference
+predictors' scores and SUMMARY.md, which need no more (the demo's sheets need one MLLM).
 """
 
 from __future__ import annotations
@@ -16,12 +20,17 @@ from pathlib import Path
 
 import av
 import pytest
-from wf_helpers import make_workdir, run, tiny_params
+from wf_helpers import copy_outputs, make_workdir, run, tiny_params
 
 pytestmark = pytest.mark.workflow
 
 VARIANTS = ("oracle", "largest", "random")
 PROTOCOLS = ("tubedetr",)  # what the demo scores
+SCORES = [
+    f"results/metrics/synthetic/reference/{v}/{p}.per_sample.csv"
+    for v in VARIANTS
+    for p in PROTOCOLS
+]
 
 
 def _scores(work: Path) -> dict[tuple[str, str, str], dict[str, str]]:
@@ -62,11 +71,13 @@ def _write_30_frames(src: Path, dst: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def broken_run(tmp_path_factory):
+def broken_run(tmp_path_factory, seed_dir):
     params = tiny_params()
     params["synthetic"]["n_videos"] = 5
+    params["run"].update(models=["tiny-qwen2-vl"], variants=["gti"], experiments=[])
     work = make_workdir(tmp_path_factory.mktemp("wf") / "broken", params)
-    run(["snakemake", "--cores", "2", "demo"], work)
+    copy_outputs(seed_dir, work, ["results/checkpoints"])  # they depend on `seed` alone
+    run(["snakemake", "--cores", "2", *SCORES], work)
     before = _scores(work)
     videos = work / "results/synthetic/videos"
     keep = tmp_path_factory.mktemp("originals")
@@ -133,7 +144,10 @@ def test_restored_video_alone_is_redone_and_scores_again(broken_run):
     }
     assert all(untouched.values())
     shutil.copy(broken_run["keep"] / truncated.name, truncated)
-    proc = run(["snakemake", "--cores", "2", "demo"], work)
+    proc = run(
+        ["snakemake", "--cores", "2", "results/metrics/synthetic/reference/oracle/tubedetr.json"],
+        work,
+    )
     out = proc.stdout + proc.stderr
     # the 30-frame video decodes (ok) but its sample needs frames past 30 (failed)
     assert "5 videos (4 ok, 1 failed, 4 already done), 5 samples (3 ok, 2 failed)" in out

@@ -7,7 +7,7 @@ import re
 
 import pytest
 import yaml
-from wf_helpers import make_workdir, run, tiny_params
+from wf_helpers import copy_outputs, make_workdir, run, tiny_params
 
 from zstvg.files.provenance import is_sidecar
 
@@ -17,8 +17,9 @@ CELL = "results/metrics/synthetic/attention-oracle/full@k_frames=3/tubedetr.json
 
 
 @pytest.fixture(scope="module")
-def one_cell(tmp_path_factory, demo_dir):
+def one_cell(tmp_path_factory, demo_dir, seed_dir):
     work = make_workdir(tmp_path_factory.mktemp("cell") / "w", tiny_params())
+    copy_outputs(seed_dir, work, ["results/synthetic", "results/samples"])
     run(["snakemake", "--cores", "2", CELL], work)
     return work
 

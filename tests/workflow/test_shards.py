@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from wf_helpers import make_workdir, run, tiny_params
+from wf_helpers import copy_outputs, make_workdir, run, tiny_params
 
 from zstvg.jobs.shards import parse_shard, shard_of
 
@@ -30,11 +30,13 @@ def test_shards_partition_the_videos_stably():
 
 
 @pytest.fixture(scope="module")
-def sharded(tmp_path_factory):
+def sharded(tmp_path_factory, seed_dir):
     params = tiny_params()
     params["datasets"]["synthetic"]["shards"] = 2
     params["run"]["variants"] = VARIANTS
     work = make_workdir(tmp_path_factory.mktemp("shards") / "w", params)
+    # samples.jsonl is not copied: `shards` is a dataset setting, prepare_data's param
+    copy_outputs(seed_dir, work, ["results/synthetic", "results/checkpoints/tiny-qwen2-vl"])
     targets = [*[TARGET.format(v) for v in VARIANTS], ATTENTION]
     dry = run(["snakemake", "-n", "--cores", "1", *targets], work)
     run(["snakemake", "--cores", "2", *targets], work)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import html
 import json
+import os
 import re
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
-from wf_helpers import make_workdir, run, tiny_params
+from wf_helpers import copy_outputs, make_workdir, run, tiny_params
 
 pytestmark = pytest.mark.workflow
 
@@ -119,13 +121,26 @@ def test_report_page_shows_the_tables_numbers_and_the_summary(report_html, demo_
     assert "Per-rule runtimes" in page
 
 
+@pytest.fixture(scope="module")
+def planned_all(demo_dir) -> str:
+    """The output of one dry run of `all` with no profile named: Snakemake takes
+    profiles/default by itself (both tests below read it)."""
+    out = run(["snakemake", "-n", "--cores", "1", "all"], demo_dir)
+    return out.stdout + out.stderr
+
+
 @pytest.mark.parametrize("profile", ["default", "slurm"])
-def test_profiles_parse_and_plan_the_full_run(demo_dir, profile):
+def test_profiles_parse_and_plan_the_full_run(demo_dir, profile, request):
     # A dry run validates the profile's keys against this Snakemake and its executor plugin
-    # (the SLURM plugin is loaded, nothing is submitted).
-    out = run(["snakemake", "-n", "--workflow-profile", profile, "all"], demo_dir)
-    assert "This was a dry-run" in out.stdout + out.stderr
-    assert f"Using workflow specific profile profiles/{profile}" in out.stdout + out.stderr
+    # (the SLURM plugin is loaded, nothing is submitted). profiles/default is the one a dry run
+    # naming no profile loads: that run's output (`--workflow-profile default` loads the same).
+    if profile == "default":
+        out = request.getfixturevalue("planned_all")
+    else:
+        proc = run(["snakemake", "-n", "--workflow-profile", profile, "all"], demo_dir)
+        out = proc.stdout + proc.stderr
+    assert "This was a dry-run" in out
+    assert f"Using workflow specific profile profiles/{profile}" in out
 
 
 # Each shell rule's declared resources, from the parsed workflow (Snakemake's API lists no
@@ -144,15 +159,13 @@ with SnakemakeApi(OutputSettings()) as api:
 """
 
 
-def test_default_profile_is_picked_up_and_every_job_declares_its_resources(tmp_path):
+def test_default_profile_is_picked_up_and_every_job_declares_its_resources(demo_dir, planned_all):
     """`snakemake`, `make demo` and `dvc repro` run with profiles/default; the SLURM profile
     holds only cluster knobs and names no rule (the rules declare their own resources)."""
-    work = make_workdir(tmp_path / "w", tiny_params())
-    out = run(["snakemake", "-n", "--cores", "1", "all"], work)
-    assert "Using workflow specific profile profiles/default" in out.stdout + out.stderr
-    slurm = yaml.safe_load((work / "profiles/slurm/config.yaml").read_text())
+    assert "Using workflow specific profile profiles/default" in planned_all
+    slurm = yaml.safe_load((demo_dir / "profiles/slurm/config.yaml").read_text())
     assert "set-resources" not in slurm and "set-threads" not in slurm
-    printed = run([sys.executable, "-c", RULE_RESOURCES], work).stdout.strip().splitlines()[-1]
+    printed = run([sys.executable, "-c", RULE_RESOURCES], demo_dir).stdout.strip().splitlines()[-1]
     declared = json.loads(printed)
     assert {"prepare_data", "sample_frames_shard", "ground", "demo"} <= set(declared)
     for rule, resources in declared.items():
@@ -190,92 +203,122 @@ def test_attention_oracle_picks_the_oracle_track_with_spans_inside_gt(demo_dir, 
     assert metrics["n_failed"] == 0 and metrics["vIoU@0.5"] == pytest.approx(1.0)
 
 
-def _ground(demo_dir, out, model="tiny-qwen2-vl", variant="full", proposals=None, extra=()):
+def _ground_cmd(out, model="tiny-qwen2-vl", variant="full", proposals=None, select=(), extra=()):
+    """`zstvg ground` over the demo's inputs; ``select`` (e.g. --variants a,b) replaces the
+    --variant argument."""
     root = "results"
-    return run(
-        ["zstvg", "ground", "--samples", f"{root}/samples/synthetic.jsonl", "--frames",
-         f"{root}/frames/synthetic/manifest.json", "--proposals",
-         str(proposals or f"{root}/proposals/synthetic/released/manifest.json"),
-         "--decompositions", f"{root}/decompositions/synthetic.jsonl", "--model", model,
-         "--variant", variant, "--out", str(out), *extra],
-        demo_dir,
-    )  # fmt: skip
+    return ["zstvg", "ground", "--samples", f"{root}/samples/synthetic.jsonl", "--frames",
+            f"{root}/frames/synthetic/manifest.json", "--proposals",
+            str(proposals or f"{root}/proposals/synthetic/released/manifest.json"),
+            "--decompositions", f"{root}/decompositions/synthetic.jsonl", "--model", model,
+            *(select or ["--variant", variant]), "--out", str(out), *extra]  # fmt: skip
 
 
-def test_ground_is_deterministic_on_cpu_and_resumes(demo_dir, tmp_path):
-    _ground(demo_dir, tmp_path / "one")
-    _ground(demo_dir, tmp_path / "two")
-    one = (tmp_path / "one/predictions.json").read_bytes()
-    assert one == (tmp_path / "two/predictions.json").read_bytes()
-    again = _ground(demo_dir, tmp_path / "one")
-    assert "2 samples, 0 failed, 2 already done" in again.stdout
+def _ground(demo_dir, out, **kwargs):
+    return run(_ground_cmd(out, **kwargs), demo_dir)
 
 
-def test_a_tuning_setting_recomputes_only_the_variants_that_tune(demo_dir, tmp_path):
-    args = ["--model", "attention-oracle", "--variants", "gti,gti+spatial"]
-    cmd = ["zstvg", "ground", "--samples", "results/samples/synthetic.jsonl", "--frames",
-           "results/frames/synthetic/manifest.json", "--proposals",
-           "results/proposals/synthetic/released/manifest.json", "--decompositions",
-           "results/decompositions/synthetic.jsonl", *args,
-           "--out", str(tmp_path / "g")]  # fmt: skip
-    run(cmd, demo_dir)
-    gti = (tmp_path / "g/gti/predictions.json").read_bytes()
-    again = run([*cmd, "--set", "ground.lr=2.0"], demo_dir)
-    # 2 samples x 2 variants: gti never reads the learning rate, so its 2 records stand
-    assert "2 samples, 0 failed, 2 already done" in again.stdout
-    assert (tmp_path / "g/gti/predictions.json").read_bytes() == gti
+def _first_video(demo_dir):
+    manifest = demo_dir / "results/proposals/synthetic/released/manifest.json"
+    return sorted(json.loads(manifest.read_text())["videos"])[0]
 
 
-@pytest.mark.parametrize("variant", ["gti", "gti+dsth", "full", "fixed-token"])
-def test_one_multi_variant_job_equals_separate_runs(demo_dir, tmp_path, variant):
-    """The workflow grounds all variants in one job (shared stages); each file must equal a
-    separate run of that variant, byte for byte."""
-    _ground(demo_dir, tmp_path / variant, variant=variant)
-    separate = (tmp_path / variant / "predictions.json").read_bytes()
-    job = demo_dir / f"results/predictions/synthetic/tiny-qwen2-vl/{variant}.json"
-    assert separate == job.read_bytes()
-
-
-def test_empty_proposal_set_fails_the_sample_and_scores_zero(demo_dir, tmp_path):
+def _proposals_with_an_empty_set(demo_dir, props):
+    """A copy of the demo's released proposals where the first video's set is empty."""
     src = demo_dir / "results/proposals/synthetic/released"
     manifest = json.loads((src / "manifest.json").read_text())
-    first = sorted(manifest["videos"])[0]
+    first = _first_video(demo_dir)
     manifest["videos"][first] = {**manifest["videos"][first], "status": "empty", "n_tracks": 0}
-    props = tmp_path / "props"
     props.mkdir()
     for f in src.glob("*.json"):
         (props / f.name).write_bytes(f.read_bytes())
     (props / "manifest.json").write_text(json.dumps(manifest))
-    _ground(
-        demo_dir,
-        tmp_path / "g",
-        model="attention-oracle",
-        variant="gti",
-        proposals=props / "manifest.json",
-    )
-    preds = json.loads((tmp_path / "g/predictions.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def ground_runs(demo_dir, tmp_path_factory):
+    """The first `zstvg ground` run of each test below, over the demo's inputs: independent
+    processes of one thread each, so they run side by side, as many at once as there are
+    cores (CI has 2), while the tests wait. name -> (command, output folder, future of the run);
+    a test takes its run with _finished (which raises that run's failure) and goes on."""
+    from zstvg.config.variants import VARIANTS
+
+    root = tmp_path_factory.mktemp("ground")
+    _proposals_with_an_empty_set(demo_dir, root / "props")
+    commands = {  # the longest first
+        "reference": _ground_cmd(root / "reference", select=["--variants", ",".join(VARIANTS)],
+                                 extra=["--set", "ground.engine=reference"]),
+        "full": _ground_cmd(root / "full"),
+        "full-again": _ground_cmd(root / "full-again"),
+        **{v: _ground_cmd(root / v, variant=v) for v in ("gti", "gti+dsth", "fixed-token")},
+        "tuning": _ground_cmd(root / "tuning", model="attention-oracle",
+                              select=["--variants", "gti,gti+spatial"]),
+        "empty": _ground_cmd(root / "empty", model="attention-oracle", variant="gti",
+                             proposals=root / "props/manifest.json"),
+    }  # fmt: skip
+    with ThreadPoolExecutor(max_workers=min(len(commands), os.cpu_count() or 1)) as pool:
+        yield {
+            name: (cmd, Path(cmd[cmd.index("--out") + 1]), pool.submit(run, cmd, demo_dir))
+            for name, cmd in commands.items()
+        }
+
+
+def _finished(ground_runs, name):
+    """(command, output folder) of one of ground_runs, once it has ended well."""
+    cmd, out, future = ground_runs[name]
+    future.result()
+    return cmd, out
+
+
+def test_ground_is_deterministic_on_cpu_and_resumes(demo_dir, ground_runs):
+    _, one = _finished(ground_runs, "full")
+    _, two = _finished(ground_runs, "full-again")
+    assert (one / "predictions.json").read_bytes() == (two / "predictions.json").read_bytes()
+    again = _ground(demo_dir, one)
+    assert "2 samples, 0 failed, 2 already done" in again.stdout
+
+
+def test_a_tuning_setting_recomputes_only_the_variants_that_tune(demo_dir, ground_runs):
+    cmd, out = _finished(ground_runs, "tuning")  # attention-oracle, --variants gti,gti+spatial
+    gti = (out / "gti/predictions.json").read_bytes()
+    again = run([*cmd, "--set", "ground.lr=2.0"], demo_dir)
+    # 2 samples x 2 variants: gti never reads the learning rate, so its 2 records stand
+    assert "2 samples, 0 failed, 2 already done" in again.stdout
+    assert (out / "gti/predictions.json").read_bytes() == gti
+
+
+@pytest.mark.parametrize("variant", ["gti", "gti+dsth", "full", "fixed-token"])
+def test_one_multi_variant_job_equals_separate_runs(demo_dir, ground_runs, variant):
+    """The workflow grounds all variants in one job (shared stages); each file must equal a
+    separate run of that variant, byte for byte (full's: the determinism test's second run,
+    which is not resumed)."""
+    _, out = _finished(ground_runs, "full-again" if variant == "full" else variant)
+    separate = (out / "predictions.json").read_bytes()
+    job = demo_dir / f"results/predictions/synthetic/tiny-qwen2-vl/{variant}.json"
+    assert separate == job.read_bytes()
+
+
+def test_empty_proposal_set_fails_the_sample_and_scores_zero(demo_dir, ground_runs, tmp_path):
+    _, out = _finished(ground_runs, "empty")  # the attention oracle's gti, first video's set empty
+    first = _first_video(demo_dir)
+    preds = json.loads((out / "predictions.json").read_text())
     assert preds[first]["error"] == "import-proposals: empty proposal set"
     assert sum("error" in p for p in preds.values()) == 1
     run(["zstvg", "evaluate", "--samples", "results/samples/synthetic.jsonl", "--predictions",
-         str(tmp_path / "g/predictions.json"), "--out", str(tmp_path / "m.json"), "--per-sample",
+         str(out / "predictions.json"), "--out", str(tmp_path / "m.json"), "--per-sample",
          str(tmp_path / "per.csv")], demo_dir)  # fmt: skip
     assert json.loads((tmp_path / "m.json").read_text())["n_failed"] == 1
     assert "import-proposals: empty proposal set" in (tmp_path / "per.csv").read_text()
 
 
-def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, tmp_path):
+def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, ground_runs):
     """The demo grounds with ground.engine fast (the default); the reference engine, every
     forward in full, must write the same predictions for every variant, byte for byte."""
     from zstvg.config.variants import VARIANTS
 
-    run(["zstvg", "ground", "--samples", "results/samples/synthetic.jsonl", "--frames",
-         "results/frames/synthetic/manifest.json", "--proposals",
-         "results/proposals/synthetic/released/manifest.json", "--decompositions",
-         "results/decompositions/synthetic.jsonl", "--model", "tiny-qwen2-vl", "--variants",
-         ",".join(VARIANTS), "--out", str(tmp_path / "ref"), "--set",
-         "ground.engine=reference"], demo_dir)  # fmt: skip
+    _, ref = _finished(ground_runs, "reference")
     for name in VARIANTS:
-        reference = (tmp_path / "ref" / name / "predictions.json").read_bytes()
+        reference = (ref / name / "predictions.json").read_bytes()
         fast = demo_dir / f"results/predictions/synthetic/tiny-qwen2-vl/{name}.json"
         assert fast.read_bytes() == reference, name
         fast_calls = json.loads(
@@ -285,8 +328,7 @@ def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, 
                 )
             ).read_text()
         )
-        ref_calls = json.loads(next((tmp_path / "ref" / name / "records").glob("*.json"))
-                               .read_text())  # fmt: skip
+        ref_calls = json.loads(next((ref / name / "records").glob("*.json")).read_text())
         # the same planned work, less of it done: shared prefixes, short and cut forwards
         assert (
             fast_calls["llm_calls"]["forward_equivalents"]
@@ -300,12 +342,13 @@ def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, 
                 assert tuning[key] == pytest.approx(ref_tuning[key], rel=1e-4, abs=1e-5), name
 
 
-def test_configfile_and_config_overrides_reach_the_commands(tmp_path):
+def test_configfile_and_config_overrides_reach_the_commands(tmp_path, seed_dir):
     """One source of configuration: Snakemake's merged config (params.yaml, --configfile,
     --config) is the file every command reads, so an override changes what it claims to."""
     from zstvg.files.frames import FrameStore
 
     work = make_workdir(tmp_path / "w", tiny_params())
+    copy_outputs(seed_dir, work, ["results/synthetic", "results/samples"])
     (work / "override.yaml").write_text("frames:\n  n_mllm_frames: 3\n")
     target = "results/frames/synthetic/manifest.json"
     run(["snakemake", "--cores", "1", target, "--configfile", "override.yaml"], work)
@@ -349,13 +392,15 @@ def test_a_proposals_setting_makes_the_demo_proposals_stale(demo_dir, tmp_path):
     target = "results/proposals/synthetic/tiny-demo/manifest.json"
     override = tmp_path / "override.yaml"
     override.write_text("proposals:\n  min_track_frames: 4\n")
+    merged = demo_dir / "results/config/params.yaml"  # each run writes the config it merged
+    demo_config = merged.read_bytes()
     try:
         dry = run(["snakemake", "-n", "--cores", "1", target, "--configfile", str(override)],
                   demo_dir)  # fmt: skip
         out = dry.stdout + dry.stderr
         assert "propose_tiny_demo" in out and "Params have changed" in out
-    finally:  # the merged config file back to the demo's own
-        run(["snakemake", "-n", "--cores", "1", target], demo_dir)
+    finally:  # the merged config file back to the demo's own (what a run without it writes)
+        merged.write_bytes(demo_config)
 
 
 def test_every_demo_prediction_feeds_both_released_evaluators(demo_dir):

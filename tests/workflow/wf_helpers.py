@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from base64 import urlsafe_b64encode
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,38 @@ def make_workdir(path: Path, params: dict) -> Path:
         shutil.copy(REPO / name / "README.md", path / name / "README.md")
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return path
+
+
+# What every tiny workflow builds first, the same bytes wherever `seed` and `synthetic` are
+# tiny_params()'s: the synthetic benchmark, its samples and the tiny checkpoints (built once per
+# session by the `seed_dir` fixture and copied into each workdir by copy_outputs).
+SEED_TARGETS = [
+    "results/samples/synthetic.jsonl",
+    "results/checkpoints/tiny-qwen2-vl/config.json",
+    "results/checkpoints/tiny-gdino/config.json",
+    "results/checkpoints/tiny-sam2/config.json",
+]
+
+
+def copy_outputs(src: Path, dst: Path, paths: list[str]) -> None:
+    """Copy ``paths`` (files or folders, relative to the workdirs) of the workdir ``src`` into
+    ``dst`` as Snakemake left them there: mtimes kept and each file's metadata record
+    (.snakemake/metadata) with it, so Snakemake takes them as built in ``dst``; a job whose
+    params, code or input files differ in ``dst`` still reruns (e.g. `--config seed=3`)."""
+    records = Path(".snakemake/metadata")
+    for rel in paths:
+        if (src / rel).is_dir():
+            shutil.copytree(src / rel, dst / rel, symlinks=True)
+            files = [p for p in (src / rel).rglob("*") if p.is_file()]
+        else:
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src / rel, dst / rel)
+            files = [src / rel]
+        for f in files:
+            name = urlsafe_b64encode(str(f.relative_to(src)).encode()).decode()
+            if (src / records / name).is_file():
+                (dst / records).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src / records / name, dst / records / name)
 
 
 def run(
