@@ -166,7 +166,7 @@ rule demo:
             "results/demo/SUMMARY.html", caption="workflow/report/summary.rst", category="Summary"
         ),
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
     resources:
         mem_mb=2000,
         runtime=15,

@@ -242,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(-1 if args.quiet else args.verbose, args.log_file)
     from zstvg.config.params import load_params
     from zstvg.files.io import InputError
+    from zstvg.files.provenance import note_params_file
     from zstvg.jobs.progress import stderr_is_terminal
 
     if args.no_progress or not stderr_is_terminal():
@@ -254,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         claim_gpu(args.claim_gpu)
     try:
         params = load_params(args.params, args.overrides, preset=args.preset)
+        note_params_file(params.source)
         return int(args._module.run(args, params) or 0)
     except InputError as exc:
         log.error("%s", exc)

@@ -1,7 +1,8 @@
 # Shared helpers for the rules. One source of configuration: Snakemake's merged config
-# (params.yaml, then any --configfile, then --config) is written once per run to PARAMS_FILE,
-# and every job passes that file to its command (`--params`); each rule declares the sections
-# it depends on as `params:`, so Snakemake reruns exactly the jobs whose parameters changed.
+# (params.yaml, then any --configfile, then --config) is written once, under a name derived from
+# its content (results/config/<digest>.yaml, never rewritten), and every job passes that file to
+# its command (`--params`); the `params` of each rule name what of it the job reads, so
+# Snakemake reruns exactly the jobs whose parameters changed (docs/workflow.md#what-a-change-reruns).
 #
 # results/ is laid out by phase, so each DVC stage owns one directory:
 #   synthetic/  samples/{dataset}.jsonl  frames/{dataset}/  decompositions/{dataset}.jsonl
@@ -17,33 +18,30 @@ import shlex
 from snakemake.exceptions import WorkflowError
 
 from zstvg.config import experiments
+from zstvg.config.params import write_merged_config
 from zstvg.config.variants import VARIANTS as KNOWN_VARIANTS
+from zstvg.config.variants import ground_settings_read
 from zstvg.files.frames import video_dir_name as safe_name
 
-
-def write_merged_params(cfg, path):
-    """Write the merged config to ``path`` (atomically, and only when its text changed, so a
-    rerun with the same config leaves the file as it was) and return the path."""
-    import yaml
-
-    text = yaml.safe_dump(dict(cfg), sort_keys=False, allow_unicode=True, width=100)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            if fh.read() == text:
-                return path
-    except FileNotFoundError:
-        pass
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
+# The merged config of this invocation. A dry run, a lint, a report or a second invocation with
+# other overrides writes its own file beside it and never touches this one. The name is pinned in
+# the environment for the jobs started from here: a SLURM job's own Snakemake (sbatch exports the
+# environment) parses the Snakefile again when it starts, and must not merge a params.yaml edited
+# while the job waited in the queue.
+PINNED_PARAMS_FILE = "ZSTVG_PARAMS_FILE"
+PARAMS_FILE = os.environ.get(PINNED_PARAMS_FILE) or str(
+    write_merged_config(config, "results/config")
+)
+os.environ[PINNED_PARAMS_FILE] = PARAMS_FILE
 
 
-# A fixed path (not content-addressed): the file name is a rule param, and a changed name would
-# rerun every job; the sections in each rule's params decide what reruns.
-PARAMS_FILE = write_merged_params(config, "results/config/params.yaml")
+def params_file(wildcards, output):
+    """A job's `--params`: the merged config file. A params function of the output, so
+    Snakemake's params trigger leaves it out: a new file name alone (another config that this
+    job does not read) reruns nothing; what the job reads is its rule's other params."""
+    return PARAMS_FILE
+
+
 # The GPU slot pool of a local run (zstvg.jobs.gpus): each running GPU job takes its own device;
 # under SLURM the scheduler's CUDA_VISIBLE_DEVICES is kept.
 GPU_SLOTS = ".snakemake/gpu-slots"
@@ -201,13 +199,15 @@ class Sharded:
         n = n_shards(wildcards)
         return [f"{self.out(wildcards)}/shards/{i}-of-{n}.json" for i in range(n)]
 
-    def claim_gpu(self, wildcards):
+    # The two below are params functions of the job's input: Snakemake's params trigger leaves
+    # them out, so a new shard count (a runtime knob) reruns no finished step.
+    def claim_gpu(self, wildcards, input):
         """`<step>`'s GPU claim: none for a merge, the slot pool's for the one job."""
         return "" if self.merges(wildcards) else f"--claim-gpu {GPU_SLOTS}"
 
-    def merge_arg(self, wildcards):
-        """`<step>`'s `--merge N`, or nothing for the one job."""
-        return f"--merge {n_shards(wildcards)}" if self.merges(wildcards) else ""
+    def merge_arg(self, wildcards, input):
+        """`<step>`'s `--merge N` (N: the shards it merges), or nothing for the one job."""
+        return f"--merge {len(input.shards)}" if self.merges(wildcards) else ""
 
     def _merge_or_one_job(self, key):
         def value(wildcards):
@@ -324,11 +324,6 @@ def dataset_value(key):
     return value
 
 
-def dataset_json(wildcards):
-    """A job's whole dataset entry, as a params value."""
-    return json.dumps(dataset_cfg(wildcards), sort_keys=True)
-
-
 def boxes_arg(wildcards):
     """prepare-data's `--boxes` (VidSTG's VidOR boxes), or nothing."""
     boxes = dataset_cfg(wildcards)["boxes"]
@@ -363,10 +358,49 @@ def ablation_dataset(wildcards):
     return config["run"]["datasets"][0]
 
 
-def ground_section(wildcards):
-    """ground's params sections; a function, as the sub-query template's "{description}" is
-    not a wildcard."""
-    return section("ground", "mllm", "models", "seed")
+def model_cfg(wildcards):
+    """What a probe job reads of the config: its own model's entry and `mllm` (never another
+    model's entry: adding a model that `run` does not select reruns nothing)."""
+    return json.dumps(
+        {"model": config["models"][wildcards.model], "mllm": config["mllm"]}, sort_keys=True
+    )
+
+
+def ground_cfg(variants):
+    """What a grounding job of ``variants`` reads: its own model's entry, `mllm`, `seed`, the
+    preset, and the `ground` settings these variants read (ground_settings_read: the LRA's only
+    where one tunes) at the job's sweep point (its `ground.*` overrides in place of the base
+    values, so a sweep point that sets a key does not rerun when the base value changes)."""
+
+    def cfg(wildcards):
+        ground = dict(config["ground"])
+        for key, value in cell_setting(wildcards):
+            section, _, name = key.partition(".")
+            if section == "ground":
+                ground[name] = value
+        read = {}
+        for name in variants(wildcards):
+            read.update(ground_settings_read(KNOWN_VARIANTS[name], ground))
+        return json.dumps(
+            {
+                "model": config["models"][wildcards.model],
+                "mllm": config["mllm"],
+                "seed": config["seed"],
+                "preset": config.get("preset"),
+                "ground": read,
+            },
+            sort_keys=True,
+        )
+
+    return cfg
+
+
+def group_variant_names(wildcards):
+    return group_variants(wildcards).split(",")
+
+
+def one_variant(wildcards):
+    return [wildcards.variant]
 
 
 def output_dir(name, up=1):

@@ -6,7 +6,7 @@ rule make_synthetic:
         annotations="results/synthetic/annotations/test_v2.json",
         decompositions="results/synthetic/annotations/gpt4_decompose_attr_action.json",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         cfg=section("seed", "synthetic"),
         out=output_dir("annotations", up=2),
     resources:
@@ -31,8 +31,7 @@ checkpoint prepare_data:
     output:
         samples="results/samples/{dataset}.jsonl",
     params:
-        params_file=PARAMS_FILE,
-        cfg=dataset_json,
+        params_file=params_file,
         fmt=dataset_value("format"),
         videos=dataset_value("videos"),
         boxes=boxes_arg,
@@ -71,7 +70,7 @@ rule sample_frames_shard:
     wildcard_constraints:
         **SHARD_WILDCARDS,
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         cfg=section("frames"),
         out=FRAMES.manifest,
     threads: 4
@@ -94,7 +93,7 @@ rule sample_frames:
     output:
         manifest="results/frames/{dataset}/manifest.json",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         cfg=section("frames"),
     threads: 2
     resources:

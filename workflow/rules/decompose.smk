@@ -8,7 +8,7 @@ rule import_decompositions:
     output:
         report="results/decompositions/{dataset}.import.json",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         cfg=section("decompose"),
     resources:
         mem_mb=2000,
@@ -28,7 +28,7 @@ rule decompose:
     output:
         decompositions="results/decompositions/{dataset}.jsonl",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         cfg=section("decompose"),
     resources:
         mem_mb=2000,

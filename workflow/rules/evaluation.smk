@@ -12,7 +12,7 @@ rule evaluate:
         metrics="results/metrics/{dataset}/{backend}/{variant}/{protocol}.json",
         per_sample="results/metrics/{dataset}/{backend}/{variant}/{protocol}.per_sample.csv",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         cfg=section("evaluate"),
     resources:
         mem_mb=4000,
@@ -61,7 +61,8 @@ rule tables:
             for name, label in REPORT_TABLES.items()
         ],
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
+        cells=protocol_metrics,  # a cell left out of `run` reruns it (no `input` trigger)
         out="results/tables/{protocol}",
         ablation_dataset=ablation_dataset,
         variants=" ".join([*REFERENCE_VARIANTS, "full"]),
@@ -90,7 +91,8 @@ rule figures:
             category="Figures",
         ),
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
+        cells=protocol_metrics,  # a cell left out of `run` reruns it (no `input` trigger)
         ablation_dataset=ablation_dataset,
     resources:
         mem_mb=4000,
@@ -123,7 +125,7 @@ rule visualize:
         ),
         gif="results/figures/{dataset}/{backend}/{variant}/{sample_id}.gif",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         attention=attention_map,
         out=output_dir("sheet"),
     resources:

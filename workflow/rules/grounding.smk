@@ -27,9 +27,9 @@ rule probe_attention_shard:
     wildcard_constraints:
         **SHARD_WILDCARDS,
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         gpu_slots=GPU_SLOTS,
-        cfg=section("mllm", "models"),
+        cfg=model_cfg,
         out=PROBE.out,
     resources:
         **PROBE.shard_resources,
@@ -50,10 +50,10 @@ rule probe_attention:
     output:
         manifest="results/attention/{dataset}/{model}/manifest.json",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         claim=PROBE.claim_gpu,
         merge=PROBE.merge_arg,
-        cfg=section("mllm", "models"),
+        cfg=model_cfg,
         out=output_dir("manifest"),
     resources:
         **PROBE.merge_resources,
@@ -102,9 +102,9 @@ rule ground_shard:
         model=MODEL_RE,
         setting=SETTING_RE,
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         gpu_slots=GPU_SLOTS,
-        cfg=ground_section,
+        cfg=ground_cfg(group_variant_names),
         sets=setting_args,
         variants=group_variants,
         out=GROUND.out,
@@ -136,10 +136,10 @@ rule ground:
         variant=VARIANT_RE,
         setting=SETTING_RE,
     params:
-        params_file=PARAMS_FILE,
-        cfg=ground_section,
+        params_file=params_file,
+        cfg=ground_cfg(one_variant),
         sets=setting_args,
-        merge=n_shards,  # always merges: `--merge {params.merge}` below
+        merge=GROUND.merge_arg,
         out=GROUND.out,
     resources:
         **GROUND.merge_resources,
@@ -152,7 +152,7 @@ rule ground:
         "--frames {input.frames} --proposals {input.proposals} "
         "--decompositions {input.decompositions} --model {wildcards.model} "
         "--variants '{wildcards.variant}' --out {params.out} "
-        "--predictions {output.predictions} --merge {params.merge} --no-progress --log-file {log}"
+        "--predictions {output.predictions} {params.merge} --no-progress --log-file {log}"
 
 
 rule predict_reference:
@@ -165,7 +165,7 @@ rule predict_reference:
     wildcard_constraints:
         method="oracle|largest|random",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         cfg=section("seed"),
     resources:
         mem_mb=4000,

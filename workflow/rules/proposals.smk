@@ -8,7 +8,7 @@ rule import_proposals:
     output:
         manifest="results/proposals/{dataset}/released/manifest.json",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         src=dataset_value("proposals"),
         out=output_dir("manifest"),
     resources:
@@ -27,7 +27,7 @@ rule make_tiny_checkpoint:
     output:
         config="results/checkpoints/tiny-{family}/config.json",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         cfg=section("seed"),
         out=output_dir("config"),
     resources:
@@ -67,7 +67,7 @@ rule propose_shard:
         **SHARD_WILDCARDS,
         tracker=TRACKERS,
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         gpu_slots=GPU_SLOTS,
         cfg=section("proposals"),
         out=PROPOSE.out,
@@ -94,7 +94,7 @@ rule propose:
     wildcard_constraints:
         tracker=TRACKERS,
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         claim=PROPOSE.claim_gpu,
         merge=PROPOSE.merge_arg,
         cfg=section("proposals"),
@@ -128,7 +128,7 @@ rule propose_tiny_demo:
     output:
         manifest="results/proposals/synthetic/tiny-demo/manifest.json",
     params:
-        params_file=PARAMS_FILE,
+        params_file=params_file,
         cfg=section("proposals"),  # the settings not overridden below still apply
         out=output_dir("manifest"),
         gdino=input_dir("gdino"),

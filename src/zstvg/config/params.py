@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import hashlib
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -40,7 +41,7 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, SkipJsonSchema
 from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from 3.12
 
-from zstvg.files.io import InputError
+from zstvg.files.io import InputError, atomic_open
 
 
 class ParamsError(InputError):
@@ -570,6 +571,28 @@ def load_params(
     if preset is not None:
         raw = apply_preset(raw, preset)
     return parse(apply_overrides(raw, overrides), str(path))
+
+
+# Merged configs are named by the first 16 hex digits (64 bits) of their text's SHA-256: the
+# run record of every output keeps the whole digest (zstvg.files.provenance).
+CONFIG_NAME_HEX = 16
+
+
+def write_merged_config(raw: Mapping[str, Any], folder: str | Path) -> Path:
+    """Write a merged config (the workflow's: params.yaml, then --configfile, then --config) as
+    ``<folder>/<digest of its text>.yaml``, once, and return the path.
+
+    The name follows the content, so the file is never rewritten: a job reading it reads the
+    config its own invocation planned with, whatever other invocations (a dry run with other
+    overrides, a lint, a report) write beside it; an existing file is left untouched.
+    """
+    text = yaml.safe_dump(dict(raw), sort_keys=False, allow_unicode=True, width=100)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    path = Path(folder) / f"{digest[:CONFIG_NAME_HEX]}.yaml"
+    if not path.is_file():
+        with atomic_open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -70,6 +71,22 @@ VARIANTS: dict[str, Variant] = {
                 description="the authors' released behaviour: fixed token, no tuning"),
     )
 }  # fmt: skip
+
+
+# The LRA's own settings (`ground.*`): a variant that tunes nothing never reads them, so its
+# records (and its job hash) stay valid when they change; only the tuned variants recompute.
+LRA_KEYS = ("lr", "n_steps", "beta", "neutral_contrast", "gradient_checkpointing",
+            "readout_after_tuning")  # fmt: skip
+
+
+def ground_settings_read(variant: Variant, ground: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``ground`` settings ``variant``'s result depends on: all of them for a variant that
+    tunes, all but the LRA's (``LRA_KEYS``) otherwise. The ground step hashes these into each
+    record's job, and the workflow's rules declare them, so a changed LRA setting reruns and
+    recomputes only the variants that tune."""
+    if variant.tunes:
+        return dict(ground)
+    return {k: v for k, v in ground.items() if k not in LRA_KEYS}
 
 
 def get_variant(name: str) -> Variant:

@@ -30,6 +30,19 @@ def git_revision(cwd: PathLike | None = None) -> str | None:
     return f"{rev}-dirty" if dirty else rev
 
 
+# Facts of this process that every run record it writes carries (``note_params_file``).
+_RUN_FACTS: dict[str, Any] = {}
+
+
+def note_params_file(path: PathLike) -> None:
+    """Record the params file this process read (its path and SHA-256) in every run record it
+    writes: under the workflow, the content-addressed merged config the job's invocation wrote
+    (results/config/<digest>.yaml), so an output names the exact config it was made with."""
+    from zstvg.files.io import sha256_file
+
+    _RUN_FACTS.update(params_file=str(path), params_file_sha256=sha256_file(path))
+
+
 def provenance_path(output: PathLike) -> Path:
     """Sidecar of an output: ``<file>.provenance.json``, or ``<dir>/provenance.json`` for a
     directory, so the record travels with the directory (one DVC output, one Snakemake output)."""
@@ -69,7 +82,8 @@ def write_provenance(
     path = provenance_path(output)
     write_json(path, record)
     write_json(
-        run_record_path(path), {"step": step, "git_revision": git_revision(), **(volatile or {})}
+        run_record_path(path),
+        {"step": step, "git_revision": git_revision(), **_RUN_FACTS, **(volatile or {})},
     )
     return path
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from zstvg.config.params import Params
+from zstvg.config.variants import ground_settings_read
 from zstvg.jobs import shards
 
 log = logging.getLogger(__name__)
@@ -36,18 +37,9 @@ STEP = "ground"
 MANIFEST = "manifest.json"
 
 
-# The LRA's own settings: a variant that tunes nothing never reads them, so its records (and its
-# job hash) stay valid when they change; only the tuned variants of a job are recomputed.
-LRA_KEYS = ("lr", "n_steps", "beta", "neutral_contrast", "gradient_checkpointing",
-            "readout_after_tuning")  # fmt: skip
-
-
 def variant_ground_params(params: Params, variant: Any) -> dict[str, Any]:
     """The ``ground`` settings one variant's result depends on."""
-    section = params.section("ground")
-    if variant.tunes:
-        return section
-    return {k: v for k, v in section.items() if k not in LRA_KEYS}
+    return ground_settings_read(variant, params.section("ground"))
 
 
 def mllm_frames(
