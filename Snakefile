@@ -180,7 +180,7 @@ rule demo:
     log:
         "results/logs/demo.log",
     conda:
-        "envs/cpu.yaml"
+        "envs/zstvg.yaml"
     shell:
         "zstvg summarize --params {params.params_file} "
         "--title 'zstvg demo: synthetic benchmark' --chance-note "
