@@ -1,15 +1,22 @@
 # zstvg workflow: thin rules, each a call of one `zstvg <step>` (docs/workflow.md#running-the-workflow).
-#   snakemake --cores all --resources gpu=4     everything `run` in params.yaml selects
-#   snakemake --cores all demo                   the synthetic benchmark with tiny models
+#   snakemake all --cores all --resources gpu=4  everything `run` in params.yaml selects
+#   snakemake demo --cores all                   the synthetic benchmark with tiny models
 #   snakemake --workflow-profile slurm           on a SLURM cluster (profiles/slurm)
 # One table cell: snakemake results/metrics/<dataset>/<backend>/<variant>[@<sweep point>]/<protocol>.json
 #   (e.g. results/metrics/hcstvg-v1/llava-ov/full@lr=4.0,n_steps=2/tubedetr.json: Table 7)
 from snakemake.utils import min_version, validate
 
+from zstvg.config.params import apply_config_args
+
 min_version("9.0")
 
 
 configfile: "params.yaml"
+
+
+# A nested --config value (`evaluate={viou_thresholds: [0.3, 0.4]}`) reaches `config` with every
+# leaf a string ('0.3'): read it again as YAML before the schema sees it.
+config.update(apply_config_args(config, workflow.config_settings.config_args))
 
 
 validate(config, "workflow/schemas/params.schema.yaml")
@@ -173,7 +180,7 @@ rule demo:
     log:
         "results/logs/demo.log",
     conda:
-        "envs/cpu.yaml"
+        "envs/zstvg.yaml"
     shell:
         "zstvg summarize --params {params.params_file} "
         "--title 'zstvg demo: synthetic benchmark' --chance-note "

@@ -8,7 +8,13 @@ import pytest
 import yaml
 
 from zstvg.config import params as config
-from zstvg.config.params import ParamsError, apply_overrides, load_params, parse
+from zstvg.config.params import (
+    ParamsError,
+    apply_config_args,
+    apply_overrides,
+    load_params,
+    parse,
+)
 
 
 def test_repo_params_parse_into_frozen_sections(repo_root):
@@ -61,6 +67,25 @@ def test_overrides_are_parsed_as_yaml_and_validated(params_raw):
         apply_overrides(params_raw, ["frames.n_mllm_frames"])
     with pytest.raises(ParamsError, match="minimum"):
         parse(apply_overrides(params_raw, ["frames.n_mllm_frames=0"]))
+
+
+def test_snakemake_config_args_are_read_again_as_yaml(params_raw):
+    """What Snakemake's `--config` made of nested values (every leaf a string) is read again:
+    mappings merge key by key, lists replace, scalars stay as Snakemake typed them."""
+    seen = dict(params_raw, evaluate=dict(params_raw["evaluate"], viou_thresholds=["0.3", "0.4"]))
+    seen["run"] = dict(params_raw["run"], datasets=["synthetic"])
+    seen["seed"] = "7"  # Snakemake would have made it 7; a scalar is left as it is
+    raw = apply_config_args(
+        seen, ["evaluate={viou_thresholds: [0.3, 0.4]}", "run={datasets: [synthetic]}", "seed=7"]
+    )
+    assert raw["evaluate"]["viou_thresholds"] == [0.3, 0.4]
+    assert raw["evaluate"]["grid_fps"] == params_raw["evaluate"]["grid_fps"]
+    assert raw["run"]["models"] == params_raw["run"]["models"] and raw["seed"] == "7"
+    assert seen["evaluate"]["viou_thresholds"] == ["0.3", "0.4"]  # the input is not changed
+    with pytest.raises(ParamsError, match="--config 'evaluate={viou_thresholds: \\[0.3'"):
+        apply_config_args(seen, ["evaluate={viou_thresholds: [0.3"])
+    with pytest.raises(ParamsError, match="expected KEY=VALUE"):
+        apply_config_args(seen, ["evaluate"])
 
 
 def test_missing_and_malformed_files(tmp_path):

@@ -87,3 +87,38 @@ def test_plot_needs_inputs(tmp_path, repo_root):
         ]
     )
     assert rc == 2
+
+
+def test_ablation_bars_and_sweeps_follow_the_configured_viou_thresholds(
+    tmp_path, params_raw, monkeypatch
+):
+    """With `evaluate.viou_thresholds: [0.3, 0.4]` the ablation chart's panels are m_vIoU,
+    vIoU@0.3 and vIoU@0.4, each drawn from the metrics files' numbers."""
+    import yaml
+
+    from zstvg.evaluation import plots
+
+    params_raw["evaluate"]["viou_thresholds"] = [0.3, 0.4]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params_raw))
+    mdir = tmp_path / "metrics"
+    mdir.mkdir()
+    for i, variant in enumerate(("gti", "full", "full@k_frames=5")):
+        m = {"protocol": "tubedetr", "dataset": "hcstvg-v1", "backend": "llava-ov",
+             "variant": variant, "n_samples": 5, "n_missing": 0, "n_failed": 0,
+             "m_vIoU": 0.2, "vIoU@0.3": 0.4, "vIoU@0.4": 0.1 * (i + 1), "m_tIoU": 0.4,
+             "gt_vIoU": 0.5}  # fmt: skip
+        (mdir / f"{i}.json").write_text(json.dumps(m))
+    drawn = {}
+    real = plots.plot_ablation
+
+    def spy(table, path, dataset, metrics, dpi=120):
+        drawn["metrics"], drawn["table"] = tuple(metrics), table
+        return real(table, path, dataset, metrics, dpi)
+
+    monkeypatch.setattr(plots, "plot_ablation", spy)
+    argv = ["plot", "--params", str(tmp_path / "params.yaml"), "--metrics", str(mdir),
+            "--out", str(tmp_path / "fig")]  # fmt: skip
+    assert main(argv) == 0
+    assert drawn["metrics"] == ("m_vIoU", "vIoU@0.3", "vIoU@0.4")
+    assert list(drawn["table"]["llava-ov vIoU@0.4"]) == [10.0, 20.0]  # gti, full: Table 2 order
+    assert (tmp_path / "fig/ablation.png").is_file() and (tmp_path / "fig/sweeps.png").is_file()

@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
+import yaml
 
 from zstvg.cli import main
 from zstvg.evaluation.tables import build_tables, load_reference, parse_result
@@ -130,3 +132,28 @@ def test_table7_pivots_the_learning_rate_x_iterations_grid():
     assert list(t7["N=2 m_vIoU"]) == [4.2, 8.2]  # 100 * (lr / 100 + 2 / 1000), one decimal
     # a two-key point is the grid's, never a Fig. 6 sweep row; a one-key point is a sweep row
     assert list(t["sweeps"].param) == ["k_frames"]
+
+
+def test_tables_follow_the_configured_viou_thresholds(tmp_path, repo_root, params_raw):
+    """`evaluate.viou_thresholds: [0.3, 0.4]`: a vIoU@0.4 column with our numbers, none for 0.5;
+    the paper's row fills only what it printed (m_vIoU, @0.3) and leaves @0.4 empty."""
+    params_raw["evaluate"]["viou_thresholds"] = [0.3, 0.4]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params_raw))
+    m = metrics("hcstvg-v1", "llava-ov", "full", 0.25)
+    del m["vIoU@0.5"]
+    m["vIoU@0.4"] = 0.125  # what `zstvg evaluate` writes at these thresholds
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m/full.json").write_text(json.dumps(m))
+    out = tmp_path / "tables"
+    argv = ["tables", "--params", str(tmp_path / "params.yaml"), "--metrics", str(tmp_path / "m"),
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    t1 = pd.read_csv(out / "table1.csv").set_index("source")
+    assert [c for c in t1.columns if "vIoU@" in c] == ["HCSTVG-v1 vIoU@0.3", "HCSTVG-v1 vIoU@0.4"]
+    assert t1.loc["ours", "HCSTVG-v1 vIoU@0.4"] == 12.5
+    assert t1.loc["paper", "HCSTVG-v1 vIoU@0.3"] == 41.5  # the published full / llava-ov
+    assert math.isnan(t1.loc["paper", "HCSTVG-v1 vIoU@0.4"])
+    assert t1.loc["ours - paper", "HCSTVG-v1 m_vIoU"] == pytest.approx(0.2)
+    t2 = pd.read_csv(out / "table2.csv")
+    assert "llava-ov vIoU@0.4" in t2.columns and "llava-ov vIoU@0.5" not in t2.columns
+    assert "m_vIoU / vIoU@0.3 / vIoU@0.4 (%)" in (out / "table1.md").read_text()

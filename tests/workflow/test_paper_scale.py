@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from wf_helpers import paper_matrix_workdir, run
+from wf_helpers import REPO, paper_matrix_workdir, run
 
 from zstvg.config.experiments import cells, groups
 
@@ -28,6 +28,10 @@ def test_paper_matrix_plans_every_job(tmp_path):
     total = int(re.search(r"^total\s+(\d+)", out, flags=re.M).group(1))
     shards = int(re.search(r"^ground_shard\s+(\d+)", out, flags=re.M).group(1))
     print(f"paper matrix: {total} jobs ({shards} ground shards), DAG built in {seconds:.1f} s")
+    # docs/workflow.md quotes the plan's size: it must be this plan's
+    quoted = re.search(r"plans\s+(\d+) jobs, (\d+) of them `ground` shards",
+                       (REPO / "docs/workflow.md").read_text())  # fmt: skip
+    assert quoted is not None and quoted.groups() == (str(total), str(shards))
     matrix = cells(params)
     jobs = groups(matrix)
     # one GPU job per shard of every (dataset, model, setting): params.yaml's shards

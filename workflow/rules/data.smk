@@ -17,7 +17,7 @@ rule make_synthetic:
     benchmark:
         "results/benchmarks/make_synthetic.tsv"
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg make-synthetic --params {params.params_file} --out {params.out} --log-file {log}"
 
@@ -44,7 +44,7 @@ checkpoint prepare_data:
     benchmark:
         "results/benchmarks/{dataset}/prepare_data.tsv"
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg prepare-data --params {params.params_file} --dataset {params.fmt} "
         "--annotations {input.annotations} --videos {params.videos} {params.boxes} "
@@ -79,7 +79,7 @@ rule sample_frames_shard:
     log:
         FRAMES.shard_log,
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg sample-frames --params {params.params_file} --samples {input.samples} "
         "--out {params.out} --shard {wildcards.shard}/{wildcards.n} --workers {threads} "
@@ -103,7 +103,7 @@ rule sample_frames:
     benchmark:
         "results/benchmarks/{dataset}/sample_frames.tsv"
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg sample-frames --params {params.params_file} --samples {input.samples} "
         "--out {output.manifest} --workers {threads} --no-progress --log-file {log}"

@@ -16,7 +16,7 @@ rule import_decompositions:
     log:
         "results/logs/{dataset}/import_decompositions.log",
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg import-decompositions --params {params.params_file} --file {input.file} "
         "--samples {input.samples} --report {output.report} --log-file {log}"
@@ -38,7 +38,7 @@ rule decompose:
     benchmark:
         "results/benchmarks/{dataset}/decompose.tsv"
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg decompose --params {params.params_file} --samples {input.samples} "
         "--out {output.decompositions} --no-progress --log-file {log}"

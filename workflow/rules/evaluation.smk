@@ -20,7 +20,7 @@ rule evaluate:
     log:
         "results/logs/{dataset}/{backend}/{variant}/evaluate_{protocol}.log",
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg evaluate --params {params.params_file} --samples {input.samples} "
         "--frames {input.frames} --predictions {input.predictions} --protocol {wildcards.protocol} "
@@ -72,7 +72,7 @@ rule tables:
     log:
         "results/logs/tables_{protocol}.log",
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg tables --params {params.params_file} --metrics {input.metrics} --out {params.out} "
         "--protocol {wildcards.protocol} --ablation-dataset {params.ablation_dataset} "
@@ -100,7 +100,7 @@ rule figures:
     log:
         "results/logs/figures_{protocol}.log",
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg plot --params {params.params_file} --metrics {input.metrics} "
         "--per-sample {input.per_sample} --protocol {wildcards.protocol} "
@@ -134,7 +134,7 @@ rule visualize:
     log:
         "results/logs/{dataset}/{backend}/{variant}/visualize_{sample_id}.log",
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg visualize --params {params.params_file} --sample-id {wildcards.sample_id} "
         "--samples {input.samples} --predictions {input.predictions} "

@@ -36,7 +36,7 @@ rule probe_attention_shard:
     log:
         PROBE.shard_log,
     conda:
-        "../../envs/gpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg probe-attention --params {params.params_file} --claim-gpu {params.gpu_slots} "
         "--samples {input.samples} --frames {input.frames} --model {wildcards.model} "
@@ -62,7 +62,7 @@ rule probe_attention:
     benchmark:
         "results/benchmarks/{dataset}/probe_attention_{model}.tsv"
     conda:
-        "../../envs/gpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg probe-attention --params {params.params_file} {params.claim} "
         "--samples {input.samples} --frames {input.frames} --model {wildcards.model} "
@@ -115,7 +115,7 @@ rule ground_shard:
     benchmark:
         "results/benchmarks/{dataset}/ground_{model}{setting}_{shard}-of-{n}.tsv"
     conda:
-        "../../envs/gpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg ground --params {params.params_file} {params.sets} --claim-gpu {params.gpu_slots} "
         "--samples {input.samples} --frames {input.frames} --proposals {input.proposals} "
@@ -146,7 +146,7 @@ rule ground:
     log:
         "results/logs/{dataset}/ground_{model}{setting}_{variant}.log",
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg ground --params {params.params_file} {params.sets} --samples {input.samples} "
         "--frames {input.frames} --proposals {input.proposals} "
@@ -173,7 +173,7 @@ rule predict_reference:
     log:
         "results/logs/{dataset}/reference/{method}.log",
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg predict-reference --params {params.params_file} --samples {input.samples} "
         "--frames {input.frames} --proposals {input.proposals} --method {wildcards.method} "

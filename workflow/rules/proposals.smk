@@ -17,7 +17,7 @@ rule import_proposals:
     log:
         "results/logs/{dataset}/import_proposals.log",
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg import-proposals --params {params.params_file} --src {params.src} --out {params.out} "
         "--log-file {log}"
@@ -36,7 +36,7 @@ rule make_tiny_checkpoint:
     log:
         "results/logs/make_tiny_checkpoint_{family}.log",
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg make-tiny-checkpoint --params {params.params_file} --family {wildcards.family} "
         "--out {params.out} --log-file {log}"
@@ -77,7 +77,7 @@ rule propose_shard:
     log:
         PROPOSE.shard_log,
     conda:
-        "../../envs/gpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg propose --params {params.params_file} --claim-gpu {params.gpu_slots} --set proposals.tracker={wildcards.tracker} "
         "--samples {input.samples} --frames {input.frames} "
@@ -107,7 +107,7 @@ rule propose:
     benchmark:
         "results/benchmarks/{dataset}/propose_{tracker}.tsv"
     conda:
-        "../../envs/gpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg propose --params {params.params_file} {params.claim} --set proposals.tracker={wildcards.tracker} "
         "--samples {input.samples} --frames {input.frames} "
@@ -139,7 +139,7 @@ rule propose_tiny_demo:
     log:
         "results/logs/synthetic/propose_tiny_demo.log",
     conda:
-        "../../envs/cpu.yaml"
+        "../../envs/zstvg.yaml"
     shell:
         "zstvg propose --params {params.params_file} --video-id synthetic_000 "
         "--set proposals.detector_checkpoint={params.gdino} "

@@ -507,6 +507,35 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
     return raw
 
 
+def _merge(base: Any, top: Any) -> Any:
+    """``top`` over ``base``: mappings merged key by key, any other value replaced."""
+    if isinstance(base, dict) and isinstance(top, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in top.items()}}
+    return copy.deepcopy(top)
+
+
+def apply_config_args(raw: dict[str, Any], entries: Sequence[str]) -> dict[str, Any]:
+    """``raw`` (Snakemake's merged config) with its ``--config KEY=VALUE`` entries read again,
+    each mapping or list VALUE as YAML (``evaluate={viou_thresholds: [0.3, 0.4]}``).
+
+    Snakemake reads such a value with YAML's base loader, so every leaf is a string and
+    ``0.3`` fails the schema's "number"; it merges it into the config key by key, and so does
+    this. A scalar VALUE stays as Snakemake typed it (int, float, True/False, else a string).
+    """
+    out = copy.deepcopy(raw)
+    for entry in entries:
+        key, sep, text = entry.partition("=")
+        if not sep:
+            raise ParamsError(f"--config {entry!r}: expected KEY=VALUE")
+        try:  # Snakemake strips the quotes around VALUE too (snakemake.common.parse_key_value_arg)
+            value = yaml.safe_load(text.strip("'\""))
+        except yaml.YAMLError as exc:
+            raise ParamsError(f"--config {entry!r}: malformed YAML: {exc}") from None
+        if isinstance(value, (dict, list)):
+            out[key] = _merge(out.get(key), value)
+    return out
+
+
 def parse(raw: dict[str, Any], source: str = "params.yaml") -> Params:
     """Validate a params dict and build the frozen dataclasses."""
     validate(raw, source)
@@ -538,13 +567,7 @@ def apply_preset(raw: dict[str, Any], name: str) -> dict[str, Any]:
         raise ParamsError(f"--preset {name!r}: unknown preset; known: {', '.join(preset_names())}")
     text = resources.files("zstvg").joinpath(f"resources/presets/{name}.yaml").read_text("utf-8")
     overlay = yaml.safe_load(text) or {}
-
-    def merge(base: Any, top: Any) -> Any:
-        if isinstance(base, dict) and isinstance(top, dict):
-            return {**base, **{k: merge(base.get(k), v) for k, v in top.items()}}
-        return copy.deepcopy(top)
-
-    out: dict[str, Any] = merge(raw, overlay)
+    out: dict[str, Any] = _merge(raw, overlay)
     out["preset"] = name
     return out
 

@@ -4,7 +4,8 @@
   the vIoU@R thresholds marked;
 - ``tiou_vs_viou.png``: per-sample tIoU against vIoU (a sample can only score vIoU up to its
   tIoU, so the points lie under the diagonal);
-- ``ablation.png``: m_vIoU / vIoU@0.3 / vIoU@0.5 bars per Table 2 variant and backend;
+- ``ablation.png``: m_vIoU and vIoU@R (at ``evaluate.viou_thresholds``) bars per Table 2 variant
+  and backend;
 - ``sweeps.png``: one panel per Fig. 6 sweep parameter (variants ``<v>@<param>=<value>``).
 """
 
@@ -15,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zstvg.evaluation.tables import METRICS
 from zstvg.files.io import atomic_open
 
 log = logging.getLogger(__name__)
@@ -105,17 +105,19 @@ def plot_scatter(df: Any, path: Path, dpi: int = 120) -> Path:
     return _save(fig, path, dpi)
 
 
-def plot_ablation(table: Any, path: Path, dataset: str, dpi: int = 120) -> Path:
-    """Grouped bars from the Table 2 frame (our rows only)."""
+def plot_ablation(
+    table: Any, path: Path, dataset: str, metrics: Sequence[str], dpi: int = 120
+) -> Path:
+    """Grouped bars from the Table 2 frame (our rows only), one panel per ``metrics``."""
     import numpy as np
 
     plt = _pyplot()
     ours = table[table["source"] == "ours"]
     backends = sorted({c.rsplit(" ", 1)[0] for c in ours.columns[2:] if ours[c].notna().any()})
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 4), squeeze=False)
     x = np.arange(len(ours))
     width = 0.8 / max(len(backends), 1)
-    for ax, metric in zip(axes[0], METRICS, strict=True):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         for i, b in enumerate(backends):
             ax.bar(x + i * width - 0.4 + width / 2, ours[f"{b} {metric}"].fillna(0), width, label=b)
         ax.set_xticks(x, ours["variant"], rotation=35, ha="right", fontsize=9)
@@ -164,11 +166,19 @@ def plot_figures(
 ) -> int:
     """The plot step: the histogram and scatter of the ``per_sample`` CSVs (``thresholds``
     marked; one series per file, labelled ``<backend>/<variant>`` from its path), the ablation
-    bars on ``ablation_dataset`` and the sweeps of the ``metrics`` files of ``protocol``, as
-    PNGs under ``out``; prints what it drew and returns the exit code."""
+    bars on ``ablation_dataset`` (m_vIoU and vIoU@R per threshold) and the sweeps of the
+    ``metrics`` files of ``protocol``, as PNGs under ``out``; prints what it drew and returns
+    the exit code."""
     import pandas as pd
 
-    from zstvg.evaluation.tables import ABLATION_VARIANTS, Result, collect, sweeps, variant_table
+    from zstvg.evaluation.tables import (
+        ABLATION_VARIANTS,
+        Result,
+        collect,
+        metric_names,
+        sweeps,
+        variant_table,
+    )
     from zstvg.files.io import InputError
 
     if not per_sample and not metrics:
@@ -192,12 +202,15 @@ def plot_figures(
         written.append(plot_scatter(df, out_dir / "tiou_vs_viou.png", dpi))
     if metrics:
         results: list[Result] = [r for r in collect(list(metrics)) if r.protocol == protocol]
-        table = variant_table(results, ABLATION_VARIANTS, ablation_dataset, None)
+        names = metric_names(thresholds)
+        table = variant_table(results, ABLATION_VARIANTS, ablation_dataset, None, names)
         if len(table):
-            written.append(plot_ablation(table, out_dir / "ablation.png", ablation_dataset, dpi))
+            written.append(
+                plot_ablation(table, out_dir / "ablation.png", ablation_dataset, names, dpi)
+            )
         else:
             log.warning("no Table 2 variants on %s: no ablation chart", ablation_dataset)
-        sw = sweeps(results)
+        sw = sweeps(results, names)
         if len(sw):
             written.append(plot_sweeps(sw, out_dir / "sweeps.png", dpi))
     print(f"{len(written)} figure(s) -> {out_dir}: {', '.join(p.name for p in written)}")

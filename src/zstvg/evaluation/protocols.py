@@ -265,7 +265,8 @@ def is_vidstg(dataset: str, samples: Iterable[Sample]) -> bool:
     return dataset.lower().startswith("vidstg") or any(s.qtype == "interrogative" for s in samples)
 
 
-def _threshold_key(t: float) -> str:
+def threshold_key(t: float) -> str:
+    """The metrics key of vIoU@R at threshold ``t`` (0.3 -> \"vIoU@0.3\")."""
     return f"vIoU@{t:g}"
 
 
@@ -282,7 +283,7 @@ def summarize(scores: Sequence[SampleScore], thresholds: Sequence[float]) -> dic
     has_boxes = bool(len(counted)) and not np.isnan(v).any()
     out["m_vIoU"] = float(v.mean()) if has_boxes else None
     for t in thresholds:
-        out[_threshold_key(t)] = recall_at(v, t) if has_boxes else None
+        out[threshold_key(t)] = recall_at(v, t) if has_boxes else None
     out["m_tIoU"] = float(np.mean([s.t_iou for s in counted])) if counted else None
     gt_v = np.array([s.gt_v_iou for s in counted], dtype=np.float64)
     out["gt_vIoU"] = float(gt_v.mean()) if has_boxes else None

@@ -5,7 +5,8 @@ Every metrics file carries ``protocol``, ``dataset``, ``backend`` and ``variant`
 
 - Table 1: rows method (variant) x MLLM backend; columns HCSTVG-v1, HCSTVG-v2, VidSTG
   declarative / interrogative (and any other dataset found, e.g. the synthetic demo), each
-  m_vIoU / vIoU@0.3 / vIoU@0.5.
+  m_vIoU and vIoU@R at every threshold R of ``evaluate.viou_thresholds`` (the paper's: 0.3, 0.5;
+  the paper's rows fill the columns it printed).
 - Table 2: the ablation variants (``ABLATION_VARIANTS``) as rows, backends as column groups, on one
   dataset (the paper's: HCSTVG-v1).
 - Table 3: the tuning objectives (``TUNING_VARIANTS``), same layout.
@@ -31,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from zstvg.evaluation.protocols import threshold_key
 from zstvg.files.io import InputError, read_json
 from zstvg.files.metrics import is_metrics, read_metrics
 from zstvg.files.provenance import is_sidecar
@@ -46,8 +48,8 @@ ABLATION_VARIANTS = (
     "full",
 )
 TUNING_VARIANTS = ("gti", "gti+entropy", "gti+yesno")
-METRICS = ("m_vIoU", "vIoU@0.3", "vIoU@0.5")
-SWEEP_METRICS = ("m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_tIoU")
+# The vIoU@R columns the paper prints; the tables show those of `evaluate.viou_thresholds`.
+PAPER_THRESHOLDS = (0.3, 0.5)
 DATASET_ORDER = ("hcstvg-v1", "hcstvg-v2", "vidstg-declarative", "vidstg-interrogative")
 DATASET_LABELS = {
     "hcstvg-v1": "HCSTVG-v1",
@@ -100,6 +102,12 @@ def parse_result(path: str, m: Mapping[str, Any]) -> Result:
     return Result(path, str(m["protocol"]), str(m["backend"]), variant, sweep, columns)
 
 
+def metric_names(thresholds: Sequence[float]) -> tuple[str, ...]:
+    """The score columns of Tables 1-3: m_vIoU, then vIoU@R per threshold (as evaluate names
+    them)."""
+    return ("m_vIoU", *(threshold_key(t) for t in thresholds))
+
+
 def _pct(v: Any) -> float:
     return math.nan if v is None else round(100.0 * float(v), 1)
 
@@ -125,14 +133,16 @@ def table1(
     results: Sequence[Result],
     published: Mapping[str, Any] | None,
     variants: Sequence[str] = ("full",),
+    metrics: Sequence[str] = metric_names(PAPER_THRESHOLDS),
 ) -> Any:
-    """Rows (method, backend, source) x columns '<dataset> <metric>' in percent; ``published``:
-    the paper's numbers of this protocol (:func:`load_reference`), or None."""
+    """Rows (method, backend, source) x columns '<dataset> <metric>' in percent, one per
+    ``metrics`` (:func:`metric_names`); ``published``: the paper's numbers of this protocol
+    (:func:`load_reference`), or None."""
     import pandas as pd
 
     rows = [r for r in results if r.sweep is None and r.variant in variants]
     datasets = _dataset_columns(rows)
-    cols = [f"{DATASET_LABELS.get(d, d)} {m}" for d in datasets for m in METRICS]
+    cols = [f"{DATASET_LABELS.get(d, d)} {m}" for d in datasets for m in metrics]
     paper_rows = {
         (x["method"], x["backend"]): x for x in (published or {}).get("table1", {}).get("rows", [])
     }
@@ -145,7 +155,7 @@ def table1(
         for r in rows:
             if (r.variant, r.backend) == (variant, backend):
                 for d, mm in r.columns.items():
-                    for m in METRICS:
+                    for m in metrics:
                         ours[f"{DATASET_LABELS.get(d, d)} {m}"] = _pct(mm.get(m))
         records.append({"method": variant, "backend": backend, "source": "ours", **ours})
         if (variant, backend) in paper_rows:
@@ -154,7 +164,8 @@ def table1(
                 f"{DATASET_LABELS.get(d, d)} {m}": float(printed[d][m])
                 for d in datasets
                 if d in printed
-                for m in METRICS
+                for m in metrics
+                if m in printed[d]  # a threshold the paper did not print: no paper cell
             }
             records.append({"method": variant, "backend": backend, "source": "paper", **paper})
             records.append(
@@ -178,8 +189,10 @@ def variant_table(
     variants: Sequence[str],
     dataset: str,
     paper_table: Mapping[str, Any] | None,
+    metrics: Sequence[str] = metric_names(PAPER_THRESHOLDS),
 ) -> Any:
-    """Table 2/3 layout: rows (variant, source) x columns '<backend> <metric>' on one dataset.
+    """Table 2/3 layout: rows (variant, source) x columns '<backend> <metric>' on one dataset,
+    one per ``metrics`` (:func:`metric_names`).
 
     The paper's rows are shown only when ``dataset`` is the one the paper's table used.
     """
@@ -193,14 +206,14 @@ def variant_table(
     backends += sorted(
         {b for x in paper_rows.values() for b in x if b != "variant"} - set(backends)
     )
-    cols = [f"{b} {m}" for b in backends for m in METRICS]
+    cols = [f"{b} {m}" for b in backends for m in metrics]
     records = []
     for variant in variants:
-        ours = _our_variant_row([r for r in rows if r.variant == variant], dataset)
+        ours = _our_variant_row([r for r in rows if r.variant == variant], dataset, metrics)
         if ours:
             records.append({"variant": variant, "source": "ours", **ours})
         if variant in paper_rows:
-            paper = _paper_variant_row(paper_rows[variant])
+            paper = _paper_variant_row(paper_rows[variant], metrics)
             records.append({"variant": variant, "source": "paper", **paper})
             if ours:
                 records.append(
@@ -218,20 +231,33 @@ def _paper_variant_rows(
     return {x["variant"]: x for x in paper_table.get("rows", [])}
 
 
-def _our_variant_row(rows: Sequence[Result], dataset: str) -> dict[str, float]:
+def _our_variant_row(
+    rows: Sequence[Result], dataset: str, metrics: Sequence[str]
+) -> dict[str, float]:
     """One variant's '<backend> <metric>' cells (percent) on ``dataset``."""
-    return {f"{r.backend} {m}": _pct(r.columns[dataset].get(m)) for r in rows for m in METRICS}
+    return {f"{r.backend} {m}": _pct(r.columns[dataset].get(m)) for r in rows for m in metrics}
 
 
-def _paper_variant_row(ref_row: Mapping[str, Any]) -> dict[str, float]:
-    """The paper's '<backend> <metric>' cells of one variant row."""
-    return {f"{b} {m}": float(v[m]) for b, v in ref_row.items() if b != "variant" for m in METRICS}
+def _paper_variant_row(ref_row: Mapping[str, Any], metrics: Sequence[str]) -> dict[str, float]:
+    """The paper's '<backend> <metric>' cells of one variant row (those of ``metrics`` it
+    printed)."""
+    return {
+        f"{b} {m}": float(v[m])
+        for b, v in ref_row.items()
+        if b != "variant"
+        for m in metrics
+        if m in v
+    }
 
 
-def sweeps(results: Sequence[Result]) -> Any:
-    """Fig. 6 data: one row per sweep point (param, value, backend, dataset, variant)."""
+def sweeps(
+    results: Sequence[Result], metrics: Sequence[str] = metric_names(PAPER_THRESHOLDS)
+) -> Any:
+    """Fig. 6 data: one row per sweep point (param, value, backend, dataset, variant), with
+    ``metrics`` (:func:`metric_names`) and m_tIoU."""
     import pandas as pd
 
+    scores = [*metrics, "m_tIoU"]
     records = []
     for r in results:
         if r.sweep is None or len(r.sweep) != 1:  # grids have their own table
@@ -245,11 +271,11 @@ def sweeps(results: Sequence[Result]) -> Any:
                     "backend": r.backend,
                     "dataset": DATASET_LABELS.get(d, d),
                     "variant": r.variant,
-                    **{m: _pct(mm.get(m)) for m in SWEEP_METRICS},
+                    **{m: _pct(mm.get(m)) for m in scores},
                 }
             )
     df = pd.DataFrame.from_records(
-        records, columns=["param", "value", "backend", "dataset", "variant", *SWEEP_METRICS]
+        records, columns=["param", "value", "backend", "dataset", "variant", *scores]
     )
     if len(df):
         num = pd.to_numeric(df["value"], errors="coerce")
@@ -295,22 +321,25 @@ def build_tables(
     protocol: str,
     ablation_dataset: str,
     table1_variants: Sequence[str] = ("full",),
+    thresholds: Sequence[float] = PAPER_THRESHOLDS,
 ) -> dict[str, Any]:
     """All tables for one protocol: name -> DataFrame; ``published``: the paper's numbers
-    (:func:`load_reference`), shown where they are of ``protocol``, or None."""
+    (:func:`load_reference`), shown where they are of ``protocol``, or None; ``thresholds``:
+    the vIoU@R columns (`evaluate.viou_thresholds`)."""
     chosen = [r for r in results if r.protocol == protocol]
     _check_unique(chosen)
     paper = published if published and published.get("protocol") == protocol else None
+    metrics = metric_names(thresholds)
     return {
-        "table1": table1(chosen, paper, table1_variants),
+        "table1": table1(chosen, paper, table1_variants, metrics),
         "table2": variant_table(
-            chosen, ABLATION_VARIANTS, ablation_dataset, (paper or {}).get("table2")
+            chosen, ABLATION_VARIANTS, ablation_dataset, (paper or {}).get("table2"), metrics
         ),
         "table3": variant_table(
-            chosen, TUNING_VARIANTS, ablation_dataset, (paper or {}).get("table3")
+            chosen, TUNING_VARIANTS, ablation_dataset, (paper or {}).get("table3"), metrics
         ),
         "table7": table7(chosen),
-        "sweeps": sweeps(chosen),
+        "sweeps": sweeps(chosen, metrics),
     }
 
 
@@ -385,9 +414,11 @@ def make_tables(
     ablation_dataset: str = "hcstvg-v1",
     table1_variants: Sequence[str] = ("full",),
     paper: bool = True,
+    thresholds: Sequence[float] = PAPER_THRESHOLDS,
 ) -> int:
     """The tables step: Tables 1, 2, 3, 7 and the sweeps of ``protocol`` from the metrics files
-    (or folders of them) ``metrics``, with the paper's numbers unless not ``paper``, as Markdown,
+    (or folders of them) ``metrics``, vIoU@R at each of ``thresholds``, with the paper's numbers
+    unless not ``paper``, as Markdown,
     LaTeX and CSV under ``out``, and every cell in ``out/metrics.json``; prints Tables 1 and 2
     and returns the exit code."""
     from zstvg.files.io import write_json
@@ -401,10 +432,12 @@ def make_tables(
         protocol=protocol,
         ablation_dataset=ablation_dataset,
         table1_variants=table1_variants,
+        thresholds=thresholds,
     )
     src = "" if reference is None else " Paper rows: the published numbers (percent)."
+    scores = " / ".join(metric_names(thresholds))
     captions = {
-        "table1": f"Table 1: m_vIoU / vIoU@0.3 / vIoU@0.5 (%), {protocol} protocol.{src}",
+        "table1": f"Table 1: {scores} (%), {protocol} protocol.{src}",
         "table2": f"Table 2: ablation on {ablation_dataset} (%), {protocol} protocol.{src}",
         "table3": f"Table 3: tuning objectives on {ablation_dataset} (%), {protocol} protocol.",
         "table7": f"Table 7: m_vIoU (%) per LRA learning rate and iterations N, "
