@@ -176,3 +176,24 @@ def test_exp_run_with_a_set_param_reruns_only_the_stages_that_read_it(dvc_repo):
         assert f"Stage '{stage}' didn't change, skipping" in out
     lock = yaml.safe_load((dvc_repo / "dvc.lock").read_text())
     assert lock["stages"]["frames"]["params"]["params.yaml"]["frames"]["jpeg_quality"] == 90
+
+
+def test_dvc_set_param_rewrites_only_the_set_line_of_params_yaml(tmp_path):
+    """`dvc exp run -S` writes params.yaml back through DVC's round-trip YAML (ruamel, 80
+    columns), which re-emits every value: the file's layout is the one it emits, so comments
+    and layout survive and only the set line changes."""
+    from dvc.utils.serialize import modify_yaml
+
+    original = (REPO / "params.yaml").read_text()
+    copy_path = tmp_path / "params.yaml"
+    copy_path.write_text(original)
+    with modify_yaml(str(copy_path)) as params:
+        params["frames"]["jpeg_quality"] = 90
+    changed = [
+        (old, new)
+        for old, new in zip(original.splitlines(), copy_path.read_text().splitlines(), strict=True)
+        if old != new
+    ]
+    assert [new for _, new in changed] == [
+        "  jpeg_quality: 90  # stored frames are JPEG files named by native frame index"
+    ]
