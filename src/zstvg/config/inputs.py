@@ -17,10 +17,10 @@ The later stages depend on these files, not on the folders: a dataset or checkpo
 does not select, edited or added, reruns this stage only, whose files come out byte-identical,
 so nothing after it reruns (DVC deletes a stage's outputs before it reruns it: a spurious rerun
 of the proposals stage would redo every video on the GPU). One file per dataset, as the stages
-are per dataset: an edited caption of one dataset reruns that dataset's stages only. A path under ``results/`` is another
-stage's output (DVC tracks it) and a path that does not exist is a hub id, ``none`` or not
-downloaded yet: both are recorded by name only. Hashes come from the hash cache when a file's
-stat is unchanged (:func:`zstvg.files.io.fingerprint`).
+are per dataset: an edited caption of one dataset reruns that dataset's stages only. A path
+under ``results/`` is another stage's output (DVC tracks it) and a path that does not exist is
+a hub id, ``none`` or not downloaded yet: both are recorded by name only. Hashes come from the
+hash cache when a file's stat is unchanged (:func:`zstvg.files.io.fingerprint`).
 """
 
 from __future__ import annotations
