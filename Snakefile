@@ -58,6 +58,8 @@ rule all:
         # the report's tables (an older run's tables step reruns to write them)
         expand("results/tables/{protocol}/{name}.html", protocol=PROTOCOLS, name=REPORT_TABLES),
         expand("results/figures/{protocol}", protocol=PROTOCOLS),
+        # a metrics file per cell: `dvc metrics show` prints a row each (dvc.yaml)
+        expand("results/tables/{protocol}/rows", protocol=PROTOCOLS),
         expand(
             "results/attention/{dataset}/{model}/manifest.json",
             dataset=DATASETS,
@@ -161,6 +163,22 @@ for _dataset in DATASETS:
             input:
                 _files,
             localrule: True
+
+
+rule metric_rows:
+    input:
+        metrics=protocol_metrics,
+    output:
+        rows=directory("results/tables/{protocol}/rows"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        "results/logs/metric_rows_{protocol}.log",
+    conda:
+        "envs/cpu.yaml"
+    shell:
+        "zstvg metric-rows --metrics {input.metrics} --out {output.rows} --log-file {log}"
 
 
 rule demo:
