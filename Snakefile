@@ -132,30 +132,30 @@ rule phase_metrics:
 # The same phases per dataset, `phase_<phase>_<dataset>` (e.g. phase_frames_hcstvg-v1): the
 # targets of DVC's per-dataset stages (dvc.yaml's foreach), so an edit in one dataset reruns
 # that dataset's stages only.
-def dataset_phases(dataset):
-    """Each per-dataset phase's files of one dataset, by phase."""
-    prefixes = (f"results/predictions/{dataset}/", f"results/metrics/{dataset}/")
-    return {
-        "samples": [f"results/samples/{dataset}.jsonl"],
-        "frames": [f"results/frames/{dataset}/manifest.json"],
-        "proposals": [p for p in all_proposals() if p.split("/")[2] == dataset],
+DATASET_PHASES = {
+    d: {
+        "samples": [f"results/samples/{d}.jsonl"],
+        "frames": [f"results/frames/{d}/manifest.json"],
+        "proposals": [p for p in all_proposals() if p.split("/")[2] == d],
         "attention": expand(
-            "results/attention/{dataset}/{model}/manifest.json", dataset=dataset, model=MLLM_MODELS
+            "results/attention/{dataset}/{model}/manifest.json", dataset=d, model=MLLM_MODELS
         ),
         "predictions": [
             *expand(
                 "results/predictions/{dataset}/reference/{variant}.json",
-                dataset=dataset,
+                dataset=d,
                 variant=REFERENCE_VARIANTS,
             ),
-            *[p for p in all_predictions() if p.startswith(prefixes[0])],
+            *[p for p in all_predictions() if p.split("/")[2] == d],
         ],
-        "metrics": [m for p in PROTOCOLS for m in all_metrics(p) if m.startswith(prefixes[1])],
+        "metrics": [m for p in PROTOCOLS for m in all_metrics(p) if m.split("/")[2] == d],
     }
+    for d in DATASETS
+}
 
 
-for _dataset in DATASETS:
-    for _phase, _files in dataset_phases(_dataset).items():
+for _dataset, _phases in DATASET_PHASES.items():
+    for _phase, _files in _phases.items():
 
         rule:
             name:
