@@ -65,6 +65,8 @@ rule all:
         # the report's tables (an older run's tables step reruns to write them)
         expand("results/tables/{protocol}/{name}.html", protocol=PROTOCOLS, name=REPORT_TABLES),
         expand("results/figures/{protocol}", protocol=PROTOCOLS),
+        # a metrics file per cell: `dvc metrics show` prints a row each (dvc.yaml)
+        expand("results/tables/{protocol}/rows", protocol=PROTOCOLS),
         expand(
             "results/attention/{dataset}/{model}/manifest.json",
             dataset=DATASETS,
@@ -132,6 +134,58 @@ rule phase_grounding:
 rule phase_metrics:
     input:
         [m for p in PROTOCOLS for m in all_metrics(p)],
+
+
+# The same phases per dataset, `phase_<phase>_<dataset>` (e.g. phase_frames_hcstvg-v1): the
+# targets of DVC's per-dataset stages (dvc.yaml's foreach), so an edit in one dataset reruns
+# that dataset's stages only.
+DATASET_PHASES = {
+    d: {
+        "samples": [f"results/samples/{d}.jsonl"],
+        "frames": [f"results/frames/{d}/manifest.json"],
+        "proposals": [p for p in all_proposals() if p.split("/")[2] == d],
+        "attention": expand(
+            "results/attention/{dataset}/{model}/manifest.json", dataset=d, model=MLLM_MODELS
+        ),
+        "predictions": [
+            *expand(
+                "results/predictions/{dataset}/reference/{variant}.json",
+                dataset=d,
+                variant=REFERENCE_VARIANTS,
+            ),
+            *[p for p in all_predictions() if p.split("/")[2] == d],
+        ],
+        "metrics": [m for p in PROTOCOLS for m in all_metrics(p) if m.split("/")[2] == d],
+    }
+    for d in DATASETS
+}
+
+
+for _dataset, _phases in DATASET_PHASES.items():
+    for _phase, _files in _phases.items():
+
+        rule:
+            name:
+                f"phase_{_phase}_{_dataset}"
+            input:
+                _files,
+            localrule: True
+
+
+rule metric_rows:
+    input:
+        metrics=protocol_metrics,
+    output:
+        rows=directory("results/tables/{protocol}/rows"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        "results/logs/metric_rows_{protocol}.log",
+    conda:
+        "envs/cpu.yaml"
+    shell:
+        "zstvg metric-rows --metrics {input.metrics} --out {output.rows} --log-file {log}"
 
 
 rule demo:

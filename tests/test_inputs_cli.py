@@ -38,7 +38,8 @@ def project(tmp_path: Path, params_raw: dict, monkeypatch: pytest.MonkeyPatch) -
 
 def _run() -> dict[str, dict]:
     assert main(["fingerprint-inputs", "--params", "params.yaml", "--out", "out"]) == 0
-    return {p.name: json.loads(p.read_text()) for p in Path("out").glob("*.json")}
+    return {p.relative_to("out").as_posix(): json.loads(p.read_text())
+            for p in Path("out").rglob("*.json") if p.name != "provenance.json"}  # fmt: skip
 
 
 def _sha(data: bytes) -> str:
@@ -47,12 +48,13 @@ def _sha(data: bytes) -> str:
 
 def test_fingerprints_what_run_selects_and_names_stage_outputs_and_absent_paths(project):
     out = _run()
-    hc = out["datasets.json"]["hc"]
+    hc = out["datasets/hc.json"]
     assert hc["annotations"] == {"path": "data/hc/test.json", "size": 13,
                                  "sha256": _sha(b'{"a.mp4": {}}')}  # fmt: skip
     assert hc["videos"]["files"] == {"sub/a.mp4": {"size": 5, "sha256": _sha(b"video")}}
-    assert set(out["datasets.json"]) == {"hc", "synthetic"}  # not "unused"
-    assert out["datasets.json"]["synthetic"]["videos"]["kind"] == "stage output"
+    assert {name for name in out if name.startswith("datasets/")} == {
+        "datasets/hc.json", "datasets/synthetic.json"}  # not "unused"  # fmt: skip
+    assert out["datasets/synthetic.json"]["videos"]["kind"] == "stage output"
     models = out["mllm_checkpoints.json"]
     assert models["big"]["files"] == {"model.safetensors": {"size": 7, "sha256": _sha(b"weights")}}
     assert models["tiny-qwen2-vl"]["kind"] == "stage output"
@@ -62,15 +64,16 @@ def test_fingerprints_what_run_selects_and_names_stage_outputs_and_absent_paths(
 
 def test_a_change_run_does_not_read_leaves_the_files_byte_identical(project):
     _run()
-    before = {p.name: p.read_bytes() for p in Path("out").glob("*.json")}
+    before = {p.as_posix(): p.read_bytes() for p in Path("out").rglob("*.json")}
     Path("data/unused/test.json").write_text('{"b.mp4": {}}')
     Path("checkpoints/other").mkdir()
     _run()
-    assert {p.name: p.read_bytes() for p in Path("out").glob("*.json")} == before
+    assert {p.as_posix(): p.read_bytes() for p in Path("out").rglob("*.json")} == before
     Path("data/hc/videos/sub/a.mp4").write_bytes(b"another video")
     _run()
-    assert Path("out/datasets.json").read_bytes() != before["datasets.json"]
-    assert Path("out/mllm_checkpoints.json").read_bytes() == before["mllm_checkpoints.json"]
+    after = {p.as_posix(): p.read_bytes() for p in Path("out").rglob("*.json")}
+    # only that dataset's file: the other dataset's stages stay up to date
+    assert {p for p in after if after[p] != before[p]} == {"out/datasets/hc.json"}
 
 
 def test_a_raw_input_outside_data_and_checkpoints_is_named(project, tmp_path, capsys):

@@ -60,6 +60,7 @@ COMMANDS: dict[str, str] = {
         "write predictions in a released evaluator's input format (HC-STVG challenge, TubeDETR)"
     ),
     "tables": "build the paper's tables (Markdown, LaTeX, CSV) from metrics files, paper vs ours",
+    "metric-rows": "one metrics file per table cell, a row each in `dvc metrics show`",
     "plot": "draw the figures: vIoU histogram, tIoU vs vIoU, ablation bars, parameter sweeps",
     "visualize": (
         "draw one sample's frames with GT, prediction, proposals and attention (PNG sheet, GIF)"

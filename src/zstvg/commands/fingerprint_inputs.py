@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         required=True,
         metavar="DIR",
-        help="output folder: datasets.json, proposal_checkpoints.json, mllm_checkpoints.json",
+        help="output folder: datasets/<name>.json, proposal_checkpoints.json, "
+        "mllm_checkpoints.json",
     )
 
 

@@ -5,9 +5,9 @@ templating cannot pick out the paths of the datasets and models that ``run`` nam
 missing dependency fails a stage), and writes the size and SHA-256 of every raw file the
 selected datasets and models read, one file per kind of reader::
 
-    <out>/datasets.json               per dataset: annotations, videos, VidOR boxes, released
-                                      decompositions and proposals (samples, frames,
-                                      decompositions, proposals)
+    <out>/datasets/<name>.json        one per dataset: annotations, videos, VidOR boxes,
+                                      released decompositions and proposals (that dataset's
+                                      samples, frames, decompositions, proposals)
     <out>/proposal_checkpoints.json   the detector's and tracker's weights, when a selected
                                       dataset has no released proposals (proposals)
     <out>/mllm_checkpoints.json       the weights of each model of ``run`` (attention,
@@ -16,10 +16,11 @@ selected datasets and models read, one file per kind of reader::
 The later stages depend on these files, not on the folders: a dataset or checkpoint that ``run``
 does not select, edited or added, reruns this stage only, whose files come out byte-identical,
 so nothing after it reruns (DVC deletes a stage's outputs before it reruns it: a spurious rerun
-of the proposals stage would redo every video on the GPU). A path under ``results/`` is another
-stage's output (DVC tracks it) and a path that does not exist is a hub id, ``none`` or not
-downloaded yet: both are recorded by name only. Hashes come from the hash cache when a file's
-stat is unchanged (:func:`zstvg.files.io.fingerprint`).
+of the proposals stage would redo every video on the GPU). One file per dataset, as the stages
+are per dataset: an edited caption of one dataset reruns that dataset's stages only. A path
+under ``results/`` is another stage's output (DVC tracks it) and a path that does not exist is
+a hub id, ``none`` or not downloaded yet: both are recorded by name only. Hashes come from the
+hash cache when a file's stat is unchanged (:func:`zstvg.files.io.fingerprint`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def input_identity(path: str) -> dict[str, Any]:
 
 def selected_inputs(params: Params) -> dict[str, dict[str, Any]]:
     """The raw inputs of what ``run`` selects (its experiments' datasets and models included),
-    by output file name, fingerprinted."""
+    by output file path (relative to the output folder), fingerprinted."""
     matrix = cells(dict(params.raw))
     dataset_names = list(dict.fromkeys(c.dataset for c in matrix))
     model_names = list(dict.fromkeys([*params.run.models, *(c.model for c in matrix)]))
@@ -84,7 +85,7 @@ def selected_inputs(params: Params) -> dict[str, dict[str, Any]]:
         name: input_identity(params.models[name].checkpoint) for name in model_names
     }
     return {
-        "datasets.json": datasets,
+        **{f"datasets/{name}.json": entries for name, entries in datasets.items()},
         "proposal_checkpoints.json": proposal_checkpoints,
         "mllm_checkpoints.json": mllm_checkpoints,
     }
