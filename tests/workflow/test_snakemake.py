@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import json
 import os
@@ -342,6 +343,16 @@ def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, 
                 assert tuning[key] == pytest.approx(ref_tuning[key], rel=1e-4, abs=1e-5), name
 
 
+def _config_of(work: Path, folder: str) -> dict:
+    """The merged config the outputs in ``folder`` were made with: their run records name it
+    (results/config/<digest>.yaml) with its SHA-256."""
+    (record,) = {p.read_text() for p in (work / folder).glob("*provenance.run.json")}
+    facts = json.loads(record)
+    config = work / facts["params_file"]
+    assert hashlib.sha256(config.read_bytes()).hexdigest() == facts["params_file_sha256"]
+    return yaml.safe_load(config.read_text())
+
+
 def test_configfile_and_config_overrides_reach_the_commands(tmp_path, seed_dir):
     """One source of configuration: Snakemake's merged config (params.yaml, --configfile,
     --config) is the file every command reads, so an override changes what it claims to."""
@@ -357,7 +368,7 @@ def test_configfile_and_config_overrides_reach_the_commands(tmp_path, seed_dir):
                .read_text().splitlines()]  # fmt: skip
     counts = {len(store.sample(s["video_id"], s["sample_id"]).frame_idx) for s in samples}
     assert counts == {3}
-    merged = yaml.safe_load((work / "results/config/params.yaml").read_text())
+    merged = _config_of(work, "results/frames/synthetic")
     assert merged["frames"]["n_mllm_frames"] == 3 and merged["synthetic"]["n_videos"] == 2
     # --config on top: the jobs whose section changed rerun, with the new value
     annotations = work / "results/synthetic/annotations/test_v2.json"
@@ -365,7 +376,7 @@ def test_configfile_and_config_overrides_reach_the_commands(tmp_path, seed_dir):
     again = ["snakemake", "--cores", "1", target, "--configfile", "override.yaml", "--config",
              "seed=3"]  # fmt: skip
     run(again, work)
-    assert yaml.safe_load((work / "results/config/params.yaml").read_text())["seed"] == 3
+    assert _config_of(work, "results/synthetic")["seed"] == 3
     assert annotations.read_bytes() != before  # the synthetic benchmark of seed 3
     dry = run([*again, "-n"], work)
     assert "Nothing to be done" in dry.stdout + dry.stderr
@@ -392,15 +403,10 @@ def test_a_proposals_setting_makes_the_demo_proposals_stale(demo_dir, tmp_path):
     target = "results/proposals/synthetic/tiny-demo/manifest.json"
     override = tmp_path / "override.yaml"
     override.write_text("proposals:\n  min_track_frames: 4\n")
-    merged = demo_dir / "results/config/params.yaml"  # each run writes the config it merged
-    demo_config = merged.read_bytes()
-    try:
-        dry = run(["snakemake", "-n", "--cores", "1", target, "--configfile", str(override)],
-                  demo_dir)  # fmt: skip
-        out = dry.stdout + dry.stderr
-        assert "propose_tiny_demo" in out and "Params have changed" in out
-    finally:  # the merged config file back to the demo's own (what a run without it writes)
-        merged.write_bytes(demo_config)
+    dry = run(["snakemake", "-n", "--cores", "1", target, "--configfile", str(override)],
+              demo_dir)  # fmt: skip
+    out = dry.stdout + dry.stderr
+    assert "propose_tiny_demo" in out and "Params have changed" in out
 
 
 def test_every_demo_prediction_feeds_both_released_evaluators(demo_dir):
