@@ -73,6 +73,8 @@ rule all:
             model=MLLM_MODELS,
         ),
         lambda w: sample_sheets(DATASETS),
+        # the demo's summary, where `run` selects its dataset (DEMO_DATASET, common.smk)
+        ["results/demo/SUMMARY.md"] if demo_selected() else [],
 
 
 # One target per phase: each DVC stage (dvc.yaml) builds one of these with only that phase's
@@ -143,7 +145,10 @@ DATASET_PHASES = {
     d: {
         "samples": [f"results/samples/{d}.jsonl"],
         "frames": [f"results/frames/{d}/manifest.json"],
-        "proposals": [p for p in all_proposals() if p.split("/")[2] == d],
+        "proposals": [
+            *(p for p in all_proposals() if p.split("/")[2] == d),
+            *([DEMO_PROPOSALS] if d == DEMO_DATASET and demo_selected() else []),
+        ],
         "attention": expand(
             "results/attention/{dataset}/{model}/manifest.json", dataset=d, model=MLLM_MODELS
         ),
@@ -172,31 +177,12 @@ for _dataset, _phases in DATASET_PHASES.items():
             localrule: True
 
 
-rule metric_rows:
-    input:
-        metrics=protocol_metrics,
-    output:
-        rows=directory("results/tables/{protocol}/rows"),
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    log:
-        "results/logs/metric_rows_{protocol}.log",
-    conda:
-        "envs/cpu.yaml"
-    shell:
-        "zstvg metric-rows --metrics {input.metrics} --out {output.rows} --log-file {log}"
-
-
 rule demo:
     input:
         samples="results/samples/synthetic.jsonl",
         frames="results/frames/synthetic/manifest.json",
         decompositions="results/decompositions/synthetic.jsonl",
-        proposals=[
-            proposals_manifest("synthetic"),
-            "results/proposals/synthetic/tiny-demo/manifest.json",
-        ],
+        proposals=[proposals_manifest(DEMO_DATASET), DEMO_PROPOSALS],
         tables=[
             "results/tables/tubedetr/table1.md",
             "results/tables/tubedetr/table2.md",
@@ -208,17 +194,7 @@ rule demo:
         per_sample="results/metrics/synthetic/reference/oracle/tubedetr.per_sample.csv",
         figures="results/figures/tubedetr",
         sheet="results/figures/synthetic/reference/largest/synthetic_000_sheet.png",
-        # the first samples' sheets (as `all` draws them) and one sample under every variant
-        sheets=lambda w: sorted(
-            {
-                *sample_sheets(["synthetic"]),
-                *expand(
-                    "results/figures/synthetic/{model}/{variant}/synthetic_000_sheet.png",
-                    model=MLLM_MODELS[:1],
-                    variant=VARIANTS,
-                ),
-            }
-        ),
+        sheets=lambda w: demo_sheets(),
         attention=expand("results/attention/synthetic/{model}/manifest.json", model=MLLM_MODELS),
     output:
         summary="results/demo/SUMMARY.md",

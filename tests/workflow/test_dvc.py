@@ -268,3 +268,35 @@ def test_the_committed_dvc_lock_matches_the_stages_code_and_params(tmp_path):
                 if change or change is None:
                     drift.setdefault(stage, {})[kind] = change
     assert drift == {}, "dvc.lock is stale: run `make dvc-lock` and commit dvc.lock"
+
+
+def test_a_clone_that_pulled_the_demo_has_nothing_to_do(demo_dir, tmp_path):
+    """The demo's outputs, recorded as the DVC stages' outputs (`dvc commit`: what is there, no
+    run) and pushed to a local remote; a fresh clone pulls them with `make pull`'s two commands
+    (dvc pull, then Snakemake's --touch in DAG order), after which neither `snakemake -n demo`
+    nor `dvc status` has anything to do (the pulled files' mtimes alone planned the demo's GPU
+    work again before)."""
+    repo = tmp_path / "repo"
+    shutil.copytree(demo_dir, repo, symlinks=True, ignore=shutil.ignore_patterns(".snakemake"))
+    shutil.copy(REPO / ".gitignore", repo / ".gitignore")  # results/ and .snakemake/ stay out
+    run(["git", "init", "-q"], repo)
+    run(["git", "config", "user.email", "ci@example.invalid"], repo)
+    run(["git", "config", "user.name", "ci"], repo)
+    run(["dvc", "init", "-q"], repo)
+    run(["dvc", "remote", "add", "-q", "-d", "local", str(tmp_path / "remote")], repo)
+    run(["dvc", "repro", "-q", "--single-item", "inputs"], repo)  # the raw inputs' fingerprints
+    run(["dvc", "commit", "-q", "-f"], repo)
+    assert _status(repo) == {}
+    run(["dvc", "push", "-q"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "the demo"], repo)
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    run(["dvc", "pull", "-q"], clone)
+    assert "ground_shard" in run(["snakemake", "-n", "demo"], clone).stdout  # the mtimes
+    run(["snakemake", "--touch", "--forceall", "--cores", "1", "--quiet", "rules", "--", "demo"],
+        clone)  # fmt: skip
+    dry = run(["snakemake", "-n", "demo"], clone)
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    assert _status(clone) == {}

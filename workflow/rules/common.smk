@@ -285,6 +285,36 @@ def sample_sheets(datasets):
     ]
 
 
+# The demo (`snakemake demo`: the synthetic benchmark's summary, a real detector + tracker run
+# on one video, one sample's sheet under every variant) is also part of `all` when `run` selects
+# the synthetic benchmark, so the DVC stages build and version its outputs too (a pulled clone's
+# `snakemake -n demo` has nothing to do).
+DEMO_DATASET = "synthetic"
+DEMO_PROPOSALS = f"results/proposals/{DEMO_DATASET}/tiny-demo/manifest.json"
+
+
+def demo_selected():
+    """Whether `run` selects the demo's dataset and its protocol (the summary's tables)."""
+    return DEMO_DATASET in cell_datasets() and "tubedetr" in config["run"]["protocols"]
+
+
+def demo_sheets():
+    """The demo's sheets: the first samples' (as `all` draws them), and one sample under every
+    variant of the first model."""
+    variants = config["run"]["variants"]
+    first = mllm_models()[:1]
+    return sorted(
+        {
+            *sample_sheets([DEMO_DATASET]),
+            *(
+                f"results/figures/{DEMO_DATASET}/{m}/{v}/{DEMO_DATASET}_000_sheet.png"
+                for m in first
+                for v in variants
+            ),
+        }
+    )
+
+
 def decompose_inputs(wildcards):
     inputs = {"samples": f"results/samples/{wildcards.dataset}.jsonl"}
     if dataset_cfg(wildcards)["decompositions"]:

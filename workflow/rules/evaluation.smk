@@ -79,6 +79,26 @@ rule tables:
         "--table1-variants {params.variants} --log-file {log}"
 
 
+# A metrics file per cell (results/tables/<protocol>/rows/<dataset>--<backend>--<variant>.json):
+# dvc.yaml's metrics, so `dvc metrics show` prints a row per cell.
+rule metric_rows:
+    input:
+        metrics=protocol_metrics,
+    output:
+        rows=directory("results/tables/{protocol}/rows"),
+    params:
+        cells=protocol_metrics,  # a cell left out of `run` reruns it (no `input` trigger)
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        "results/logs/metric_rows_{protocol}.log",
+    conda:
+        "../../envs/zstvg.yaml"
+    shell:
+        "zstvg metric-rows --metrics {input.metrics} --out {output.rows} --log-file {log}"
+
+
 rule figures:
     input:
         metrics=protocol_metrics,
