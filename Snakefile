@@ -191,6 +191,8 @@ rule demo:
         ],
         # the report's copies, not read here (an older run's tables step reruns to write them)
         report_tables=expand("results/tables/tubedetr/{name}.html", name=REPORT_TABLES),
+        # a metrics file per cell, not read here: `dvc metrics show` prints a row each
+        rows="results/tables/tubedetr/rows",
         per_sample="results/metrics/synthetic/reference/oracle/tubedetr.per_sample.csv",
         figures="results/figures/tubedetr",
         sheet="results/figures/synthetic/reference/largest/synthetic_000_sheet.png",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from wf_helpers import copy_outputs, make_workdir, run, tiny_params
+from wf_helpers import REPO, copy_outputs, make_workdir, run, tiny_params
 
 pytestmark = pytest.mark.workflow
 
@@ -382,20 +382,21 @@ def test_configfile_and_config_overrides_reach_the_commands(tmp_path, seed_dir):
     assert "Nothing to be done" in dry.stdout + dry.stderr
 
 
-def test_table_cells_are_one_dvc_metrics_file(demo_dir):
-    """results/tables/<protocol>/metrics.json holds every cell, which dvc.yaml declares as
-    metrics: `dvc metrics show` reads it (the oracle on exact proposals scores 1)."""
+def test_table_cells_are_one_metrics_file_and_a_dvc_row_each(demo_dir):
+    """results/tables/<protocol>/metrics.json holds every cell (the oracle on exact proposals
+    scores 1); rows/ holds a file per cell, dvc.yaml's metrics, which `dvc metrics show` prints
+    as a row each (tests/evaluation/test_metric_rows.py)."""
     cells = json.loads((demo_dir / "results/tables/tubedetr/metrics.json").read_text())
     assert cells["reference/oracle"]["synthetic"]["m_vIoU"] == pytest.approx(1.0)
     assert all(isinstance(v, (int, float)) for c in cells.values() for m in c.values()
                for v in m.values())  # numbers only: what `dvc metrics` shows and diffs  # fmt: skip
+    rows = demo_dir / "results/tables/tubedetr/rows"
     assert (
-        "results/tables/tubedetr/metrics.json"
-        in yaml.safe_load((demo_dir / "dvc.yaml").read_text())["metrics"]
+        "results/tables/tubedetr/rows" in yaml.safe_load((REPO / "dvc.yaml").read_text())["metrics"]
     )
-    shown = run(["dvc", "metrics", "show", "--json", "results/tables/tubedetr/metrics.json"],
-                demo_dir)  # fmt: skip
-    assert '"m_vIoU": 1.0' in shown.stdout or '"m_vIoU":1.0' in shown.stdout
+    oracle = json.loads((rows / "synthetic--reference--oracle.json").read_text())
+    assert oracle["m_vIoU"] == pytest.approx(1.0)
+    assert len(list(rows.glob("*.json"))) == sum(len(c) for c in cells.values())
 
 
 def test_a_proposals_setting_makes_the_demo_proposals_stale(demo_dir, tmp_path):
