@@ -99,13 +99,23 @@ def _ground(root: Path, sets: list[str], engine: str, out: Path, *variant: str) 
             "--out", str(out), "--no-progress"])  # fmt: skip
 
 
+def read_records(out: Path) -> list[dict]:
+    """The per-sample records of a ``ground --out`` folder, each with its run record under
+    ``"run"``: the seconds are not in a record (identical reruns write identical records) but
+    in ``records/<sample>.run.json`` beside it."""
+    from zstvg.grounding.ground import read_run_record, record_files
+
+    return [{**json.loads(p.read_text()), "run": read_run_record(p) or {}}
+            for p in record_files(out / "records")]  # fmt: skip
+
+
 def _variant_figures(records: list[dict]) -> dict:
     ok = [r for r in records if r.get("status") == "ok"]
     if not ok:  # figures of nothing would hide the cause
         raise SystemExit(f"every sample failed: {records[0].get('error') if records else None}")
     calls = [r["llm_calls"] for r in ok]
     return {
-        "s_per_video": round(statistics.mean(r["times_s"]["total_s"] for r in ok), 4),
+        "s_per_video": round(statistics.mean(r["run"]["times_s"]["total_s"] for r in ok), 4),
         "forwards": statistics.mean(c["forwards"] for c in calls),
         "backwards": statistics.mean(c["backwards"] for c in calls),
         "forward_equivalents": round(statistics.mean(c["forward_equivalents"] for c in calls), 3),
@@ -121,8 +131,7 @@ def _run_engine(root: Path, sets: list[str], engine: str, shape: dict) -> dict:
     for name in shape["variants"]:
         out = root / "ground" / engine / name
         _ground(root, sets, engine, out, "--variant", name)
-        records = [json.loads(p.read_text()) for p in sorted((out / "records").glob("*.json"))]
-        results[name] = r = _variant_figures(records)
+        results[name] = r = _variant_figures(read_records(out))
         print(f"  {name:24s} {r['s_per_video']:8.3f} {r['forwards']:9.1f} {r['backwards']:10.1f}"
               f" {r['forward_equivalents']:7.2f}", flush=True)  # fmt: skip
     report: dict[str, Any] = {"variants": results}

@@ -79,7 +79,8 @@ def main() -> None:
             except OSError:  # exited between poll and read
                 break
             records = out / "records"
-            done = sum(n.endswith(".json") for n in os.listdir(records)) if records.is_dir() else 0
+            done = (sum(n.endswith(".json") and not n.endswith(".run.json")  # not run records
+                        for n in os.listdir(records)) if records.is_dir() else 0)  # fmt: skip
             if done >= next_mark:
                 samples.append({"videos": done, "rss_mib": round(last["VmRSS"] / 1024, 1),
                                 "peak_mib": round(last["VmHWM"] / 1024, 1),

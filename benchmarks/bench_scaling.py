@@ -130,7 +130,7 @@ def measure(root: Path, axis: str, value: int) -> dict:
     base, reset = rss_bytes(), reset_peak()
     bg._quiet(argv)
     peak = peak_bytes(reset)
-    records = [json.loads(p.read_text()) for p in sorted((out / "records").glob("*.json"))]
+    records = bg.read_records(out)  # each with its run record (the seconds) under "run"
     ok = [r for r in records if r.get("status") == "ok"]
     if not ok:
         manifest = (out / "manifest.json").read_text()
@@ -142,7 +142,7 @@ def measure(root: Path, axis: str, value: int) -> dict:
     made = int(np.load(maps[0]).size) if maps else None
     # the faster of the 2 videos: the first one of a job carries its one-time costs
     return {"axis": axis, "value": value,
-            "seconds": round(min(r["times_s"]["total_s"] for r in ok), 4),
+            "seconds": round(min(r["run"]["times_s"]["total_s"] for r in ok), 4),
             "peak_extra_mib": round(max(peak - base, 0) / 2**20, 1),
             "frames": frames, "visual_tokens_asked": tokens, "visual_tokens": made,
             "n_videos": len(ok)}  # fmt: skip

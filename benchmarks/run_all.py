@@ -661,7 +661,8 @@ class Report:
                 )
         self.out(
             "`ground --variant full` for frames, tracks and tokens (seconds: the faster of "
-            "2 videos' records' total_s, the first of a job carrying one-time costs; 20 frames "
+            "2 videos' total_s, read from their run records `records/<sample>.run.json`, "
+            "the first of a job carrying one-time costs; 20 frames "
             "at 2,000 tokens is one run shown on both axes); `sample-frames`' decoding and "
             "JPEG writing "
             "for the video length. Peak: the measured call's extra resident memory. "

@@ -271,12 +271,51 @@ def _finished(ground_runs, name):
     return cmd, out
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` but the run records (what differs between identical reruns:
+    seconds, git revision) and the provenance sidecars (they name the output's own path)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.endswith((".run.json", "provenance.json"))
+    }
+
+
 def test_ground_is_deterministic_on_cpu_and_resumes(demo_dir, ground_runs):
+    from zstvg.grounding.ground import read_run_record, record_files
+
     _, one = _finished(ground_runs, "full")
     _, two = _finished(ground_runs, "full-again")
     assert (one / "predictions.json").read_bytes() == (two / "predictions.json").read_bytes()
+    # the records, their maps and the manifest too, byte for byte: no timing in them
+    files = _files(one)
+    assert files == _files(two)
+    records = record_files(one / "records")
+    assert len(records) == 2
+    for path in records:
+        record = json.loads(path.read_text())
+        assert "seconds" not in record and "times_s" not in record and "_run" not in record
+        assert "seconds" not in record["spatial"]["tuning"]  # full tunes its spatial map
+        # the timings are in its run record, of this job, beside it
+        run_record = read_run_record(path)
+        assert run_record is not None and run_record == json.loads(
+            path.with_name(path.name[: -len(".json")] + ".run.json").read_text()
+        )
+        assert run_record["job_sha256"] == record["job_sha256"]
+        assert run_record["sample_id"] == record["sample_id"] and run_record["variant"] == "full"
+        assert run_record["seconds"] > 0 and run_record["times_s"]["total_s"] > 0
+        assert {"spatial", "tas"} <= set(run_record["tuning_s"])  # (temporal: when not spatial)
+        assert all(s > 0 for s in run_record["tuning_s"].values())
+        assert "git_revision" in run_record
+    runs = {p: p.read_bytes() for p in (one / "records").glob("*.run.json")}
     again = _ground(demo_dir, one)
     assert "2 samples, 0 failed, 2 already done" in again.stdout
+    # a reused sample keeps its record and the run record of the run that computed it (the
+    # manifest's job LLM calls are this job's: 0 for reused samples)
+    assert {k: v for k, v in _files(one).items() if k.startswith("records/")} == {
+        k: v for k, v in files.items() if k.startswith("records/")
+    }
+    assert {p: p.read_bytes() for p in (one / "records").glob("*.run.json")} == runs
 
 
 def test_a_tuning_setting_recomputes_only_the_variants_that_tune(demo_dir, ground_runs):
@@ -316,20 +355,16 @@ def test_reference_engine_gives_the_fast_predictions_of_every_variant(demo_dir, 
     """The demo grounds with ground.engine fast (the default); the reference engine, every
     forward in full, must write the same predictions for every variant, byte for byte."""
     from zstvg.config.variants import VARIANTS
+    from zstvg.grounding.ground import record_files
 
     _, ref = _finished(ground_runs, "reference")
     for name in VARIANTS:
         reference = (ref / name / "predictions.json").read_bytes()
         fast = demo_dir / f"results/predictions/synthetic/tiny-qwen2-vl/{name}.json"
         assert fast.read_bytes() == reference, name
-        fast_calls = json.loads(
-            next(
-                (demo_dir / "results/grounding/synthetic/tiny-qwen2-vl" / name / "records").glob(
-                    "*.json"
-                )
-            ).read_text()
-        )
-        ref_calls = json.loads(next((ref / name / "records").glob("*.json")).read_text())
+        fast_records = demo_dir / "results/grounding/synthetic/tiny-qwen2-vl" / name / "records"
+        fast_calls = json.loads(record_files(fast_records)[0].read_text())
+        ref_calls = json.loads(record_files(ref / name / "records")[0].read_text())
         # the same planned work, less of it done: shared prefixes, short and cut forwards
         assert (
             fast_calls["llm_calls"]["forward_equivalents"]

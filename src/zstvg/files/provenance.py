@@ -43,6 +43,13 @@ def note_params_file(path: PathLike) -> None:
     _RUN_FACTS.update(params_file=str(path), params_file_sha256=sha256_file(path))
 
 
+def run_facts() -> dict[str, Any]:
+    """What every run record of this process holds: the git revision and the params file read
+    (``note_params_file``). A step writing many run records (``ground``: one per sample) reads
+    it once."""
+    return {"git_revision": git_revision(), **_RUN_FACTS}
+
+
 def provenance_path(output: PathLike) -> Path:
     """Sidecar of an output: ``<file>.provenance.json``, or ``<dir>/provenance.json`` for a
     directory, so the record travels with the directory (one DVC output, one Snakemake output)."""
@@ -83,7 +90,7 @@ def write_provenance(
     write_json(path, record)
     write_json(
         run_record_path(path),
-        {"step": step, "git_revision": git_revision(), **_RUN_FACTS, **(volatile or {})},
+        {"step": step, **run_facts(), **(volatile or {})},
     )
     return path
 
@@ -95,7 +102,8 @@ def is_sidecar(path: PathLike) -> bool:
 
 
 def run_record_path(sidecar: PathLike) -> Path:
-    """Where the volatile facts of a run (its git revision) go, beside the sidecar."""
+    """Where the volatile facts of a run (its git revision, seconds) go, beside the sidecar
+    (or beside a per-item record: ``records/<sample>.json`` -> ``records/<sample>.run.json``)."""
     sidecar = Path(sidecar)
     return sidecar.with_name(sidecar.name[: -len(".json")] + ".run.json")
 

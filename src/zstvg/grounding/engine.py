@@ -78,6 +78,9 @@ class MapResult:
     # (forwards, backwards, forward-equivalents) it took; a forward-equivalent is a full
     # forward of the whole sequence through every layer, a backward counts 1
     cost: tuple[int, int, float] = (0, 0, 0.0)
+    # the LRA tuning's wall-clock seconds (None: untuned): a fact of the run, not of the map,
+    # so not in to_json (the record); the record's "_run" carries it to the sample's run record
+    tuning_s: float | None = None
 
     @property
     def map_thw(self) -> np.ndarray:
@@ -207,6 +210,7 @@ class GroundingEngine:
         neutral = ctx.inputs(self.cfg.neutral_prompt)
         delta = None
         tuning = None
+        tuning_s = None
         if self._prefixed is not None:
             return self._compute_map_fast(
                 self._prefixed, ctx, text, inputs, neutral, features,
@@ -236,7 +240,8 @@ class GroundingEngine:
                 neutral_forward=contrast,
                 device=features.embeds.device,
             )
-            tuning = {**log.to_json(), "seconds": round(time.perf_counter() - t0, 4)}
+            tuning = log.to_json()
+            tuning_s = round(time.perf_counter() - t0, 4)
             ctx.n_backward += self.cfg.n_steps
             ctx.n_forward += self.cfg.n_steps * (2 if contrast else 1)
             ctx.work += self.cfg.n_steps * (3 if contrast else 2)  # a backward counts 1
@@ -245,11 +250,11 @@ class GroundingEngine:
         after = self._after(tuning, objective, out, neutral_out)
         if after is None:
             after = float(margin(out))
-        return self._map_result(text, inputs, raw, neutral_raw, tuning, after)
+        return self._map_result(text, inputs, raw, neutral_raw, tuning, after, tuning_s)
 
     def _map_result(
         self, text: str, inputs: MLLMInputs, raw: np.ndarray, neutral_raw: np.ndarray,
-        tuning: dict[str, Any] | None, after: float | None,
+        tuning: dict[str, Any] | None, after: float | None, tuning_s: float | None,
     ) -> MapResult:  # fmt: skip
         relative = scoring.relative_map(raw, neutral_raw, self.cfg.eps)
         activation = scoring.visual_activation(
@@ -264,6 +269,7 @@ class GroundingEngine:
             tuning,
             after,
             {"text": text, "raw_activation": raw_activation},
+            tuning_s=tuning_s,
         )
 
     # ------------------------------------------------------------------- fast: prefix
@@ -286,6 +292,7 @@ class GroundingEngine:
         state0, x0 = ctx.prefix0(mllm, reversed_video)
         delta = None
         tuning = None
+        tuning_s = None
         if tuned:
             t0 = time.perf_counter()
             states: dict[int, PrefixState] = {id(x0): state0}
@@ -314,7 +321,8 @@ class GroundingEngine:
                 n_steps=cfg.n_steps, lr=cfg.lr, beta=cfg.beta, objective=objective,
                 neutral_forward=contrast, device=features.embeds.device,
             )  # fmt: skip
-            tuning = {**steps_log.to_json(), "seconds": round(time.perf_counter() - t0, 4)}
+            tuning = steps_log.to_json()
+            tuning_s = round(time.perf_counter() - t0, 4)
             ctx.n_backward += cfg.n_steps
             ctx.work += cfg.n_steps  # a backward counts 1
             ctx.tuned_done(reversed_video)
@@ -343,7 +351,7 @@ class GroundingEngine:
             margin_after = None
             if tuning is not None and tuning["steps"]:
                 tuning["margin_after"] = tuning["loss_after"] = None
-        return self._map_result(text, inputs, raw, neutral_raw, tuning, margin_after)
+        return self._map_result(text, inputs, raw, neutral_raw, tuning, margin_after, tuning_s)
 
     # ----------------------------------------------------------------------------- ground
     def ground(self, gin: GroundInput, variant: Variant) -> tuple[Prediction, dict[str, Any]]:
@@ -471,8 +479,21 @@ class GroundingEngine:
             # the variant's own cost (as if run alone), whatever it shared in this job
             "llm_calls": _llm_calls(used.values()),
             "engine": self.cfg.engine,
-            "times_s": {k: round(v, 4) for k, v in times.items()},
             "flags": list(prediction.flags),
+            # what differs between identical reruns, for the caller to keep out of the record
+            # (ground: the sample's run record): the seconds per stage and per LRA tuning
+            "_run": {
+                "times_s": {k: round(v, 4) for k, v in times.items()},
+                "tuning_s": {
+                    name: m.tuning_s
+                    for name, m in (
+                        ("spatial", spatial),
+                        ("tas", rev),
+                        ("temporal", temporal if temporal is not spatial else None),
+                    )
+                    if m is not None and m.tuning_s is not None
+                },
+            },
             # arrays for the caller to store beside the record (not JSON)
             "_maps": {
                 "spatial": np.asarray(spatial_thw, np.float32),

@@ -5,10 +5,21 @@ Outputs under ``--out DIR``::
 
     records/<sample>.json   per sample: the prediction and how it was made (candidate tokens and
                             their activations per map, chosen tokens, LRA losses and gradient
-                            norms, track scores, frame scores, span, LLM calls, seconds)
+                            norms, track scores, frame scores, span, LLM calls)
+    records/<sample>.run.json
+                            per sample, what differs between identical reruns: the seconds
+                            (``seconds``: the sample's computation, the job's variants together;
+                            ``times_s``: per stage; ``tuning_s``: per LRA-tuned map), the git
+                            revision, the params file; ``.dvcignore`` keeps it out of DVC's hashes
+    records/<sample>.spatial.npy
+                            the spatial map visualize draws
     manifest.json           every sample: ok or failed with the first reason and its step
     predictions.json        the predictions (or --predictions FILE; format:
                             docs/workflow.md#files-passed-between-steps)
+
+The records hold only what decides them (docs/reproducibility.md#provenance), so grounding the
+same inputs twice writes the same bytes; read a record's timings with :func:`read_run_record`
+and list a folder's records (not their run records) with :func:`record_files`.
 
 A sample that failed upstream is failed with that reason, without computing; any exception of
 one sample (no tracks, an unreadable frame, out of memory) fails that sample with its type and
@@ -120,7 +131,7 @@ class _Grounder:
         from zstvg.files.decompositions import read_decompositions
         from zstvg.files.frames import FrameStore
         from zstvg.files.proposals import ProposalStore
-        from zstvg.files.provenance import fingerprint_tree
+        from zstvg.files.provenance import fingerprint_tree, run_facts
         from zstvg.mllm import recorded_settings
 
         self.params, self.model, self.model_cfg, self.variants, self.folders = (
@@ -162,6 +173,7 @@ class _Grounder:
         self.job_calls: dict[str, float] = {
             "forwards": 0, "backwards": 0, "forward_equivalents": 0.0
         }  # fmt: skip
+        self.run_facts = run_facts()  # every sample's run record: read once (git, 2 calls)
 
     def ground(self, sample: Any) -> None:
         """One sample, every variant: carried on (failed upstream), reused (finished with the
@@ -206,7 +218,9 @@ class _Grounder:
         results = self._compute(sample, dec, todo)
         seconds = round(time.perf_counter() - t0, 4)
         for name, (pred, record) in results.items():
-            _write_record(paths[name], record, jobs[name], pred, seconds)
+            run = {"step": STEP, "sample_id": sid, "variant": name, "job_sha256": jobs[name],
+                   **self.run_facts, "seconds": seconds}  # fmt: skip
+            _write_record(paths[name], record, jobs[name], pred, run)
             self.preds[name][sid] = prediction_json(pred)
             self.entries[name][sid] = _entry(record)
 
@@ -300,16 +314,59 @@ class _Grounder:
         )
 
 
-def _write_record(path: Path, record: dict[str, Any], job: str, pred: Any, seconds: float) -> None:
-    """A sample's record (and its spatial map, for visualize), written atomically."""
+def _write_record(
+    path: Path, record: dict[str, Any], job: str, pred: Any, run: dict[str, Any]
+) -> None:
+    """A sample's record (and its spatial map, for visualize), written atomically, and its run
+    record beside it (``run`` plus the engine's timings): the record last, as it marks the
+    sample done."""
     from zstvg.files.io import atomic_open, write_json
+    from zstvg.files.provenance import run_record_path
 
     maps = record.pop("_maps", None)
     if maps is not None:  # the spatial map (TAS-assembled) drawn by visualize
         with atomic_open(path.with_suffix(".spatial.npy"), "wb") as fh:
             np.save(fh, maps["spatial"])
-    record.update(job_sha256=job, prediction=pred.to_json(), seconds=seconds)
+    write_json(run_record_path(path), {**run, **record.pop("_run", {})})
+    record.update(job_sha256=job, prediction=pred.to_json())
     write_json(path, record)
+
+
+def _check_record_names(samples: list[Any]) -> None:
+    """Refuse samples whose records would clash with another's run record (ids ``x`` and
+    ``x.run``: ``records/x.run.json`` would be both)."""
+    from zstvg.files.frames import video_dir_name
+    from zstvg.files.io import InputError
+
+    names = {video_dir_name(s.sample_id) for s in samples}
+    clash = sorted(n for n in names if n.endswith(".run") and n[: -len(".run")] in names)
+    if clash:
+        raise InputError(f"sample ids {clash[:3]} name their records like the run records of "
+                         f"{[n[: -len('.run')] for n in clash[:3]]}: rename them")  # fmt: skip
+
+
+def record_files(records: Path) -> list[Path]:
+    """The per-sample records in a ``records`` folder, sorted: not their run records."""
+    return sorted(p for p in Path(records).glob("*.json") if not p.name.endswith(".run.json"))
+
+
+def read_run_record(record: Path) -> dict[str, Any] | None:
+    """The run record of a sample's record (its seconds, ``times_s``, ``tuning_s``, git
+    revision), or None when there is none (written before run records existed) or it is of
+    another job than the record's."""
+    from zstvg.files.io import InputError, read_json
+    from zstvg.files.provenance import run_record_path
+
+    path = run_record_path(record)
+    try:
+        run, rec = read_json(path), read_json(record)
+    except (InputError, OSError):
+        return None
+    if not isinstance(run, dict) or not isinstance(rec, dict):
+        return None
+    if run.get("job_sha256") != rec.get("job_sha256"):
+        return None
+    return run
 
 
 def ground(
@@ -347,6 +404,7 @@ def ground(
     chosen = _parse_variants(variant, variants, predictions)
     names = ", ".join(v.name for v in chosen)
     todo = select_samples(read_samples(samples), list(sample_ids), samples)
+    _check_record_names(todo)
     selected = shards.selected(shard, merge)
     todo = samples_in_shard(todo, selected)
     out_dir = Path(out)

@@ -7,7 +7,8 @@ class every ``proposals.detect_every_n_frames`` native frames and track it (the 
 detector and tracker); ground with ``variant`` (default ``full``). Writes under ``out``::
 
     prediction.json    span [start, end) and a box on every native frame of it, the track,
-                       the sub-queries, flags, and the per-stage record
+                       the sub-queries, flags, the per-stage record and the seconds (a one-off
+                       report, not a pipeline output: its timings stay in it)
     <stem>.mp4         the grid frames with the tube, the attention overlay and the query
     <stem>.gif         the same, at most 48 frames
 
@@ -182,6 +183,7 @@ def _ground_video(
         return 0
     times["ground_s"] = time.perf_counter() - t
     maps = record.pop("_maps")
+    run = record.pop("_run")  # one video, one run: its timings stay in prediction.json
     assert pred.span is not None
     boxes = pred.boxes_xyxy
     prediction = {
@@ -200,6 +202,9 @@ def _ground_video(
         "flags": list(pred.flags) + (["tiny_checkpoints"] if tiny else []),
         "record": record,
         "times_s": {k: round(v, 3) for k, v in times.items()},
+        # the ground stage's: per stage (features, maps, TAS, scoring) and per LRA tuning
+        "ground_times_s": run["times_s"],
+        "tuning_s": run["tuning_s"],
     }
     write_json(out / "prediction.json", prediction)
     t = time.perf_counter()
