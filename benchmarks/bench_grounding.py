@@ -138,7 +138,8 @@ def _run_engine(root: Path, sets: list[str], engine: str, shape: dict) -> dict:
     if shape["table2"]:
         out = root / "ground" / engine / "table2-job"
         _ground(root, sets, engine, out, "--variants", ",".join(TABLE2))
-        job = json.loads((out / TABLE2[0] / "manifest.json").read_text())["job"]["llm_calls"]
+        run_record = out / TABLE2[0] / "manifest.json.provenance.run.json"
+        job = json.loads(run_record.read_text())["llm_calls"]
         per_video = job["forward_equivalents"] / shape["videos"]
         full = results["full"]["forward_equivalents"]
         report["table2_job"] = {"variants": list(TABLE2), "forward_equivalents": round(

@@ -433,11 +433,12 @@ def ground(
         shard_file = shard_path(out_dir, *selected)
         write_json(shard_file, {
             "step": STEP, "model": model, "shard": shard,
-            "n_samples": len(todo), "job": {"llm_calls": g.job_calls},
+            "n_samples": len(todo),
             "variants": {v.name: g.entries[v.name] for v in chosen},
             "jobs": g.jobs_of,
         })  # fmt: skip
-        write_provenance(shard_file, **provenance)
+        # the LLM calls this run made depend on what it resumed: a run record, not the output
+        write_provenance(shard_file, **provenance, volatile={"llm_calls": g.job_calls})
         print(f"ground shard {shard} ({names}; {model}):"
               f" {len(todo)} samples, {len(all_failed)} failed, {g.n_reused} already done, in "
               f"{time.perf_counter() - started:.1f} s -> {shard_file}")  # fmt: skip
@@ -471,7 +472,7 @@ def _merge(
     from zstvg.files.frames import video_dir_name
     from zstvg.files.io import read_json
     from zstvg.files.predictions import prediction_json
-    from zstvg.files.provenance import provenance_path
+    from zstvg.files.provenance import provenance_path, run_record_path
     from zstvg.files.records import Prediction
     from zstvg.jobs.shards import shard_path
 
@@ -486,8 +487,9 @@ def _merge(
             log.warning("%s: missing: its samples fail", f)
             continue
         shard = read_json(f)
-        calls = shard["job"]["llm_calls"]
-        job_calls = {k: round(job_calls[k] + calls[k], 4) for k in job_calls}
+        run_record = run_record_path(provenance_path(f))
+        calls = read_json(run_record).get("llm_calls", {}) if run_record.is_file() else {}
+        job_calls = {k: round(job_calls[k] + calls.get(k, 0), 4) for k in job_calls}
         for v in variants:
             jobs = shard.get("jobs", {}).get(v.name, {})
             for sid, entry in shard["variants"].get(v.name, {}).items():
@@ -556,13 +558,14 @@ def _write_outputs(
             "step": STEP, "model": model, "backend": model_cfg.backend,
             "variant": v.name, "preset": params.preset, "n_samples": len(entries[v.name]),
             "n_failed": len(failed),
-            # the LLM calls of the job(s) that grounded it (shared across its variants;
-            # reused samples: 0)
-            "job": {"variants": [x.name for x in variants], "llm_calls": job_calls},
+            "job": {"variants": [x.name for x in variants]},
             "samples": entries[v.name],
         })  # fmt: skip
         prov = {k: val for k, val in provenance.items() if k != "variant"}
-        write_provenance(folder / MANIFEST, **prov, variant=v.name)
+        # the LLM calls of the job(s) that grounded it, shared across its variants: reused
+        # samples count 0, so a resumed job's differ from an uninterrupted one's (a run record)
+        write_provenance(folder / MANIFEST, **prov, variant=v.name,
+                         volatile={"llm_calls": job_calls})  # fmt: skip
         write_provenance(path, **prov, variant=v.name)
 
 
