@@ -192,3 +192,39 @@ def test_the_gdino_official_worker_imports_without_pydantic():
         "import zstvg.proposals.detectors.gdino_official"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_merged_config_is_written_once_under_its_content_name(params_raw, tmp_path):
+    """results/config/<digest>.yaml: the same config, the same file, left untouched; another
+    config, another file beside it (what a running job reads never changes)."""
+    import hashlib
+    import os
+
+    first = config.write_merged_config(params_raw, tmp_path)
+    text = first.read_text()
+    assert first.name == hashlib.sha256(text.encode()).hexdigest()[:16] + ".yaml"
+    assert yaml.safe_load(text) == params_raw
+    os.utime(first, (0, 0))
+    assert config.write_merged_config(dict(params_raw), tmp_path) == first
+    assert first.stat().st_mtime == 0  # not rewritten
+    other = config.write_merged_config({**params_raw, "seed": params_raw["seed"] + 1}, tmp_path)
+    assert other != first and first.read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, other.name])
+
+
+def test_run_records_name_the_params_file_and_its_hash(repo_root, tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    from zstvg.files import provenance
+
+    monkeypatch.setattr(provenance, "_RUN_FACTS", {})
+    params_file = repo_root / "params.yaml"
+    provenance.note_params_file(params_file)
+    out = tmp_path / "out.json"
+    out.write_text("{}")
+    provenance.write_provenance(out, step="test", params={"a": 1})
+    record = json.loads(provenance.run_record_path(provenance.provenance_path(out)).read_text())
+    assert record["params_file"] == str(params_file)
+    assert record["params_file_sha256"] == hashlib.sha256(params_file.read_bytes()).hexdigest()
+    assert "params_file" not in json.loads(provenance.provenance_path(out).read_text())
