@@ -249,7 +249,7 @@ def test_dvc_set_param_rewrites_only_the_set_line_of_params_yaml(tmp_path):
 
 def test_the_committed_dvc_lock_matches_the_stages_code_and_params(tmp_path):
     """dvc.lock is `make dvc-lock`'s record of the demo pipeline: a stage whose command, code,
-    raw inputs or params.yaml keys changed since fails here (its outputs are not built here:
+    raw inputs or params.yaml keys changed since, or a stage no longer in dvc.yaml, fails here (its outputs are not built here:
     each stage's outputs, and the other stages' outputs it reads, show as deleted)."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     work = make_workdir(tmp_path / "lock", params)
@@ -268,6 +268,9 @@ def test_the_committed_dvc_lock_matches_the_stages_code_and_params(tmp_path):
                 if change or change is None:
                     drift.setdefault(stage, {})[kind] = change
     assert drift == {}, "dvc.lock is stale: run `make dvc-lock` and commit dvc.lock"
+    stages = run(["dvc", "stage", "list", "--name-only"], work).stdout.split()
+    locked = yaml.safe_load((work / "dvc.lock").read_text())["stages"]
+    assert sorted(locked) == sorted(stages), "dvc.lock holds other stages: run `make dvc-lock`"
 
 
 def test_a_clone_that_pulled_the_demo_has_nothing_to_do(demo_dir, tmp_path):
