@@ -82,3 +82,9 @@ def test_tiny_workflow_runs_through_the_slurm_profile(tmp_path):
         assert preds and all("error" not in p for p in preds.values()), t
     log = (work / "results/logs/synthetic/ground_tiny-qwen2-vl_0-of-1.log").read_text()
     assert "set by the scheduler" in log
+    # Each SLURM job's own Snakemake parses the Snakefile again; the jobs read the merged config
+    # their invocation wrote (its name travels in the environment), which every output names.
+    (config,) = (work / "results/config").glob("*.yaml")
+    named = {json.loads(p.read_text()).get("params_file")
+             for p in (work / "results").rglob("*provenance.run.json")}  # fmt: skip
+    assert named == {str(config.relative_to(work))}
