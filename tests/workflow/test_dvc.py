@@ -249,8 +249,9 @@ def test_dvc_set_param_rewrites_only_the_set_line_of_params_yaml(tmp_path):
 
 def test_the_committed_dvc_lock_matches_the_stages_code_and_params(tmp_path):
     """dvc.lock is `make dvc-lock`'s record of the demo pipeline: a stage whose command, code,
-    raw inputs or params.yaml keys changed since, or a stage no longer in dvc.yaml, fails here (its outputs are not built here:
-    each stage's outputs, and the other stages' outputs it reads, show as deleted)."""
+    raw inputs or params.yaml keys changed since, or a stage no longer in dvc.yaml, fails here
+    (its outputs are not built here: each stage's outputs, and the other stages' outputs it
+    reads, show as deleted)."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     work = make_workdir(tmp_path / "lock", params)
     shutil.copy(REPO / "dvc.lock", work / "dvc.lock")
