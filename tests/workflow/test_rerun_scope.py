@@ -64,8 +64,8 @@ def test_a_dry_run_with_other_overrides_leaves_a_running_workflow_alone(demo_dir
     inputs = ["results/synthetic", "results/samples", "results/frames", "results/predictions"]
     copy_outputs(demo_dir, work, inputs)
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    # one job started every 5 s: the dry run (~3 s) ends while jobs are still to start
-    cmd = ["snakemake", "--cores", "1", "--max-jobs-per-timespan", "1/5s", *EVALUATED]
+    # one job started every 3 s: the dry run (~3 s) ends while jobs are still to start
+    cmd = ["snakemake", "--cores", "1", "--max-jobs-per-timespan", "1/3s", *EVALUATED]
     lint = main = subprocess.Popen(
         cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -17,7 +17,7 @@ Outputs under ``--out DIR``::
     predictions.json        the predictions (or --predictions FILE; format:
                             docs/workflow.md#files-passed-between-steps)
 
-The records hold only what decides them (docs/reproducibility.md#provenance), so grounding the
+The records hold only what decides them (docs/reproducibility.md#provenance-sidecars), so grounding the
 same inputs twice writes the same bytes; read a record's timings with :func:`read_run_record`
 and list a folder's records (not their run records) with :func:`record_files`.
 
