@@ -17,15 +17,17 @@ Outputs under ``--out DIR``::
     predictions.json        the predictions (or --predictions FILE; format:
                             docs/workflow.md#files-passed-between-steps)
 
-The records hold only what decides them (docs/reproducibility.md#provenance-sidecars), so grounding the
-same inputs twice writes the same bytes; read a record's timings with :func:`read_run_record`
-and list a folder's records (not their run records) with :func:`record_files`.
+The records hold only what decides them (docs/reproducibility.md#provenance-sidecars), so
+grounding the same inputs twice writes the same bytes; read a record's timings with
+:func:`read_run_record` and list a folder's records (not their run records) with
+:func:`record_files`.
 
 A sample that failed upstream is failed with that reason, without computing; any exception of
 one sample (no tracks, an unreadable frame, out of memory) fails that sample with its type and
-message and the run goes on. Records are written atomically and carry a job hash (parameters,
-checkpoint content, the sample's inputs): a rerun skips every finished sample, so a job killed
-at a time limit resumes where it stopped.
+message and the run goes on. What no sample can succeed without (the model and its processor,
+the layer range) stops the run at once with exit 2 and the file or key named. Records are
+written atomically and carry a job hash (parameters, checkpoint content, the sample's inputs):
+a rerun skips every finished sample, so a job killed at a time limit resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -259,9 +261,9 @@ class _Grounder:
 
         sid = sample.sample_id
         ground_cfg = self.params.ground
+        if self.engine is None:  # a model that does not load stops the job (InputError, exit 2)
+            self.engine = _build_engine(self.params, self.model_cfg)
         try:
-            if self.engine is None:
-                self.engine = _build_engine(self.params, self.model_cfg)
             props = self.proposals.read(sample.video_id)
             frame_idx, bins = mllm_frames(
                 list(props.frame_idx), sample.clip_span, ground_cfg.n_frames

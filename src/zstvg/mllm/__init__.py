@@ -58,16 +58,29 @@ def model_config(params: Any, name: str) -> Any:
 
 
 def load_model(params: Any, model_cfg: Any) -> GroundingModel:
-    """The backend of ``model_cfg`` with the ``mllm`` section and the model's own settings."""
-    return build_mllm(
-        model_cfg.backend,
-        model_cfg.checkpoint,
-        dtype=params.mllm.dtype,
-        device=params.mllm.device,
-        layer_start=params.mllm.layer_start,
-        layer_stop=params.mllm.layer_stop,
-        **model_kwargs(model_cfg),
-    )
+    """The backend of ``model_cfg`` with the ``mllm`` section and the model's own settings.
+
+    A model that does not load (no weights file, no processor files, a layer range outside the
+    model) fails every sample alike: an InputError naming the checkpoint, so the step stops
+    with exit 2 instead of failing each sample and exiting 0 (docs/workflow.md#failures).
+    """
+    from zstvg.files.io import InputError
+
+    try:
+        return build_mllm(
+            model_cfg.backend,
+            model_cfg.checkpoint,
+            dtype=params.mllm.dtype,
+            device=params.mllm.device,
+            layer_start=params.mllm.layer_start,
+            layer_stop=params.mllm.layer_stop,
+            **model_kwargs(model_cfg),
+        )
+    except Exception as exc:  # every failure to load is the whole job's
+        raise InputError(
+            f"{model_cfg.checkpoint}: cannot load the {model_cfg.backend} model "
+            f"({type(exc).__name__}: {exc}); no sample can run without it"
+        ) from exc
 
 
 def processor_settings(model_cfg: Any) -> dict[str, Any]:

@@ -118,9 +118,9 @@ def probe_attention(
             reason = "probe-attention: no record of this job (its shard did not finish)"
             entries[sample.sample_id] = {"status": "failed", "error": reason}
             continue
+        if mllm is None:  # a model that does not load stops the job (InputError, exit 2)
+            mllm = load_model(params, model_cfg)
         try:
-            if mllm is None:
-                mllm = load_model(params, model_cfg)
             stored = store.sample(sample.video_id, sample.sample_id, kind="mllm")
             probe = probe_sample(mllm, stored.read(), stored.frame_idx, stored.fps, prompt)
         except Exception as exc:  # one sample's failure (bad frames, out of memory) is data
