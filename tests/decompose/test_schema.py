@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
+
 import pytest
 
 from zstvg.files.decompositions import Decomposition, parse_answer, read_decompositions
 from zstvg.files.io import InputError
+from zstvg.grounding.engine import texts_for
 
 GOOD = {"target_class": "person", "attribute": "the man in red", "action": "the man sitting"}
 
@@ -61,4 +65,33 @@ def test_rows_round_trip_and_bad_rows_name_the_file(tmp_path):
     assert "error" not in row.to_json()
     path.write_text('{"sample_id": "s0"}\n')
     with pytest.raises(InputError, match=r"d\.jsonl: row 1"):
+        read_decompositions(path)
+
+
+def _row(**fields):
+    row = Decomposition("s0", "The man in red jumps.", "person", "the man in red",
+                        "a person jumping", "", "", "api", None, None).to_json()  # fmt: skip
+    return json.dumps({**row, **fields})
+
+
+@pytest.mark.parametrize("action", ["", "  ", None])
+def test_an_empty_or_null_action_falls_back_to_the_query_flagged(tmp_path, action):
+    path = tmp_path / "d.jsonl"
+    path.write_text(_row(action=action) + "\n")
+    dec = read_decompositions(path)["s0"]
+    spatial, temporal, flags = texts_for(
+        SimpleNamespace(query="The man in red jumps."), dec, "Is there {description} in this video?"
+    )
+    # not "Is there  in this video?"
+    assert spatial == temporal == "Is there The man in red jumps in this video?"
+    assert flags == ("decomposition_empty_action", "decomposition_fallback_to_query")
+
+
+def test_a_mistyped_field_is_named(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(_row(attribute=3) + "\n")
+    with pytest.raises(InputError, match=r"d\.jsonl: row 1: attribute: got 3; expected a string"):
+        read_decompositions(path)
+    path.write_text(_row(sample_id=None) + "\n")
+    with pytest.raises(InputError, match="row 1: sample_id: got None; expected a non-empty string"):
         read_decompositions(path)

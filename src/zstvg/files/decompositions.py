@@ -140,13 +140,33 @@ class Decomposition:
         return cls(**d)
 
 
+# The descriptions a sub-query or a detector prompt is made of: null reads as "" (the ground
+# step falls back to the whole query for an empty attribute or action, flagged; texts_for).
+TEXT_FIELDS = ("target_class", "attribute", "action", "spatial_query", "temporal_query")
+
+
 def read_decompositions(path: PathLike) -> dict[str, Decomposition]:
-    """``decompositions.jsonl`` as ``{sample_id: Decomposition}`` (what the ground step reads)."""
+    """``decompositions.jsonl`` as ``{sample_id: Decomposition}`` (what the ground step reads).
+
+    A field of the wrong type (a number for ``action``, a null ``sample_id``) is an InputError
+    naming the row, the field and the value; a null description reads as ""."""
     out: dict[str, Decomposition] = {}
     for lineno, row in enumerate(read_jsonl(path, what="decompositions file"), 1):
+        where = f"{path}: row {lineno}"
+        if not isinstance(row, dict):
+            raise InputError(f"{where}: got {row!r}; expected an object")
+        for key in ("sample_id", "query"):
+            if not isinstance(row.get(key), str) or not row[key]:
+                raise InputError(
+                    f"{where}: {key}: got {row.get(key)!r}; expected a non-empty string"
+                )
+        row = {**row, **{k: "" for k in TEXT_FIELDS if k in row and row[k] is None}}
+        for key in TEXT_FIELDS:
+            if key in row and not isinstance(row[key], str):
+                raise InputError(f"{where}: {key}: got {row[key]!r}; expected a string or null")
         try:
             dec = Decomposition.from_json(row)
         except TypeError as exc:
-            raise InputError(f"{path}: row {lineno}: {exc}") from None
+            raise InputError(f"{where}: {exc}") from None
         out[dec.sample_id] = dec
     return out

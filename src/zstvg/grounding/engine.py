@@ -706,12 +706,18 @@ def texts_for(
     sample: Sample, decomposition: Decomposition | None, template: str
 ) -> tuple[str, str, tuple[str, ...]]:
     """The DSTH sub-queries (spatial from the attribute, temporal from the action); a missing
-    or failed decomposition falls back to the full query for both, flagged."""
+    or failed decomposition, or one with an empty attribute or action ("Is there  in this
+    video?" would ask about nothing), falls back to the full query for both, flagged."""
 
     if decomposition is None or decomposition.error:
         whole = subquery(template, sample.query)
         return whole, whole, ("decomposition_fallback_to_query",)
     flags = tuple(f"decomposition:{f}" for f in decomposition.flags)
+    empty = [k for k in ("attribute", "action") if not getattr(decomposition, k).strip()]
+    if empty:
+        whole = subquery(template, sample.query)
+        empty_flags = tuple(f"decomposition_empty_{k}" for k in empty)
+        return whole, whole, (*flags, *empty_flags, "decomposition_fallback_to_query")
     return (
         subquery(template, decomposition.attribute),
         subquery(template, decomposition.action),
