@@ -59,6 +59,17 @@ def test_run_must_name_known_entries(params_raw):
         parse(params_raw)
 
 
+def test_k_frames_cannot_exceed_the_mllm_frames(params_raw):
+    # 50 bins of 20 MLLM frames would be a span over the whole clip
+    params_raw["ground"].update(n_frames=20, k_frames=50)
+    with pytest.raises(
+        ParamsError, match=r"ground\.k_frames: got 50; expected <= ground\.n_frames \(20"
+    ):
+        parse(params_raw)
+    params_raw["ground"]["k_frames"] = 20
+    assert parse(params_raw).ground.k_frames == 20
+
+
 def test_overrides_are_parsed_as_yaml_and_validated(params_raw):
     raw = apply_overrides(params_raw, ["frames.n_mllm_frames=8", "decompose.offline=true"])
     p = parse(raw)

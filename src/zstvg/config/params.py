@@ -480,6 +480,12 @@ def validate(raw: Any, source: str = "params.yaml") -> None:
             cells(raw)
         except ValueError as exc:
             problems.append(f"{source}: {exc}")
+        ground = raw["ground"]
+        if ground["k_frames"] > ground["n_frames"]:  # K MLLM-frame bins of n: more is the clip
+            problems.append(
+                f"{source}: ground.k_frames: got {ground['k_frames']}; expected <= "
+                f"ground.n_frames ({ground['n_frames']}, the MLLM frames a span is made of)"
+            )
         syn = raw["synthetic"]
         if syn["min_actors"] > syn["max_actors"]:
             problems.append(
