@@ -12,10 +12,25 @@ from zstvg.mllm.base import resolve_layers
 
 def test_layer_range_is_a_python_slice():
     assert resolve_layers(28, -26, -6) == tuple(range(2, 22))  # paper: L-26 .. L-6
-    assert resolve_layers(8, -26, -6) == (0, 1)
+    assert resolve_layers(8, -8, 8) == tuple(range(8))
     assert resolve_layers(8, 0, None) == tuple(range(8))
-    with pytest.raises(ValueError, match="layer_start=-2, mllm.layer_stop=-6 select no layer"):
+    with pytest.raises(ValueError, match="layer_start=-2, layer_stop=-6 .* select no layer"):
         resolve_layers(8, -2, -6)
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "message"),
+    [
+        (-26, -6, "layer_start=-26 .* outside the model's 8 decoder layers: expected -8..7"),
+        (-100, None, "layer_start=-100 .* expected -8..7"),
+        (8, None, "layer_start=8 .* expected -8..7"),
+        (0, 100, "layer_stop=100 .* outside the model's 8 decoder layers: expected -8..8 or null"),
+        (0, -9, "layer_stop=-9 .* expected -8..8"),
+    ],
+)
+def test_a_layer_range_outside_the_model_is_not_clamped(start, stop, message):
+    with pytest.raises(ValueError, match=message):
+        resolve_layers(8, start, stop)
 
 
 def test_unknown_backend_lists_known_names():

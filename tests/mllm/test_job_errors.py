@@ -43,7 +43,20 @@ def test_a_checkpoint_that_does_not_load_is_named(repo_root, tiny_checkpoint, tm
     assert "no sample can run without it" in str(err.value)
 
 
-def test_an_empty_layer_range_is_the_jobs_error(repo_root, tiny_checkpoint):
-    # 8 layers: [-2:-6] selects none
-    with pytest.raises(InputError, match="mllm.layer_start=-2, mllm.layer_stop=-6 select no"):
-        _load(repo_root, tiny_checkpoint("qwen2-vl"), "mllm.layer_start=-2")
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["models.tiny-qwen2-vl.layers=[-2, -6]"], r"layer_start=-2, layer_stop=-6 .* select no"),
+        # mllm's range, meant for 28-layer 7B models, on the 8-layer tiny model
+        (["models.tiny-qwen2-vl.layers=null"], r"layer_start=-26 .* outside the model's 8 decoder"),
+        (["models.tiny-qwen2-vl.layers=[0, 100]"], r"layer_stop=100 .* expected -8..8 or null"),
+    ],
+)
+def test_a_bad_layer_range_is_the_jobs_error(repo_root, tiny_checkpoint, overrides, message):
+    with pytest.raises(InputError, match=message):
+        _load(repo_root, tiny_checkpoint("qwen2-vl"), *overrides)
+
+
+def test_a_models_own_layer_range_is_used(repo_root, tiny_checkpoint):
+    model = _load(repo_root, tiny_checkpoint("qwen2-vl"), "models.tiny-qwen2-vl.layers=[-3, null]")
+    assert model.layers == (5, 6, 7)

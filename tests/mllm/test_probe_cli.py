@@ -69,6 +69,7 @@ def workdir(tmp_path, tiny_checkpoint, params_raw):
     params_raw["models"]["tiny"] = {
         "backend": "qwen2-vl",
         "checkpoint": str(tiny_checkpoint("qwen2-vl")),
+        "layers": [0, 2],  # of its 8 (mllm's [-26, -6) is for 28-layer models)
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params_raw))
     return tmp_path

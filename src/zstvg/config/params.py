@@ -256,6 +256,9 @@ class ModelConfig(_Section):
     # frames squashed to [height, width] before the processor (the authors' 336^2 / 224^2)
     frame_size: Annotated[tuple[PosInt, PosInt] | None, _UNSET] = None
     system_prompt: Annotated[str | None, _UNSET] = None  # a system turn before the user's
+    # [layer_start, layer_stop) of this model over mllm's (a tiny model has fewer layers than
+    # the 7B models mllm's range is for)
+    layers: Annotated[tuple[int, int | None] | None, _UNSET] = None
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,9 @@ class _Grounder:
             "checkpoint_sha256": self.checkpoint_fp["sha256"] if self.checkpoint_fp else None,
             "model_settings": {
                 k: settings.get(k) for k in ("processor", "config", "frame_size", "system_prompt")
-            },
+            }
+            # a model's own layer range, only where set: the other models' jobs keep their hash
+            | ({"layers": settings["layers"]} if "layers" in settings else {}),
             "seed": params.seed,
             "preset": params.preset,
         }

@@ -66,14 +66,15 @@ def load_model(params: Any, model_cfg: Any) -> GroundingModel:
     """
     from zstvg.files.io import InputError
 
+    layer_start, layer_stop = model_cfg.layers or (params.mllm.layer_start, params.mllm.layer_stop)
     try:
         return build_mllm(
             model_cfg.backend,
             model_cfg.checkpoint,
             dtype=params.mllm.dtype,
             device=params.mllm.device,
-            layer_start=params.mllm.layer_start,
-            layer_stop=params.mllm.layer_stop,
+            layer_start=layer_start,
+            layer_stop=layer_stop,
             **model_kwargs(model_cfg),
         )
     except Exception as exc:  # every failure to load is the whole job's

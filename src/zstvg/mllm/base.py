@@ -158,13 +158,30 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
 
 
+# Where a layer range comes from, for its errors.
+LAYER_KEYS = "mllm.layer_start/layer_stop, or the model's models.<name>.layers"
+
+
 def resolve_layers(n_layers: int, start: int, stop: int | None) -> tuple[int, ...]:
-    """Python-slice semantics over the decoder layers; an empty range is an error."""
+    """The decoder layers [start, stop) as Python slice indices (negative: from the end; stop
+    None: through the last layer). A bound outside the model, or an empty range, is an error:
+    a slice would clamp it without a word (the default [-26, -6), meant for 28-layer 7B
+    models, quietly means layers 0-1 of an 8-layer one)."""
+    if not -n_layers <= start < n_layers:
+        raise ValueError(
+            f"layer_start={start} ({LAYER_KEYS}) is outside the model's {n_layers} decoder "
+            f"layers: expected {-n_layers}..{n_layers - 1}"
+        )
+    if stop is not None and not -n_layers <= stop <= n_layers:
+        raise ValueError(
+            f"layer_stop={stop} ({LAYER_KEYS}) is outside the model's {n_layers} decoder "
+            f"layers: expected {-n_layers}..{n_layers} or null"
+        )
     layers = tuple(range(n_layers)[start:stop])
     if not layers:
         raise ValueError(
-            f"mllm.layer_start={start}, mllm.layer_stop={stop} select no layer of a "
-            f"{n_layers}-layer LLM"
+            f"layer_start={start}, layer_stop={stop} ({LAYER_KEYS}) select no layer of the "
+            f"model's {n_layers} decoder layers"
         )
     return layers
 
