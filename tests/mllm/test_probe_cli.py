@@ -161,3 +161,17 @@ def test_unexpected_error_and_out_of_memory_fail_one_sample_each(workdir, monkey
     entries = json.loads((out / "manifest.json").read_text())["samples"]
     assert entries["ok"]["error"] == "probe-attention: KeyError: 'layout'"
     assert entries["ok2"]["error"] == "probe-attention: MemoryError: cannot allocate 12 GiB"
+
+
+def test_a_range_outside_the_model_stops_the_job_not_each_sample(workdir, capsys):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["models"]["tiny"]["layers"] = [0, 100]  # 8 layers
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    out = workdir / "probe"
+    rc = main(["probe-attention", "--params", str(workdir / "params.yaml"), "--samples",
+               str(workdir / "samples.jsonl"), "--frames", str(workdir / "frames/manifest.json"),
+               "--model", "tiny", "--out", str(out)])  # fmt: skip
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "cannot load the qwen2-vl model" in err and "layer_stop=100" in err
+    assert not (out / "manifest.json").exists()
