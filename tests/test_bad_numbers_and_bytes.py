@@ -127,6 +127,19 @@ def test_bad_gt_box_is_a_sample_error_naming_the_frame(tmp_path, box, problem):
     assert "NaN" not in out.read_text() and "Infinity" not in out.read_text()
 
 
+@pytest.mark.parametrize("caption", ["", "  \t"])
+def test_empty_caption_fails_its_sample_at_prepare_data(tmp_path, capsys, caption):
+    path = tmp_path / "test_v2.json"
+    path.write_text(json.dumps({"bad.mp4": {**ENTRY, "English": caption}, "good.mp4": ENTRY}))
+    out = tmp_path / "samples.jsonl"
+    assert main(["prepare-data", "--dataset", "hcstvg-v2", "--annotations", str(path),
+                 "--out", str(out)]) == 0  # fmt: skip
+    by_id = {s.sample_id: s for s in read_samples(out)}
+    assert by_id["bad"].error == f"{path}: sample bad: empty query (caption) {caption!r}"
+    assert by_id["good"].error is None
+    assert "failed: 1 samples" in capsys.readouterr().out
+
+
 def test_edited_samples_file_with_nan_box_is_rejected(tmp_path):
     path = tmp_path / "samples.jsonl"
     row = _sample().to_json()
