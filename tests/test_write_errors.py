@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -121,3 +122,28 @@ def test_other_os_errors_in_the_block_are_left_alone(tmp_path):
     with pytest.raises(FileNotFoundError) as exc, io.atomic_open(tmp_path / "o.json") as fh:
         fh.write((tmp_path / "missing").read_text())
     assert exc.value.filename == str(tmp_path / "missing")
+
+
+def test_sample_frames_stops_on_a_full_frames_folder_instead_of_failing_every_video(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "video"))
+    from frame_videos import write_video
+
+    (tmp_path / "in").mkdir()
+    video = write_video(tmp_path / "in" / "clip.mp4", 10)
+    samples = tmp_path / "in" / "samples.jsonl"
+    write_samples(samples, [Sample("s", "clip", str(video), "a man", "declarative", 25.0, 10, 64,
+                                   48, (0, 10), (0, 10))])  # fmt: skip
+    out = tmp_path / "frames" / "manifest.json"
+    _fill_disk(monkeypatch, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    assert main(["sample-frames", "--samples", str(samples), "--out", str(out),
+                 "--workers", "1"]) == 1  # fmt: skip
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "No space left on device" in err
+    assert f"{out.parent / 'clip'}" in err.splitlines()[-1]
+    # PIL writes JPEGs to the file descriptor, past the full-disk write: whole frames, kept
+    # for the rerun; the index that would mark the video done and the manifest are not there
+    left = [p.name for p in out.parent.rglob("*") if p.is_file()]
+    assert left and all(name.endswith(".jpg") and not name.startswith(".") for name in left)
+    assert not out.exists()
