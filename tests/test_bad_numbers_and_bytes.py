@@ -4,6 +4,7 @@ a failed sample with its reason; never a traceback, never a silent coercion."""
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import math
 from pathlib import Path
@@ -127,6 +128,19 @@ def test_bad_gt_box_is_a_sample_error_naming_the_frame(tmp_path, box, problem):
     assert "NaN" not in out.read_text() and "Infinity" not in out.read_text()
 
 
+@pytest.mark.parametrize("caption", ["", "  \t"])
+def test_empty_caption_fails_its_sample_at_prepare_data(tmp_path, capsys, caption):
+    path = tmp_path / "test_v2.json"
+    path.write_text(json.dumps({"bad.mp4": {**ENTRY, "English": caption}, "good.mp4": ENTRY}))
+    out = tmp_path / "samples.jsonl"
+    assert main(["prepare-data", "--dataset", "hcstvg-v2", "--annotations", str(path),
+                 "--out", str(out)]) == 0  # fmt: skip
+    by_id = {s.sample_id: s for s in read_samples(out)}
+    assert by_id["bad"].error == f"{path}: sample bad: empty query (caption) {caption!r}"
+    assert by_id["good"].error is None
+    assert "failed: 1 samples" in capsys.readouterr().out
+
+
 def test_edited_samples_file_with_nan_box_is_rejected(tmp_path):
     path = tmp_path / "samples.jsonl"
     row = _sample().to_json()
@@ -182,6 +196,34 @@ def test_evaluate_exits_2_on_a_coerced_span(tmp_path, capsys):
                  "--out", str(out)]) == 2  # fmt: skip
     assert "sample s: field span must be two integers" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_predicted_boxes_mostly_outside_the_frame_are_flagged_and_counted(tmp_path, capsys):
+    # 64 x 48 frames: a 64 x 48 box from x = 32 is half inside (kept), from x = 40 it is
+    # 24 x 48 = 1152 of 3072 pixels inside (37.5%, flagged); the huge box is 0.1% inside
+    samples = tmp_path / "samples.jsonl"
+    write_samples(samples, [_sample("huge"), _sample("half"), _sample("third")])
+    boxes = {
+        "huge": [-5000, -5000, 50000, 50000],
+        "half": [32, 0, 96, 48],
+        "third": [40, 0, 104, 48],
+    }
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps({
+        sid: {"span": [8, 24], "boxes_xyxy": {"8": box, "9": [0, 0, 10, 10]}}
+        for sid, box in boxes.items()
+    }))  # fmt: skip
+    out, rows = tmp_path / "m.json", tmp_path / "rows.csv"
+    assert main(["evaluate", "--samples", str(samples), "--predictions", str(pred),
+                 "--out", str(out), "--per-sample", str(rows)]) == 0  # fmt: skip
+    assert json.loads(out.read_text())["n_pred_outside_frame"] == 2
+    flags = {r["sample_id"]: r["flags"] for r in csv.DictReader(rows.open())}
+    assert flags == {
+        "huge": "pred_box_outside_frame:1",
+        "half": "",
+        "third": "pred_box_outside_frame:1",
+    }
+    assert "2 samples with predicted boxes mostly outside the frame" in capsys.readouterr().out
 
 
 def test_params_file_yaml_nan_spelling(tmp_path, repo_root, capsys):

@@ -9,6 +9,7 @@ configures logging.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -242,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_threads(args.threads)
     configure_logging(-1 if args.quiet else args.verbose, args.log_file)
     from zstvg.config.params import load_params
-    from zstvg.files.io import InputError
+    from zstvg.files.io import WRITE_ERRNOS, InputError
     from zstvg.files.provenance import note_params_file
     from zstvg.jobs.progress import stderr_is_terminal
 
@@ -261,6 +262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         log.error("%s", exc)
         return 2
+    except OSError as exc:
+        # A full, read-only or forbidden output (atomic_open names the file of a failed write;
+        # nothing half-written is left): one line, not a traceback. Other OSErrors are bugs.
+        if exc.errno not in (*WRITE_ERRNOS, errno.EIO):
+            raise
+        log.error("%s: %s", exc.filename or "(no file named)", exc.strerror or exc)
+        return 1
     except KeyboardInterrupt:
         log.error("interrupted; finished outputs are kept, rerun to resume")
         return 130

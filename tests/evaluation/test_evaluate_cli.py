@@ -13,7 +13,8 @@ from zstvg.evaluation.io import load_predictions
 from zstvg.files.io import InputError, write_jsonl
 
 METRIC_KEYS = ["m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_tIoU", "gt_vIoU"]
-TOP_KEYS = ["protocol", "dataset", "backend", "variant", "n_samples", "n_missing", "n_failed"]
+COUNTS = ["n_samples", "n_missing", "n_failed", "n_pred_outside_frame"]
+TOP_KEYS = ["protocol", "dataset", "backend", "variant", *COUNTS]
 
 
 @pytest.fixture()
@@ -85,7 +86,7 @@ def test_vidstg_metrics_nest_per_query_type(files, repo_root):
         ]
     )
     m = json.loads(out.read_text())
-    assert list(m["declarative"]) == ["n_samples", "n_missing", "n_failed"] + METRIC_KEYS
+    assert list(m["declarative"]) == COUNTS + METRIC_KEYS
     assert m["interrogative"]["n_samples"] == 0 and m["interrogative"]["m_vIoU"] is None
 
 

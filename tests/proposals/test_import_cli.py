@@ -123,3 +123,62 @@ def test_rejection_and_decode_reasons_reach_the_prediction(tmp_path, capsys):
     # the decode failure wins over the (valid) proposals: the first cause travels
     assert preds["undecodable"]["error"] == "sample-frames: undecodable.mp4: cannot open video"
     assert "error" not in preds["decodes"] and preds["decodes"]["track_id"] == 0
+
+
+def _edited(track: int, key: str, frame: int, value) -> dict:
+    obj = copy.deepcopy(HAND_WRITTEN)
+    obj["dino_sam2_proposals"][track][key][frame] = value
+    return obj
+
+
+# The hand-written files' frame is 6 x 4 (width x height): sample frames 0, 10, 20 are
+# positions 0, 1, 2; track 1 has a box but no mask on frame 10, track 0 is absent on frame 20.
+BAD_BOXES_AND_MASKS = {
+    "nan_box": (
+        _edited(1, "bboxes", 1, [float("nan"), 0.5, 6.0, 4.0]),
+        "track 1: frame 10: bboxes: box [nan, 0.5, 6.0, 4.0] is not 4 finite numbers",
+    ),
+    "far_outside": (
+        _edited(1, "bboxes", 1, [5000, 5000, 6000, 6000]),
+        "track 1: frame 10: bboxes: box [5000.0, 5000.0, 6000.0, 6000.0] is 0% inside the "
+        "6 x 4 frame (expected at least 50%)",
+    ),
+    # 6 x 4 box, columns 4-5 of it inside: 2 x 4 = 8 of 24 pixels
+    "mostly_outside": (
+        _edited(1, "bboxes", 1, [4, 0, 10, 4]),
+        "track 1: frame 10: bboxes: box [4.0, 0.0, 10.0, 4.0] is 33% inside",
+    ),
+    "short_runs_absent": (
+        _edited(0, "rles", 2, {"size": [4, 6], "counts": "0"}),
+        "track 0: frame 20: rles: RLE runs cover 0 pixels, not the 4 x 6 = 24 of its size",
+    ),
+    "mask_without_box": (
+        _edited(0, "rles", 2, {"size": [4, 6], "counts": "5220;"}),
+        "track 0: frame 20: rles: a mask of 4 pixels on a frame without a box",
+    ),
+    # runs [5, 2]: 7 of 24 pixels
+    "short_runs_present": (
+        _edited(0, "rles", 0, {"size": [4, 6], "counts": "52"}),
+        "track 0: frame 0: rles: RLE runs cover 7 pixels, not the 4 x 6 = 24 of its size",
+    ),
+}
+
+
+def test_bad_boxes_and_masks_fail_their_file_and_the_others_import(tmp_path, capsys):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _write(src / "good.json", HAND_WRITTEN)
+    # half inside (columns 3-5 of 3-8): the limit, still accepted
+    _write(src / "half_inside.json", _edited(1, "bboxes", 1, [3, 0, 9, 4]))
+    for name, (obj, _) in BAD_BOXES_AND_MASKS.items():
+        _write(src / f"{name}.json", obj)
+    videos = _import(src, out, capsys)["videos"]
+    assert videos["good"]["status"] == videos["half_inside"]["status"] == "ok"
+    for name, (_, message) in BAD_BOXES_AND_MASKS.items():
+        assert videos[name]["status"] == "failed", name
+        assert videos[name]["error"].startswith(f"{src / name}.json: {message}"), name
+        assert not (out / f"{name}.json").exists()
+    assert sorted(p.name for p in out.glob("*.json") if "provenance" not in p.name) == [
+        "good.json",
+        "half_inside.json",
+        "manifest.json",
+    ]

@@ -62,3 +62,18 @@ def test_box_mask_covers_the_box_pixels_and_clips_to_the_frame():
         6.0,
         2.0,
     )
+
+
+def test_runs_are_read_as_pycocotools_reads_them_and_short_ones_are_named():
+    # the hand-worked strings of test_official_format.HAND_WRITTEN (4 x 6 frame)
+    assert rle.runs({"size": [4, 6], "counts": "5220;"}).tolist() == [5, 2, 2, 2, 13]
+    assert rle.runs({"size": [4, 6], "counts": "h0"}).tolist() == [24]
+    assert rle.run_problem({"size": [4, 6], "counts": [12, 12]}) is None
+    # pycocotools' area says 0; its decode returns whatever the buffer held
+    assert rle.run_problem({"size": [200, 200], "counts": "0"}) == (
+        "RLE runs cover 0 pixels, not the 200 x 200 = 40000 of its size (it would decode to "
+        "arbitrary pixels)"
+    )
+    assert rle.run_problem({"size": [4, 6], "counts": "zzzz"}).startswith(
+        "RLE counts do not decode"
+    )

@@ -37,11 +37,12 @@ def load_samples(
     """Load ``annotations`` in the named format; with ``videos``, check every video file exists.
 
     A sample whose video is missing keeps its place with ``error = "video file not found:
-    <path>"`` (it scores 0 later); the others are unaffected. Whole-file problems (missing file,
-    malformed JSON, a missing required key) raise :class:`zstvg.files.io.InputError`.
+    <path>"`` (it scores 0 later), one whose query is empty with ``error = "<annotations>:
+    sample <id>: empty query (caption) ''"``; the others are unaffected. Whole-file problems
+    (missing file, malformed JSON, a missing required key) raise :class:`zstvg.files.io.InputError`.
     """
     from zstvg.config.registry import UnknownNameError
-    from zstvg.data.common import check_videos
+    from zstvg.data.common import check_queries, check_videos
     from zstvg.files.io import InputError
 
     try:
@@ -50,7 +51,7 @@ def load_samples(
         raise InputError(str(exc)) from None
     if videos is not None and not Path(videos).is_dir():
         raise InputError(f"--videos: video folder not found: {videos}")
-    samples = loader(annotations, videos=videos, boxes=boxes)
+    samples = check_queries(loader(annotations, videos=videos, boxes=boxes), annotations)
     return check_videos(samples) if videos is not None else samples
 
 

@@ -203,6 +203,19 @@ def mark_damaged(samples: list[Sample], damaged: Iterable[str]) -> list[Sample]:
     return out
 
 
+def check_queries(samples: list[Sample], annotations: Path | str) -> list[Sample]:
+    """Fail the samples whose query is empty or only whitespace: the MLLM would be asked about
+    nothing, and the decomposition of "" has no target class, so the sample could only score 0
+    later with a misleading reason (or worse, a prediction for a query nobody asked)."""
+    out = []
+    for s in samples:
+        if not s.query.strip():
+            reason = f"{annotations}: sample {s.sample_id}: empty query (caption) {s.query!r}"
+            s = replace(s, error=join_errors([s.error or "", reason]))
+        out.append(s)
+    return out
+
+
 def check_videos(samples: list[Sample]) -> list[Sample]:
     """Mark samples whose video file does not exist as failed; the others are untouched."""
     out = []

@@ -13,7 +13,7 @@ from typing import Any
 
 from zstvg.config.params import Params
 from zstvg.evaluation.io import load_inputs, write_per_sample
-from zstvg.evaluation.protocols import evaluate
+from zstvg.evaluation.protocols import FLAG_PRED_OUTSIDE, evaluate
 from zstvg.files.frames import FrameStore
 from zstvg.files.io import gc_paused
 from zstvg.files.metrics import write_metrics
@@ -86,6 +86,12 @@ def evaluate_predictions(
         f"{metrics['n_failed']} failed -> {out}"
         + (f", per-sample rows -> {per_sample}" if per_sample else "")
     )
+    n_outside = metrics["n_pred_outside_frame"]
+    if n_outside:
+        print(
+            f"{n_outside} samples with predicted boxes mostly outside the frame (less than half "
+            f"their area inside; flag {FLAG_PRED_OUTSIDE} in the per-sample rows)"
+        )
     for s in scores:
         if s.status != "ok":
             log.info("%s %s: %s", s.sample_id, s.status, s.reason)

@@ -47,7 +47,10 @@ def load_samples(
             scale = frames.gt_scale_xy(sample.sample_id)
             if scale is not None:
                 gt = gt.scaled(*scale)
-                sample = replace(sample, flags=(*sample.flags, "gt_boxes_rescaled"))
+                # the decoded frame's size, which the predicted boxes are in
+                width, height = round(sample.width * scale[0]), round(sample.height * scale[1])
+                flags = (*sample.flags, "gt_boxes_rescaled")
+                sample = replace(sample, width=width, height=height, flags=flags)
         boxes[sample.sample_id] = gt
         samples.append(sample)
     return samples, boxes

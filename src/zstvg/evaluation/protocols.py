@@ -116,12 +116,36 @@ def _scorable(
         return _zero(sample, "failed", pred.error)
     if pred.span is None:
         return _zero(sample, "failed", "prediction has no span")
+    pb = pb if pb is not None else FrameBoxes.from_mapping(pred.boxes_xyxy)
+    flags = tuple(pred.flags)
+    n_outside = int(np.count_nonzero(inside_share(pb.boxes, sample.width, sample.height) < 0.5))
+    if n_outside:
+        flags += (f"{FLAG_PRED_OUTSIDE}:{n_outside}",)
     return (
         pred.span,
-        tuple(pred.flags),
+        flags,
         gt if gt is not None else FrameBoxes.from_mapping(sample.gt_boxes_xyxy),
-        pb if pb is not None else FrameBoxes.from_mapping(pred.boxes_xyxy),
+        pb,
     )
+
+
+# A predicted box with less than half its area inside the frame is flagged (per-sample flags,
+# the metrics' count): it still scores as given, but [-5000, -5000, 50000, 50000] on a 640 x 480
+# frame (0.01% inside) is a wrong coordinate system, not a detection.
+FLAG_PRED_OUTSIDE = "pred_box_outside_frame"
+MIN_INSIDE = 0.5
+
+
+def inside_share(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
+    """The share of each (N, 4) xyxy box's area inside the frame [0, width] x [0, height]; a box
+    of zero area (a point or a line) counts 1 when it lies in the frame, else 0."""
+    x1, y1, x2, y2 = boxes.T
+    area = (x2 - x1) * (y2 - y1)
+    inter = np.clip(np.minimum(x2, width) - np.maximum(x1, 0), 0, None) * np.clip(
+        np.minimum(y2, height) - np.maximum(y1, 0), 0, None
+    )
+    in_frame = (x1 >= 0) & (y1 >= 0) & (x2 <= width) & (y2 <= height)
+    return np.where(area > 0, inter / np.where(area > 0, area, 1), in_frame.astype(np.float64))
 
 
 def _scored(
@@ -278,6 +302,9 @@ def summarize(scores: Sequence[SampleScore], thresholds: Sequence[float]) -> dic
         "n_samples": len(scores),
         "n_missing": sum(s.status == "missing" or s.reason.startswith("missing") for s in scores),
         "n_failed": sum(s.status == "failed" or s.reason.startswith("failed") for s in scores),
+        "n_pred_outside_frame": sum(
+            any(f.startswith(f"{FLAG_PRED_OUTSIDE}:") for f in s.flags) for s in scores
+        ),
     }
     v = np.array([s.v_iou for s in counted], dtype=np.float64)
     has_boxes = bool(len(counted)) and not np.isnan(v).any()
@@ -351,7 +378,8 @@ def evaluate(
     }
     total = summarize(scores, thresholds)
     if is_vidstg(dataset, samples):
-        metrics.update({k: total[k] for k in ("n_samples", "n_missing", "n_failed")})
+        counts = ("n_samples", "n_missing", "n_failed", "n_pred_outside_frame")
+        metrics.update({k: total[k] for k in counts})
         for qtype in QTYPES:
             metrics[qtype] = summarize([s for s in scores if s.qtype == qtype], thresholds)
     else:

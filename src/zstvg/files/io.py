@@ -8,6 +8,7 @@ Provenance sidecars are in :mod:`zstvg.files.provenance`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import hashlib
 import json
@@ -68,25 +69,57 @@ def atomic_open(
     path.parent.mkdir(parents=True, exist_ok=True)
     # The writer's pid in the name lets a later run tell a dead writer's leftover from a
     # concurrent writer's file in progress (see :func:`remove_dead_temp_files`).
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent
-    )
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent
+        )
+    except OSError as exc:  # named after its random temp name otherwise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     # mkstemp creates 0600 files; give outputs the usual umask-derived mode (0644 typically) so
     # results are readable by the other users of a shared cluster filesystem.
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        with os.fdopen(fd, mode, **kwargs) as fh:
-            yield fh
-            fh.flush()
-            if fsync:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, mode, **kwargs) as fh:
+                yield fh
+                fh.flush()
+                if fsync:
+                    os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            error = write_error(exc, path)
+            if error is None:
+                raise  # another file's error (its own name), or not a failed write
+            raise error from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+# The errors of a write that a rerun elsewhere (another disk, more quota) fixes: reported as
+# one line naming the file, exit 1 (zstvg.cli.main), never a traceback.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EFBIG})
+
+
+def write_error(exc: OSError, path: Path) -> OSError | None:
+    """``exc``, raised by a write to an open file (so naming no file), as an OSError naming
+    ``path``; None when it is no failed write (it names a file, or another errno). numpy's
+    ``np.save`` to a file reports a short write with no errno ("5120 requested and 2016
+    written"): a full file system is then named as the cause, as the write syscall said."""
+    if exc.filename is not None:
+        return None
+    if exc.errno in WRITE_ERRNOS:
+        return OSError(exc.errno, exc.strerror, str(path))
+    short_write = exc.errno is None and " requested and " in str(exc)
+    if not short_write:
+        return None
+    with contextlib.suppress(OSError):
+        if os.statvfs(path.parent).f_bavail == 0:
+            return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({exc})", str(path))
+    return OSError(errno.EIO, f"short write ({exc})", str(path))
 
 
 def write_json(path: PathLike, obj: Any, *, indent: int | None = 1) -> None:

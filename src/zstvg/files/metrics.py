@@ -2,9 +2,10 @@
 one reader (``tables``).
 
 ``{"protocol", "dataset", "backend", "variant", "n_samples", "n_missing", "n_failed",
-"m_vIoU", "vIoU@<R>"..., "m_tIoU", "gt_vIoU"}``, scores as fractions in [0, 1] (null when a
-dataset has no GT boxes); VidSTG nests the counts and scores under "declarative" and
-"interrogative".
+"n_pred_outside_frame", "m_vIoU", "vIoU@<R>"..., "m_tIoU", "gt_vIoU"}``, scores as fractions in
+[0, 1] (null when a dataset has no GT boxes); VidSTG nests the counts and scores under
+"declarative" and "interrogative". ``n_pred_outside_frame`` (samples with a predicted box less
+than half inside the frame) is newer than the others, so the reader does not require it.
 """
 
 from __future__ import annotations

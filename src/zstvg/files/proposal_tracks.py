@@ -36,6 +36,7 @@ frames where it is present.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -250,10 +251,17 @@ def from_official(obj: Any, source: PathLike = "<proposals>") -> OfficialProposa
     for i, raw in enumerate(obj["dino_sam2_proposals"]):
         boxes: dict[int, BoxXYXY] = {}
         rles: dict[int, dict[str, Any]] = {}
+        empty_counts = rle_mod.empty(raw["img_height"], raw["img_width"])["counts"]
         for f, box_entry, r in zip(frame_idx, raw["bboxes"], raw["rles"], strict=True):
+            where = f"{source}: track {raw['track_id']}: frame {f}"
             box = _present_box(box_entry)
             if box is None:
+                # The writers store the one empty-mask string here; anything else is checked.
+                if r is not None and r["counts"] != empty_counts:
+                    _check_absent_mask(r, where)
                 continue
+            if not all(map(math.isfinite, box)):
+                raise InputError(f"{where}: bboxes: box {list(box)} is not 4 finite numbers")
             if box[2] < box[0] or box[3] < box[1]:
                 raise InputError(
                     f"{source}: dino_sam2_proposals[{i}].bboxes: frame {f}: box {list(box)} has "
@@ -274,6 +282,53 @@ def from_official(obj: Any, source: PathLike = "<proposals>") -> OfficialProposa
     return OfficialProposals(tuple(frame_idx), tuple(tracks), width, height)
 
 
+def _check_absent_mask(r: Mapping[str, Any], where: str) -> None:
+    """A frame without a box holds an empty mask: the authors' loader decodes every entry, so a
+    mask there would be an object on a frame the track says it is absent from."""
+    problem = rle_mod.run_problem(r)
+    if problem is not None:
+        raise InputError(f"{where}: rles: {problem}")
+    n = rle_mod.area(r)
+    if n:
+        raise InputError(
+            f"{where}: rles: a mask of {n} pixels on a frame without a box (an absent frame's "
+            "box is [0, 0, 0, 0] and its mask empty)"
+        )
+
+
+# A box with less than this share of its area inside the frame is no detection on that frame:
+# Grounded-SAM 2's boxes are its masks' boxes, always inside; a box mostly outside (e.g.
+# [5000, 5000, 6000, 6000] on 1280 x 720) is a wrong size, format or video.
+MIN_INSIDE = 0.5
+
+
+def inside_share(box: BoxXYXY, width: float, height: float) -> float:
+    """The share of the box's area inside the frame [0, width] x [0, height]; for a box of zero
+    area (a point or a line) 1 when it lies in the frame, else 0."""
+    x1, y1, x2, y2 = box
+    area = (x2 - x1) * (y2 - y1)
+    if area <= 0:
+        return float(x1 >= 0 and y1 >= 0 and x2 <= width and y2 <= height)
+    iw = max(0.0, min(x2, width) - max(x1, 0.0))
+    ih = max(0.0, min(y2, height) - max(y1, 0.0))
+    return iw * ih / area
+
+
+def check_in_frame(props: OfficialProposals, source: PathLike) -> None:
+    """Reject boxes with less than :data:`MIN_INSIDE` of their area inside the frame."""
+    if props.width is None or props.height is None:
+        return
+    for track in props.tracks:
+        for f, box in sorted(track.boxes_xyxy.items()):
+            share = inside_share(box, props.width, props.height)
+            if share < MIN_INSIDE:
+                raise InputError(
+                    f"{source}: track {track.track_id}: frame {f}: bboxes: box {list(box)} is "
+                    f"{100 * share:.0f}% inside the {props.width} x {props.height} frame "
+                    f"(expected at least {100 * MIN_INSIDE:.0f}%)"
+                )
+
+
 # A mask whose tight box overlaps its frame's box by less than this IoU is a corrupt or
 # misaligned RLE: the released boxes are the masks' own boxes (IoU 1), and a detector box vs
 # the SAM 2 mask it prompted stays above ~0.7 on real frames.
@@ -288,7 +343,8 @@ def _iou(a: BoxXYXY, b: BoxXYXY) -> float:
 
 
 def check_masks(props: OfficialProposals, source: PathLike) -> None:
-    """Reject RLEs that do not decode, have another frame size, or lie far from their box.
+    """Reject RLEs that do not decode, whose runs do not cover their frame exactly (see
+    :func:`zstvg.files.rle.runs`), have another frame size, or lie far from their box.
 
     Decoding every mask costs ~0.1 ms each, so this runs once, at import, not on every read.
     """
@@ -301,6 +357,9 @@ def check_masks(props: OfficialProposals, source: PathLike) -> None:
                     f"{where}: mask size {size} is not the file's [img_height, img_width] "
                     f"[{props.height}, {props.width}]"
                 )
+            problem = rle_mod.run_problem(rle)
+            if problem is not None:
+                raise InputError(f"{where}: {problem}")
             try:
                 mask_box = rle_mod.box_xyxy(rle)
                 rle_mod.decode(rle)

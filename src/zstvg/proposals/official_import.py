@@ -58,6 +58,7 @@ def import_proposals(src: Path, out: Path) -> int:
             continue
         try:
             props = official_format.read(path)
+            official_format.check_in_frame(props, path)
             official_format.check_masks(props, path)
         except InputError as exc:
             entries[path.stem] = {

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from zstvg.config.params import FramesConfig, Params
 from zstvg.files.frames import STEP, frame_path, video_dir_name
 from zstvg.files.io import (
+    WRITE_ERRNOS,
     InputError,
     PathLike,
     atomic_open,
@@ -219,9 +220,22 @@ def _process_video(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, A
     try:
         return _process_video_unguarded(job, frames_params)
     except Exception as exc:  # one video's failure is data; the run goes on
+        # ... but a full, read-only or forbidden frames folder is no video's fault and would
+        # fail every video after it: the run stops (zstvg.cli.main: one line, exit 1).
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            if _under(exc.filename, Path(job.out_dir).parent):
+                raise
         reason = f"{type(exc).__name__}: {exc}"
         log.warning("video %s: %s", job.video_id, reason)
         return _failed_video(job, reason, {})
+
+
+def _under(filename: Any, folder: Path) -> bool:
+    """Whether ``filename`` (an OSError's, maybe None) is ``folder`` or inside it."""
+    if not isinstance(filename, str):
+        return False
+    path = Path(filename)
+    return path == folder or folder in path.parents
 
 
 def _failed_video(
