@@ -23,6 +23,10 @@ Two ways to get there, same answer:
 
 Only kept frames are converted to RGB; each is handed to a callback at once, so memory holds
 about one frame regardless of the video's length.
+
+Frames are delivered **upright**, as ffmpeg and players show them: a phone video stored 320x240
+with a 90° display matrix (the MP4 ``rotate`` tag) comes out 240x320, turned by the matrix's
+angle; sizes in :class:`DecodeReport` are the upright ones and ``rotation_deg`` records the turn.
 """
 
 from __future__ import annotations
@@ -79,6 +83,30 @@ class DecodeReport:
     missing_frame_idx: list[int] = field(default_factory=list)
     n_decoded: int = 0  # pictures the decoder produced, kept or not (the work done)
     n_seeks: int = 0
+    # counter-clockwise degrees the display matrix turns the coded picture by (0, 90, 180, -90);
+    # width and height above are after the turn
+    rotation_deg: int = 0
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """What :func:`probe_video` reads before decoding: the frame count and rate and where each
+    came from, and the upright frame size.
+
+    ``n_frames_source``: ``"stream_header"`` (the container's frame count, MP4/AVI) or
+    ``"packet_count"`` (MKV, WebM and others store none: one demux pass counts the packets, one
+    per picture). ``fps_source``: ``"average_rate"``, ``"guessed_rate"`` or ``"duration"``
+    (``n_frames`` over the container's duration).
+    """
+
+    path: str
+    fps: float
+    fps_source: str
+    n_frames: int
+    n_frames_source: str
+    width: int
+    height: int
+    rotation_deg: int
 
 
 @dataclass(frozen=True)
@@ -110,6 +138,53 @@ def _open(
 def _stream_fps(stream: av.video.stream.VideoStream) -> float | None:
     rate = stream.average_rate or stream.guessed_rate
     return float(rate) if rate else None
+
+
+def upright_turns(path: Path, rotation_deg: float) -> int:
+    """Quarter turns (counter-clockwise, for ``numpy.rot90``) that make a frame whose display
+    matrix rotates by ``rotation_deg`` upright; other angles raise :class:`VideoDecodeError`."""
+    if rotation_deg % 90:
+        raise VideoDecodeError(
+            f"{path}: display matrix rotates by {rotation_deg}°; only multiples of 90 are supported"
+        )
+    return int(rotation_deg // 90) % 4
+
+
+def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
+    """Frame count, frame rate and upright size of the first video stream, for callers that
+    must plan frames before decoding (``ground-video``). Reads the packet headers when the
+    container has no frame count and decodes the first frame for its display matrix.
+    Raises :class:`VideoDecodeError` naming the file when any of them cannot be had."""
+    import av
+
+    path = Path(path)
+    container, stream = _open(path, "AUTO")
+    try:
+        n_frames, n_source = int(stream.frames or 0), "stream_header"
+        if n_frames <= 0:
+            n_frames, n_source = sum(1 for p in container.demux(stream) if p.size), "packet_count"
+            container.seek(0)
+        if n_frames <= 0:
+            raise VideoDecodeError(f"{path}: the video stream holds no frames")
+        rate = stream.average_rate or stream.guessed_rate
+        fps_source = "average_rate" if stream.average_rate else "guessed_rate"
+        if rate:
+            fps = float(rate)
+        elif container.duration:  # microseconds
+            fps, fps_source = n_frames / (container.duration / 1e6), "duration"
+        else:
+            raise VideoDecodeError(f"{path}: no frame rate in the stream and no duration")
+        first = next(container.decode(stream), None)
+        if first is None:
+            raise VideoDecodeError(f"{path}: the video decodes to no frames")
+        turns = upright_turns(path, first.rotation)
+        width, height = (first.height, first.width) if turns % 2 else (first.width, first.height)
+    except av.error.FFmpegError as exc:
+        raise VideoDecodeError(f"{path}: corrupt video: {exc}") from None
+    finally:
+        container.close()
+    return VideoProbe(str(path), fps, fps_source, n_frames, n_source, width, height,
+                      int(first.rotation))  # fmt: skip
 
 
 def _index_packets(
@@ -252,6 +327,7 @@ def decode_frames(
     Raises :class:`VideoDecodeError` for a missing, unreadable or corrupt file.
     """
     import av
+    import numpy as np
     from av.video.reformatter import VideoReformatter
     from PIL import Image
 
@@ -273,8 +349,11 @@ def decode_frames(
 
         def deliver(f: int, frame: av.video.frame.VideoFrame, t: float | None) -> None:
             report.t_sec[f] = t
-            report.width, report.height = frame.width, frame.height
-            rgb = reformatter.reformat(frame, format="rgb24").to_ndarray()
+            rgb: np.ndarray = reformatter.reformat(frame, format="rgb24").to_ndarray()
+            report.rotation_deg = int(frame.rotation)
+            if turns := upright_turns(path, frame.rotation):
+                rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+            report.height, report.width = rgb.shape[:2]
             on_frame(f, t, Image.fromarray(rgb))
 
         try:
