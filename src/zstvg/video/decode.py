@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import av.container
@@ -140,9 +140,24 @@ def _stream_fps(stream: av.video.stream.VideoStream) -> float | None:
     return float(rate) if rate else None
 
 
-def upright_turns(path: Path, rotation_deg: float) -> int:
-    """Quarter turns (counter-clockwise, for ``numpy.rot90``) that make a frame whose display
-    matrix rotates by ``rotation_deg`` upright; other angles raise :class:`VideoDecodeError`."""
+def upright_turns(path: Path, frame: av.video.frame.VideoFrame) -> int:
+    """Quarter turns (counter-clockwise, for ``numpy.rot90``) that make ``frame`` upright by its
+    display matrix. A mirrored matrix (negative determinant: a selfie camera's flip) or an
+    angle that is not a multiple of 90 raises :class:`VideoDecodeError`: applying only the
+    turn would store a mirror image, and players' results are not reproduced."""
+    import numpy as np
+
+    # PyAV's stub types side_data as a TypedDict of motion vectors only; it maps every type
+    side_data: Any = frame.side_data
+    if "DISPLAYMATRIX" in side_data:
+        # 3x3 int32, a b u / c d v / x y w, with a-d in 16.16 fixed point
+        m = np.frombuffer(memoryview(side_data["DISPLAYMATRIX"]), "<i4").astype(np.int64)
+        if m[0] * m[4] - m[1] * m[3] < 0:
+            raise VideoDecodeError(
+                f"{path}: the display matrix mirrors the picture; flipped videos are not "
+                f"supported (re-encode it upright, e.g. ffmpeg -i in -c:v libx264 out.mp4)"
+            )
+    rotation_deg = frame.rotation
     if rotation_deg % 90:
         raise VideoDecodeError(
             f"{path}: display matrix rotates by {rotation_deg}°; only multiples of 90 are supported"
@@ -177,7 +192,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
         first = next(container.decode(stream), None)
         if first is None:
             raise VideoDecodeError(f"{path}: the video decodes to no frames")
-        turns = upright_turns(path, first.rotation)
+        turns = upright_turns(path, first)
         width, height = (first.height, first.width) if turns % 2 else (first.width, first.height)
     except av.error.FFmpegError as exc:
         raise VideoDecodeError(f"{path}: corrupt video: {exc}") from None
@@ -351,7 +366,7 @@ def decode_frames(
             report.t_sec[f] = t
             rgb: np.ndarray = reformatter.reformat(frame, format="rgb24").to_ndarray()
             report.rotation_deg = int(frame.rotation)
-            if turns := upright_turns(path, frame.rotation):
+            if turns := upright_turns(path, frame):
                 rgb = np.ascontiguousarray(np.rot90(rgb, turns))
             report.height, report.width = rgb.shape[:2]
             on_frame(f, t, Image.fromarray(rgb))
