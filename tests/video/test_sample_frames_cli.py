@@ -380,7 +380,8 @@ def test_mkv_and_webm_are_sampled(make_video, tmp_path, name, codec):
     assert _run(tmp_path / "s.jsonl", out) == 0
     assert json.loads(out.read_text())["samples"]["s"]["status"] == "ok"
     index = json.loads((out.parent / video.stem / "index.json").read_text())
-    assert (index["n_frames"], index["fps"]) == (30, 25)
+    assert (index["n_frames"], index["fps"], index["fps_source"]) == (30, 25, "average_rate")
+    assert index["decode_method"] == "indexed"  # the frames counted from the packets
     for f in index["frame_idx"]:  # every 5th frame at 25 fps -> 5 fps
         with Image.open(out.parent / video.stem / f"{f:06d}.jpg") as img:
             assert read_index(np.asarray(img.convert("RGB"))) == f

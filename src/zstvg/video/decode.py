@@ -86,6 +86,9 @@ class DecodeReport:
     # counter-clockwise degrees the display matrix turns the coded picture by (0, 90, 180, -90);
     # width and height above are after the turn
     rotation_deg: int = 0
+    # where fps came from, as in VideoProbe: "average_rate", "guessed_rate", "duration" (n_frames
+    # over the container's duration) or "none"
+    fps_source: str = "average_rate"
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,18 @@ def _open(
     return container, stream
 
 
-def _stream_fps(stream: av.video.stream.VideoStream) -> float | None:
-    rate = stream.average_rate or stream.guessed_rate
-    return float(rate) if rate else None
+def _stream_fps(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, n_frames: int
+) -> tuple[float | None, str]:
+    """The frame rate and where it came from: the stream's average rate, FFmpeg's guess, or
+    ``n_frames`` over the container's duration (for a stream that states neither)."""
+    if stream.average_rate:
+        return float(stream.average_rate), "average_rate"
+    if stream.guessed_rate:
+        return float(stream.guessed_rate), "guessed_rate"
+    if container.duration and n_frames > 0:  # microseconds
+        return n_frames / (container.duration / 1e6), "duration"
+    return None, "none"
 
 
 def upright_turns(path: Path, frame: av.video.frame.VideoFrame) -> int:
@@ -181,13 +193,8 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
             container.seek(0)
         if n_frames <= 0:
             raise VideoDecodeError(f"{path}: the video stream holds no frames")
-        rate = stream.average_rate or stream.guessed_rate
-        fps_source = "average_rate" if stream.average_rate else "guessed_rate"
-        if rate:
-            fps = float(rate)
-        elif container.duration:  # microseconds
-            fps, fps_source = n_frames / (container.duration / 1e6), "duration"
-        else:
+        fps, fps_source = _stream_fps(container, stream, n_frames)
+        if fps is None:
             raise VideoDecodeError(f"{path}: no frame rate in the stream and no duration")
         first = next(container.decode(stream), None)
         if first is None:
@@ -354,9 +361,9 @@ def decode_frames(
     def run(use_index: bool) -> DecodeReport:
         container, stream = _open(path, thread_type)
         ctx = stream.codec_context
-        report = DecodeReport(
-            str(path), "sequential", 0, _stream_fps(stream), ctx.width, ctx.height
-        )
+        report = DecodeReport(str(path), "sequential", 0, None, ctx.width, ctx.height)
+        # the stream's own rate, before decoding: sequential decoding times pts-less frames by it
+        report.fps, report.fps_source = _stream_fps(container, stream, 0)
 
         # One converter for all kept frames: VideoFrame.to_image() builds a new swscale context
         # per frame, ~9 ms of a ~10 ms conversion at 1280x720; reusing one costs ~1 ms a frame.
@@ -385,6 +392,8 @@ def decode_frames(
                     _decode_indexed(container, stream, index, present, deliver, report)
             else:
                 report.n_frames = _decode_sequential(container, stream, wanted, deliver, report)
+            if report.fps is None:  # no rate in the stream: the length over the duration
+                report.fps, report.fps_source = _stream_fps(container, stream, report.n_frames)
         except av.error.FFmpegError as exc:
             raise VideoDecodeError(
                 f"{path}: corrupt video (decoding failed after {report.n_decoded} frames): {exc}"

@@ -486,6 +486,7 @@ def _build_index(
         "video_id": job.video_id,
         "video_path": job.video_path,
         "fps": report.fps,
+        "fps_source": report.fps_source,
         "width": report.width,  # upright (after rotation_deg), as the stored frames are
         "height": report.height,
         "rotation_deg": report.rotation_deg,
