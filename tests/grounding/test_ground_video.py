@@ -46,3 +46,60 @@ def test_ground_video_writes_prediction_mp4_and_gif(video, tmp_path, capsys):
 def test_missing_video_is_named(tmp_path, capsys):
     assert main(["ground-video", str(tmp_path / "none.mp4"), "a man", "--out", str(tmp_path)]) == 2
     assert "video file not found" in capsys.readouterr().err
+
+
+def _rewrite(src, dst, codec: str, *, n_frames: int = 20, rotation_deg: int = 0):
+    """The first ``n_frames`` of ``src`` re-encoded into ``dst`` (container from its suffix),
+    with a display matrix turning them by ``rotation_deg`` counter-clockwise."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        stream = out.add_stream(codec, rate=5)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        if rotation_deg:
+            stream.set_display_rotation(rotation_deg)
+        for i, frame in enumerate(inp.decode(video=0)):
+            if i == n_frames:
+                break
+            rgb = frame.to_ndarray(format="rgb24")
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("ckpt")
+
+
+def _ground(video, tiny_dir, tmp_path) -> dict:
+    out = tmp_path / "gv"
+    rc = main(["ground-video", str(video), "a person", "--tiny", "--tiny-dir", str(tiny_dir),
+               "--out", str(out), "--set",
+               f"decompose.cache_dir={tmp_path / 'cache'}"])  # fmt: skip
+    assert rc == 0
+    return json.loads((out / "prediction.json").read_text())
+
+
+@pytest.mark.parametrize(("name", "codec"), [("clip.mkv", "ffv1"), ("clip.webm", "libvpx-vp9")])
+def test_mkv_and_webm_are_grounded(video, tiny_dir, tmp_path, name, codec):
+    # MKV and WebM store no frame count: the 20 packets are counted (4 s at 5 fps)
+    pred = _ground(_rewrite(video, tmp_path / name, codec), tiny_dir, tmp_path)
+    assert (pred["n_frames"], pred["fps"]) == (20, 5.0)
+    assert pred["video_probe"] == {"fps_source": "average_rate", "n_frames_source":
+                                   "packet_count", "rotation_deg": 0}  # fmt: skip
+    assert (pred["width"], pred["height"]) == (96, 64)
+
+
+def test_rotated_video_is_grounded_upright(video, tiny_dir, tmp_path):
+    # coded 96x64 with a display matrix turning it 90° clockwise (-90 counter-clockwise): the
+    # frames, the size and the boxes are the upright 64x96 ones players show
+    rotated = _rewrite(video, tmp_path / "phone.mp4", "libx264", rotation_deg=-90)
+    pred = _ground(rotated, tiny_dir, tmp_path)
+    assert (pred["width"], pred["height"]) == (64, 96)
+    assert pred["video_probe"]["rotation_deg"] == -90
+    assert pred["video_probe"]["n_frames_source"] == "stream_header"
+    for x0, y0, x1, y1 in pred["boxes_xyxy"].values():
+        assert 0 <= x0 <= x1 <= 64 and 0 <= y0 <= y1 <= 96
+    with av.open(str(tmp_path / "gv" / "phone.mp4")) as c:
+        assert next(c.decode(video=0)).height > 96  # the header rows over the upright frames

@@ -164,3 +164,41 @@ def test_containers_agree_with_sequential_decoding(make_video, name, kwargs):
     for f in fast:
         np.testing.assert_array_equal(fast[f][1], slow[f][1])
         assert fast[f][0] == pytest.approx(slow[f][0])
+
+
+@pytest.mark.parametrize(
+    ("rotation_deg", "size_wh", "turn_back"),
+    # ffmpeg and players show a 90° counter-clockwise matrix with the coded top row (the index
+    # blocks) down the left side: np.rot90 by -1 turns it back to the coded 64x48 picture
+    [(90, (48, 64), -1), (-90, (48, 64), 1), (180, (64, 48), 2)],
+)
+@pytest.mark.parametrize("indexed", [True, False])
+def test_display_matrix_gives_upright_frames(make_video, rotation_deg, size_wh, turn_back, indexed):
+    video = make_video(f"rot{rotation_deg}.mp4", 12, gop=4, rotation_deg=rotation_deg)
+    report, got = _collect(video, [0, 5, 11], indexed=indexed)
+    # the matrix holds -180 for 180: one turn, two names
+    assert (report.width, report.height, report.rotation_deg % 360) == (
+        *size_wh,
+        rotation_deg % 360,
+    )
+    for f, (_t, img) in got.items():
+        assert img.shape[1::-1] == size_wh
+        assert read_index(np.rot90(img, turn_back)) == f
+    probe = decode.probe_video(video)
+    assert (probe.width, probe.height, probe.rotation_deg) == (*size_wh, report.rotation_deg)
+    assert (probe.n_frames, probe.n_frames_source) == (12, "stream_header")
+
+
+def test_mirrored_display_matrix_is_refused(make_video):
+    video = make_video("selfie.mp4", 4, rotation_deg=90, hflip=True)
+    with pytest.raises(VideoDecodeError, match=r"selfie\.mp4: the display matrix mirrors"):
+        decode_frames(video, [0], lambda *_: None)
+    with pytest.raises(VideoDecodeError, match=r"selfie\.mp4: the display matrix mirrors"):
+        decode.probe_video(video)
+
+
+@pytest.mark.parametrize(("name", "codec"), [("p.mkv", "ffv1"), ("p.webm", "libvpx-vp9")])
+def test_probe_counts_packets_where_the_container_has_no_frame_count(make_video, name, codec):
+    probe = decode.probe_video(make_video(name, 17, fps=10, codec=codec))
+    assert (probe.n_frames, probe.n_frames_source) == (17, "packet_count")
+    assert (probe.fps, probe.fps_source) == (10.0, "average_rate")

@@ -26,6 +26,7 @@ def _sample(
     fps: float = 25.0,
     n_frames: int = 60,
     error: str | None = None,
+    size: tuple[int, int] = (64, 48),
 ) -> dict:
     return Sample(
         sample_id=sid,
@@ -35,8 +36,8 @@ def _sample(
         qtype="declarative",
         fps=fps,
         n_frames=n_frames,
-        width=64,
-        height=48,
+        width=size[0],
+        height=size[1],
         gt_span=(clip_span[0], clip_span[1]),
         clip_span=clip_span,
         error=error,
@@ -54,7 +55,7 @@ def dataset(tmp_path, make_video):
         _sample("a-whole", good, (0, 60)),
         _sample("a-part", good, (10, 30)),
         _sample("b-claims-60", short, (0, 60)),  # annotation says 60 frames; video has 40
-        _sample("b-tiny", short, (5, 7)),
+        _sample("b-tiny", short, (5, 7), n_frames=40),
         _sample("c-corrupt", corrupt, (0, 60)),
         _sample("d-missing", tmp_path / "clipD.mp4", (0, 60)),
         _sample("e-flagged", good, (0, 60), error="inverted span [30, 10)"),
@@ -338,3 +339,68 @@ def test_out_of_memory_in_one_video_fails_that_video_only(dataset, tmp_path, mon
     assert manifest["videos"]["clipA"]["error"] == "MemoryError: cannot allocate 3.1 GiB"
     assert manifest["samples"]["a-whole"]["error"] == "MemoryError: cannot allocate 3.1 GiB"
     assert manifest["videos"]["clipB"]["status"] == "ok"
+
+
+def test_rotated_phone_video_is_stored_upright(make_video, tmp_path):
+    """Coded 64x48 with a display matrix turning it 90° clockwise (-90 counter-clockwise):
+    players show 48x64, so the frames are stored 48x64, the annotation drawn on those upright
+    frames matches with no flag, and one drawn on the coded 64x48 picture is flagged."""
+    video = make_video("phone.mp4", 30, gop=10, rotation_deg=-90)
+    rows = [
+        _sample("upright", video, (0, 30), n_frames=30, size=(48, 64)),
+        _sample("sideways", video, (0, 30), n_frames=30, size=(64, 48)),
+    ]
+    samples = tmp_path / "s.jsonl"
+    write_jsonl(samples, rows)
+    out = tmp_path / "frames" / "manifest.json"
+    assert _run(samples, out) == 0
+    manifest = json.loads(out.read_text())
+    entries = manifest["samples"]
+    assert entries["upright"]["status"] == "ok" and entries["upright"]["flags"] == []
+    assert entries["sideways"]["flags"] == [
+        "frame_size_mismatch:64x48->48x64",
+        "frame_size_nonuniform",
+    ]
+    index = json.loads((out.parent / "phone" / "index.json").read_text())
+    assert (index["width"], index["height"], index["rotation_deg"]) == (48, 64, -90)
+    assert manifest["videos"]["phone"]["rotation_deg"] == -90
+    for f in (0, 5, 25):
+        with Image.open(out.parent / "phone" / f"{f:06d}.jpg") as img:
+            assert img.size == (48, 64)
+            # turned back a quarter counter-clockwise it is the coded picture, index on top
+            assert read_index(np.rot90(np.asarray(img.convert("RGB")), 1)) == f
+
+
+@pytest.mark.parametrize(("name", "codec"), [("mkv.mkv", "ffv1"), ("webm.webm", "libvpx-vp9")])
+def test_mkv_and_webm_are_sampled(make_video, tmp_path, name, codec):
+    """MKV and WebM store no frame count: the frames are still numbered in decode order."""
+    video = make_video(name, 30, codec=codec)
+    write_jsonl(tmp_path / "s.jsonl", [_sample("s", video, (0, 30), n_frames=30)])
+    out = tmp_path / "frames" / "manifest.json"
+    assert _run(tmp_path / "s.jsonl", out) == 0
+    assert json.loads(out.read_text())["samples"]["s"]["status"] == "ok"
+    index = json.loads((out.parent / video.stem / "index.json").read_text())
+    assert (index["n_frames"], index["fps"], index["fps_source"]) == (30, 25, "average_rate")
+    assert index["decode_method"] == "indexed"  # the frames counted from the packets
+    for f in index["frame_idx"]:  # every 5th frame at 25 fps -> 5 fps
+        with Image.open(out.parent / video.stem / f"{f:06d}.jpg") as img:
+            assert read_index(np.asarray(img.convert("RGB"))) == f
+
+
+def test_video_longer_than_its_annotation_fails(make_video, tmp_path):
+    """400 frames at 20 fps annotated as HC-STVG img_num 200 (fps 200 / 20 s = 10): frames
+    0-199 would stand for the whole 20 s clip. More than one frame per second of video apart
+    (20 here) fails with both numbers; 395 (5 apart) is within the tolerance."""
+    video = make_video("long.mp4", 400, fps=20, gop=50)
+    rows = [
+        _sample("img-num-200", video, (0, 200), fps=10, n_frames=200),
+        _sample("close", video, (0, 395), fps=20, n_frames=395),
+    ]
+    write_jsonl(tmp_path / "s.jsonl", rows)
+    out = tmp_path / "frames" / "manifest.json"
+    assert _run(tmp_path / "s.jsonl", out) == 0
+    entries = json.loads(out.read_text())["samples"]
+    assert entries["img-num-200"]["status"] == "failed"
+    error = entries["img-num-200"]["error"]
+    assert "decodes to 400 frames" in error and "n_frames is 200 (tolerance 20" in error
+    assert entries["close"]["status"] == "ok"

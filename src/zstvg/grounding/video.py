@@ -38,24 +38,6 @@ TINY_WARNING = (
 MAX_GIF_FRAMES = 48
 
 
-def _probe(path: Path) -> tuple[float, int, int, int]:
-    """fps, frame count, width, height of the first video stream."""
-    import av
-
-    from zstvg.files.io import InputError
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 0)
-            n = int(stream.frames or 0)
-            if n <= 0 and stream.duration and stream.time_base:
-                n = int(round(float(stream.duration * stream.time_base) * fps))
-            return fps, n, int(stream.codec_context.width), int(stream.codec_context.height)
-    except (av.error.FFmpegError, IndexError) as exc:
-        raise InputError(f"{path}: cannot open video ({exc})") from None
-
-
 def _tiny_settings(params: Params, tiny_dir: Path, model: str) -> list[str]:
     """Build the tiny checkpoints if missing; the --set overrides that use them."""
     from zstvg.tiny import make_tiny_checkpoint
@@ -129,14 +111,16 @@ def _ground_video(
     from zstvg.proposals.frames import ArrayFrames
     from zstvg.proposals.propose import propose_video
     from zstvg.proposals.trackers import build_tracker
-    from zstvg.video.decode import decode_frames
+    from zstvg.video.decode import VideoDecodeError, decode_frames, probe_video
     from zstvg.video.index import grid_frame_idx
 
     times: dict[str, float] = {}
     t = time.perf_counter()
-    fps, n_frames, width, height = _probe(video)
-    if fps <= 0 or n_frames <= 0:
-        raise InputError(f"{video}: no frame rate or frame count in the stream")
+    try:  # the count MKV and WebM lack is counted from the packets (probe.n_frames_source)
+        probe = probe_video(video)
+    except VideoDecodeError as exc:
+        raise InputError(str(exc)) from None
+    fps, n_frames = probe.fps, probe.n_frames
     grid = grid_frame_idx((0, n_frames), fps, params.frames.grid_fps, params.frames.max_grid_frames)
     frames: dict[int, np.ndarray] = {}
     report = decode_frames(video, grid, lambda f, _t, im: frames.__setitem__(f, np.asarray(im)))
@@ -144,6 +128,7 @@ def _ground_video(
     if not grid:
         raise InputError(f"{video}: no frame decodes")
     n_frames = min(n_frames, report.n_frames or n_frames)
+    width, height = report.width, report.height  # upright: boxes are in the frames shown
     times["frames_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -193,6 +178,15 @@ def _ground_video(
         "variant": variant,
         "fps": fps,
         "n_frames": n_frames,
+        # where fps and n_frames came from (MKV and WebM store no frame count) and the display
+        # matrix's turn: frames, boxes, width and height are upright, as players show them
+        "video_probe": {
+            "fps_source": probe.fps_source,
+            "n_frames_source": probe.n_frames_source,
+            "rotation_deg": report.rotation_deg,
+        },
+        "width": width,
+        "height": height,
         "span": list(pred.span),
         "t_sec": [pred.span[0] / fps, pred.span[1] / fps],
         "track_id": pred.track_id,

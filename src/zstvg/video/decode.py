@@ -23,6 +23,10 @@ Two ways to get there, same answer:
 
 Only kept frames are converted to RGB; each is handed to a callback at once, so memory holds
 about one frame regardless of the video's length.
+
+Frames are delivered **upright**, as ffmpeg and players show them: a phone video stored 320x240
+with a 90° display matrix (the MP4 ``rotate`` tag) comes out 240x320, turned by the matrix's
+angle; sizes in :class:`DecodeReport` are the upright ones and ``rotation_deg`` records the turn.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import av.container
@@ -79,6 +83,33 @@ class DecodeReport:
     missing_frame_idx: list[int] = field(default_factory=list)
     n_decoded: int = 0  # pictures the decoder produced, kept or not (the work done)
     n_seeks: int = 0
+    # counter-clockwise degrees the display matrix turns the coded picture by (0, 90, 180, -90);
+    # width and height above are after the turn
+    rotation_deg: int = 0
+    # where fps came from, as in VideoProbe: "average_rate", "guessed_rate", "duration" (n_frames
+    # over the container's duration) or "none"
+    fps_source: str = "average_rate"
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """What :func:`probe_video` reads before decoding: the frame count and rate and where each
+    came from, and the upright frame size.
+
+    ``n_frames_source``: ``"stream_header"`` (the container's frame count, MP4/AVI) or
+    ``"packet_count"`` (MKV, WebM and others store none: one demux pass counts the packets, one
+    per picture). ``fps_source``: ``"average_rate"``, ``"guessed_rate"`` or ``"duration"``
+    (``n_frames`` over the container's duration).
+    """
+
+    path: str
+    fps: float
+    fps_source: str
+    n_frames: int
+    n_frames_source: str
+    width: int
+    height: int
+    rotation_deg: int
 
 
 @dataclass(frozen=True)
@@ -107,9 +138,75 @@ def _open(
     return container, stream
 
 
-def _stream_fps(stream: av.video.stream.VideoStream) -> float | None:
-    rate = stream.average_rate or stream.guessed_rate
-    return float(rate) if rate else None
+def _stream_fps(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, n_frames: int
+) -> tuple[float | None, str]:
+    """The frame rate and where it came from: the stream's average rate, FFmpeg's guess, or
+    ``n_frames`` over the container's duration (for a stream that states neither)."""
+    if stream.average_rate:
+        return float(stream.average_rate), "average_rate"
+    if stream.guessed_rate:
+        return float(stream.guessed_rate), "guessed_rate"
+    if container.duration and n_frames > 0:  # microseconds
+        return n_frames / (container.duration / 1e6), "duration"
+    return None, "none"
+
+
+def upright_turns(path: Path, frame: av.video.frame.VideoFrame) -> int:
+    """Quarter turns (counter-clockwise, for ``numpy.rot90``) that make ``frame`` upright by its
+    display matrix. A mirrored matrix (negative determinant: a selfie camera's flip) or an
+    angle that is not a multiple of 90 raises :class:`VideoDecodeError`: applying only the
+    turn would store a mirror image, and players' results are not reproduced."""
+    import numpy as np
+
+    # PyAV's stub types side_data as a TypedDict of motion vectors only; it maps every type
+    side_data: Any = frame.side_data
+    if "DISPLAYMATRIX" in side_data:
+        # 3x3 int32, a b u / c d v / x y w, with a-d in 16.16 fixed point
+        m = np.frombuffer(memoryview(side_data["DISPLAYMATRIX"]), "<i4").astype(np.int64)
+        if m[0] * m[4] - m[1] * m[3] < 0:
+            raise VideoDecodeError(
+                f"{path}: the display matrix mirrors the picture; flipped videos are not "
+                f"supported (re-encode it upright, e.g. ffmpeg -i in -c:v libx264 out.mp4)"
+            )
+    rotation_deg = frame.rotation
+    if rotation_deg % 90:
+        raise VideoDecodeError(
+            f"{path}: display matrix rotates by {rotation_deg}°; only multiples of 90 are supported"
+        )
+    return int(rotation_deg // 90) % 4
+
+
+def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
+    """Frame count, frame rate and upright size of the first video stream, for callers that
+    must plan frames before decoding (``ground-video``). Reads the packet headers when the
+    container has no frame count and decodes the first frame for its display matrix.
+    Raises :class:`VideoDecodeError` naming the file when any of them cannot be had."""
+    import av
+
+    path = Path(path)
+    container, stream = _open(path, "AUTO")
+    try:
+        n_frames, n_source = int(stream.frames or 0), "stream_header"
+        if n_frames <= 0:
+            n_frames, n_source = sum(1 for p in container.demux(stream) if p.size), "packet_count"
+            container.seek(0)
+        if n_frames <= 0:
+            raise VideoDecodeError(f"{path}: the video stream holds no frames")
+        fps, fps_source = _stream_fps(container, stream, n_frames)
+        if fps is None:
+            raise VideoDecodeError(f"{path}: no frame rate in the stream and no duration")
+        first = next(container.decode(stream), None)
+        if first is None:
+            raise VideoDecodeError(f"{path}: the video decodes to no frames")
+        turns = upright_turns(path, first)
+        width, height = (first.height, first.width) if turns % 2 else (first.width, first.height)
+    except av.error.FFmpegError as exc:
+        raise VideoDecodeError(f"{path}: corrupt video: {exc}") from None
+    finally:
+        container.close()
+    return VideoProbe(str(path), fps, fps_source, n_frames, n_source, width, height,
+                      int(first.rotation))  # fmt: skip
 
 
 def _index_packets(
@@ -252,6 +349,7 @@ def decode_frames(
     Raises :class:`VideoDecodeError` for a missing, unreadable or corrupt file.
     """
     import av
+    import numpy as np
     from av.video.reformatter import VideoReformatter
     from PIL import Image
 
@@ -263,9 +361,9 @@ def decode_frames(
     def run(use_index: bool) -> DecodeReport:
         container, stream = _open(path, thread_type)
         ctx = stream.codec_context
-        report = DecodeReport(
-            str(path), "sequential", 0, _stream_fps(stream), ctx.width, ctx.height
-        )
+        report = DecodeReport(str(path), "sequential", 0, None, ctx.width, ctx.height)
+        # the stream's own rate, before decoding: sequential decoding times pts-less frames by it
+        report.fps, report.fps_source = _stream_fps(container, stream, 0)
 
         # One converter for all kept frames: VideoFrame.to_image() builds a new swscale context
         # per frame, ~9 ms of a ~10 ms conversion at 1280x720; reusing one costs ~1 ms a frame.
@@ -273,8 +371,11 @@ def decode_frames(
 
         def deliver(f: int, frame: av.video.frame.VideoFrame, t: float | None) -> None:
             report.t_sec[f] = t
-            report.width, report.height = frame.width, frame.height
-            rgb = reformatter.reformat(frame, format="rgb24").to_ndarray()
+            rgb: np.ndarray = reformatter.reformat(frame, format="rgb24").to_ndarray()
+            report.rotation_deg = int(frame.rotation)
+            if turns := upright_turns(path, frame):
+                rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+            report.height, report.width = rgb.shape[:2]
             on_frame(f, t, Image.fromarray(rgb))
 
         try:
@@ -291,6 +392,8 @@ def decode_frames(
                     _decode_indexed(container, stream, index, present, deliver, report)
             else:
                 report.n_frames = _decode_sequential(container, stream, wanted, deliver, report)
+            if report.fps is None:  # no rate in the stream: the length over the duration
+                report.fps, report.fps_source = _stream_fps(container, stream, report.n_frames)
         except av.error.FFmpegError as exc:
             raise VideoDecodeError(
                 f"{path}: corrupt video (decoding failed after {report.n_decoded} frames): {exc}"

@@ -60,6 +60,13 @@ INDEX_NAME = "index.json"
 # Annotation and decoded frame sizes may differ by rounding (a 321x241 annotation of a 320x240
 # encode); a ratio that agrees on both axes to within this is a uniform scaling of the boxes.
 UNIFORM_SCALE_TOL = 0.01
+# A video whose decoded length differs from its annotation's n_frames by more than one frame per
+# second of annotated video (at least 1) is not the annotated video: 400 decoded frames for an
+# HC-STVG img_num of 200 (fps 10, 20 s) would make frames 0-199, the first 10 s, stand for the
+# whole clip, so every GT span would point at the wrong moment. Its samples fail with both
+# numbers; no uniform rescale is guessed (HC-STVG's fps = img_num / 20 assumes 20 s clips, and a
+# longer or shorter file may be a different cut, not a resampled one).
+FRAME_COUNT_TOL_PER_S = 1.0
 # A worker checks this often whether the process that started it is still alive.
 PARENT_POLL_S = 0.5
 
@@ -121,6 +128,7 @@ class _SampleSpec:
     error: str | None
     width: int = 0  # the annotation's frame size (0: unknown)
     height: int = 0
+    n_frames: int = 0  # the annotation's video length in frames (0: unknown)
 
 
 @dataclass
@@ -160,6 +168,7 @@ def _plan(rows: list[dict[str, Any]], out_root: Path, path: Path) -> list[_Video
                 row.get("error"),
                 int(row.get("width") or 0),
                 int(row.get("height") or 0),
+                int(row.get("n_frames") or 0),
             )
         )
     return list(jobs.values())
@@ -183,8 +192,11 @@ def _job_hash(job: _VideoJob, frames_params: dict[str, Any], video_sha256: str) 
             "frames": frames_params,
             "video_path": job.video_path,
             "video_sha256": video_sha256,
+            # the annotation's size and length decide the checks recorded in index.json
             "samples": [
-                [s.sample_id, s.fps, list(s.clip_span)] for s in job.samples if s.error is None
+                [s.sample_id, s.fps, list(s.clip_span), s.width, s.height, s.n_frames]
+                for s in job.samples
+                if s.error is None
             ],
         }
     )
@@ -265,7 +277,9 @@ def _failed_video(
 
 
 def _size_check(spec: _SampleSpec, width: int, height: int) -> dict[str, Any]:
-    """Flags (and the GT box scale) when the annotation's frame size is not the decoded one.
+    """Flags (and the GT box scale) when the annotation's frame size is not the decoded one
+    (upright: a phone video's display matrix is applied first, as players and the annotators'
+    tools show it).
 
     A uniform ratio (both axes within 1%) means the annotation was made on a rescaled copy:
     boxes map onto the decoded frames by ``gt_scale_xy``, which readers apply. Otherwise only
@@ -278,6 +292,21 @@ def _size_check(spec: _SampleSpec, width: int, height: int) -> dict[str, Any]:
     if abs(sx - sy) <= UNIFORM_SCALE_TOL * max(sx, sy):
         return {"flags": [flag], "gt_scale_xy": [sx, sy]}
     return {"flags": [flag, "frame_size_nonuniform"]}
+
+
+def _length_check(spec: _SampleSpec, video_path: str, n_decoded: int) -> str | None:
+    """The error when the decoded length is not the annotation's (:data:`FRAME_COUNT_TOL_PER_S`),
+    else None."""
+    if not spec.n_frames:
+        return None
+    tol = max(1, round(FRAME_COUNT_TOL_PER_S * spec.n_frames / spec.fps))
+    if abs(n_decoded - spec.n_frames) <= tol:
+        return None
+    return (
+        f"{video_path}: video decodes to {n_decoded} frames; the annotation's n_frames is "
+        f"{spec.n_frames} (tolerance {tol}: one frame per second of video at fps {spec.fps:g}), "
+        f"so its frame numbers would point at other moments"
+    )
 
 
 def _process_video_unguarded(job: _VideoJob, frames_params: dict[str, Any]) -> dict[str, Any]:
@@ -324,6 +353,7 @@ def _process_video_unguarded(job: _VideoJob, frames_params: dict[str, Any]) -> d
         "fps": index["fps"],
         "width": index["width"],
         "height": index["height"],
+        "rotation_deg": index["rotation_deg"],
         "n_frames_stored": len(index["frame_idx"]),
         "video_sha256": video_fp["sha256"],
     }
@@ -393,6 +423,9 @@ def _decode(
         if entry is not None:
             check = _size_check(spec, report.width, report.height)
             entry["flags"] = [*entry["flags"], *check.get("flags", [])]
+            if (error := _length_check(spec, job.video_path, report.n_frames)) is not None:
+                # the root cause: replaces "MLLM frames missing", which a short video also gives
+                entry["status"], entry["error"] = "failed", error
             if "gt_scale_xy" in check:
                 entry["gt_scale_xy"] = check["gt_scale_xy"]
     _remove_stale_frames(out_dir, set(index["frame_idx"]))
@@ -467,8 +500,10 @@ def _build_index(
         "video_id": job.video_id,
         "video_path": job.video_path,
         "fps": report.fps,
-        "width": report.width,
+        "fps_source": report.fps_source,
+        "width": report.width,  # upright (after rotation_deg), as the stored frames are
         "height": report.height,
+        "rotation_deg": report.rotation_deg,
         "n_frames": report.n_frames,
         "decode_method": report.method,
         "frame_idx": sorted(report.t_sec),
