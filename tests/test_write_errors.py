@@ -147,3 +147,19 @@ def test_sample_frames_stops_on_a_full_frames_folder_instead_of_failing_every_vi
     left = [p.name for p in out.parent.rglob("*") if p.is_file()]
     assert left and all(name.endswith(".jpg") and not name.startswith(".") for name in left)
     assert not out.exists()
+
+
+def test_an_unwritable_log_file_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
+    """--log-file on a read-only disk: logging is set up before the step runs, so its error is
+    caught there (a traceback before)."""
+    import logging
+
+    log_file = tmp_path / "logs" / "step.log"
+
+    def read_only(filename, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(filename))
+
+    monkeypatch.setattr(logging, "FileHandler", read_only)
+    assert main(["devices", "--log-file", str(log_file)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"zstvg: --log-file {log_file}: Read-only file system"]

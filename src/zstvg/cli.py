@@ -241,9 +241,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_threads(_threads_given(argv) or default_threads())
     args = build_parser(argv).parse_args(argv)
     set_threads(args.threads)
-    configure_logging(-1 if args.quiet else args.verbose, args.log_file)
-    from zstvg.config.params import load_params
     from zstvg.files.io import WRITE_ERRNOS, InputError
+
+    try:
+        configure_logging(-1 if args.quiet else args.verbose, args.log_file)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        # no log to write to yet: the one line goes to stderr
+        print(f"zstvg: --log-file {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
+    from zstvg.config.params import load_params
     from zstvg.files.provenance import note_params_file
     from zstvg.jobs.progress import stderr_is_terminal
 
