@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 # Keys a setting may override: the ones that change grounding without new frames (the MLLM
 # frames are a subset of the stored grid) plus the tracker (its proposals are their own job).
 SWEEPABLE = re.compile(r"^(ground|mllm)\.[a-z_]+$|^proposals\.tracker$")
@@ -167,9 +169,27 @@ def cells(params: Mapping[str, Any]) -> list[Cell]:
                 if item not in known:
                     raise ValueError(f"{where}.{field}: unknown {item!r}")
         for setting in _points(name, exp, params):
+            _check_k_frames(where, setting, params)
             for d, m, v in itertools.product(exp["datasets"], exp["models"], exp["variants"]):
                 found.setdefault(Cell(d, m, v, setting))
     return list(found)
+
+
+def _check_k_frames(
+    where: str, setting: Sequence[tuple[str, str]], params: Mapping[str, Any]
+) -> None:
+    """A point's K against its MLLM frames (the params check sees only the base values): K bins
+    of n frames with K > n would span the whole clip, so the plan fails before any job."""
+    ground = {**params["ground"]}
+    for key, value in setting:
+        section, _, name = key.partition(".")
+        if section == "ground" and name in ("k_frames", "n_frames"):
+            ground[name] = yaml.safe_load(value)
+    if ground["k_frames"] > ground["n_frames"]:
+        raise ValueError(
+            f"{where}: point {setting_suffix(setting) or '(defaults)'}: ground.k_frames "
+            f"{ground['k_frames']} > ground.n_frames {ground['n_frames']} (K of the MLLM frames)"
+        )
 
 
 def groups(all_cells: Sequence[Cell]) -> dict[tuple[str, str, str], list[str]]:
