@@ -62,10 +62,14 @@ def test_a_cell_listed_twice_is_one_cell(params_raw):
         ({"sweep": {"ground.lr": ["1/2"]}}, "characters a path cannot hold"),
         ({"sweep": {"ground.lr": [True]}}, r"experiments\.x\.sweep\.ground\.lr\.0: got True"),
         # K above the point's MLLM frames (the base values pass the params check)
-        ({"sweep": {"ground.k_frames": [50]}},
-         r"experiments\.x: point @k_frames=50: ground\.k_frames 50 > ground\.n_frames 20"),
-        ({"grid": {"ground.k_frames": [7], "ground.n_frames": [4, 8]}},
-         r"point @k_frames=7,n_frames=4: ground\.k_frames 7 > ground\.n_frames 4"),
+        (
+            {"sweep": {"ground.k_frames": [50]}},
+            r"experiments\.x: point @k_frames=50: ground\.k_frames 50 > ground\.n_frames 20",
+        ),
+        (
+            {"grid": {"ground.k_frames": [7], "ground.n_frames": [4, 8]}},
+            r"point @k_frames=7,n_frames=4: ground\.k_frames 7 > ground\.n_frames 4",
+        ),
     ],
 )
 def test_a_bad_experiment_is_named_with_its_field(params_raw, experiment, message):
