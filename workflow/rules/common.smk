@@ -403,11 +403,7 @@ def ground_cfg(variants):
     values, so a sweep point that sets a key does not rerun when the base value changes)."""
 
     def cfg(wildcards):
-        ground = dict(config["ground"])
-        for key, value in cell_setting(wildcards):
-            section, _, name = key.partition(".")
-            if section == "ground":
-                ground[name] = value
+        ground = experiments.ground_at(cell_setting(wildcards), config["ground"])
         read = {}
         for name in variants(wildcards):
             read.update(ground_settings_read(KNOWN_VARIANTS[name], ground))

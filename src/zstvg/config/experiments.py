@@ -175,16 +175,23 @@ def cells(params: Mapping[str, Any]) -> list[Cell]:
     return list(found)
 
 
+def ground_at(setting: Sequence[tuple[str, str]], ground: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``ground`` section at a point: ``ground`` with the point's ``ground.*`` overrides
+    (read as YAML, as ``--set`` reads them)."""
+    out = dict(ground)
+    for key, value in setting:
+        section, _, name = key.partition(".")
+        if section == "ground":
+            out[name] = yaml.safe_load(value)
+    return out
+
+
 def _check_k_frames(
     where: str, setting: Sequence[tuple[str, str]], params: Mapping[str, Any]
 ) -> None:
     """A point's K against its MLLM frames (the params check sees only the base values): K bins
     of n frames with K > n would span the whole clip, so the plan fails before any job."""
-    ground = {**params["ground"]}
-    for key, value in setting:
-        section, _, name = key.partition(".")
-        if section == "ground" and name in ("k_frames", "n_frames"):
-            ground[name] = yaml.safe_load(value)
+    ground = ground_at(setting, params["ground"])
     if ground["k_frames"] > ground["n_frames"]:
         raise ValueError(
             f"{where}: point {setting_suffix(setting) or '(defaults)'}: ground.k_frames "
