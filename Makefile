@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 # torch and torchvision go through pip, not uv: pip honours the machine's pip configuration,
 # which may serve them (and their nvidia-* wheels) from a local mirror instead of downloading
 # ~3 GB. torchvision is needed by transformers' video processors and by SAM 2.
+# --no-cache-dir: wheels pip downloads (the nvidia-* ones are GBs) would otherwise also stay in
+# ~/.cache/pip; CI has seen the disk run out during this step (the venv itself is 6.8 GB).
 # --compile-bytecode: uv writes no .pyc by default (pip does), and where PYTHONDONTWRITEBYTECODE
 # is set Python never caches them either, so every process compiled transformers again: ~3 s of
 # each zstvg command's start (measured: torch + transformers import 9.5 s -> 6.5 s).
@@ -21,7 +23,7 @@ env: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check "$(UV_PIN)" setuptools $(TORCH_PIN)
+	$(PY) -m pip install -q --no-cache-dir --disable-pip-version-check "$(UV_PIN)" setuptools $(TORCH_PIN)
 	SAM2_BUILD_CUDA=0 $(UV) pip install -q -p $(PY) --no-deps --no-build-isolation-package sam2 \
 	  --compile-bytecode -r requirements.lock
 	$(UV) pip install -q -p $(PY) --no-deps -e .
@@ -40,7 +42,7 @@ env-gdino: $(GDINO_STAMP)
 
 $(GDINO_STAMP): requirements-gdino.lock
 	@test -x $(GDINO_PY) || $(PYTHON) -m venv $(GDINO_VENV)
-	$(GDINO_PY) -m pip install -q --disable-pip-version-check "$(UV_PIN)" setuptools \
+	$(GDINO_PY) -m pip install -q --no-cache-dir --disable-pip-version-check "$(UV_PIN)" setuptools \
 	  $(GDINO_TORCH_PIN)
 	$(GDINO_VENV)/bin/uv pip install -q -p $(GDINO_PY) --no-deps --compile-bytecode \
 	  -r requirements-gdino.lock
