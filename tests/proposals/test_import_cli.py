@@ -156,6 +156,17 @@ BAD_BOXES_AND_MASKS = {
         _edited(0, "rles", 2, {"size": [4, 6], "counts": "5220;"}),
         "track 0: frame 20: rles: a mask of 4 pixels on a frame without a box",
     ),
+    # the box [1, 1, 3, 3] holds 4 pixels; its mask is empty ("h0": one run of 24 background)
+    "empty_mask_on_box": (
+        _edited(0, "rles", 0, {"size": [4, 6], "counts": "h0"}),
+        "track 0: frame 0: rles: an empty mask on a frame with box [1.0, 1.0, 3.0, 3.0]",
+    ),
+    # the whole 6 x 4 frame as the mask of that 4-pixel box: 24 pixels, IoU 4/24
+    "mask_beyond_box": (
+        _edited(0, "rles", 0, {"size": [4, 6], "counts": "0h0"}),
+        "track 0: frame 0: rles: the mask's box [0.0, 0.0, 6.0, 4.0] is far from the frame's "
+        "box [1.0, 1.0, 3.0, 3.0] (IoU 0.17 < 0.5)",
+    ),
     # runs [5, 2]: 7 of 24 pixels
     "short_runs_present": (
         _edited(0, "rles", 0, {"size": [4, 6], "counts": "52"}),

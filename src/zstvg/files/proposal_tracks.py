@@ -365,13 +365,24 @@ def check_masks(props: OfficialProposals, source: PathLike) -> None:
                 rle_mod.decode(rle)
             except (ValueError, TypeError) as exc:
                 raise InputError(f"{where}: RLE counts do not decode ({exc})") from None
+            box = track.boxes_xyxy[f]
             if mask_box is None:
-                continue  # an empty mask says nothing about where the box is
-            iou = _iou(mask_box, track.boxes_xyxy[f])
+                # SAM 2 tracks drop a frame whose mask comes out empty (the box is the mask's
+                # box), so a box of positive area over an empty mask is a mask lost or swapped.
+                if (box[2] - box[0]) * (box[3] - box[1]) > 0:
+                    raise InputError(
+                        f"{where}: an empty mask on a frame with box {list(box)} (a present "
+                        "frame's mask holds its object's pixels; an absent frame's box is "
+                        "[0, 0, 0, 0])"
+                    )
+                continue
+            # A mask more than twice its box's area cannot reach this IoU: a whole-frame mask
+            # under a 4-pixel box is rejected here too.
+            iou = _iou(mask_box, box)
             if iou < MASK_BOX_MIN_IOU:
                 raise InputError(
                     f"{where}: the mask's box {[round(v, 1) for v in mask_box]} is far from the "
-                    f"frame's box {list(track.boxes_xyxy[f])} (IoU {iou:.2f} < "
+                    f"frame's box {list(box)} (IoU {iou:.2f} < "
                     f"{MASK_BOX_MIN_IOU})"
                 )
 
