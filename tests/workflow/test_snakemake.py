@@ -256,10 +256,16 @@ def ground_runs(demo_dir, tmp_path_factory):
                               select=["--variants", "gti,gti+spatial"]),
         "empty": _ground_cmd(root / "empty", model="attention-oracle", variant="gti",
                              proposals=root / "props/manifest.json"),
+        # a file-size limit of 2,016 bytes: a full disk as the write syscall reports it
+        "full-disk": ["prlimit", "--fsize=2016", *_ground_cmd(root / "full-disk", variant="gti")],
     }  # fmt: skip
     with ThreadPoolExecutor(max_workers=min(len(commands), os.cpu_count() or 1)) as pool:
         yield {
-            name: (cmd, Path(cmd[cmd.index("--out") + 1]), pool.submit(run, cmd, demo_dir))
+            name: (
+                cmd,
+                Path(cmd[cmd.index("--out") + 1]),
+                pool.submit(run, cmd, demo_dir, check=name != "full-disk"),
+            )
             for name, cmd in commands.items()
         }
 
@@ -279,6 +285,22 @@ def _files(folder: Path) -> dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not p.name.endswith((".run.json", "provenance.json"))
     }
+
+
+def test_a_full_disk_ends_ground_with_one_line_naming_the_file(ground_runs):
+    """The first write past the limit ends the run (a traceback once, np.save's "5120 requested
+    and 2016 written"): one line naming the file and the cause, exit 1, nothing half-written, no
+    sample recorded as failed for it."""
+    _, out, future = ground_runs["full-disk"]
+    proc = future.result()
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    (error,) = [line for line in proc.stderr.splitlines() if " ERROR " in line]
+    # the first sample's record is the first file past 2,016 bytes (EFBIG from the syscall)
+    assert re.search(rf"ERROR zstvg: {re.escape(str(out))}/records/\S+\.json: File too large$",
+                     error)  # fmt: skip
+    assert not (out / "predictions.json").exists()  # no sample scored as failed for it
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temp file left
 
 
 def test_ground_is_deterministic_on_cpu_and_resumes(demo_dir, ground_runs):
