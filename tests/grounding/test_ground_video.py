@@ -87,7 +87,8 @@ def test_mkv_and_webm_are_grounded(video, tiny_dir, tmp_path, name, codec):
     pred = _ground(_rewrite(video, tmp_path / name, codec), tiny_dir, tmp_path)
     assert (pred["n_frames"], pred["fps"]) == (20, 5.0)
     assert pred["video_probe"] == {"fps_source": "average_rate", "n_frames_source":
-                                   "packet_count", "rotation_deg": 0}  # fmt: skip
+                                   "packet_count", "rotation_deg": 0,
+                                   "mirrored": False}  # fmt: skip
     assert (pred["width"], pred["height"]) == (96, 64)
 
 

@@ -51,10 +51,11 @@ def write_video(
     pts_ms: Sequence[int] | None = None,
     rotation_deg: int = 0,
     hflip: bool = False,
+    vflip: bool = False,
 ) -> Path:
     """Write ``n_frames`` index-coded frames; ``pts_ms`` gives irregular timestamps (VFR);
     ``rotation_deg`` a display matrix turning them counter-clockwise (a phone video), ``hflip``
-    one mirroring them after the turn (a selfie camera)."""
+    and ``vflip`` one mirroring them after the turn (a selfie camera)."""
     import av
 
     with av.open(str(path), "w") as container:
@@ -70,8 +71,8 @@ def write_video(
             if codec == "libx264":
                 options.update({"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"})
         stream.options = options
-        if rotation_deg or hflip:
-            stream.set_display_rotation(rotation_deg, hflip=hflip)
+        if rotation_deg or hflip or vflip:
+            stream.set_display_rotation(rotation_deg, hflip=hflip, vflip=vflip)
         if pts_ms is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
             stream.time_base = Fraction(1, 1000)

@@ -371,6 +371,27 @@ def test_rotated_phone_video_is_stored_upright(make_video, tmp_path):
             assert read_index(np.rot90(np.asarray(img.convert("RGB")), 1)) == f
 
 
+def test_selfie_video_is_stored_as_players_show_it(make_video, tmp_path):
+    """A front camera's matrix: 90° counter-clockwise, then mirrored left-right (a transverse):
+    stored 48x64, recorded as mirrored, each frame the coded one turned clockwise and flipped
+    upside down (it failed the video before)."""
+    video = make_video("selfie.mp4", 30, gop=10, rotation_deg=90, hflip=True)
+    samples = tmp_path / "s.jsonl"
+    write_jsonl(samples, [_sample("s", video, (0, 30), n_frames=30, size=(48, 64))])
+    out = tmp_path / "frames" / "manifest.json"
+    assert _run(samples, out) == 0
+    manifest = json.loads(out.read_text())
+    assert manifest["samples"]["s"]["status"] == "ok" and manifest["samples"]["s"]["flags"] == []
+    assert manifest["videos"]["selfie"]["mirrored"] is True
+    index = json.loads((out.parent / "selfie" / "index.json").read_text())
+    assert (index["width"], index["height"], index["rotation_deg"], index["mirrored"]) == (
+        48, 64, 90, True)  # fmt: skip
+    for f in index["frame_idx"]:
+        with Image.open(out.parent / "selfie" / f"{f:06d}.jpg") as img:
+            # flipped back and turned a quarter counter-clockwise: the coded picture
+            assert read_index(np.rot90(np.asarray(img.convert("RGB"))[::-1], 1)) == f
+
+
 @pytest.mark.parametrize(("name", "codec"), [("mkv.mkv", "ffv1"), ("webm.webm", "libvpx-vp9")])
 def test_mkv_and_webm_are_sampled(make_video, tmp_path, name, codec):
     """MKV and WebM store no frame count: the frames are still numbered in decode order."""

@@ -184,6 +184,7 @@ def _ground_video(
             "fps_source": probe.fps_source,
             "n_frames_source": probe.n_frames_source,
             "rotation_deg": report.rotation_deg,
+            "mirrored": report.mirrored,
         },
         "width": width,
         "height": height,

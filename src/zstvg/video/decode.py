@@ -26,7 +26,8 @@ about one frame regardless of the video's length.
 
 Frames are delivered **upright**, as ffmpeg and players show them: a phone video stored 320x240
 with a 90° display matrix (the MP4 ``rotate`` tag) comes out 240x320, turned by the matrix's
-angle; sizes in :class:`DecodeReport` are the upright ones and ``rotation_deg`` records the turn.
+angle, and a selfie camera's mirrored matrix mirrored (:class:`Orientation`); sizes in
+:class:`DecodeReport` are the upright ones, ``rotation_deg`` and ``mirrored`` record the matrix.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     import av.container
     import av.video.frame
     import av.video.stream
+    import numpy as np
     from PIL.Image import Image as PILImage
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,9 @@ class DecodeReport:
     # counter-clockwise degrees the display matrix turns the coded picture by (0, 90, 180, -90);
     # width and height above are after the turn
     rotation_deg: int = 0
+    # the display matrix also mirrors the picture (a selfie camera): the frames are the mirror
+    # image of the coded ones, as players show them
+    mirrored: bool = False
     # where fps came from, as in VideoProbe: "average_rate", "guessed_rate", "duration" (n_frames
     # over the container's duration) or "none"
     fps_source: str = "average_rate"
@@ -110,6 +115,7 @@ class VideoProbe:
     width: int
     height: int
     rotation_deg: int
+    mirrored: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,29 +158,66 @@ def _stream_fps(
     return None, "none"
 
 
-def upright_turns(path: Path, frame: av.video.frame.VideoFrame) -> int:
-    """Quarter turns (counter-clockwise, for ``numpy.rot90``) that make ``frame`` upright by its
-    display matrix. A mirrored matrix (negative determinant: a selfie camera's flip) or an
-    angle that is not a multiple of 90 raises :class:`VideoDecodeError`: applying only the
-    turn would store a mirror image, and players' results are not reproduced."""
+@dataclass(frozen=True)
+class Orientation:
+    """What turns a decoded picture upright, as ffmpeg's autorotate and players show it: swap
+    its axes (a quarter turn or a transpose), then mirror its columns and/or rows."""
+
+    transpose: bool = False
+    flip_x: bool = False
+    flip_y: bool = False
+
+    @property
+    def mirrored(self) -> bool:
+        """The upright picture is a mirror image of the coded one (a selfie camera's flip)."""
+        return self.transpose != (self.flip_x != self.flip_y)
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """The upright picture of ``rgb`` (height, width, channels)."""
+        import numpy as np
+
+        if self.transpose:
+            rgb = rgb.swapaxes(0, 1)
+        if self.flip_x:
+            rgb = rgb[:, ::-1]
+        if self.flip_y:
+            rgb = rgb[::-1]
+        return np.ascontiguousarray(rgb)  # no copy when upright
+
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        """The upright (width, height) of a coded width x height picture."""
+        return (height, width) if self.transpose else (width, height)
+
+
+UPRIGHT = Orientation()
+
+
+def orientation(path: Path, frame: av.video.frame.VideoFrame) -> Orientation:
+    """The :class:`Orientation` of ``frame``'s display matrix; :data:`UPRIGHT` without one.
+
+    The matrix's 2x2 part, ``[[a, b], [c, d]]`` (16.16 fixed point), of a quarter turn or flip
+    holds one non-zero entry per row: b = c = 0 mirrors columns where a < 0 and rows where
+    d < 0 (a 180° turn is both); a = d = 0 transposes, then mirrors columns where c < 0 and rows
+    where b < 0 (90° counter-clockwise: b < 0; a selfie camera's 90° + mirror: b < 0, c < 0).
+    These are the pictures ffmpeg 5.1's autorotate makes from all eight (tested where ffmpeg is
+    installed). Any other matrix (a turn that is no multiple of 90°) raises
+    :class:`VideoDecodeError`."""
     import numpy as np
 
     # PyAV's stub types side_data as a TypedDict of motion vectors only; it maps every type
     side_data: Any = frame.side_data
-    if "DISPLAYMATRIX" in side_data:
-        # 3x3 int32, a b u / c d v / x y w, with a-d in 16.16 fixed point
-        m = np.frombuffer(memoryview(side_data["DISPLAYMATRIX"]), "<i4").astype(np.int64)
-        if m[0] * m[4] - m[1] * m[3] < 0:
-            raise VideoDecodeError(
-                f"{path}: the display matrix mirrors the picture; flipped videos are not "
-                f"supported (re-encode it upright, e.g. ffmpeg -i in -c:v libx264 out.mp4)"
-            )
-    rotation_deg = frame.rotation
-    if rotation_deg % 90:
-        raise VideoDecodeError(
-            f"{path}: display matrix rotates by {rotation_deg}°; only multiples of 90 are supported"
-        )
-    return int(rotation_deg // 90) % 4
+    if "DISPLAYMATRIX" not in side_data:
+        return UPRIGHT
+    # 3x3 int32, a b u / c d v / x y w
+    m = np.frombuffer(memoryview(side_data["DISPLAYMATRIX"]), "<i4").astype(np.int64)
+    a, b, c, d = (int(v) for v in m[[0, 1, 3, 4]])
+    if b == c == 0 and a and d:
+        return Orientation(False, a < 0, d < 0)
+    if a == d == 0 and b and c:
+        return Orientation(True, c < 0, b < 0)
+    raise VideoDecodeError(
+        f"{path}: display matrix rotates by {frame.rotation}°; only multiples of 90 are supported"
+    )
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
@@ -199,14 +242,14 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
         first = next(container.decode(stream), None)
         if first is None:
             raise VideoDecodeError(f"{path}: the video decodes to no frames")
-        turns = upright_turns(path, first)
-        width, height = (first.height, first.width) if turns % 2 else (first.width, first.height)
+        turn = orientation(path, first)
+        width, height = turn.size(first.width, first.height)
     except av.error.FFmpegError as exc:
         raise VideoDecodeError(f"{path}: corrupt video: {exc}") from None
     finally:
         container.close()
     return VideoProbe(str(path), fps, fps_source, n_frames, n_source, width, height,
-                      int(first.rotation))  # fmt: skip
+                      int(first.rotation), turn.mirrored)  # fmt: skip
 
 
 def _index_packets(
@@ -349,7 +392,6 @@ def decode_frames(
     Raises :class:`VideoDecodeError` for a missing, unreadable or corrupt file.
     """
     import av
-    import numpy as np
     from av.video.reformatter import VideoReformatter
     from PIL import Image
 
@@ -373,8 +415,9 @@ def decode_frames(
             report.t_sec[f] = t
             rgb: np.ndarray = reformatter.reformat(frame, format="rgb24").to_ndarray()
             report.rotation_deg = int(frame.rotation)
-            if turns := upright_turns(path, frame):
-                rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+            turn = orientation(path, frame)
+            report.mirrored = turn.mirrored
+            rgb = turn.apply(rgb)
             report.height, report.width = rgb.shape[:2]
             on_frame(f, t, Image.fromarray(rgb))
 

@@ -57,6 +57,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "index.json"
+# Part of every video's job hash: raised when the same bytes decode to other stored frames or
+# index fields, so an earlier run's index is not resumed. 2: mirrored display matrices give the
+# mirror image (they failed the video before) and the index records `mirrored`.
+DECODE_VERSION = 2
 # Annotation and decoded frame sizes may differ by rounding (a 321x241 annotation of a 320x240
 # encode); a ratio that agrees on both axes to within this is a uniform scaling of the boxes.
 UNIFORM_SCALE_TOL = 0.01
@@ -189,6 +193,7 @@ def _job_hash(job: _VideoJob, frames_params: dict[str, Any], video_sha256: str) 
     """What a finished video's frames depend on: the parameters, the video's bytes, its samples."""
     return sha256_json(
         {
+            "decode_version": DECODE_VERSION,
             "frames": frames_params,
             "video_path": job.video_path,
             "video_sha256": video_sha256,
@@ -354,6 +359,7 @@ def _process_video_unguarded(job: _VideoJob, frames_params: dict[str, Any]) -> d
         "width": index["width"],
         "height": index["height"],
         "rotation_deg": index["rotation_deg"],
+        "mirrored": index["mirrored"],
         "n_frames_stored": len(index["frame_idx"]),
         "video_sha256": video_fp["sha256"],
     }
@@ -504,6 +510,7 @@ def _build_index(
         "width": report.width,  # upright (after rotation_deg), as the stored frames are
         "height": report.height,
         "rotation_deg": report.rotation_deg,
+        "mirrored": report.mirrored,
         "n_frames": report.n_frames,
         "decode_method": report.method,
         "frame_idx": sorted(report.t_sec),
