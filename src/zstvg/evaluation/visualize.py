@@ -176,13 +176,25 @@ def contact_sheet(images: Sequence[Any], cols: int = 4) -> Any:
     return sheet
 
 
+def save_gif(path: Path, frames: Sequence[Any], duration_ms: int) -> None:
+    """An animated GIF of RGB ``frames`` (PIL images), looping, written atomically.
+
+    Each frame is quantised to its 256 colours by PIL's fast octree: PIL's default, median cut,
+    took 1.66 s for 48 frames of 640x334 (bikes.mp4), the octree 0.20 s, for a smaller file."""
+    from PIL import Image
+
+    paletted = [im.quantize(method=Image.Quantize.FASTOCTREE) for im in frames]
+    with atomic_open(path, "wb") as fh:
+        paletted[0].save(
+            fh, format="GIF", save_all=True, append_images=paletted[1:], duration=duration_ms,
+            loop=0,
+        )  # fmt: skip
+
+
 def save(sheet: Any, gif_frames: Sequence[Any], sheet_path: Path, gif_path: Path) -> None:
     with atomic_open(sheet_path, "wb") as fh:
         sheet.save(fh, format="PNG")
-    with atomic_open(gif_path, "wb") as fh:
-        gif_frames[0].save(
-            fh, format="GIF", save_all=True, append_images=gif_frames[1:], duration=250, loop=0
-        )
+    save_gif(gif_path, gif_frames, duration_ms=250)
 
 
 def predicted_boxes(

@@ -231,7 +231,7 @@ def _render(out: Path, stem: str, grid: list[int], frames: dict[int, np.ndarray]
     """The annotated MP4 (grid frames, at the grid rate) and GIF (at most 48 frames)."""
     import av
 
-    from zstvg.evaluation.visualize import draw_frame, with_header
+    from zstvg.evaluation.visualize import draw_frame, save_gif, with_header
     from zstvg.files.io import atomic_open
 
     slots = len(spatial_thw)
@@ -258,9 +258,5 @@ def _render(out: Path, stem: str, grid: list[int], frames: dict[int, np.ndarray]
             container.mux(packet)
     gif = out / f"{stem}.gif"
     keep = np.unique(np.linspace(0, len(images) - 1, min(MAX_GIF_FRAMES, len(images))).astype(int))
-    with atomic_open(gif, "wb") as fh:
-        rest = [images[i] for i in keep[1:]]
-        images[keep[0]].save(
-            fh, format="GIF", save_all=True, append_images=rest, duration=200, loop=0
-        )
+    save_gif(gif, [images[i] for i in keep], duration_ms=200)
     return mp4, gif
