@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import av
 import pytest
 from PIL import Image
 
 from zstvg.cli import main
+from zstvg.grounding.video import span_t_sec
 
 
 @pytest.fixture(scope="module")
@@ -48,19 +50,24 @@ def test_missing_video_is_named(tmp_path, capsys):
     assert "video file not found" in capsys.readouterr().err
 
 
-def _rewrite(src, dst, codec: str, *, n_frames: int = 20, rotation_deg: int = 0):
+def _rewrite(src, dst, codec: str, *, n_frames: int = 20, rotation_deg: int = 0, pts_ms=None):
     """The first ``n_frames`` of ``src`` re-encoded into ``dst`` (container from its suffix),
-    with a display matrix turning them by ``rotation_deg`` counter-clockwise."""
+    with a display matrix turning them by ``rotation_deg`` counter-clockwise; ``pts_ms``: each
+    frame's time in ms (a variable frame rate), else 5 fps."""
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         stream = out.add_stream(codec, rate=5)
         stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
         if rotation_deg:
             stream.set_display_rotation(rotation_deg)
+        if pts_ms is not None:
+            stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
         for i, frame in enumerate(inp.decode(video=0)):
             if i == n_frames:
                 break
-            rgb = frame.to_ndarray(format="rgb24")
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+            new = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            if pts_ms is not None:
+                new.pts, new.time_base = pts_ms[i], Fraction(1, 1000)
+            for packet in stream.encode(new):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
@@ -90,6 +97,28 @@ def test_mkv_and_webm_are_grounded(video, tiny_dir, tmp_path, name, codec):
                                    "packet_count", "rotation_deg": 0,
                                    "mirrored": False}  # fmt: skip
     assert (pred["width"], pred["height"]) == (96, 64)
+
+
+def test_variable_frame_rate_mkv_is_grounded(video, tiny_dir, tmp_path):
+    # 20 frames 100 ms apart, then 300 ms, alternately: 4 s; the packets are counted
+    pts_ms = [sum(([100, 300] * 10)[:i]) for i in range(20)]
+    pred = _ground(_rewrite(video, tmp_path / "vfr.mkv", "ffv1", pts_ms=pts_ms), tiny_dir,
+                   tmp_path)  # fmt: skip
+    assert pred["n_frames"] == 20 and pred["video_probe"]["n_frames_source"] == "packet_count"
+    start, end = pred["span"]
+    assert 0 <= start < end <= 20
+    # the seconds are the frames' own times (frame 19 is shown at 3.7 s; the end past it is one
+    # nominal 1/5 s step later), not frame / 5
+    end_ms = pts_ms[end] if end < 20 else pts_ms[19] + 200
+    assert pred["t_sec"] == pytest.approx([pts_ms[start] / 1000, end_ms / 1000])
+
+
+def test_span_seconds_follow_the_decoded_timestamps():
+    t_sec = {0: 0.0, 5: 1.0, 10: 1.5, 11: None}
+    assert span_t_sec((5, 10), t_sec, 10.0) == pytest.approx([1.0, 1.5])  # on decoded frames
+    # 7: two fifths from 5 to 10; 12: two 1/10 s steps past frame 10
+    assert span_t_sec((7, 12), t_sec, 10.0) == pytest.approx([1.2, 1.7])
+    assert span_t_sec((3, 4), {3: None}, 10.0) == pytest.approx([0.3, 0.4])  # no timestamps
 
 
 def test_rotated_video_is_grounded_upright(video, tiny_dir, tmp_path):

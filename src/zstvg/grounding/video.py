@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +171,7 @@ def _ground_video(
     run = record.pop("_run")  # one video, one run: its timings stay in prediction.json
     assert pred.span is not None
     boxes = pred.boxes_xyxy
+    span_t = span_t_sec(pred.span, report.t_sec, fps)
     prediction = {
         "video": str(video),
         "query": query,
@@ -189,7 +190,7 @@ def _ground_video(
         "width": width,
         "height": height,
         "span": list(pred.span),
-        "t_sec": [pred.span[0] / fps, pred.span[1] / fps],
+        "t_sec": span_t,
         "track_id": pred.track_id,
         "boxes_xyxy": {str(f): list(b) for f, b in sorted(boxes.items())},
         "sub_queries": {"spatial": spatial, "temporal": temporal},
@@ -210,13 +211,32 @@ def _ground_video(
                        max(1, round(params.frames.grid_fps)))  # fmt: skip
     print(
         f"ground-video: {video.name}: track {pred.track_id}, frames [{pred.span[0]}, "
-        f"{pred.span[1]}) = {pred.span[0] / fps:.1f}-{pred.span[1] / fps:.1f} s; "
+        f"{pred.span[1]}) = {span_t[0]:.1f}-{span_t[1]:.1f} s; "
         f"{sum(times.values()) + time.perf_counter() - t:.1f} s -> {out / 'prediction.json'}, "
         f"{mp4}, {gif}"
     )
     if tiny:
         print(TINY_WARNING)
     return 0
+
+
+def span_t_sec(span: tuple[int, int], t_sec: Mapping[int, float | None], fps: float) -> list[float]:
+    """Seconds of a span's first and end (exclusive) frame by the decoded frames' timestamps:
+    exact on a decoded frame, linear between the decoded frames around it, one 1/fps step per
+    frame before the first or past the last. A phone video's variable frame rate makes
+    frame / fps wrong: frames 100 and 300 ms apart at a nominal 5 fps put frame 13 at 2.5 s,
+    not 2.6. Where fewer than two frames have a timestamp, frame / fps."""
+    known = sorted((f, t) for f, t in t_sec.items() if t is not None)
+    if len(known) < 2:
+        return [f / fps for f in span]
+    (f0, t0), (f1, t1) = known[0], known[-1]
+    frames, times = zip(*known, strict=True)
+    return [
+        t0 - (f0 - f) / fps if f < f0
+        else t1 + (f - f1) / fps if f > f1
+        else float(np.interp(f, frames, times))
+        for f in span
+    ]  # fmt: skip
 
 
 def _api_key(offline: bool) -> str | None:
