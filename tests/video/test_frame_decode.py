@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import subprocess
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -251,3 +252,16 @@ def test_probe_counts_packets_where_the_container_has_no_frame_count(make_video,
     probe = decode.probe_video(make_video(name, 17, fps=10, codec=codec))
     assert (probe.n_frames, probe.n_frames_source) == (17, "packet_count")
     assert (probe.fps, probe.fps_source) == (10.0, "average_rate")
+
+
+def test_a_stream_without_a_rate_takes_its_length_over_the_container_duration():
+    from types import SimpleNamespace
+
+    no_rate = SimpleNamespace(average_rate=None, guessed_rate=None)
+    # 50 frames in 4 s (the container's duration is in microseconds)
+    assert decode._stream_fps(SimpleNamespace(duration=4_000_000), no_rate, 50) == (
+        12.5, "duration")  # fmt: skip
+    assert decode._stream_fps(SimpleNamespace(duration=None), no_rate, 50) == (None, "none")
+    guessed = SimpleNamespace(average_rate=None, guessed_rate=Fraction(30000, 1001))
+    fps, source = decode._stream_fps(SimpleNamespace(duration=None), guessed, 0)
+    assert (fps, source) == (pytest.approx(29.97, rel=1e-4), "guessed_rate")
