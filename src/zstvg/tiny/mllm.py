@@ -4,13 +4,16 @@
 Each builder writes a directory loadable offline with
 ``from_pretrained(dir)``: the real ``*ForConditionalGeneration`` class built from its real
 config classes (8 LLM layers, so the default layer range [-26:-6] keeps layers 0-1; hidden
-64; a 2-layer vision tower), a byte-level BPE tokenizer
-trained in-process on a small corpus that contains the chat template's special tokens and the
-answer words ("Yes", " Yes", "No", " No"), and the model's full processor (tokenizer, image
-processor, video processor, chat template, processor settings) with small frame sizes, so
-``AutoProcessor.from_pretrained(dir)`` works offline exactly as for a real checkpoint. Weights
-come from ``torch.manual_seed(seed)``, the tokenizer from a fixed corpus, so the same seed
-writes the same files. Predictions are chance-level.
+64; a 2-layer vision tower), and the model's full processor (tokenizer, image processor, video
+processor, chat template, processor settings) with small frame sizes, so
+``AutoProcessor.from_pretrained(dir)`` works offline exactly as for a real checkpoint. The
+Qwen-vocabulary families (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, LLaVA-OV, InternVL3) carry the real
+Qwen tokenizer with their own added tokens at the published ids (:mod:`zstvg.tiny.qwen_vocab`,
+fetched through npm and pinned) and the released 151,936-row embedding; LLaVA-NeXT-Video, whose
+LLaMA vocabulary no package ships faithfully, a byte-level BPE trained in-process on a small
+corpus holding its template's special tokens and the answer words. Weights come from
+``torch.manual_seed(seed)``, so the same seed writes the same files. Predictions are
+chance-level.
 
 Every builder takes ``(out_dir: Path, seed: int)``; ``zstvg.tiny.FAMILIES`` names them.
 """
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from zstvg.tiny.qwen_vocab import VOCAB_SIZE, family_tokenizer
 
 # Sizes shared by every tiny MLLM: small enough that a forward over ~200 tokens takes
 # milliseconds on one CPU core, large enough for GQA (4 query heads over 2 KV heads).
@@ -50,16 +55,6 @@ _CORPUS = [
     "You are a helpful assistant. user assistant system",
 ]
 
-QWEN_SPECIALS = [
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-]
-
 # The public Qwen2-VL / Qwen2.5-VL chat template (default system turn, vision placeholders
 # inside the user turn, "<|im_start|>assistant\n" as the generation prompt).
 QWEN2_VL_TEMPLATE = (
@@ -82,7 +77,8 @@ QWEN2_VL_TEMPLATE = (
 def build_tokenizer(
     specials: list[str], chat_template: str, eos: str, pad: str, extra: dict[str, str] | None = None
 ) -> Any:
-    """A byte-level BPE tokenizer trained in-process; the specials are atomic tokens.
+    """A byte-level BPE tokenizer trained in-process (LLaVA-NeXT-Video's stand-in for the LLaMA
+    vocabulary); the specials are atomic tokens.
 
     With ~25 copies of each corpus line, BPE merges whole frequent words, so "assistant",
     "Yes", " Yes", "No", " No" end up as single tokens as in the real vocabularies.
@@ -124,8 +120,9 @@ def _save(model: Any, processor: Any, out: Path) -> None:
     processor.save_pretrained(out)
 
 
-def _qwen_tokenizer(template: str) -> Any:
-    return build_tokenizer(QWEN_SPECIALS, template, eos="<|im_end|>", pad="<|endoftext|>")
+def _qwen_tokenizer(family: str, template: str, extra: dict[str, str] | None = None) -> Any:
+    """The family's real tokenizer (Qwen's ranks and its added tokens: qwen_vocab)."""
+    return family_tokenizer(family, template, eos="<|im_end|>", pad="<|endoftext|>", extra=extra)
 
 
 def _text_token_ids(tokenizer: Any) -> dict[str, int]:
@@ -186,7 +183,9 @@ def _qwen_text(tokenizer: Any, shape: dict[str, Any] | None = None, **extra: Any
     # models ([16, 24, 24] of 64); the tiny one's 8 -> [2, 3, 3].
     section = [half // 4, half * 3 // 8, half - half // 4 - half * 3 // 8]
     return dict(
-        vocab_size=len(tokenizer),
+        vocab_size=VOCAB_SIZE,
+        # one 151,936 x 64 matrix for the input and output embeddings: 39 MB, not 78
+        tie_word_embeddings=True,
         **text,
         **_text_token_ids(tokenizer),
         rope_parameters={
@@ -204,7 +203,7 @@ def build_qwen2_vl(
     import torch
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
-    tokenizer = _qwen_tokenizer(QWEN2_VL_TEMPLATE)
+    tokenizer = _qwen_tokenizer("qwen2-vl", QWEN2_VL_TEMPLATE)
     text_config = _qwen_text(tokenizer, text)
     config = Qwen2VLConfig(
         text_config=text_config,
@@ -229,7 +228,7 @@ def build_qwen2_5_vl(out: Path, seed: int) -> None:
     """Vision: 2 blocks, windowed attention (56 px windows) in block 0, full in block 1."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    tokenizer = _qwen_tokenizer(QWEN2_VL_TEMPLATE)
+    tokenizer = _qwen_tokenizer("qwen2.5-vl", QWEN2_VL_TEMPLATE)
     config = Qwen2_5_VLConfig(
         text_config=_qwen_text(tokenizer),
         vision_config=dict(
@@ -263,7 +262,7 @@ def build_qwen3_vl(out: Path, seed: int) -> None:
     """Vision: 2 blocks of patch 16, deepstack taps after both (fed to LLM layers 0 and 1)."""
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-    tokenizer = _qwen_tokenizer(QWEN3_VL_TEMPLATE)
+    tokenizer = _qwen_tokenizer("qwen3-vl", QWEN3_VL_TEMPLATE)
     config = Qwen3VLConfig(
         text_config={**_qwen_text(tokenizer, mrope_interleaved=True), "head_dim": 16},
         vision_config=dict(
@@ -272,6 +271,8 @@ def build_qwen3_vl(out: Path, seed: int) -> None:
             num_position_embeddings=64,
             deepstack_visual_indexes=[0, 1],
         ),
+        # Qwen3-VL reads the tie from the top-level config, not the text one
+        tie_word_embeddings=True,
         **_qwen_vision_ids(tokenizer),
     )
     _seeded(seed)
@@ -284,8 +285,6 @@ def build_qwen3_vl(out: Path, seed: int) -> None:
         out,
     )
 
-
-LLAVA_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
 
 # The public llava-onevision-qwen2-*-ov-hf chat template: images, then videos, then the text
 # of a turn; "<|im_start|>assistant\n" as the generation prompt.
@@ -328,14 +327,16 @@ def build_llava_ov(out: Path, seed: int) -> None:
         LlavaOnevisionVideoProcessor,
     )
 
-    tokenizer = build_tokenizer(
-        LLAVA_SPECIALS, LLAVA_OV_TEMPLATE, eos="<|im_end|>", pad="<|endoftext|>"
-    )
+    tokenizer = _qwen_tokenizer("llava-ov", LLAVA_OV_TEMPLATE)
     ids = tokenizer.convert_tokens_to_ids
     config = LlavaOnevisionConfig(
         text_config=dict(
-            model_type="qwen2", vocab_size=len(tokenizer), **TINY_TEXT, **_text_token_ids(tokenizer)
-        ),
+            model_type="qwen2",
+            vocab_size=VOCAB_SIZE,
+            tie_word_embeddings=True,
+            **TINY_TEXT,
+            **_text_token_ids(tokenizer),
+        ),  # fmt: skip
         vision_config=_vision_tower("siglip_vision_model"),
         image_token_index=ids("<image>"),
         video_token_index=ids("<video>"),
@@ -428,16 +429,6 @@ def build_llava_next_video(out: Path, seed: int) -> None:
     _save(model, processor, out)
 
 
-INTERNVL_SPECIALS = [
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<img>",
-    "</img>",
-    "<IMG_CONTEXT>",
-    "<video>",
-]
-
 # The chat template transformers' InternVL conversion writes into InternVL3-*-hf (ChatML; an
 # image is "<IMG_CONTEXT>\n", a video "<video>\n").
 INTERNVL_TEMPLATE = (
@@ -463,11 +454,9 @@ def build_internvl3(out: Path, seed: int) -> None:
         InternVLVideoProcessor,
     )
 
-    tokenizer = build_tokenizer(
-        INTERNVL_SPECIALS,
+    tokenizer = _qwen_tokenizer(
+        "internvl3",
         INTERNVL_TEMPLATE,
-        eos="<|im_end|>",
-        pad="<|endoftext|>",
         extra={
             "start_image_token": "<img>",
             "end_image_token": "</img>",
@@ -477,8 +466,12 @@ def build_internvl3(out: Path, seed: int) -> None:
     )
     config = InternVLConfig(
         text_config=dict(
-            model_type="qwen2", vocab_size=len(tokenizer), **TINY_TEXT, **_text_token_ids(tokenizer)
-        ),
+            model_type="qwen2",
+            vocab_size=VOCAB_SIZE,
+            tie_word_embeddings=True,
+            **TINY_TEXT,
+            **_text_token_ids(tokenizer),
+        ),  # fmt: skip
         vision_config=dict(
             hidden_size=32,
             intermediate_size=64,
