@@ -19,7 +19,8 @@ from snakemake.exceptions import WorkflowError
 
 from zstvg.config import experiments
 from zstvg.config.params import write_merged_config
-from zstvg.config.variants import VARIANTS as KNOWN_VARIANTS
+from zstvg.config.variants import ALL_VARIANTS as KNOWN_VARIANTS
+from zstvg.config.variants import DIRECT_VARIANTS
 from zstvg.config.variants import ground_settings_read
 from zstvg.files.frames import video_dir_name as safe_name
 

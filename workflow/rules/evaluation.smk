@@ -65,7 +65,8 @@ rule tables:
         cells=protocol_metrics,  # a cell left out of `run` reruns it (no `input` trigger)
         out="results/tables/{protocol}",
         ablation_dataset=ablation_dataset,
-        variants=" ".join([*REFERENCE_VARIANTS, "full"]),
+        # the method beside the proposal-only and the box-decoding baselines
+        variants=" ".join([*REFERENCE_VARIANTS, "full", *DIRECT_VARIANTS]),
     resources:
         mem_mb=2000,
         runtime=15,

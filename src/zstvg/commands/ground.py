@@ -15,7 +15,7 @@ from zstvg.jobs import shards
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from zstvg.config.variants import VARIANTS
+    from zstvg.config.variants import ALL_VARIANTS as VARIANTS
     from zstvg.files.samples import add_sample_id_argument
 
     parser.add_argument("--samples", required=True, help="samples.jsonl from prepare-data")

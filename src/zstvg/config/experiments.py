@@ -146,7 +146,8 @@ def _axis_values(vals: Any, field: str, where: str, key: str) -> list[str]:
 def cells(params: Mapping[str, Any]) -> list[Cell]:
     """Every cell ``run`` selects, without repeats, in a stable order (raises ValueError naming
     the experiment and field of anything unknown)."""
-    from zstvg.config.variants import VARIANTS
+    from zstvg.config.variants import ALL_VARIANTS as VARIANTS
+    from zstvg.config.variants import DIRECT_BACKENDS, DIRECT_VARIANTS
 
     run = params["run"]
     found: dict[Cell, None] = {}
@@ -171,6 +172,8 @@ def cells(params: Mapping[str, Any]) -> list[Cell]:
         for setting in _points(name, exp, params):
             _check_k_frames(where, setting, params)
             for d, m, v in itertools.product(exp["datasets"], exp["models"], exp["variants"]):
+                if v in DIRECT_VARIANTS and params["models"][m]["backend"] not in DIRECT_BACKENDS:
+                    continue  # the direct baseline's rows are those of box-decoding models
                 found.setdefault(Cell(d, m, v, setting))
     return list(found)
 

@@ -259,6 +259,8 @@ class ModelConfig(_Section):
     # [layer_start, layer_stop) of this model over mllm's (a tiny model has fewer layers than
     # the 7B models mllm's range is for)
     layers: Annotated[tuple[int, int | None] | None, _UNSET] = None
+    # the direct baseline's generation cap in tokens (None: zstvg.grounding.direct's 1024)
+    max_new_tokens: Annotated[PosInt | None, _UNSET] = None
 
 
 @dataclass(frozen=True)

@@ -79,17 +79,57 @@ LRA_KEYS = ("lr", "n_steps", "beta", "neutral_contrast", "gradient_checkpointing
             "readout_after_tuning")  # fmt: skip
 
 
-def ground_settings_read(variant: Variant, ground: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DirectVariant:
+    """The box-decoding baseline (docs/method.md#the-direct-box-decoding-baseline): the MLLM is
+    asked for the span and the boxes themselves (``direct``); with ``tracks`` the decoded boxes
+    only pick the proposal track that matches them best, whose boxes are predicted over the
+    decoded span (``direct+tracks``: what the proposals add). It runs on the backends whose
+    ``box_family`` is set (Qwen2.5-VL, Qwen3-VL)."""
+
+    name: str
+    tracks: bool = False
+    description: str = ""
+    tunes: bool = False  # no LRA: the attention method's tuning settings never reach it
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "method": "direct", "tracks": self.tracks,
+                "description": self.description}  # fmt: skip
+
+
+DIRECT_VARIANTS: dict[str, DirectVariant] = {
+    v.name: v
+    for v in (
+        DirectVariant("direct", description="the MLLM asked for the span and the boxes"),
+        DirectVariant("direct+tracks", tracks=True,
+                      description="the decoded boxes pick a proposal track"),
+    )
+}  # fmt: skip
+# The backends whose box_family is set (zstvg.mllm), named here so the workflow plans the
+# direct cells without importing them: a direct variant of another model is no cell.
+DIRECT_BACKENDS = ("qwen2.5-vl", "qwen3-vl")
+# Every variant a grounding job runs, by name: the method's and the baseline's.
+ALL_VARIANTS: dict[str, Variant | DirectVariant] = {**VARIANTS, **DIRECT_VARIANTS}
+# The settings of `ground` the direct baseline reads (and the job hash of its records holds);
+# its generation cap is its model's (`models.<name>.max_new_tokens`).
+DIRECT_KEYS = ("n_frames",)
+
+
+def ground_settings_read(
+    variant: Variant | DirectVariant, ground: Mapping[str, Any]
+) -> dict[str, Any]:
     """The ``ground`` settings ``variant``'s result depends on: all of them for a variant that
-    tunes, all but the LRA's (``LRA_KEYS``) otherwise. The ground step hashes these into each
-    record's job, and the workflow's rules declare them, so a changed LRA setting reruns and
-    recomputes only the variants that tune."""
+    tunes, all but the LRA's (``LRA_KEYS``) otherwise, only ``DIRECT_KEYS`` for the direct
+    baseline. The ground step hashes these into each record's job, and the workflow's rules
+    declare them, so a changed LRA setting reruns and recomputes only the variants that tune."""
+    if isinstance(variant, DirectVariant):
+        return {k: ground[k] for k in DIRECT_KEYS if k in ground}
     if variant.tunes:
         return dict(ground)
     return {k: v for k, v in ground.items() if k not in LRA_KEYS}
 
 
-def get_variant(name: str) -> Variant:
-    if name not in VARIANTS:
-        raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
-    return VARIANTS[name]
+def get_variant(name: str) -> Variant | DirectVariant:
+    if name not in ALL_VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; known: {', '.join(ALL_VARIANTS)}")
+    return ALL_VARIANTS[name]

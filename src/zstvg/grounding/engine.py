@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from zstvg.config.params import GroundConfig
-from zstvg.config.variants import Variant
+from zstvg.config.variants import DirectVariant, Variant
 from zstvg.files.decompositions import Decomposition
 from zstvg.files.records import Prediction, Sample, Track
 from zstvg.grounding import scoring
+from zstvg.grounding.direct import DEFAULT_MAX_NEW_TOKENS, DirectAnswerCache, ground_direct
 from zstvg.grounding.tuning import loss, margin, tune
 from zstvg.mllm.base import ForwardResult, MLLMInputs, PrefixState, VisualFeatures
 from zstvg.mllm.protocol import GroundingModel, GroundTruthModel, PrefixCachingModel
@@ -103,9 +104,13 @@ class MapResult:
 class GroundingEngine:
     """Grounding on one MLLM backend with the ``ground`` parameters."""
 
-    def __init__(self, mllm: GroundingModel, cfg: GroundConfig) -> None:
+    def __init__(
+        self, mllm: GroundingModel, cfg: GroundConfig,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    ) -> None:  # fmt: skip
         self.mllm = mllm
         self.cfg = cfg
+        self.max_new_tokens = max_new_tokens  # the direct baseline's generation cap
         mllm.set_answer_words(tuple(cfg.answer_words))
         # The backend's optional capabilities (zstvg.mllm.protocol), checked once here.
         # The attention oracle answers the neutral prompt uniformly and reads each sample's GT.
@@ -354,16 +359,29 @@ class GroundingEngine:
         return self._map_result(text, inputs, raw, neutral_raw, tuning, margin_after, tuning_s)
 
     # ----------------------------------------------------------------------------- ground
-    def ground(self, gin: GroundInput, variant: Variant) -> tuple[Prediction, dict[str, Any]]:
+    def ground(
+        self, gin: GroundInput, variant: Variant | DirectVariant
+    ) -> tuple[Prediction, dict[str, Any]]:
         """One sample, one variant: (prediction, record). Raises on a failure."""
         return self.ground_many(gin, [variant])[variant.name]
 
     def ground_many(
-        self, gin: GroundInput, variants: Sequence[Variant]
+        self, gin: GroundInput, chosen: Sequence[Variant | DirectVariant]
     ) -> dict[str, tuple[Prediction, dict[str, Any]]]:
         """One sample, several variants sharing every stage they have in common (the video's
         features, the p = 0 maps, each tuned prompt): {variant: (prediction, record)}, each
-        identical to a separate run. ``self.last_calls`` holds the job's real LLM calls."""
+        identical to a separate run. ``self.last_calls`` holds the job's real LLM calls.
+        The direct baseline's variants ask the MLLM once for both (zstvg.grounding.direct)."""
+        direct = [v for v in chosen if isinstance(v, DirectVariant)]
+        variants = [v for v in chosen if isinstance(v, Variant)]
+        out: dict[str, tuple[Prediction, dict[str, Any]]] = {}
+        self.last_calls = {"forwards": 0, "backwards": 0, "forward_equivalents": 0.0}
+        if direct:
+            cache = DirectAnswerCache()
+            for dv in direct:
+                out[dv.name] = ground_direct(self.mllm, gin, dv, self.max_new_tokens, cache)
+        if not variants:
+            return out
         tracks = [t for t in gin.tracks if t.boxes_xyxy]
         if not tracks:
             raise ValueError("empty proposal set")
@@ -376,7 +394,6 @@ class GroundingEngine:
         tuned_keys = {k for v in variants for k in self._map_keys(gin, v) if k and k[1]}
         ctx.pending_tuned = collections.Counter(k[3] for k in tuned_keys)
         features_s = ctx.prepare()
-        out = {}
         for v in variants:
             try:
                 out[v.name] = self._ground_one(ctx, tracks, v, features_s)

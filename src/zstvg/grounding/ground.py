@@ -406,6 +406,7 @@ def ground(
     started = time.perf_counter()
     model_cfg = model_config(params, model)
     chosen = _parse_variants(variant, variants, predictions)
+    _check_box_decoding(model, model_cfg, chosen)
     names = ", ".join(v.name for v in chosen)
     todo = select_samples(read_samples(samples), list(sample_ids), samples)
     _check_record_names(todo)
@@ -573,14 +574,29 @@ def _write_outputs(
         write_provenance(path, **prov, variant=v.name)
 
 
+def _check_box_decoding(model: str, model_cfg: Any, variants: list[Any]) -> None:
+    """The direct baseline's variants need a box-decoding backend: the whole job's error."""
+    from zstvg.config.variants import DIRECT_BACKENDS, DirectVariant
+    from zstvg.files.io import InputError
+
+    direct = [v.name for v in variants if isinstance(v, DirectVariant)]
+    if direct and model_cfg.backend not in DIRECT_BACKENDS:
+        raise InputError(
+            f"--model {model!r}: its backend {model_cfg.backend!r} decodes no boxes, which "
+            f"{', '.join(direct)} ask for (backends that do: {', '.join(DIRECT_BACKENDS)})"
+        )
+
+
 def _build_engine(params: Params, model_cfg: Any) -> Any:
     import torch
 
+    from zstvg.grounding.direct import DEFAULT_MAX_NEW_TOKENS
     from zstvg.grounding.engine import GroundingEngine
     from zstvg.mllm import load_model
 
     torch.manual_seed(params.seed)
-    return GroundingEngine(load_model(params, model_cfg), params.ground)
+    cap = model_cfg.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+    return GroundingEngine(load_model(params, model_cfg), params.ground, max_new_tokens=cap)
 
 
 def _finished(path: Path, job: str, failed_too: bool = False) -> dict[str, Any] | None:
@@ -590,7 +606,10 @@ def _finished(path: Path, job: str, failed_too: bool = False) -> dict[str, Any] 
 
     return read_finished(
         path, job, failed_too=failed_too,
-        complete=lambda r: r.get("status") == "ok" and path.with_suffix(".spatial.npy").is_file(),
+        # the direct baseline draws no map
+        complete=lambda r: r.get("status") == "ok" and (
+            path.with_suffix(".spatial.npy").is_file() or r["variant"].get("method") == "direct"
+        ),
     )  # fmt: skip
 
 

@@ -298,6 +298,9 @@ class MLLM:
     # The authors' fixed grounding token (their index -3 from the end of the Qwen/OV/InternVL
     # template), by its text: `fixed-token` picks it by identity in our template.
     fixed_token = "<|im_start|>"
+    # The box-decoding answer format of the `direct` baseline
+    # (zstvg.grounding.direct_answers.FAMILIES); None: the family is not asked for boxes.
+    box_family: str | None = None
 
     def __init__(
         self,
@@ -787,6 +790,35 @@ class MLLM:
     def plain_forward(self, inputs: MLLMInputs, **kwargs: Any) -> Any:
         """The model's own forward from token ids + pixels (the reference for tests)."""
         return self._run(inputs, **inputs.pixel_inputs, **kwargs)
+
+    def input_wh(self, inputs: MLLMInputs) -> tuple[int, int]:
+        """(width, height) in pixels of the frames the vision tower saw (after the processor's
+        resize): the plane of a box-decoding family's absolute coordinates."""
+        raise NotImplementedError(f"{self.name}: no box decoding (box_family is None)")
+
+    @torch.no_grad()
+    def generate_text(self, inputs: MLLMInputs, max_new_tokens: int) -> tuple[str, int]:
+        """Greedy decoding after the generation prompt, at most ``max_new_tokens`` tokens:
+        (the answer without special tokens, the number of tokens generated). Sampling settings
+        a checkpoint's generation_config.json may hold are overridden: the answer is a function
+        of the inputs and the weights."""
+        if hasattr(self.model.model, "rope_deltas"):
+            self.model.model.rope_deltas = None
+        out = self.model.generate(
+            input_ids=inputs.input_ids,
+            attention_mask=torch.ones_like(inputs.input_ids),
+            **inputs.pixel_inputs,
+            **inputs.extra,
+            max_new_tokens=int(max_new_tokens),
+            do_sample=False,
+            num_beams=1,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        new = out[0, inputs.seq_len :]
+        return self.tokenizer.decode(new, skip_special_tokens=True), int(new.numel())
 
     def _run(self, inputs: MLLMInputs, **kwargs: Any) -> Any:
         # Qwen models cache M-RoPE deltas on the module; a stale value from another sequence

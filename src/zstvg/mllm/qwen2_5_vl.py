@@ -22,6 +22,9 @@ from zstvg.mllm.qwen2_vl import Qwen2VL
 class Qwen2_5VL(Qwen2VL):
     name = "qwen2.5-vl"
     model_class = "Qwen2_5_VLForConditionalGeneration"
+    # boxes in absolute pixels of the resized input (the model card's "absolute position
+    # coordinates"), times in seconds
+    box_family = "qwen2.5-vl"
 
 
 # mypy checks the backend against what the grounding engine calls (zstvg.mllm.protocol).

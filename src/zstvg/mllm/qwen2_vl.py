@@ -60,6 +60,12 @@ class Qwen2VL(MLLM):
             tokens = int(self.video_kwargs.pop("max_video_tokens"))
             processor.video_processor.max_video_tokens = tokens
 
+    def input_wh(self, inputs: MLLMInputs) -> tuple[int, int]:
+        # video_grid_thw counts 14 px patches (before the 2 x 2 merge)
+        _, h, w = (int(x) for x in inputs.extra["video_grid_thw"][0])
+        patch = int(self.processor.video_processor.patch_size)
+        return w * patch, h * patch
+
     def _grid(
         self, pixel_inputs: dict[str, torch.Tensor], extra: dict[str, Any], n_frames: int
     ) -> tuple[int, int, int]:

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 class Qwen3VL(Qwen2VL):
     name = "qwen3-vl"
     model_class = "Qwen3VLForConditionalGeneration"
+    box_family = "qwen3-vl"  # relative 0-1000 coordinates, its <t seconds> timestamps
 
     def _feature_extras(self, encoder_output: Any) -> dict[str, torch.Tensor]:
         # (levels, n_visual, hidden): one level per deepstack tap of the vision tower.

@@ -136,7 +136,7 @@ def family_tokenizer(family: str, chat_template: str, *, eos: str, pad: str,
         tokenizer_object=Tokenizer.from_str(json.dumps(spec)),
         eos_token=eos,
         pad_token=pad,
-        unk_token=None,
+        unk_token=None,  # type: ignore[arg-type]  # the released Qwen tokenizers have none
         extra_special_tokens=extra or {},
     )
     fast.chat_template = chat_template
