@@ -103,11 +103,7 @@ rule phase_checkpoints:
     input:
         "results/checkpoints/tiny-gdino/config.json",
         "results/checkpoints/tiny-sam2/config.json",
-        [
-            model_checkpoint_marker(m)
-            for m in MLLM_MODELS
-            if config["models"][m]["checkpoint"].startswith("results/checkpoints/")
-        ],
+        tiny_checkpoint_markers(),
 
 
 rule phase_attention:

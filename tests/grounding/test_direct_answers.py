@@ -116,6 +116,22 @@ def test_span_starts_at_the_first_frame_at_or_after_start_and_ends_with_the_bin_
     assert parse(answer(start, end, {box_t: [0, 0, 70, 70]})).span == span
 
 
+def test_the_methods_centred_bins_are_used_when_given():
+    # MLLM frames 5, 15, ..., 195 (0.5, 1.5, ... s) stand for [0, 10), [10, 20), ...: an answer
+    # of 1.5-2.5 s covers frames 15 and 25, so native [10, 30), as the method's span would
+    frames = [f + 5 for f in MLLM_FRAME_IDX]
+    got = parse_answer(answer(1.5, 2.5, {1.5: [0, 0, 70, 70]}), "qwen2.5-vl",
+                       frames_t_sec=[f / FPS for f in frames], mllm_frame_idx=frames,
+                       input_wh=INPUT_WH, native_wh=NATIVE_WH, n_frames=N_FRAMES, fps=FPS,
+                       mllm_bins=[*MLLM_FRAME_IDX, N_FRAMES])  # fmt: skip
+    assert got.span == (10, 30) and sorted(got.boxes_xyxy) == list(range(10, 30))
+    with pytest.raises(ValueError, match="expected T \\+ 1 edges"):
+        parse_answer(answer(1.5, 2.5, {1.5: [0, 0, 70, 70]}), "qwen2.5-vl",
+                     frames_t_sec=[f / FPS for f in frames], mllm_frame_idx=frames,
+                     input_wh=INPUT_WH, native_wh=NATIVE_WH, n_frames=N_FRAMES, fps=FPS,
+                     mllm_bins=MLLM_FRAME_IDX)  # fmt: skip
+
+
 def test_a_box_goes_to_the_nearest_mllm_frame_and_the_earlier_of_two_equally_near():
     # 1.4 s -> 1.0 s (frame 10); 2.6 s -> 3.0 s (frame 30); 4.5 s is 0.5 s from 4.0 and 5.0 s:
     # frame 40 (Qwen3-VL labels a 2-frame slot with its mean time: 4.0 and 5.0 s -> 4.5 s)

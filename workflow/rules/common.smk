@@ -129,6 +129,17 @@ def mllm_models():
     return [m for m in config["run"]["models"] if config["models"][m]["backend"] != ORACLE]
 
 
+def tiny_checkpoint_markers():
+    """The markers of the tiny checkpoints any cell grounds with (run.models and the models of
+    run.experiments: the demo's box decoder is an experiment's)."""
+    models = dict.fromkeys(c.model for c in CELLS)
+    return [
+        model_checkpoint_marker(m)
+        for m in models
+        if config["models"][m]["checkpoint"].startswith("results/checkpoints/")
+    ]
+
+
 def model_inputs(wildcards):
     """The checkpoint marker of a model, none for the attention oracle."""
     if config["models"][wildcards.model]["backend"] == ORACLE:

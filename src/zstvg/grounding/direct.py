@@ -114,6 +114,7 @@ def ground_direct(
             asked["answer_text"], asked["family"], frames_t_sec=asked["frames_t_sec"],
             mllm_frame_idx=gin.mllm_frame_idx, input_wh=tuple(asked["input_wh"]),
             native_wh=(width, height), n_frames=sample.n_frames, fps=gin.fps,
+            mllm_bins=gin.mllm_bins,
         )  # fmt: skip
     except AnswerError as exc:
         reason = f"ground: {variant.name}: {exc}"

@@ -247,21 +247,19 @@ def _native_box(
     return clipped, clipped != box
 
 
-def _span(
-    start_sec: float, end_sec: float, frames_t_sec: np.ndarray, frame_idx: list[int], n_frames: int
-) -> Span:
+def _span(start_sec: float, end_sec: float, frames_t_sec: np.ndarray, edges: list[int]) -> Span:
     """Seconds -> the half-open native span (docs/method.md#the-direct-box-decoding-baseline).
 
-    MLLM frame j stands for its bin: the native frames from it up to the next MLLM frame (the
-    last up to ``n_frames``). The span is the union of the bins of the MLLM frames whose time
+    MLLM frame j stands for its bin, native frames [``edges[j]``, ``edges[j + 1]``) (the
+    method's bins; by default from the frame up to the next one, the last up to the video's
+    end). The span is the union of the bins of the MLLM frames whose time
     lies in [``start_sec``, ``end_sec``]: from the first frame at or after ``start_sec`` to the
     end of the bin holding ``end_sec``. With no frame inside (an event between two frames, or
     before the first), it is the one bin holding ``end_sec`` (the first bin).
     """
     first = int(np.searchsorted(frames_t_sec, start_sec - _T_EPS, side="left"))
     last = max(int(np.searchsorted(frames_t_sec, end_sec + _T_EPS, side="right")) - 1, 0)
-    end = frame_idx[last + 1] if last + 1 < len(frame_idx) else n_frames
-    return frame_idx[min(first, last)], end
+    return edges[min(first, last)], edges[last + 1]
 
 
 def parse_answer(
@@ -274,6 +272,7 @@ def parse_answer(
     native_wh: tuple[int, int],
     n_frames: int,
     fps: float,
+    mllm_bins: Sequence[int] | None = None,
 ) -> DirectAnswer:
     """The span and the dense boxes of an answer to :func:`build_prompt`; AnswerError if it is
     malformed.
@@ -281,7 +280,9 @@ def parse_answer(
     A box is placed on the MLLM frame nearest its time (the earlier of two equally near: Qwen3-VL
     labels each 2-frame slot with its mean time), interpolated linearly between boxed frames
     and held before the first and after the last within the span. Boxes outside the span,
-    and later boxes on an already boxed frame, are dropped and flagged.
+    and later boxes on an already boxed frame, are dropped and flagged. ``mllm_bins`` (len T + 1)
+    are the native bin edges the MLLM frames stand for, the method's; by default each frame's
+    bin runs up to the next frame.
     """
     _check_family(family)
     times = np.asarray(frames_t_sec, dtype=np.float64)
@@ -291,6 +292,11 @@ def parse_answer(
     if n_frames <= 0 or not fps > 0:
         raise ValueError(f"n_frames {n_frames}, fps {fps}: expected positive numbers")
     duration_sec = n_frames / fps
+    edges = [*frame_idx, n_frames] if mllm_bins is None else [int(b) for b in mllm_bins]
+    if len(edges) != len(frame_idx) + 1 or any(
+        not a <= f < b for a, f, b in zip(edges, frame_idx, edges[1:], strict=False)
+    ):
+        raise ValueError(f"mllm_bins {edges}: expected T + 1 edges around the MLLM frames")
     obj, truncated = _find_json(text)
     if obj is None:
         raise AnswerError("no complete JSON answer (start_time, end_time, boxes) in the text")
@@ -317,7 +323,7 @@ def parse_answer(
         end_sec = _seconds(fields.get("end_time"), "end_time", duration_sec)
         if end_sec < start_sec:
             raise AnswerError(f"end_time {end_sec:g} s is before start_time {start_sec:g} s")
-    span = _span(start_sec, end_sec, times, frame_idx, n_frames)
+    span = _span(start_sec, end_sec, times, edges)
     by_frame: dict[int, BoxXYXY] = {}
     n_outside = n_repeated = 0
     for t, box in boxes:
