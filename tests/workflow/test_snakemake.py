@@ -29,6 +29,31 @@ def test_demo_writes_summary_tables_and_figures(demo_dir):
     assert list((demo_dir / "results/figures/tubedetr").glob("*.png"))
 
 
+def test_the_demo_tables_hold_the_direct_rows_whose_random_answers_fail_to_parse(demo_dir):
+    """The tiny Qwen2.5-VL asked for the tube: every answer is random tokens up to its cap, so
+    every sample fails with the parser's reason and the raw text kept, and scores 0."""
+    with (demo_dir / "results/tables/tubedetr/table1.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    methods = {r["method"] for r in rows if r["backend"] == "tiny-qwen2.5-vl"}
+    assert methods == {"direct", "direct+tracks"}
+    folder = demo_dir / "results/grounding/synthetic/tiny-qwen2.5-vl"
+    for variant in ("direct", "direct+tracks"):
+        metrics = json.loads((demo_dir / "results/metrics/synthetic/tiny-qwen2.5-vl" / variant
+                              / "tubedetr.json").read_text())  # fmt: skip
+        assert metrics["n_samples"] == metrics["n_failed"] == 2 and metrics["m_vIoU"] == 0
+        records = [p for p in (folder / variant / "records").glob("*.json")
+                   if not p.name.endswith(".run.json")]  # fmt: skip
+        assert len(records) == 2
+        for path in records:
+            record = json.loads(path.read_text())
+            assert record["status"] == "failed"
+            assert record["error"] == (
+                f"ground: {variant}: no complete JSON answer (start_time, end_time, boxes) in "
+                "the text"
+            )
+            assert record["answer_text"] and record["generation"]["n_new_tokens"] == 48
+
+
 def test_oracle_on_exact_synthetic_proposals_scores_one(demo_dir):
     # The synthetic benchmark's released proposals contain the target's exact masks, and the
     # oracle uses the GT span: a correct evaluator must give exactly 1 on every metric.

@@ -44,6 +44,7 @@ def make_workdir(path: Path, params: dict) -> Path:
 SEED_TARGETS = [
     "results/samples/synthetic.jsonl",
     "results/checkpoints/tiny-qwen2-vl/config.json",
+    "results/checkpoints/tiny-qwen2.5-vl/config.json",  # the demo's box decoder (demo-direct)
     "results/checkpoints/tiny-gdino/config.json",
     "results/checkpoints/tiny-sam2/config.json",
 ]
