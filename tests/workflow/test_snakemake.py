@@ -140,7 +140,9 @@ def test_report_page_shows_the_tables_numbers_and_the_summary(report_html, demo_
     ]
     with (demo_dir / "results/tables/tubedetr/table1.csv").open(encoding="utf-8") as fh:
         table1 = list(csv.reader(fh))
-    assert len(table1) == 6  # header, 3 reference predictors, 2 models' full method
+    # header, 3 reference predictors, 2 models' full method, tiny Qwen2.5-VL's direct and
+    # direct+tracks (demo-direct)
+    assert len(table1) == 8
     for row in table1:
         assert row in rows, row
     assert "<h2>Outputs</h2>" in page and "samples: <strong>2</strong>" in page
