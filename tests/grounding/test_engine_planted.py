@@ -91,6 +91,19 @@ def test_planted_track_wins_and_span_is_the_planted_k_frames():
     assert record["llm_calls"] == {"forwards": 2, "backwards": 0, "forward_equivalents": 2.0}
 
 
+def test_a_clip_with_no_more_mllm_frames_than_k_is_flagged():
+    maps = _maps(lambda p: _blob(7, 7))
+    pred, _ = GroundingEngine(ScriptedMLLM(maps), _cfg(k_frames=6)).ground(
+        _input(_tracks()), get_variant("gti")
+    )
+    # 6 frames, K = 6: the span is all of them, the clip [0, 60)
+    assert pred.span == (0, 60) and "few_mllm_frames:6<=k_frames:6" in pred.flags
+    pred, _ = GroundingEngine(ScriptedMLLM(maps), _cfg(k_frames=5)).ground(
+        _input(_tracks()), get_variant("gti")
+    )
+    assert not any(f.startswith("few_mllm_frames") for f in pred.flags)
+
+
 def test_absent_track_frames_score_zero_and_bound_the_span():
     # track 2 is present on positions 0..2 only; the map is highest on position 4 (absent)
     present = FRAMES[:3]

@@ -438,6 +438,11 @@ class GroundingEngine:
         flags = list(gin.flags)
         if ctx.approximate_reversal and variant.tas:
             flags.append("tas_approximate_reversal")
+        n_shown = len(gin.mllm_frame_idx)
+        if n_shown <= self.cfg.k_frames:
+            # a clip with fewer proposal frames than ground.n_frames: K of them is every one,
+            # so the span is the whole clip whatever the maps say
+            flags.append(f"few_mllm_frames:{n_shown}<=k_frames:{self.cfg.k_frames}")
 
         t1 = time.perf_counter()
         keys = self._map_keys(gin, variant)
