@@ -75,6 +75,37 @@ def test_captured_rows_equal_eager_attention(loaded, family):
     assert float(res.attn_thw.sum(dim=(2, 3, 4)).max()) < 1.0 + 1e-5
 
 
+def test_per_head_rows_averaged_over_heads_are_the_captured_rows(loaded, family):
+    # probe-layers' per-head maps (issue 27): their mean over heads is, to 1e-6, what every
+    # other step reads, in every layer; logits unchanged by the extra capture
+    m = loaded(family)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
+    plain = m.forward(inp)
+    res = m.forward(inp, per_head=True)
+    heads = res.attn_heads_thw
+    assert heads is not None and plain.attn_heads_thw is None
+    assert heads.shape == (len(res.positions), m.num_layers, m.num_heads, *inp.layout.grid_thw)
+    assert heads.device.type == "cpu"
+    torch.testing.assert_close(heads.mean(dim=2), plain.attn_thw, atol=1e-6, rtol=0)
+    torch.testing.assert_close(res.attn_thw, plain.attn_thw, atol=0, rtol=0)
+    torch.testing.assert_close(res.last_logits, plain.last_logits, atol=0, rtol=0)
+
+
+def test_a_head_subset_averages_only_those_heads(tiny_checkpoint, loaded, family):
+    from zstvg.mllm import build_mllm
+
+    m = loaded(family)
+    inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)
+    every = m.forward(inp, per_head=True).attn_heads_thw
+    sub = build_mllm(family, str(tiny_checkpoint(family)), dtype="float32", device="cpu",
+                     layer_start=0, layer_stop=None, heads=[1])  # fmt: skip
+    assert sub.heads == (1,)
+    torch.testing.assert_close(sub.forward(inp).attn_thw, every[:, :, 1], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match=r"heads=\[99\] \(mllm.heads.*0\.\.3"):
+        build_mllm(family, str(tiny_checkpoint(family)), dtype="float32", device="cpu",
+                   layer_start=0, layer_stop=None, heads=[99])  # fmt: skip
+
+
 def test_yes_no_logits_equal_a_plain_full_forward(loaded, family):
     m = loaded(family)
     inp = m.encode(frames(), FRAME_IDX, PROMPT, FPS)

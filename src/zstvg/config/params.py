@@ -63,6 +63,7 @@ NonNeg = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:[0-9]+)?|mps)$")]
+Heads = Annotated[tuple[NonNegInt, ...], Field(min_length=1), _UNIQUE]
 Names = Annotated[tuple[NonEmptyStr, ...], Field(min_length=1), _UNIQUE]
 # params key (e.g. ground.lr) -> the values it takes
 Axes = Annotated[
@@ -259,6 +260,8 @@ class ModelConfig(_Section):
     # [layer_start, layer_stop) of this model over mllm's (a tiny model has fewer layers than
     # the 7B models mllm's range is for)
     layers: Annotated[tuple[int, int | None] | None, _UNSET] = None
+    # the query heads averaged in each layer of the range, over mllm's (probe-layers' overlay)
+    heads: Annotated[Heads | None, _UNSET] = None
     # the direct baseline's generation cap in tokens (None: zstvg.grounding.direct's 1024)
     max_new_tokens: Annotated[PosInt | None, _UNSET] = None
 
@@ -269,6 +272,9 @@ class MLLMConfig(_Section):
     device: Device
     layer_start: int
     layer_stop: int | None
+    # the query heads averaged in each layer (None: all); unset unless given, so the section's
+    # record (every job hash) is unchanged where it is not
+    heads: Annotated[Heads | None, _UNSET] = None
 
 
 def _split_words(value: object) -> object:

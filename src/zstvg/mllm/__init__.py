@@ -67,6 +67,7 @@ def load_model(params: Any, model_cfg: Any) -> GroundingModel:
     from zstvg.files.io import InputError
 
     layer_start, layer_stop = model_cfg.layers or (params.mllm.layer_start, params.mllm.layer_stop)
+    heads = model_cfg.heads if model_cfg.heads is not None else params.mllm.heads
     try:
         return build_mllm(
             model_cfg.backend,
@@ -75,6 +76,7 @@ def load_model(params: Any, model_cfg: Any) -> GroundingModel:
             device=params.mllm.device,
             layer_start=layer_start,
             layer_stop=layer_stop,
+            heads=heads,
             **model_kwargs(model_cfg),
         )
     except Exception as exc:  # every failure to load is the whole job's

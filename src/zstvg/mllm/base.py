@@ -149,6 +149,9 @@ class ForwardResult:
     yes_logit: torch.Tensor  # scalar, differentiable w.r.t. visual_delta
     no_logit: torch.Tensor
     last_logits: torch.Tensor  # (vocab,) logits of the first answer token
+    # (positions, layers, heads, t, h, w) float32 on the CPU: every head's map (forward with
+    # per_head=True, probe-layers), else None
+    attn_heads_thw: torch.Tensor | None = None
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
@@ -184,6 +187,24 @@ def resolve_layers(n_layers: int, start: int, stop: int | None) -> tuple[int, ..
             f"model's {n_layers} decoder layers"
         )
     return layers
+
+
+# Where a head subset comes from, for its errors.
+HEAD_KEYS = "mllm.heads, or the model's models.<name>.heads"
+
+
+def resolve_heads(n_heads: int, heads: Sequence[int] | None) -> tuple[int, ...] | None:
+    """The query heads whose attention is averaged (None: all), sorted, each checked against
+    the model's ``n_heads`` (a head outside would fail only inside the first forward)."""
+    if heads is None:
+        return None
+    chosen = tuple(sorted({int(h) for h in heads}))
+    if not chosen or chosen[0] < 0 or chosen[-1] >= n_heads:
+        raise ValueError(
+            f"heads={list(heads)} ({HEAD_KEYS}) must name one or more of the model's "
+            f"{n_heads} attention heads: 0..{n_heads - 1}"
+        )
+    return chosen
 
 
 def as_rgb_arrays(frames: Sequence[FrameInput]) -> list[np.ndarray]:
@@ -311,6 +332,7 @@ class MLLM:
         video_kwargs: Mapping[str, Any] | None = None,
         frame_size: Sequence[int] | None = None,
         system_prompt: str | None = None,
+        heads: Sequence[int] | None = None,
     ) -> None:
         self.model = model
         self.processor = processor
@@ -322,6 +344,7 @@ class MLLM:
             p.requires_grad_(False)
         model.eval()
         self.layers = resolve_layers(self.num_layers, layer_start, layer_stop)
+        self.heads = resolve_heads(self.num_heads, heads)
         self.yes_ids = self._word_ids(self.answer_words[0])
         self.no_ids = self._word_ids(self.answer_words[1])
 
@@ -339,6 +362,7 @@ class MLLM:
         config_overrides: Mapping[str, Any] | None = None,
         frame_size: Sequence[int] | None = None,
         system_prompt: str | None = None,
+        heads: Sequence[int] | None = None,
     ) -> MLLM:
         """Load a local checkpoint directory (or hub id) with the capture attention.
 
@@ -367,7 +391,8 @@ class MLLM:
                 f"{checkpoint}: the processor has no video processor or no chat template"
             )
         return cls(
-            model, processor, layer_start, layer_stop, video_kwargs, frame_size, system_prompt
+            model, processor, layer_start, layer_stop, video_kwargs, frame_size, system_prompt,
+            heads,
         )
 
     @classmethod
@@ -386,6 +411,11 @@ class MLLM:
         return int(self.text_config.num_hidden_layers)
 
     @property
+    def num_heads(self) -> int:
+        """Query heads per decoder layer (the per-head maps' and ``heads``' index range)."""
+        return int(self.text_config.num_attention_heads)
+
+    @property
     def device(self) -> torch.device:
         return self.model.get_input_embeddings().weight.device
 
@@ -398,11 +428,13 @@ class MLLM:
         """Id of the placeholder token whose positions receive the visual features."""
         return int(self.processor.video_token_id)
 
-    def _attention_modules(self) -> dict[torch.nn.Module, int]:
-        """The self-attention module of each captured layer -> its layer index."""
+    def _attention_modules(self, which: Sequence[int] | None = None) -> dict[torch.nn.Module, int]:
+        """The self-attention module of each captured layer (``which``, default the
+        configured range) -> its layer index."""
         layers = self.decoder_layers()
         # Module.__getattr__ is typed Tensor | Module; a decoder layer's self_attn is a Module.
-        return {cast(torch.nn.Module, layers[i].self_attn): i for i in self.layers}
+        chosen = self.layers if which is None else which
+        return {cast(torch.nn.Module, layers[i].self_attn): i for i in chosen}
 
     def decoder_layers(self) -> Sequence[torch.nn.Module]:
         return self.model.model.language_model.layers
@@ -580,26 +612,37 @@ class MLLM:
         visual_delta: torch.Tensor | None = None,
         positions: Sequence[int] | None = None,
         capture: bool = True,
+        per_head: bool = False,
     ) -> ForwardResult:
         """One forward pass on the embeddings path.
 
         ``positions`` defaults to the grounding candidates (the last one is the last position).
-        ``visual_delta`` (n_visual, hidden) is added to the visual embeddings.
+        ``visual_delta`` (n_visual, hidden) is added to the visual embeddings. ``per_head``
+        also returns every head's map (``attn_heads_thw``, streamed to the CPU per layer).
         """
         feats = features if features is not None else self.visual_features(inputs)
         encoder_outputs = self._mm_outputs(feats, visual_delta)
         pos = tuple(positions) if positions is not None else inputs.candidate_positions
-        recorder = self._recorder(capture, pos)
+        keys = inputs.layout.grid_index if per_head else None
+        recorder = self._recorder(capture or per_head, pos, keys)
         with cap.capturing(recorder):
             out = self._run(inputs, mm_encoder_outputs=encoder_outputs, logits_to_keep=1)
         return self._result(pos, recorder, inputs.layout, out.logits[0, -1].float())
 
-    def _recorder(self, capture: bool, rows: Sequence[int]) -> cap.AttentionCapture | None:
+    def _recorder(
+        self, capture: bool, rows: Sequence[int], per_head_keys: torch.Tensor | None = None
+    ) -> cap.AttentionCapture | None:
         """The capture of the attention rows at ``rows`` (indices into the forward's input) in
-        the layers of ``self.layers``, or None when nothing is captured."""
+        the layers of ``self.layers`` (every layer, with ``per_head_keys``: probe-layers reads
+        them all), averaged over ``self.heads``, or None when nothing is captured."""
         if not capture:
             return None
-        return cap.AttentionCapture(self._attention_modules(), rows)
+        if per_head_keys is None:
+            return cap.AttentionCapture(self._attention_modules(), rows, self.heads)
+        every = range(self.num_layers)
+        return cap.AttentionCapture(
+            self._attention_modules(every), rows, self.heads, per_head_keys
+        )
 
     def _result(
         self,
@@ -616,6 +659,7 @@ class MLLM:
             yes_logit=logits[list(self.yes_ids)].max(),
             no_logit=logits[list(self.no_ids)].max(),
             last_logits=logits,
+            attn_heads_thw=self._heads_to_thw(recorder, layout) if recorder else None,
         )
 
     def _mm_outputs(
@@ -642,6 +686,20 @@ class MLLM:
         t, h, w = layout.grid_thw
         grid = layout.grid_index.to(self.device)
         per_layer = [recorder.rows[i][0][:, grid].reshape(-1, t, h, w) for i in self.layers]
+        return torch.stack(per_layer, dim=1)
+
+    def _heads_to_thw(
+        self, recorder: cap.AttentionCapture, layout: VisualLayout
+    ) -> torch.Tensor | None:
+        """Every layer's per-head rows (kept at the grid's keys, on the CPU) as
+        (positions, layers, heads, t, h, w); None where the capture kept none."""
+        if recorder.per_head_keys is None:
+            return None
+        t, h, w = layout.grid_thw
+        per_layer = [
+            recorder.per_head[i][0].transpose(0, 1).reshape(len(recorder.positions), -1, t, h, w)
+            for i in range(self.num_layers)
+        ]
         return torch.stack(per_layer, dim=1)
 
     # ------------------------------------------------------------- shared visual prefix

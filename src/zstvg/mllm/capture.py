@@ -40,16 +40,31 @@ class AttentionCapture:
 
     ``layers`` maps each decoder self-attention module to its layer index. After the forward,
     ``rows[layer]`` is a float32 tensor (batch, n_rows, kv_len): the softmax rows of the
-    selected query positions averaged over heads (detached: the rows are read, never
-    differentiated through).
+    selected query positions averaged over heads, or over the query heads ``heads`` (params
+    ``mllm.heads``; None: all) (detached: the rows are read, never differentiated through).
+
+    ``per_head_keys`` (probe-layers) also keeps every head's rows at those key positions (the
+    visual grid): ``per_head[layer]`` is (batch, heads, n_rows, len(keys)), moved to the CPU as
+    each layer finishes, so the device holds one layer's per-head rows at a time (streaming;
+    at 28 heads, 6 rows and 8,000 keys that is the 5.4 MB the head mean is computed from
+    anyway).
     """
 
-    def __init__(self, layers: dict[torch.nn.Module, int], positions: Sequence[int]) -> None:
+    def __init__(
+        self,
+        layers: dict[torch.nn.Module, int],
+        positions: Sequence[int],
+        heads: Sequence[int] | None = None,
+        per_head_keys: torch.Tensor | None = None,
+    ) -> None:
         if not positions:
             raise ValueError("AttentionCapture needs at least one query position")
         self.layers = layers
         self.positions = [int(p) for p in positions]
+        self.heads = None if heads is None else [int(h) for h in heads]
+        self.per_head_keys = per_head_keys
         self.rows: dict[int, torch.Tensor] = {}
+        self.per_head: dict[int, torch.Tensor] = {}
 
     def record(
         self,
@@ -64,12 +79,26 @@ class AttentionCapture:
         layer = self.layers.get(module)
         if layer is None:
             return
-        self.rows[layer] = selected_attention_rows(
+        weights = selected_attention_weights(
             module, query, key, attention_mask, self.positions, scaling, is_causal, softcap
         )
+        self.rows[layer] = head_mean(weights, self.heads)
+        if self.per_head_keys is not None:
+            keys = self.per_head_keys.to(weights.device)
+            self.per_head[layer] = weights.float().index_select(3, keys).cpu()
 
 
-def selected_attention_rows(
+def head_mean(weights: torch.Tensor, heads: Sequence[int] | None = None) -> torch.Tensor:
+    """(batch, heads, rows, kv) softmax rows -> their float32 mean over ``heads`` (None: all)."""
+    if heads is not None:
+        n = weights.shape[1]
+        if not heads or min(heads) < 0 or max(heads) >= n:
+            raise IndexError(f"heads {list(heads)} (mllm.heads) outside the layer's {n} heads")
+        weights = weights.index_select(1, torch.as_tensor(heads, device=weights.device))
+    return weights.float().mean(dim=1)
+
+
+def selected_attention_weights(
     module: torch.nn.Module,
     query: torch.Tensor,
     key: torch.Tensor,
@@ -79,7 +108,8 @@ def selected_attention_rows(
     is_causal: bool,
     softcap: float | None = None,
 ) -> torch.Tensor:
-    """Head-averaged softmax rows (batch, len(positions), kv_len) for the given query positions.
+    """Every head's softmax rows (batch, heads, len(positions), kv_len) for the given query
+    positions, in the query's dtype.
 
     ``query`` is (batch, heads, q_len, dim), ``key`` (batch, kv_heads, kv_len, dim) as the
     attention interface receives them (RoPE already applied). Positions index the query axis.
@@ -107,8 +137,7 @@ def selected_attention_rows(
             q_pos = idx + (kv_len - q_len)
             allowed = torch.arange(kv_len, device=query.device)[None, :] <= q_pos[:, None]
             scores = scores.masked_fill(~allowed[None, None], torch.finfo(scores.dtype).min)
-        weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-        return weights.float().mean(dim=1)
+        return torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
 
 
 def capture_attention_forward(
