@@ -45,6 +45,14 @@ COMMANDS: dict[str, str] = {
     "probe-attention": (
         "run a frozen MLLM on each sample: attention of its grounding tokens + Yes/No logits"
     ),
+    "probe-layers": (
+        "which layers and heads ground: per (layer, head), layer and layer range, pointing, "
+        "attention mass in the GT box and the method's track choice"
+    ),
+    "choose-layers": (
+        "the layer range (and heads) probe-layers found best: a report, figures and a params "
+        "overlay"
+    ),
     "ground": (
         "the method: pick a track and a span per sample with a frozen MLLM (one or more variants)"
     ),

@@ -74,7 +74,7 @@ VariantName = Literal["baseline-mean-special", "gti", "gti+spatial", "gti+tempor
                       "gti+dsth", "full", "vanilla-tuning", "gti+entropy", "gti+yesno",
                       "fixed-token"]  # fmt: skip
 BackendName = Literal["llava-ov", "qwen2-vl", "qwen2.5-vl", "qwen3-vl", "llava-next-video",
-                      "internvl3", "attention-oracle"]  # fmt: skip
+                      "internvl3", "attention-oracle", "planted-head"]  # fmt: skip
 
 
 class _Section:

@@ -24,6 +24,7 @@ STEPS = (
     "import-proposals",
     "propose",
     "probe-attention",
+    "probe-layers",
     "predict-reference",
     "ground",
 )

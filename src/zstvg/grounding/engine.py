@@ -691,23 +691,30 @@ class _SampleContext:
     def masks(self, track: Track) -> list[np.ndarray | None]:
         """The track's mask on each MLLM frame (None: absent), decoded once per sample."""
         if track.track_id not in self._masks:
-            self._masks[track.track_id] = self._decode_masks(track)
+            self._masks[track.track_id] = track_masks(
+                track, self.gin.mllm_frame_idx, self.height, self.width
+            )
         return self._masks[track.track_id]
 
-    def _decode_masks(self, track: Track) -> list[np.ndarray | None]:
-        from zstvg.files import rle as rle_mod
 
-        out: list[np.ndarray | None] = []
-        for f in self.gin.mllm_frame_idx:
-            if f not in track.boxes_xyxy:
-                out.append(None)
-                continue
-            rle = track.rles.get(f)
-            mask = rle_mod.decode(rle) if rle is not None else None
-            if mask is None or mask.shape != (self.height, self.width) or not mask.any():
-                mask = rle_mod.box_pixels(track.boxes_xyxy[f], self.height, self.width)
-            out.append(mask)
-        return out
+def track_masks(
+    track: Track, frame_idx: Sequence[int], height: int, width: int
+) -> list[np.ndarray | None]:
+    """The track's mask on each of ``frame_idx`` (None where it has no box): its RLE, or its
+    box's pixels where the RLE is missing, empty or of another frame size."""
+    from zstvg.files import rle as rle_mod
+
+    out: list[np.ndarray | None] = []
+    for f in frame_idx:
+        if f not in track.boxes_xyxy:
+            out.append(None)
+            continue
+        rle = track.rles.get(f)
+        mask = rle_mod.decode(rle) if rle is not None else None
+        if mask is None or mask.shape != (height, width) or not mask.any():
+            mask = rle_mod.box_pixels(track.boxes_xyxy[f], height, width)
+        out.append(mask)
+    return out
 
 
 def _check_match(inputs: MLLMInputs, features: VisualFeatures, first: MLLMInputs) -> None:

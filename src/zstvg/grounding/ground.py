@@ -66,7 +66,7 @@ def mllm_frames(
     return uniform_subset(proposal_frames, clip_span, n)
 
 
-class _Frames:
+class VideoFrames:
     """MLLM frames of one video: stored JPEGs where sample-frames kept them, else decoded
     from the video once (released proposals may sit on frames the grid does not hold)."""
 
@@ -166,7 +166,7 @@ class _Grounder:
             "preset": params.preset,
         }
         self.engine: Any = None
-        self.frames = _Frames(self.store)
+        self.frames = VideoFrames(self.store)
         self.proposal_sha: dict[str, str] = {}
         # each sample's prediction as compact JSON (predictions.prediction_json): a job holds
         # ~40 bytes a box of its dense predictions until it writes them, not Python objects

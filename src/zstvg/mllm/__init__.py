@@ -22,6 +22,8 @@ MLLMS.register("llava-next-video", "zstvg.mllm.llava_next_video:LlavaNextVideo")
 MLLMS.register("internvl3", "zstvg.mllm.internvl3:InternVL3")
 # Known attention on the GT boxes (checkpoint = a samples.jsonl): checks the grounding chain.
 MLLMS.register("attention-oracle", "zstvg.mllm.oracle:AttentionOracle")
+# The oracle's map in one (layer, head), noise elsewhere: probe-layers' known answer.
+MLLMS.register("planted-head", "zstvg.mllm.oracle:PlantedHead")
 
 
 def build_mllm(
@@ -86,11 +88,15 @@ def load_model(params: Any, model_cfg: Any) -> GroundingModel:
         ) from exc
 
 
+# Backends without weights or a processor (their maps come from the sample's GT).
+GT_BACKENDS = ("attention-oracle", "planted-head")
+
+
 def processor_settings(model_cfg: Any) -> dict[str, Any]:
     """The keyword arguments the backend of ``model_cfg`` gives every processor call: its
     pipeline settings (Qwen: ``cap_pixels_per_frame=True``) with params' ``processor`` over
     them. Imports the backend's module (torch), not its weights."""
-    if model_cfg.backend == "attention-oracle":
+    if model_cfg.backend in GT_BACKENDS:
         return {}
     backend: Any = MLLMS.get(model_cfg.backend)  # a class with processor_settings()
     return dict(backend.processor_settings(model_cfg.processor))
@@ -109,6 +115,8 @@ def recorded_settings(params: Any, name: str) -> dict[str, Any]:
 
 def model_kwargs(model_cfg: Any) -> dict[str, Any]:
     """The per-model processor, config, frame-size and system-prompt settings of params."""
+    if model_cfg.backend == "planted-head":
+        return {"config_overrides": dict(model_cfg.config)}
     if model_cfg.backend == "attention-oracle":
         return {}
     return {

@@ -391,7 +391,13 @@ class MLLM:
                 f"{checkpoint}: the processor has no video processor or no chat template"
             )
         return cls(
-            model, processor, layer_start, layer_stop, video_kwargs, frame_size, system_prompt,
+            model,
+            processor,
+            layer_start,
+            layer_stop,
+            video_kwargs,
+            frame_size,
+            system_prompt,
             heads,
         )
 
@@ -640,9 +646,7 @@ class MLLM:
         if per_head_keys is None:
             return cap.AttentionCapture(self._attention_modules(), rows, self.heads)
         every = range(self.num_layers)
-        return cap.AttentionCapture(
-            self._attention_modules(every), rows, self.heads, per_head_keys
-        )
+        return cap.AttentionCapture(self._attention_modules(every), rows, self.heads, per_head_keys)
 
     def _result(
         self,

@@ -26,7 +26,7 @@ import torch
 
 from zstvg.files.records import Sample
 from zstvg.mllm.base import ForwardResult, FrameInput, MLLMInputs, VisualFeatures, VisualLayout
-from zstvg.mllm.protocol import GroundingModel, GroundTruthModel
+from zstvg.mllm.protocol import GroundTruthModel, HeadProbingModel
 
 TOKENS = ("<|im_end|>", "\n", "<|im_start|>", "assistant", "\n")
 HIDDEN = 4
@@ -41,6 +41,11 @@ class ScriptedMLLM:
     name = "scripted"
     exact_reversal = True
     fixed_token = "<|im_start|>"
+    # one layer of one head: the maps function's maps are that head's
+    num_layers = 1
+    num_heads = 1
+    layers: tuple[int, ...] = (0,)
+    heads: tuple[int, ...] | None = None
 
     def __init__(self, maps: MapsFn, grid_hw: tuple[int, int] = (8, 8),
                  margin: MarginFn | None = None) -> None:  # fmt: skip
@@ -92,28 +97,38 @@ class ScriptedMLLM:
     def reverse(self, features: VisualFeatures, inputs: MLLMInputs) -> VisualFeatures:
         return features.permuted(inputs.layout.reverse_rows())
 
+    def head_maps(self, text: str, shown: Sequence[int]) -> np.ndarray:
+        """Every layer's and head's maps ``(n_tokens, layers, heads, t, h, w)``."""
+        return np.asarray(self.maps(text, shown))[:, None, None]
+
     def forward(self, inputs: MLLMInputs, features: VisualFeatures | None = None,
                 visual_delta: torch.Tensor | None = None,
                 positions: Sequence[int] | None = None,
-                capture: bool = True) -> ForwardResult:  # fmt: skip
+                capture: bool = True, per_head: bool = False) -> ForwardResult:  # fmt: skip
+        """The maps of the configured layers averaged over the configured heads (as a model's
+        capture averages them), every head's with ``per_head``."""
         self.n_forward += 1
         feats = features if features is not None else self.visual_features(inputs)
         t, h, w = inputs.layout.grid_thw
         shown = [int(v) for v in feats.embeds[:: h * w, 0].round().tolist()]
         prompt = str(inputs.extra["prompt"])
         delta = visual_delta if visual_delta is not None else torch.zeros_like(feats.embeds)
-        attn = None
-        if capture:
-            maps = np.asarray(self.maps(prompt, shown), dtype=np.float32)
-            attn = torch.as_tensor(maps)[:, None]  # one layer
+        attn = every = None
+        if capture or per_head:
+            every = torch.as_tensor(np.asarray(self.head_maps(prompt, shown), dtype=np.float32))
+            chosen = every[:, list(self.layers)]
+            if self.heads is not None:
+                chosen = chosen[:, :, list(self.heads)]
+            attn = chosen.mean(dim=2)
         m = self.margin(prompt, delta)
         return ForwardResult(
             positions=inputs.candidate_positions,
-            layers=(0,),
+            layers=self.layers,
             attn_thw=attn,
             yes_logit=m,
             no_logit=torch.zeros_like(m),
             last_logits=torch.stack([m, torch.zeros_like(m)]),
+            attn_heads_thw=every if per_head else None,
         )
 
 
@@ -175,7 +190,77 @@ class AttentionOracle(ScriptedMLLM):
         return np.repeat(one[None], len(TOKENS), axis=0)
 
 
+class PlantedHead(AttentionOracle):
+    """The attention oracle's GT-aligned map in one (layer, head) and noise in every other
+    (backend ``planted-head``, no checkpoint; probe-layers' known answer).
+
+    ``models.<name>.config`` sets its shape: ``num_layers`` (8), ``num_heads`` (4),
+    ``planted_layer`` (5), ``planted_head`` (2). The noise is uniform in [0, NOISE_MAX) per cell,
+    seeded by (layer, head, frame shown), so a reversed video shows reversed noise; the
+    planted map peaks at 1 on the GT box centre of GT frames. A head mean of the planted layer
+    keeps that peak (1/heads over noise of mean NOISE_MAX / 2); a range without that layer is
+    noise and picks a track at random.
+    """
+
+    name = "planted-head"
+    NOISE_MAX = 0.2
+
+    def __init__(
+        self,
+        num_layers: int = 8,
+        num_heads: int = 4,
+        planted_layer: int = 5,
+        planted_head: int = 2,
+        layer_start: int = -26,
+        layer_stop: int | None = -6,
+        heads: Sequence[int] | None = None,
+    ) -> None:
+        from zstvg.mllm.base import resolve_heads, resolve_layers
+
+        super().__init__()
+        self.num_layers, self.num_heads = int(num_layers), int(num_heads)
+        if not (0 <= planted_layer < num_layers and 0 <= planted_head < num_heads):
+            raise ValueError(
+                f"planted (layer {planted_layer}, head {planted_head}) outside "
+                f"{num_layers} layers x {num_heads} heads"
+            )
+        self.planted = (int(planted_layer), int(planted_head))
+        self.layers = resolve_layers(self.num_layers, layer_start, layer_stop)
+        self.heads = resolve_heads(self.num_heads, heads)
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls,
+        checkpoint: str | Path,
+        layer_start: int = -26,
+        layer_stop: int | None = -6,
+        heads: Sequence[int] | None = None,
+        config_overrides: dict[str, int] | None = None,
+        **_: Any,
+    ) -> PlantedHead:
+        """No weights: the shape comes from ``config_overrides`` (``checkpoint`` is ignored)."""
+        return cls(**dict(config_overrides or {}), layer_start=layer_start,
+                   layer_stop=layer_stop, heads=heads)  # fmt: skip
+
+    def head_maps(self, text: str, shown: Sequence[int]) -> np.ndarray:
+        h, w = self.grid_hw
+        t = len(shown)
+        if self.neutral_prompt is not None and text == self.neutral_prompt:
+            out = np.full((self.num_layers, self.num_heads, t, h, w), 1.0 / (t * h * w))
+        else:
+            out = np.empty((self.num_layers, self.num_heads, t, h, w))
+            for layer in range(self.num_layers):
+                for head in range(self.num_heads):
+                    for slot, pos in enumerate(shown):
+                        rng = np.random.default_rng([layer, head, pos])
+                        out[layer, head, slot] = rng.uniform(0, self.NOISE_MAX, (h, w))
+            out[self.planted] = np.stack([self._frame_map(pos) for pos in shown])
+        return np.repeat(out[None], len(TOKENS), axis=0)
+
+
 # mypy checks the backends against what the grounding engine calls (zstvg.mllm.protocol):
 # the scripted backend takes no cached prefix; the oracle also reads the sample's GT.
-_scripted: type[GroundingModel] = ScriptedMLLM
+_scripted: type[HeadProbingModel] = ScriptedMLLM
 _oracle: type[GroundTruthModel] = AttentionOracle
+_planted: type[GroundTruthModel] = PlantedHead
+_planted_heads: type[HeadProbingModel] = PlantedHead

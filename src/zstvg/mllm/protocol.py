@@ -13,6 +13,8 @@ checks once, when it is built:
   then runs full forwards for them).
 - :class:`GroundTruthModel`: a backend whose attention comes from the sample's ground truth (the
   attention oracle): the engine gives it the neutral prompt and each sample before its forwards.
+- :class:`HeadProbingModel`: a backend that returns every layer's and head's map
+  (``zstvg probe-layers``); every backend here does.
 
 Each backend module states which protocol its classes satisfy with a module-level
 ``_: type[Protocol] = Backend`` line, so ``mypy`` fails on a backend that lacks a member or
@@ -28,7 +30,14 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from zstvg.files.records import Sample
-from zstvg.mllm.base import ForwardResult, FrameInput, MLLMInputs, PrefixState, VisualFeatures
+from zstvg.mllm.base import (
+    MLLM,
+    ForwardResult,
+    FrameInput,
+    MLLMInputs,
+    PrefixState,
+    VisualFeatures,
+)
 
 
 @runtime_checkable
@@ -130,6 +139,39 @@ class PrefixCachingModel(GroundingModel, Protocol):
 
 
 @runtime_checkable
+class HeadProbingModel(GroundingModel, Protocol):
+    """A backend that also returns every layer's and every head's map (probe-layers)."""
+
+    @property
+    def num_layers(self) -> int:
+        """Decoder layers of the LLM."""
+        ...
+
+    @property
+    def num_heads(self) -> int:
+        """Query heads per decoder layer."""
+        ...
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """The decoder layers the method averages (the configured range)."""
+        ...
+
+    def forward(
+        self,
+        inputs: MLLMInputs,
+        features: VisualFeatures | None = None,
+        visual_delta: torch.Tensor | None = None,
+        positions: Sequence[int] | None = None,
+        capture: bool = True,
+        per_head: bool = False,
+    ) -> ForwardResult:
+        """A forward whose result, with ``per_head``, also holds ``attn_heads_thw``
+        (positions, every layer, every head, t, h, w)."""
+        ...
+
+
+@runtime_checkable
 class GroundTruthModel(GroundingModel, Protocol):
     """A backend whose attention comes from the sample's ground truth (the attention oracle)."""
 
@@ -141,4 +183,7 @@ class GroundTruthModel(GroundingModel, Protocol):
         ...
 
 
-__all__ = ["GroundTruthModel", "GroundingModel", "PrefixCachingModel"]
+# Every MLLM backend probes its heads (its subclasses state their protocols in their modules).
+_mllm: type[HeadProbingModel] = MLLM
+
+__all__ = ["GroundTruthModel", "GroundingModel", "HeadProbingModel", "PrefixCachingModel"]
