@@ -1,5 +1,6 @@
 """``zstvg plot``: the evaluation figures (vIoU histogram, tIoU against vIoU, ablation bars,
-parameter sweeps) from per-sample CSVs and metrics files. The options below become one call of
+parameter sweeps) from per-sample CSVs and metrics files, and the layer/head grounding probe's
+figures from ``zstvg choose-layers``' reports. The options below become one call of
 :func:`zstvg.evaluation.plots.plot_figures`, which writes the PNGs and prints their names.
 """
 
@@ -28,6 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="metrics.json files or directories (ablation bars, sweeps)",
     )
+    parser.add_argument(
+        "--layers",
+        nargs="*",
+        default=[],
+        metavar="REPORT",
+        help="layers.json reports of `zstvg choose-layers` (per-head heat maps and per-layer "
+        "curves: layers_<dataset>_<model>_heads.png and _curve.png)",
+    )
     parser.add_argument("--out", required=True, help="directory for the PNG files")
     parser.add_argument(
         "--protocol",
@@ -49,6 +58,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         thresholds=params.evaluate.viou_thresholds,
         per_sample=args.per_sample,
         metrics=args.metrics,
+        layers=args.layers,
         protocol=args.protocol,
         ablation_dataset=args.ablation_dataset,
         dpi=args.dpi,

@@ -6,7 +6,9 @@
   tIoU, so the points lie under the diagonal);
 - ``ablation.png``: m_vIoU and vIoU@R (at ``evaluate.viou_thresholds``) bars per Table 2 variant
   and backend;
-- ``sweeps.png``: one panel per Fig. 6 sweep parameter (variants ``<v>@<param>=<value>``).
+- ``sweeps.png``: one panel per Fig. 6 sweep parameter (variants ``<v>@<param>=<value>``);
+- ``layers_<dataset>_<model>_heads.png`` and ``..._curve.png``: the layer/head grounding probe
+  (``zstvg choose-layers``' reports; :mod:`zstvg.evaluation.layer_plots`).
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ def plot_figures(
     thresholds: Sequence[float],
     per_sample: Sequence[str] = (),
     metrics: Sequence[str] = (),
+    layers: Sequence[str] = (),
     protocol: str = "tubedetr",
     ablation_dataset: str = "hcstvg-v1",
     dpi: int = 120,
@@ -167,10 +170,11 @@ def plot_figures(
     """The plot step: the histogram and scatter of the ``per_sample`` CSVs (``thresholds``
     marked; one series per file, labelled ``<backend>/<variant>`` from its path), the ablation
     bars on ``ablation_dataset`` (m_vIoU and vIoU@R per threshold) and the sweeps of the
-    ``metrics`` files of ``protocol``, as PNGs under ``out``; prints what it drew and returns
-    the exit code."""
+    ``metrics`` files of ``protocol`` and the heat maps and curves of the ``layers`` reports, as
+    PNGs under ``out``; prints what it drew and returns the exit code."""
     import pandas as pd
 
+    from zstvg.evaluation.layer_plots import plot_layer_reports, read_layer_reports
     from zstvg.evaluation.tables import (
         ABLATION_VARIANTS,
         Result,
@@ -181,8 +185,12 @@ def plot_figures(
     )
     from zstvg.files.io import InputError
 
-    if not per_sample and not metrics:
-        raise InputError("nothing to plot: give --per-sample CSVs and/or --metrics files")
+    if not per_sample and not metrics and not layers:
+        raise InputError(
+            "nothing to plot: give --per-sample CSVs, --metrics files and/or --layers reports"
+        )
+    # Checked before any figure is drawn: a bad layer report leaves no figure behind.
+    layer_reports = read_layer_reports(layers)
     out_dir = Path(out)
     written: list[Path] = []
     if per_sample:
@@ -213,5 +221,6 @@ def plot_figures(
         sw = sweeps(results, names)
         if len(sw):
             written.append(plot_sweeps(sw, out_dir / "sweeps.png", dpi))
+    written.extend(plot_layer_reports(layer_reports, out_dir, dpi))
     print(f"{len(written)} figure(s) -> {out_dir}: {', '.join(p.name for p in written)}")
     return 0
