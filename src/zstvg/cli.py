@@ -201,6 +201,15 @@ def _common() -> argparse.ArgumentParser:
         "settings: squashed frames, 6x6 tokens, fp16, system turn, N 2, lowercase yes/no)",
     )
     g.add_argument(
+        "--configfile",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="merge a params overlay (a YAML mapping, as Snakemake's --configfile: nested "
+        "mappings key by key) over --params and --preset, before --set (repeatable; e.g. the "
+        "overlay.yaml of choose-layers)",
+    )
+    g.add_argument(
         "--claim-gpu", default=None, metavar="DIR",
         help="take a free GPU from the slot pool in DIR (one lock file per GPU) for this "
         "command's lifetime; kept as is where CUDA_VISIBLE_DEVICES is set (SLURM)",
@@ -272,7 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         claim_gpu(args.claim_gpu)
     try:
-        params = load_params(args.params, args.overrides, preset=args.preset)
+        params = load_params(
+            args.params, args.overrides, preset=args.preset, overlays=args.configfile
+        )
         note_params_file(params.source)
         return int(args._module.run(args, params) or 0)
     except InputError as exc:

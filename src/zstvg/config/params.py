@@ -590,9 +590,13 @@ def apply_preset(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def load_params(
-    path: str | Path | None = None, overrides: Sequence[str] = (), preset: str | None = None
+    path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    preset: str | None = None,
+    overlays: Sequence[str | Path] = (),
 ) -> Params:
-    """Read, override, validate and parse a params file.
+    """Read, override, validate and parse a params file: the file, then the preset, then each
+    overlay file (``--configfile``), then the ``--set`` overrides.
 
     ``path=None`` means ``./params.yaml`` when it exists, else the packaged defaults, so a
     command also works by hand outside a checkout.
@@ -610,7 +614,26 @@ def load_params(
         raise ParamsError(f"{path}: expected a mapping of sections at the top level")
     if preset is not None:
         raw = apply_preset(raw, preset)
-    return parse(apply_overrides(raw, overrides), str(path))
+    for overlay in overlays:
+        raw = _merge(raw, _read_overlay(Path(overlay)))
+    # an invalid value is reported against the file and the overlays it may come from; the
+    # params' source stays the file (the run record notes it, ground-video reloads it)
+    label = " + ".join([str(path), *map(str, overlays)])
+    params = parse(apply_overrides(raw, overrides), label)
+    return dataclasses.replace(params, source=str(path))
+
+
+def _read_overlay(path: Path) -> dict[str, Any]:
+    """A ``--configfile`` overlay: a YAML mapping of params sections."""
+    if not path.is_file():
+        raise ParamsError(f"--configfile {path}: no such file")
+    try:
+        overlay = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"--configfile {path}: malformed YAML: {exc}") from None
+    if not isinstance(overlay, dict):
+        raise ParamsError(f"--configfile {path}: expected a mapping of params sections")
+    return overlay
 
 
 # Merged configs are named by the first 16 hex digits (64 bits) of their text's SHA-256: the

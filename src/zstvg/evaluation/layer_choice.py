@@ -136,8 +136,10 @@ def choose_layers(
         if not isinstance(manifest, dict) or manifest.get("step") != "probe-layers":
             raise InputError(f"{path}: not a probe-layers manifest (its 'step' is missing)")
         if first is not None and manifest.get("model") != first.get("model"):
-            raise InputError(f"{path}: model {manifest.get('model')!r}, the first probe's "
-                             f"{first.get('model')!r}: choose layers for one model at a time")  # fmt: skip
+            raise InputError(
+                f"{path}: model {manifest.get('model')!r}, the first probe's "
+                f"{first.get('model')!r}: choose layers for one model at a time"
+            )
         first = first or manifest
         for sid, entry in manifest["samples"].items():
             n_samples += 1

@@ -64,24 +64,25 @@ def configurations(
     the capture averages the heads it records; layers are averaged in float64, as the engine
     averages the captured layers.
     """
-    n_tokens, n_layers, n_heads = query.shape[:3]
+    n_layers, n_heads = query.shape[1:3]
     means = [torch.as_tensor(a).mean(dim=2).numpy().astype(np.float64) for a in (query, neutral)]
     heads = [(layer, head) for layer in range(n_layers) for head in range(n_heads)]
     for i in range(0, len(heads), chunk):
         keys = heads[i : i + chunk]
-        yield "heads", keys, *(
-            np.stack([a[:, layer, head] for layer, head in keys]).astype(np.float64)
-            for a in (query, neutral)
-        )  # fmt: skip
+        q, n = (
+            np.stack([a[:, la, he] for la, he in keys]).astype(np.float64) for a in (query, neutral)
+        )
+        yield "heads", keys, q, n
     layers = [(layer, layer + 1) for layer in range(n_layers)]
     for i in range(0, n_layers, chunk):
         keys = layers[i : i + chunk]
-        yield "layers", keys, *(np.stack([m[:, a] for a, _ in keys]) for m in means)
+        q, n = (np.stack([m[:, a] for a, _ in keys]) for m in means)
+        yield "layers", keys, q, n
     ranges = range_pairs(n_layers)
     for i in range(0, len(ranges), chunk):
         keys = ranges[i : i + chunk]
-        yield "ranges", keys, *(np.stack([m[:, a:b].mean(axis=1) for a, b in keys])
-                                for m in means)  # fmt: skip
+        q, n = (np.stack([m[:, a:b].mean(axis=1) for a, b in keys]) for m in means)
+        yield "ranges", keys, q, n
 
 
 def chosen_maps(

@@ -101,9 +101,9 @@ def probe_layers(
         if upstream is not None:  # carried on, never recomputed
             entries[sid] = {"status": "failed", "step": upstream.step, "error": upstream.reason}
             continue
-        job = sha256_json({**base_job, "sample": sample.to_json(),
-                           "frames": store.samples.get(sid),
-                           "proposals_sha256": sha256_file(props.path(sample.video_id))})  # fmt: skip
+        inputs = {"sample": sample.to_json(), "frames": store.samples.get(sid),
+                  "proposals_sha256": sha256_file(props.path(sample.video_id))}  # fmt: skip
+        job = sha256_json({**base_job, **inputs})
         previous = _finished(out_dir / f"{name}.json", job, failed_too=merge is not None)
         if previous is not None:
             entries[sid] = previous["entry"]
@@ -126,7 +126,8 @@ def probe_layers(
             write_json(out_dir / f"{name}.json", {"job_sha256": job, "entry": entries[sid]})
             continue
         with atomic_open(out_dir / f"{name}.npz", "wb") as fh:
-            np.savez_compressed(fh, **scores)
+            savez: Any = np.savez_compressed  # typed for positional arrays, not named ones
+            savez(fh, **scores)
         entries[sid] = {"status": "ok", "file": f"{name}.npz", **entry}
         # written last: a record means the sample's scores are complete
         write_json(
@@ -230,8 +231,10 @@ class _Prober:
                  "neutral": cfg.neutral_prompt}  # fmt: skip
         maps: dict[str, np.ndarray] = {}
         features = None
+        layout = None
         for key, text in texts.items():
             inputs = self.mllm.encode(frames, frame_idx, text, fps)
+            layout = inputs.layout
             with torch.no_grad():
                 if features is None:
                     features = self.mllm.visual_features(inputs)
@@ -239,11 +242,12 @@ class _Prober:
             assert out.attn_heads_thw is not None  # per_head=True
             maps[key] = out.attn_heads_thw.numpy()
             del out
+        assert layout is not None  # two texts encoded
         height, width = frames[0].shape[:2]
         overlap = {t.track_id: track_gt_overlap(t, sample) for t in tracks}
         gt_track = max(sorted(overlap), key=lambda k: overlap[k])
         target = ProbeTarget(
-            slots=scoring.slot_of_frame(inputs.layout.frames_of_t, frame_idx),
+            slots=scoring.slot_of_frame(layout.frames_of_t, frame_idx),
             gt_boxes_xyxy=[sample.gt_boxes_xyxy.get(f) for f in frame_idx],
             masks={t.track_id: track_masks(t, frame_idx, height, width) for t in tracks},
             gt_track=gt_track if overlap[gt_track] > 0 else None,

@@ -229,7 +229,7 @@ class PlantedHead(AttentionOracle):
         self.heads = resolve_heads(self.num_heads, heads)
 
     @classmethod
-    def load(  # type: ignore[override]
+    def load(
         cls,
         checkpoint: str | Path,
         layer_start: int = -26,
