@@ -36,6 +36,7 @@ include: "workflow/rules/decompose.smk"
 include: "workflow/rules/proposals.smk"
 include: "workflow/rules/grounding.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/layers.smk"
 
 
 # Targets that only gather files run in the Snakemake process, never as cluster jobs.

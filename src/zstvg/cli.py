@@ -45,6 +45,9 @@ COMMANDS: dict[str, str] = {
     "probe-attention": (
         "run a frozen MLLM on each sample: attention of its grounding tokens + Yes/No logits"
     ),
+    "split-samples": (
+        "a held-out split of a dataset's samples (by video) and the rest, as two samples files"
+    ),
     "probe-layers": (
         "which layers and heads ground: per (layer, head), layer and layer range, pointing, "
         "attention mass in the GT box and the method's track choice"
@@ -52,6 +55,9 @@ COMMANDS: dict[str, str] = {
     "choose-layers": (
         "the layer range (and heads) probe-layers found best: a report, figures and a params "
         "overlay"
+    ),
+    "layer-table": (
+        "Table 2-style rows: the method at the default layer range and at choose-layers' range"
     ),
     "ground": (
         "the method: pick a track and a span per sample with a frozen MLLM (one or more variants)"

@@ -59,6 +59,8 @@ REPORT_TABLES = {
 REFERENCE_VARIANTS = ["oracle", "largest", "random"]
 # The backend whose maps are planted on the GT boxes (checks the chain; no weights).
 ORACLE = "attention-oracle"
+# Every backend without weights (its maps come from the GT; zstvg.mllm.GT_BACKENDS).
+GT_BACKENDS = (ORACLE, "planted-head")
 
 # Every table cell `run` selects (run.datasets x models x variants, and run.experiments' sweeps
 # and grids), and the grounding jobs they make: one per (dataset, model, setting).
@@ -126,7 +128,9 @@ def model_checkpoint_marker(model):
 
 def mllm_models():
     """The models of `run` that are real MLLMs (the attention oracle has no weights)."""
-    return [m for m in config["run"]["models"] if config["models"][m]["backend"] != ORACLE]
+    return [
+        m for m in config["run"]["models"] if config["models"][m]["backend"] not in GT_BACKENDS
+    ]
 
 
 def tiny_checkpoint_markers():
@@ -141,8 +145,8 @@ def tiny_checkpoint_markers():
 
 
 def model_inputs(wildcards):
-    """The checkpoint marker of a model, none for the attention oracle."""
-    if config["models"][wildcards.model]["backend"] == ORACLE:
+    """The checkpoint marker of a model, none for the GT backends (no weights)."""
+    if config["models"][wildcards.model]["backend"] in GT_BACKENDS:
         return []
     return [model_checkpoint_marker(wildcards.model)]
 

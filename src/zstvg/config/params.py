@@ -315,6 +315,13 @@ class EvaluateConfig(_Section):
     viou_thresholds: Annotated[tuple[Fraction, ...], Field(min_length=1)]
 
 
+@dataclass(frozen=True)
+class LayersConfig(_Section):
+    holdout_fraction: Annotated[float, Field(gt=0, lt=1)]
+    top_heads: NonNegInt
+    variants: Annotated[tuple[NonEmptyStr, ...], Field(min_length=1), _UNIQUE]
+
+
 _Entries = AfterValidator(MappingProxyType)  # read-only name -> section
 
 
@@ -334,6 +341,7 @@ class Params(_Section):
     models: Annotated[Mapping[str, ModelConfig], Field(min_length=1), _Entries]
     mllm: MLLMConfig
     ground: GroundConfig
+    layers: LayersConfig
     evaluate: EvaluateConfig
     # The validated plain-dict form, for hashing and provenance records.
     raw: SkipJsonSchema[Mapping[str, Any]] = field(repr=False, compare=False, default_factory=dict)
@@ -352,6 +360,7 @@ _SECTIONS: dict[str, type] = {
     "proposals": ProposalsConfig,
     "mllm": MLLMConfig,
     "ground": GroundConfig,
+    "layers": LayersConfig,
     "evaluate": EvaluateConfig,
 }
 

@@ -105,14 +105,15 @@ def overlay_yaml(model: str, report: dict[str, Any]) -> str:
     import yaml
 
     chosen, default = report["chosen"], report["default"]
+    da, db = default["layers"]
     entry: dict[str, Any] = {"layers": list(chosen["layers"])}
     if chosen["heads"] is not None:
         entry["heads"] = list(chosen["heads"])
     lines = [
         f"# zstvg choose-layers: the layer range probe-layers found best for {model} on "
         f"{report.get('dataset', '?')}",
-        f"# (track choice {chosen['track']} on {report['n_scored']} samples; the default "
-        f"{default['layers']}: {default['track']}). Pass it with --configfile: the model's own",
+        f"# (track choice {chosen['track']} on {report['n_scored']} held-out sample(s); the "
+        f"default [{da}, {db}): {default['track']}). Pass it with --configfile: the model's own",
         "# range (models.<name>.layers/heads) is what the method averages over mllm's.",
     ]
     body = yaml.safe_dump({"models": {model: entry}}, sort_keys=False, default_flow_style=None)
@@ -169,4 +170,68 @@ def choose_layers(
           f"chosen {chosen['layers']} track {chosen['track']} pointing {chosen['pointing']} "
           f"mass {chosen['mass']}; default {default['layers']} track {default['track']} "
           f"-> {out_dir / 'overlay.yaml'}")  # fmt: skip
+    return 0
+
+
+# The comparison rows' score columns, as the paper's Table 2 prints them.
+ROW_METRICS = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
+
+
+def layer_table(
+    report: dict[str, Any], default: Sequence[str | Path], chosen: Sequence[str | Path]
+) -> Any:
+    """The Table 2-style rows (a pandas DataFrame): per protocol and variant, the method at the
+    default range and at the chosen one (metrics files of ``zstvg evaluate`` on the samples
+    the probe did not see), and the probe's track-choice accuracy of each range on the
+    held-out split."""
+    import pandas as pd
+
+    from zstvg.files.io import InputError, read_json
+
+    rows = []
+    for which, files in (("default", default), ("chosen", chosen)):
+        side = report[which]
+        for path in files:
+            m = read_json(path, what="metrics file")
+            missing = [k for k in ("protocol", "variant", *ROW_METRICS) if k not in m]
+            if missing:
+                raise InputError(f"{path}: not a metrics file of zstvg evaluate (no {missing})")
+            heads = side.get("heads")
+            rows.append({
+                "protocol": m["protocol"], "variant": m["variant"], "range": which,
+                "layers": f"[{side['layers'][0]}, {side['layers'][1]})",
+                "heads": "all" if not heads else ",".join(map(str, heads)),
+                **{k: m[k] for k in ROW_METRICS},
+                "n_samples": m.get("n_samples"), "probe_track": side["track"],
+            })  # fmt: skip
+    table = pd.DataFrame(rows)
+    return table.sort_values(["protocol", "variant", "range"], ascending=[True, True, False])
+
+
+def write_layer_table(
+    report_path: str | Path,
+    default: Sequence[str | Path],
+    chosen: Sequence[str | Path],
+    out: str | Path,
+) -> int:
+    """``<out>/layers_table.{md,csv,html}`` from a choose-layers report and the metrics of
+    both ranges; prints the Markdown."""
+    from zstvg.files.io import atomic_open, read_json
+
+    report = read_json(report_path, what="choose-layers report")
+    table = layer_table(report, default, chosen)
+    title = (f"Layer range of {report['model']} on {report.get('dataset') or '?'}: the default "
+             f"against the range chosen on {report['n_scored']} held-out samples")  # fmt: skip
+    shown = table.copy()
+    for k in (*ROW_METRICS, "probe_track"):
+        shown[k] = shown[k].map(lambda v: "" if v is None else f"{100 * v:.1f}")
+    markdown = f"{title} (scores in %)\n\n{shown.to_markdown(index=False)}\n"
+    out_dir = Path(out)
+    for name, text in (("layers_table.md", markdown),
+                       ("layers_table.csv", table.to_csv(index=False)),
+                       ("layers_table.html", f"<h3>{title}</h3>\n"
+                                             f"{shown.to_html(index=False)}\n")):  # fmt: skip
+        with atomic_open(out_dir / name, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    print(markdown)
     return 0

@@ -129,3 +129,29 @@ def select_samples(samples: list[Sample], ids: list[str], path: PathLike) -> lis
 def sample_status(sample: Sample) -> Status:
     """The sample's status as prepare-data left it."""
     return Status(STEP, sample.error)
+
+
+def holdout_split(
+    samples: list[Sample], fraction: float, seed: int
+) -> tuple[list[Sample], list[Sample]]:
+    """(held-out, rest): the samples of a ``fraction`` of the videos, and the others, in file
+    order. By video, so the queries of one video never sit on both sides (VidSTG asks several
+    per video); a video's side is a function of (seed, video id) alone (SHA-256), so adding
+    videos moves no other. With two or more videos each side keeps at least one."""
+    import hashlib
+
+    videos = sorted({s.video_id for s in samples})
+
+    def draw(video: str) -> float:
+        digest = hashlib.sha256(f"{seed}/{video}".encode()).hexdigest()
+        return int(digest[:12], 16) / 16**12
+
+    held = {v for v in videos if draw(v) < fraction}
+    order = sorted(videos, key=draw)
+    if len(videos) >= 2 and not held:
+        held = {order[0]}
+    elif len(videos) >= 2 and len(held) == len(videos):
+        held.discard(order[-1])
+    return [s for s in samples if s.video_id in held], [
+        s for s in samples if s.video_id not in held
+    ]
