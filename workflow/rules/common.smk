@@ -128,9 +128,7 @@ def model_checkpoint_marker(model):
 
 def mllm_models():
     """The models of `run` that are real MLLMs (the attention oracle has no weights)."""
-    return [
-        m for m in config["run"]["models"] if config["models"][m]["backend"] not in GT_BACKENDS
-    ]
+    return [m for m in config["run"]["models"] if config["models"][m]["backend"] not in GT_BACKENDS]
 
 
 def tiny_checkpoint_markers():
@@ -464,3 +462,66 @@ def input_dir(name):
         return os.path.dirname(getattr(input, name))
 
     return folder
+
+
+# ------------------------------------------------------------------- layers.smk (snakemake layers)
+def layer_proposals(wildcards):
+    return proposals_manifest(wildcards.dataset)
+
+
+def layer_models():
+    """The models of `run` a probe can read layers of (the attention oracle has none)."""
+    return [m for m in config["run"]["models"] if config["models"][m]["backend"] != ORACLE]
+
+
+def layer_variants():
+    return ",".join(config["layers"]["variants"])
+
+
+def layer_ground_cfg(wildcards):
+    """What a comparison job reads: its model's entry, `mllm`, `seed`, the preset, `ground`."""
+    return json.dumps(
+        {
+            "model": config["models"][wildcards.model],
+            "mllm": config["mllm"],
+            "seed": config["seed"],
+            "preset": config.get("preset"),
+            "ground": config["ground"],
+            "variants": config["layers"]["variants"],
+        },
+        sort_keys=True,
+    )
+
+
+def overlay_input(wildcards):
+    """The chosen range's overlay; none for the default range."""
+    if wildcards.range == "chosen":
+        return f"results/layers/{wildcards.dataset}/{wildcards.model}/overlay.yaml"
+    return []
+
+
+def overlay_arg(wildcards, input):
+    return f"--configfile {input.overlay}" if input.overlay else ""
+
+
+def layer_metrics(which):
+    def files(wildcards):
+        return [
+            f"results/layers/{wildcards.dataset}/{wildcards.model}/{which}/metrics/"
+            f"{variant}/{protocol}.json"
+            for variant in config["layers"]["variants"]
+            for protocol in config["run"]["protocols"]
+        ]
+
+    return files
+
+
+def split_cfg(wildcards):
+    """What split-samples reads: the seed and the held-out share."""
+    return json.dumps(
+        {"seed": config["seed"], "holdout_fraction": config["layers"]["holdout_fraction"]}
+    )
+
+
+def top_heads(wildcards):
+    return config["layers"]["top_heads"]

@@ -5,57 +5,6 @@
 # rows comparing them. Everything lives under results/layers/{dataset}/.
 
 
-def layer_proposals(wildcards):
-    return proposals_manifest(wildcards.dataset)
-
-
-def layer_models():
-    """The models of `run` a probe can read layers of (the attention oracle has none)."""
-    return [m for m in config["run"]["models"] if config["models"][m]["backend"] != ORACLE]
-
-
-def layer_variants():
-    return ",".join(config["layers"]["variants"])
-
-
-def layer_ground_cfg(wildcards):
-    """What a comparison job reads: its model's entry, `mllm`, `seed`, the preset, `ground`."""
-    return json.dumps(
-        {
-            "model": config["models"][wildcards.model],
-            "mllm": config["mllm"],
-            "seed": config["seed"],
-            "preset": config.get("preset"),
-            "ground": config["ground"],
-            "variants": config["layers"]["variants"],
-        },
-        sort_keys=True,
-    )
-
-
-def overlay_input(wildcards):
-    """The chosen range's overlay; none for the default range."""
-    if wildcards.range == "chosen":
-        return f"results/layers/{wildcards.dataset}/{wildcards.model}/overlay.yaml"
-    return []
-
-
-def overlay_arg(wildcards, input):
-    return f"--configfile {input.overlay}" if input.overlay else ""
-
-
-def layer_metrics(which):
-    def files(wildcards):
-        return [
-            f"results/layers/{wildcards.dataset}/{wildcards.model}/{which}/metrics/"
-            f"{variant}/{protocol}.json"
-            for variant in config["layers"]["variants"]
-            for protocol in config["run"]["protocols"]
-        ]
-
-    return files
-
-
 rule split_samples:
     input:
         samples="results/samples/{dataset}.jsonl",
@@ -64,12 +13,7 @@ rule split_samples:
         rest="results/layers/{dataset}/samples.rest.jsonl",
     params:
         params_file=params_file,
-        cfg=lambda w: json.dumps(
-            {
-                "seed": config["seed"],
-                "holdout_fraction": config["layers"]["holdout_fraction"],
-            }
-        ),
+        cfg=split_cfg,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -155,7 +99,7 @@ rule choose_layers:
         report="results/layers/{dataset}/{model}/layers.json",
         overlay="results/layers/{dataset}/{model}/overlay.yaml",
     params:
-        top_heads=lambda w: config["layers"]["top_heads"],
+        top_heads=top_heads,
         out=output_dir("report"),
     resources:
         mem_mb=2000,
