@@ -18,13 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from zstvg.grounding.layer_probe import METRICS, range_pairs
-
+# What probe-layers scores per configuration (zstvg.grounding.layer_probe), in report order.
+METRICS = ("pointing", "mass", "track")
 METRIC_TEXT = {
     "pointing": "the map's peak inside the GT box on GT frames",
     "mass": "attention mass inside the GT box on GT frames",
     "track": "the map alone picks the GT's track (the method's track score)",
 }
+
+
+def range_pairs(n_layers: int) -> list[tuple[int, int]]:
+    """Every contiguous range [a, b) of ``n_layers`` layers, a < b, in (a, b) order."""
+    return [(a, b) for a in range(n_layers) for b in range(a + 1, n_layers + 1)]
 
 
 def _mean(stack: list[np.ndarray]) -> np.ndarray:

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from zstvg.evaluation.layer_choice import METRICS, range_pairs
 from zstvg.files.records import BoxXYXY
 
-METRICS = ("pointing", "mass", "track")
 # The upsampled maps of one chunk of configurations stay under this many bytes (float64, one
 # frame at a time): 720p frames -> 8 maps a chunk; a tiny frame -> every configuration.
 UPSAMPLE_BYTES = 64 * 2**20
@@ -46,11 +46,6 @@ class ProbeTarget:
     height: int
     width: int
     region: tuple[float, float, float, float]  # x0, y0, x1, y1 of the frame the grid covers
-
-
-def range_pairs(n_layers: int) -> list[tuple[int, int]]:
-    """Every contiguous range [a, b) of ``n_layers`` layers, a < b, in (a, b) order."""
-    return [(a, b) for a in range(n_layers) for b in range(a + 1, n_layers + 1)]
 
 
 def configurations(
