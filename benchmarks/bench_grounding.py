@@ -156,6 +156,8 @@ def _prepare(root: Path, shape: dict, frames: int) -> list[str]:
         "--set", f"synthetic.width={shape['size'][0]}",
         "--set", f"synthetic.height={shape['size'][1]}",
         "--set", f"ground.n_frames={frames}",
+        # no experiment cells: the demo's K sweep (K 9) is invalid below 9 MLLM frames
+        "--set", "run.experiments=[]",
         "--set", f"decompose.cache_dir={root / 'cache'}",
         "--set", f"models.tiny-qwen2-vl.checkpoint={root / 'ckpt'}",
         "--set", f"mllm.dtype={shape['dtype']}", "--set", f"mllm.device={shape['device']}",

@@ -120,7 +120,7 @@ def measure(root: Path, axis: str, value: int) -> dict:
     props = root / props_dir / "manifest.json"
     slots = frames // 2  # Qwen2-VL merges 2 frames into one temporal slot
     budget = json.dumps(_budget(tokens // slots))
-    sets += ["--set", f"ground.n_frames={frames}",
+    sets += ["--set", f"ground.n_frames={frames}", "--set", f"ground.k_frames={min(frames, 7)}",
              "--set", f"models.tiny-qwen2-vl.processor={budget}"]  # fmt: skip
     out = root / "ground" / f"{axis}_{value}"
     argv = ["ground", *sets, "--samples", str(root / "samples.jsonl"), "--frames",

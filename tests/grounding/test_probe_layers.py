@@ -237,3 +237,16 @@ def test_configfile_errors_name_the_file(tmp_path, capsys, repo_root):
     err = capsys.readouterr().err
     assert rc == 2 and str(bad) in err and "models.attention-oracle.heads" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_params_head_subsets_reach_the_backend(bench):
+    """mllm.heads applies to every model; a model's own heads (the overlay's) win over it."""
+    from zstvg.config.params import load_params
+    from zstvg.mllm import load_model
+
+    params = load_params(bench["params"], ["mllm.heads=[1, 3]"])
+    assert load_model(params, params.models["tiny-qwen2-vl"]).heads == (1, 3)
+    own = load_params(bench["params"], ["mllm.heads=[1, 3]", "models.tiny-qwen2-vl.heads=[0]"])
+    assert load_model(own, own.models["tiny-qwen2-vl"]).heads == (0,)
+    assert load_model(own, own.models["planted"]).heads == (1, 3)
+    assert load_params(bench["params"]).mllm.heads is None  # default: every head

@@ -48,3 +48,12 @@ def test_the_layers_target_finds_the_planted_layer_and_compares_the_ranges(layer
 def test_a_rerun_of_the_layers_target_is_a_no_op(layers_dir):
     out = run(["snakemake", "--cores", "2", "-n", "layers"], layers_dir).stdout
     assert "Nothing to be done" in out
+
+
+def test_the_html_report_holds_the_layer_figures_and_tables(layers_dir):
+    run(["snakemake", "--report", "report.html", "layers"], layers_dir)
+    html = (layers_dir / "report.html").read_text(encoding="utf-8", errors="replace")
+    for model in ("planted-head", "tiny-qwen2-vl"):
+        assert f"layers_synthetic_{model}_heads.png" in html
+        assert f"layers_synthetic_{model}_curve.png" in html
+    assert "layers_table.html" in html and "Layers" in html

@@ -11,6 +11,9 @@ the frame it shows, which is how reversal is seen.
 puts each frame's attention on the ground-truth box centre and nothing on frames outside the GT
 span, weighted by how much of the frame's bin lies inside the span. A correct chain then picks,
 on every sample, the track the ``oracle`` reference predictor picks, with a span inside the GT.
+
+:class:`PlantedHead` (backend ``planted-head``, no checkpoint) has layers and heads: the
+oracle's map in one (layer, head), noise in the others; probe-layers must find that pair.
 """
 
 from __future__ import annotations
