@@ -63,6 +63,9 @@ GOAL_SIZES: dict[str, GoalSizes] = {
         "not measured at 8,000 tokens, 7B widths",
         shown=False,
     ),
+    "probe_layers": GoalSizes(
+        _config(shape="cpu-7b"), "not measured at 7B widths, 4,000 tokens (quick sizes)"
+    ),
     "decompose": GoalSizes(_config(cached_n=10000), "not measured at 10,000 (quick sizes)"),
     "evaluate": GoalSizes(_config(n=10303), "not measured at 10,303 (quick sizes)"),
     "workflow": GoalSizes(_config(scale=1.0), "not measured at paper scale (quick sizes)"),
@@ -180,6 +183,8 @@ TARGETS: list[Check | StageTargets] = [
     Check("attention", "attention at 8,000 tokens: capture / SDPA time",
           _attention_ratio("capture", "sdpa", "seconds", 2), "<= 1.2x", missing="sdpa failed"),
     StageTargets("grounding", "the [8/11] targets"),
+    Check("probe_layers", "probe-layers / probe-attention peak memory per sample",
+          "ratios.extra", "<= 1.2x"),
     Check("decompose", "decomposition: 10,000 cached queries", "cached.seconds", "< 5 s"),
     *(
         Check("evaluate", f"evaluation: 10,303 samples, {p}", f"protocols.{p}.seconds", "< 5 s",

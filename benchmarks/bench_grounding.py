@@ -162,9 +162,10 @@ def _prepare(root: Path, shape: dict, frames: int) -> list[str]:
         "--set", f"models.tiny-qwen2-vl.checkpoint={root / 'ckpt'}",
         "--set", f"mllm.dtype={shape['dtype']}", "--set", f"mllm.device={shape['device']}",
     ]  # fmt: skip
-    if shape["layers"]:
-        sets += ["--set", f"mllm.layer_start={shape['layers'][0]}",
-                 "--set", f"mllm.layer_stop={shape['layers'][1]}"]  # fmt: skip
+    # the model's own range: params' models.tiny-qwen2-vl.layers ([0, 2], for the 8-layer demo
+    # model) wins over mllm's; null hands it back to mllm's [-26, -6) (the 28-layer shapes)
+    layers = list(shape["layers"]) if shape["layers"] else None
+    sets += ["--set", f"models.tiny-qwen2-vl.layers={json.dumps(layers)}"]
     if shape["processor"]:
         sets += ["--set", f"models.tiny-qwen2-vl.processor={json.dumps(shape['processor'])}"]
     syn = root / "synthetic"

@@ -34,9 +34,10 @@ weights, what the warm-up left), seconds, tokens and the load average (the machi
 shared: seconds drift, memory does not); then the ratios probe-layers / probe-attention of extra
 and total, and the size of the per-head rows themselves (candidates x layers x heads x grid x
 4 B x 2 texts). ``--json`` writes them (default results/benchmarks/probe_layers.json).
-Not a run_all.py stage: run it by hand (2026-12-07, 2-core AMD EPYC, no GPU: probe-attention
-0.86 GiB extra / 6.26 GiB total, 71 s; probe-layers 0.91 / 6.31 GiB, 174 s; ratios 1.06x extra,
-1.01x total, 2.45x seconds; docs/performance.md#probe-layers-memory-and-time).
+A run_all.py stage (``probe_layers``; ``--shape quick`` there with ``--quick``). Measured
+2026-12-07, 2-core AMD EPYC, no GPU: probe-attention 0.86 GiB extra / 6.26 GiB total, 71 s;
+probe-layers 0.91 / 6.31 GiB, 174 s; ratios 1.06x extra, 1.01x total, 2.45x seconds
+(docs/performance.md#probe-layers-memory-and-time).
 
     .venv/bin/python benchmarks/bench_probe_layers.py                  # cpu-7b, ~8 min
     .venv/bin/python benchmarks/bench_probe_layers.py --shape quick    # plumbing, seconds

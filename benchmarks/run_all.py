@@ -73,6 +73,7 @@ STAGES: dict[str, Stage] = {
     "grounding": Stage(
         "bench_grounding.py", ("--shape", "tiny"), ("--shape", "quick"), json_flag="--out"
     ),
+    "probe_layers": Stage("bench_probe_layers.py", (), ("--shape", "quick")),
     "decompose": Stage("bench_decompose.py", (), ("--n", "20", "--cached-n", "200")),
     "evaluate": Stage("bench_evaluate.py", (), ("--n", "100")),
     "workflow": Stage("bench_workflow.py", (), ("--scale", "0.01", "--jobs", "5")),
@@ -632,6 +633,42 @@ class Report:
             ],
         )
 
+    def probe_layers(self) -> None:
+        if not self.section("probe-layers: memory and time", "probe_layers"):
+            return
+        d = self.data["probe_layers"]
+        c, steps = d["config"], d["steps"]
+        att, lay = steps["probe-attention"], steps["probe-layers"]
+        a, b = c["layer_range"]
+        self.out(
+            f"One sample, the same {c['frames']} frames ({c['frame_size'][1]} x "
+            f"{c['frame_size'][0]}, {att['tokens']:,} tokens), shape `{c['shape']}` "
+            f"({', '.join(c['llm'])}, {c['dtype']}, {c['device']}, range [{a}, {b})); each "
+            "step in its own process after the model's load and one warm-up forward. "
+            "probe-attention: `probe_sample` (one forward, head-averaged rows of the range); "
+            "probe-layers: `_Prober.sample` (two forwards with `per_head=True`, then "
+            f"`probe_scores` on {lay['n_tracks']} tracks). Extra = peak RSS minus RSS right "
+            "before the sample (heap trimmed first).",
+            "",
+        )
+        r = d["ratios"]
+        self.table(
+            ["step", "peak extra GiB", "peak total GiB", "s per sample"],
+            [
+                ["probe-attention", att["peak_extra_gib"], att["peak_total_gib"], att["seconds"]],
+                ["probe-layers", lay["peak_extra_gib"], lay["peak_total_gib"], lay["seconds"]],
+                ["probe-layers / probe-attention", f"{r['extra']}x", f"{r['total']}x",
+                 f"{r['seconds']}x"],
+            ],
+        )  # fmt: skip
+        self.out(
+            f"probe-layers' forwards: {lay['forwards_s']} s, peak extra "
+            f"{lay['forwards_peak_extra_gib']} GiB; its scoring: {lay['scoring_s']} s, peak extra "
+            f"{lay['scoring_peak_extra_gib']} GiB. The per-head rows themselves: "
+            f"{lay['per_head_rows_mib']} MiB (both texts).",
+            "",
+        )
+
     def scaling(self) -> None:
         if not self.section("Scaling: seconds and peak memory per video", "scaling"):
             return
@@ -793,6 +830,7 @@ class Report:
             self.frames,
             self.attention,
             self.grounding,
+            self.probe_layers,
             self.decompose,
             self.evaluate,
             self.workflow,

@@ -14,11 +14,13 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import run_all  # noqa: E402
 
-SECTIONS = ["## Targets", "## Frames", "## Attention", "## Grounding", "## Decomposition",
+SECTIONS = ["## Targets", "## Frames", "## Attention", "## Grounding",
+            "## probe-layers: memory and time", "## Decomposition",
             "## Evaluation", "## Workflow", "## Scaling", "## Memory over a long job",
             "## GPU: real shapes", "## Hot paths: profiled and fixed", "## Run times"]  # fmt: skip
 TARGET_ROWS = ["full step / full step decoding every frame", "ffmpeg every frame / full step",
                "eager / capture peak memory", "capture / SDPA time", "grounding:",
+               "probe-layers / probe-attention peak memory per sample",
                "10,000 cached queries", "10,303 samples, tubedetr", "10,303 samples, official",
                "10,303 samples, seed", "DAG build at paper scale", "RSS flat",
                "proposals per 20 s video", "gti per video, qwen2-vl-7b",

@@ -250,3 +250,15 @@ def test_params_head_subsets_reach_the_backend(bench):
     assert load_model(own, own.models["tiny-qwen2-vl"]).heads == (0,)
     assert load_model(own, own.models["planted"]).heads == (1, 3)
     assert load_params(bench["params"]).mllm.heads is None  # default: every head
+
+
+def test_a_head_subset_is_part_of_a_ground_job(bench, tmp_path, capsys):
+    """A rerun into the same folder with the overlay's heads recomputes every sample: the
+    records of the other head set are not this job's."""
+    out = tmp_path / "g"
+    _ground(bench, "planted", out, "--sample-id", "synthetic_000")
+    _ground(bench, "planted", out, "--sample-id", "synthetic_000")
+    assert "1 already done" in capsys.readouterr().out
+    _ground(bench, "planted", out, "--sample-id", "synthetic_000",
+            "--set", "models.planted.heads=[2]")  # fmt: skip
+    assert "0 already done" in capsys.readouterr().out

@@ -67,11 +67,12 @@ def test_cli_builds_a_deterministic_loadable_checkpoint(tmp_path, tiny_checkpoin
 
 
 def test_every_backend_has_a_tiny_family():
-    from zstvg.mllm import MLLMS
+    from zstvg.mllm import GT_BACKENDS, MLLMS
     from zstvg.tiny import FAMILIES
 
-    # the attention oracle has no weights (its maps come from the GT): no tiny family
-    real = set(MLLMS.names()) - {"attention-oracle"}
+    # the GT backends have no weights (their maps come from the GT): no tiny family
+    assert set(GT_BACKENDS) == {"attention-oracle", "planted-head"}
+    real = set(MLLMS.names()) - set(GT_BACKENDS)
     assert real == {
         "llava-ov",
         "qwen2-vl",

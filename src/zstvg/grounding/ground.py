@@ -160,8 +160,9 @@ class _Grounder:
             "model_settings": {
                 k: settings.get(k) for k in ("processor", "config", "frame_size", "system_prompt")
             }
-            # a model's own layer range, only where set: the other models' jobs keep their hash
-            | ({"layers": settings["layers"]} if "layers" in settings else {}),
+            # a model's own layer range and heads, only where set: the other models' jobs keep
+            # their hash
+            | {k: settings[k] for k in ("layers", "heads") if k in settings},
             "seed": params.seed,
             "preset": params.preset,
         }
