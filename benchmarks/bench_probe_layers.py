@@ -40,6 +40,7 @@ probe-layers 0.91 / 6.31 GiB, 174 s; ratios 1.06x extra, 1.01x total, 2.45x seco
 (docs/performance.md#probe-layers-memory-and-time).
 
     .venv/bin/python benchmarks/bench_probe_layers.py                  # cpu-7b, ~8 min
+    .venv/bin/python benchmarks/bench_probe_layers.py --n-layers 4     # run_all's, ~3 min
     .venv/bin/python benchmarks/bench_probe_layers.py --shape quick    # plumbing, seconds
 """
 
@@ -158,7 +159,18 @@ def _malloc_trim() -> bool:
     return True
 
 
-def child(step: str, ckpt: str, shape_name: str) -> dict:
+def shape_of(name: str, n_layers: int | None) -> dict[str, Any]:
+    """``bench_grounding.SHAPES[name]``, with ``n_layers`` decoder layers where given (the range
+    then [1, n - 1): cpu-7b's [-7, -2) is layers 1-5 of 8)."""
+    shape = dict(SHAPES[name])
+    if n_layers is not None:
+        text = [t for t in shape["text"] if not t.startswith("num_hidden_layers=")]
+        shape["text"] = [*text, f"num_hidden_layers={n_layers}"]
+        shape["layers"] = (1 - n_layers, -1)
+    return shape
+
+
+def child(step: str, ckpt: str, shape_name: str, n_layers: int | None = None) -> dict:
     """One step's per-sample work on one sample, after the model's load and a warm-up."""
     import torch
 
@@ -167,7 +179,7 @@ def child(step: str, ckpt: str, shape_name: str) -> dict:
     from zstvg.mllm import load_model, model_config
 
     torch.manual_seed(0)
-    shape = SHAPES[shape_name]
+    shape = shape_of(shape_name, n_layers)
     width, height = shape["size"]
     params = _params(ckpt, shape)
     model_cfg = model_config(params, "tiny-qwen2-vl")
@@ -266,8 +278,10 @@ def child(step: str, ckpt: str, shape_name: str) -> dict:
     return out
 
 
-def _run_child(step: str, ckpt: Path, shape_name: str) -> dict:
+def _run_child(step: str, ckpt: Path, shape_name: str, n_layers: int | None) -> dict:
     cmd = [sys.executable, __file__, "--child", step, str(ckpt), "--shape", shape_name]
+    if n_layers is not None:
+        cmd += ["--n-layers", str(n_layers)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{step} child failed: {proc.stderr.strip()[-3000:]}")
@@ -277,15 +291,19 @@ def _run_child(step: str, ckpt: Path, shape_name: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", choices=("cpu-7b", "quick"), default="cpu-7b")
+    parser.add_argument(
+        "--n-layers", type=int, default=None,
+        help="decoder layers instead of the shape's (run_all.py: 4, half cpu-7b's time)",
+    )  # fmt: skip
     parser.add_argument("--checkpoint", help="reuse a checkpoint built for --shape")
     parser.add_argument("--json", default="results/benchmarks/probe_layers.json")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         step, ckpt = args.child
-        print(json.dumps(child(step, ckpt, args.shape)))
+        print(json.dumps(child(step, ckpt, args.shape, args.n_layers)))
         return
-    shape = SHAPES[args.shape]
+    shape = shape_of(args.shape, args.n_layers)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(args.checkpoint or Path(tmp) / "ckpt")
@@ -298,7 +316,7 @@ def main() -> None:
                   flush=True)  # fmt: skip
         rows = {}
         for step in STEPS:
-            rows[step] = r = _run_child(step, ckpt, args.shape)
+            rows[step] = r = _run_child(step, ckpt, args.shape, args.n_layers)
             print(f"  {step:16s} {r['peak_extra_gib']:6.2f} GiB extra, {r['peak_total_gib']:6.2f}"
                   f" GiB total (before {r['rss_before_gib']:.2f}), {r['seconds']:7.1f} s, "
                   f"{r['tokens']} tokens", flush=True)  # fmt: skip

@@ -133,30 +133,28 @@ def chosen_tracks(relative: np.ndarray, target: ProbeTarget, device: str = "cpu"
     """Per configuration, the track id the method's track score picks from its map: the
     maximum over MLLM frames of the map upsampled onto the frame (bilinear, 0 outside the
     region; :func:`zstvg.grounding.scoring.upsample`, batched) within the track's mask."""
-    n, _, h, w = relative.shape
+    n = relative.shape[0]
     ids = sorted(target.masks)
     x0, y0, x1, y1 = target.region
     c0, r0 = max(0, int(round(x0))), max(0, int(round(y0)))
     c1, r1 = min(target.width, int(round(x1))), min(target.height, int(round(y1)))
     best = np.full((n, len(ids)), -np.inf)
-    for i, slot in enumerate(target.slots):
-        pixels = {k: target.masks[k][i] for k in ids if target.masks[k][i] is not None}
-        if not pixels:
+    # a slot's map is upsampled once for the frames it shows (Qwen: 2 frames a slot)
+    for slot in dict.fromkeys(target.slots):
+        frames = [i for i, s in enumerate(target.slots) if s == slot]
+        shown = [(j, target.masks[k][i]) for i in frames for j, k in enumerate(ids)]
+        masks = [(j, m) for j, m in shown if m is not None and m.any()]
+        if not masks:
             continue
         up = np.zeros((n, target.height, target.width))
         if c1 > c0 and r1 > r0:
             maps = torch.as_tensor(relative[:, slot], device=device)[:, None]
-            up[:, r0:r1, c0:c1] = (
-                torch.nn.functional.interpolate(
-                    maps, size=(r1 - r0, c1 - c0), mode="bilinear", align_corners=False
-                )[:, 0]
-                .cpu()
-                .numpy()
+            resized = torch.nn.functional.interpolate(
+                maps, size=(r1 - r0, c1 - c0), mode="bilinear", align_corners=False
             )
-        for j, k in enumerate(ids):
-            mask = pixels.get(k)
-            if mask is not None and mask.any():
-                best[:, j] = np.maximum(best[:, j], up[:, mask].max(axis=1))
+            up[:, r0:r1, c0:c1] = resized[:, 0].cpu().numpy()
+        for j, mask in masks:
+            best[:, j] = np.maximum(best[:, j], up[:, mask].max(axis=1))
     # the highest score; equal scores go to the lower id (ids are sorted), as choose_track
     return np.asarray(ids)[best.argmax(axis=1)]
 
