@@ -106,3 +106,12 @@ def test_the_best_cell_skips_nulls_and_takes_the_first_of_a_tie():
     grid = np.array([[0.2, np.nan], [0.7, 0.7]])
     assert best_cell(grid) == (1, 0)
     assert best_cell(np.full((2, 2), np.nan)) is None
+
+
+def test_a_tie_goes_to_the_better_cell_of_the_next_metrics():
+    track = np.array([[1.0, 0.0], [0.0, 1.0]])  # (0, 0) and (1, 1) tie
+    pointing = np.array([[0.2, 0.9], [0.9, 0.8]])  # (1, 1) points better
+    assert best_cell(track, [pointing]) == (1, 1)
+    even = np.array([[0.5, 0.0], [0.0, 0.5]])  # still tied: the next grid, then row-major
+    assert best_cell(track, [even, np.array([[0.1, 0.0], [0.0, 0.3]])]) == (1, 1)
+    assert best_cell(track, [even, even]) == (0, 0)

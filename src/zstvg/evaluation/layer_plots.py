@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from zstvg.evaluation.layer_choice import METRICS
 from zstvg.evaluation.plots import _pyplot, _save
 from zstvg.files.io import InputError, PathLike, read_json
 
-METRICS = ("pointing", "mass", "track")
 _KEYS = (
     "model",
     "backend",
@@ -148,14 +148,21 @@ def _array(values: Sequence[Any]) -> Any:
     return np.array(fill(list(values)), dtype=float)
 
 
-def best_cell(grid: Any) -> tuple[int, int] | None:
-    """(layer, head) of the largest non-NaN value of an L x H array (the first in row-major
-    order on a tie: the lowest layer, then the lowest head); None when every cell is NaN."""
+def best_cell(grid: Any, ties: Sequence[Any] = ()) -> tuple[int, int] | None:
+    """(layer, head) of the largest non-NaN value of an L x H array; equal values go to the
+    larger value of each grid of ``ties`` in turn (choose-layers ranks heads by track, then
+    pointing, then mass), then to the first in row-major order (the lowest layer, then the
+    lowest head); None when every cell is NaN."""
     import numpy as np
 
     if np.isnan(grid).all():
         return None
-    layer, head = np.unravel_index(int(np.nanargmax(grid)), grid.shape)
+    best = grid == np.nanmax(grid)
+    for other in ties:
+        values = np.where(best & ~np.isnan(other), other, -np.inf)
+        if np.isfinite(values).any():
+            best &= values == values.max()
+    layer, head = np.unravel_index(int(np.argmax(best)), grid.shape)
     return int(layer), int(head)
 
 
@@ -202,7 +209,9 @@ def plot_layer_heads(report: dict[str, Any], path: Path, dpi: int = 120) -> Path
             aspect="auto",
             interpolation="nearest",
         )
-        best = best_cell(grid)
+        # ties broken as choose-layers ranks heads: track, then pointing, then mass
+        ties = [_array(report["heads"][m]) for m in ("track", "pointing", "mass") if m != metric]
+        best = best_cell(grid, ties)
         label = "best: none scored"
         if best is not None:
             layer, head = best
