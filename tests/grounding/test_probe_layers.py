@@ -262,3 +262,24 @@ def test_a_head_subset_is_part_of_a_ground_job(bench, tmp_path, capsys):
     _ground(bench, "planted", out, "--sample-id", "synthetic_000",
             "--set", "models.planted.heads=[2]")  # fmt: skip
     assert "0 already done" in capsys.readouterr().out
+
+
+def test_choose_layers_and_layer_table_name_what_they_cannot_use(tmp_path, capsys, planted):
+    empty = tmp_path / "empty" / "manifest.json"
+    empty.parent.mkdir()
+    empty.write_text(json.dumps({"step": "probe-layers", "model": "m", "backend": "b",
+                                 "default_layers": [0, 2],
+                                 "samples": {"s": {"status": "failed", "error": "x"}}}))  # fmt: skip
+    assert main(["choose-layers", "--probes", str(empty), "--out", str(tmp_path / "c")]) == 2
+    assert "no probed sample to choose from" in capsys.readouterr().err
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"model": "m", "samples": {}}))  # probe-attention's, say
+    assert main(["choose-layers", "--probes", str(other), "--out", str(tmp_path / "c")]) == 2
+    assert f"{other}: not a probe-layers manifest" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"protocol": "tubedetr", "variant": "gti"}))
+    rc = main(["layer-table", "--report", str(planted["choice"] / "layers.json"), "--default",
+               str(bad), "--chosen", str(bad), "--out", str(tmp_path / "t")])  # fmt: skip
+    assert rc == 2 and f"{bad}: not a metrics file of zstvg evaluate" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()
