@@ -267,9 +267,9 @@ def test_a_head_subset_is_part_of_a_ground_job(bench, tmp_path, capsys):
 def test_choose_layers_and_layer_table_name_what_they_cannot_use(tmp_path, capsys, planted):
     empty = tmp_path / "empty" / "manifest.json"
     empty.parent.mkdir()
+    failed = {"s": {"status": "failed", "error": "x"}}
     empty.write_text(json.dumps({"step": "probe-layers", "model": "m", "backend": "b",
-                                 "default_layers": [0, 2],
-                                 "samples": {"s": {"status": "failed", "error": "x"}}}))  # fmt: skip
+                                 "default_layers": [0, 2], "samples": failed}))  # fmt: skip
     assert main(["choose-layers", "--probes", str(empty), "--out", str(tmp_path / "c")]) == 2
     assert "no probed sample to choose from" in capsys.readouterr().err
     other = tmp_path / "other.json"
