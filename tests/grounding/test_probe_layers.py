@@ -228,7 +228,7 @@ def test_configfile_errors_name_the_file(tmp_path, capsys, repo_root):
     rc = main(["probe-layers", "--params", str(repo_root / "params.yaml"), "--configfile",
                str(missing), "--samples", "s", "--frames", "f", "--proposals", "p", "--model",
                "attention-oracle", "--out", str(tmp_path / "o")])  # fmt: skip
-    assert rc == 2 and f"--configfile {missing}: no such file" in capsys.readouterr().err
+    assert rc == 2 and f"--configfile {missing}: not found" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("models:\n  attention-oracle:\n    heads: [-1]\n")
     rc = main(["probe-layers", "--params", str(repo_root / "params.yaml"), "--configfile",

@@ -613,18 +613,11 @@ def load_params(
     if path is None:
         path = Path("params.yaml") if Path("params.yaml").is_file() else default_params_path()
     path = Path(path)
-    if not path.is_file():
-        raise ParamsError(f"params file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: malformed YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections at the top level")
+    raw = _read_sections(path, "params file")
     if preset is not None:
         raw = apply_preset(raw, preset)
     for overlay in overlays:
-        raw = _merge(raw, _read_overlay(Path(overlay)))
+        raw = _merge(raw, _read_sections(Path(overlay), "--configfile"))
     # an invalid value is reported against the file and the overlays it may come from; the
     # params' source stays the file (the run record notes it, ground-video reloads it)
     label = " + ".join([str(path), *map(str, overlays)])
@@ -632,17 +625,18 @@ def load_params(
     return dataclasses.replace(params, source=str(path))
 
 
-def _read_overlay(path: Path) -> dict[str, Any]:
-    """A ``--configfile`` overlay: a YAML mapping of params sections."""
+def _read_sections(path: Path, what: str) -> dict[str, Any]:
+    """A YAML mapping of params sections (the params file, or a ``--configfile`` overlay);
+    ``what`` names it in the errors."""
     if not path.is_file():
-        raise ParamsError(f"--configfile {path}: no such file")
+        raise ParamsError(f"{what} {path}: not found")
     try:
-        overlay = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ParamsError(f"--configfile {path}: malformed YAML: {exc}") from None
-    if not isinstance(overlay, dict):
-        raise ParamsError(f"--configfile {path}: expected a mapping of params sections")
-    return overlay
+        raise ParamsError(f"{what} {path}: malformed YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{what} {path}: expected a mapping of params sections")
+    return raw
 
 
 # Merged configs are named by the first 16 hex digits (64 bits) of their text's SHA-256: the
