@@ -108,6 +108,12 @@ def run_record_path(sidecar: PathLike) -> Path:
     return sidecar.with_name(sidecar.name[: -len(".json")] + ".run.json")
 
 
+def checkpoint_sha256(checkpoint: str) -> str | None:
+    """The SHA-256 of a local checkpoint's files (:func:`fingerprint_tree`); None for a hub id,
+    whose revision is its identity."""
+    return fingerprint_tree(checkpoint)["sha256"] if Path(checkpoint).exists() else None
+
+
 def fingerprint_tree(path: PathLike) -> dict[str, Any]:
     """Fingerprint of a file, or of every file under a directory (a checkpoint folder):
     ``{"sha256": <summary of the tree>, "files": {relative path: fingerprint}}``."""

@@ -56,30 +56,24 @@ def probe_layers(
     from zstvg.files.frames import FrameStore, video_dir_name
     from zstvg.files.io import InputError, atomic_open, sha256_file, sha256_json, write_json
     from zstvg.files.proposals import ProposalStore
-    from zstvg.files.provenance import fingerprint_tree, write_provenance
+    from zstvg.files.provenance import checkpoint_sha256, write_provenance
     from zstvg.files.records import first_failure
-    from zstvg.files.samples import read_samples, sample_status, select_samples
+    from zstvg.files.samples import sample_status
     from zstvg.grounding.ground import VideoFrames
     from zstvg.jobs.failures import print_failures
     from zstvg.jobs.progress import progress
-    from zstvg.jobs.shards import samples_in_shard, shard_path
+    from zstvg.jobs.shards import shard_path
     from zstvg.mllm import model_config, recorded_settings
 
     model_cfg = model_config(params, model)
-    todo = select_samples(read_samples(samples), list(sample_ids), samples)
-    selected = shards.selected(shard, merge)
-    todo = samples_in_shard(todo, selected)
+    todo, selected = shards.samples_of(samples, sample_ids, shard, merge)
     store = FrameStore(frames)
     props = ProposalStore(proposals)
     video_frames = VideoFrames(store)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    checkpoint_sha = (
-        fingerprint_tree(model_cfg.checkpoint)["sha256"]
-        if Path(model_cfg.checkpoint).exists()
-        else None  # a hub id: its revision is the checkpoint's identity
-    )
+    checkpoint_sha = checkpoint_sha256(model_cfg.checkpoint)
     ground = params.section("ground")
     base_job = {
         "mllm": params.section("mllm"), "model": recorded_settings(params, model),

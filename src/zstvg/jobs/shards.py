@@ -14,7 +14,7 @@ import argparse
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from zstvg.files.io import InputError
 
@@ -49,6 +49,18 @@ def samples_in_shard(samples: Sequence[T], shard: tuple[int, int] | None) -> lis
         return list(samples)
     index, n_shards = shard
     return [s for s in samples if shard_of(s.video_id, n_shards) == index]  # type: ignore[attr-defined]
+
+
+def samples_of(
+    samples: str | Path, sample_ids: Sequence[str], shard: str | None, merge: int | None
+) -> tuple[list[Any], tuple[int, int] | None]:
+    """A GPU step's samples: those of ``samples`` (all, or ``sample_ids``) in the shard of
+    ``--shard "I/N"`` (all without one), and that shard (None: the whole step or its merge)."""
+    from zstvg.files.samples import read_samples, select_samples
+
+    todo = select_samples(read_samples(samples), list(sample_ids), samples)
+    selected_shard = selected(shard, merge)
+    return samples_in_shard(todo, selected_shard), selected_shard
 
 
 def shard_path(out_dir: str | Path, index: int, n_shards: int) -> Path:
