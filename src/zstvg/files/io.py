@@ -247,6 +247,22 @@ def read_finished(
     return record if complete(record) else None
 
 
+def read_finished_entry(path: PathLike, job: str, failed_too: bool) -> dict[str, Any] | None:
+    """:func:`read_finished` for a per-sample record ``{"job_sha256", "entry": {"status",
+    "file"}, ...}`` (probe-attention, probe-layers): done when its entry is ok and the file the
+    entry names is there beside it."""
+    path = Path(path)
+
+    def entry(record: dict[str, Any]) -> dict[str, Any]:
+        return record.get("entry") or {}
+
+    return read_finished(
+        path, job, failed_too=failed_too, status=lambda r: entry(r).get("status"),
+        complete=lambda r: entry(r).get("status") == "ok"
+        and (path.parent / entry(r).get("file", "")).is_file(),
+    )  # fmt: skip
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -54,7 +54,14 @@ def probe_layers(
     shard ``"I/N"``), or, with ``merge`` N, the manifest from what N shard jobs wrote; prints
     the summary and returns the exit code."""
     from zstvg.files.frames import FrameStore, video_dir_name
-    from zstvg.files.io import InputError, atomic_open, sha256_file, sha256_json, write_json
+    from zstvg.files.io import (
+        InputError,
+        atomic_open,
+        read_finished_entry,
+        sha256_file,
+        sha256_json,
+        write_json,
+    )
     from zstvg.files.proposals import ProposalStore
     from zstvg.files.provenance import checkpoint_sha256, write_provenance
     from zstvg.files.records import first_failure
@@ -98,7 +105,7 @@ def probe_layers(
         inputs = {"sample": sample.to_json(), "frames": store.samples.get(sid),
                   "proposals_sha256": sha256_file(props.path(sample.video_id))}  # fmt: skip
         job = sha256_json({**base_job, **inputs})
-        previous = _finished(out_dir / f"{name}.json", job, failed_too=merge is not None)
+        previous = read_finished_entry(out_dir / f"{name}.json", job, merge is not None)
         if previous is not None:
             entries[sid] = previous["entry"]
             shape = shape or previous.get("shape", {})
@@ -260,17 +267,3 @@ class _Prober:
             "n_tracks": len(tracks),
         }
         return {k: v.astype(np.float32) for k, v in scores.items()}, entry
-
-
-def _finished(path: Path, job: str, failed_too: bool) -> dict[str, Any] | None:
-    """A sample's record of this job, done when the scores file its entry names is there."""
-    from zstvg.files.io import read_finished
-
-    def entry(record: dict[str, Any]) -> dict[str, Any]:
-        return record.get("entry") or {}
-
-    return read_finished(
-        path, job, failed_too=failed_too, status=lambda r: entry(r).get("status"),
-        complete=lambda r: entry(r).get("status") == "ok"
-        and (path.parent / entry(r).get("file", "")).is_file(),
-    )  # fmt: skip

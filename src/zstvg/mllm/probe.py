@@ -73,7 +73,13 @@ def probe_attention(
     import numpy as np
 
     from zstvg.files.frames import FrameStore, video_dir_name
-    from zstvg.files.io import InputError, atomic_open, sha256_json, write_json
+    from zstvg.files.io import (
+        InputError,
+        atomic_open,
+        read_finished_entry,
+        sha256_json,
+        write_json,
+    )
     from zstvg.files.provenance import checkpoint_sha256, write_provenance
     from zstvg.files.records import first_failure
     from zstvg.files.samples import sample_status
@@ -103,7 +109,7 @@ def probe_attention(
             continue
         job = sha256_json({**base_job, "sample": sample.to_json(),
                            "frames": store.samples.get(sample.sample_id)})  # fmt: skip
-        previous = _finished(out_dir / f"{name}.json", job, failed_too=merge is not None)
+        previous = read_finished_entry(out_dir / f"{name}.json", job, merge is not None)
         if previous is not None:
             entries[sample.sample_id] = previous["entry"]
             n_reused += 1
@@ -183,17 +189,3 @@ def probe_attention(
     )
     print_failures({sid: entries[sid]["error"] for sid in failed}, out_dir / MANIFEST)
     return 0
-
-
-def _finished(path: Path, job: str, failed_too: bool) -> dict[str, Any] | None:
-    """A sample's record of this job, done when the attention file its entry names is there."""
-    from zstvg.files.io import read_finished
-
-    def entry(record: dict[str, Any]) -> dict[str, Any]:
-        return record.get("entry") or {}
-
-    return read_finished(
-        path, job, failed_too=failed_too, status=lambda r: entry(r).get("status"),
-        complete=lambda r: entry(r).get("status") == "ok"
-        and (path.parent / entry(r).get("file", "")).is_file(),
-    )  # fmt: skip
